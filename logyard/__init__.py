@@ -1,0 +1,3 @@
+"""logyard: Loki-compatible log aggregation for container stacks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,74 @@
+"""The one error hierarchy of logyard.
+
+Every error carries the HTTP status and the exact text Loki would answer with, so that it is raised
+deep (parser, storage, limits) and rendered once, in `logyard.api`, as a `text/plain` body.
+"""
+
+from __future__ import annotations
+
+
+class LogyardError(Exception):
+    """Base of every error logyard reports to a client."""
+
+    status: int = 500
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadRequestError(LogyardError):
+    """A request Loki answers with 400: bad parameters, bad payloads, invalid labels."""
+
+    status = 400
+
+
+class ParseError(BadRequestError):
+    """A LogQL syntax error, worded as Loki's parser words it (`parse error at line L, col C: ...`)."""
+
+    def __init__(self, message: str, line: int = 0, col: int = 0) -> None:
+        self.detail = message
+        self.line = line
+        self.col = col
+        if line or col:
+            text = f"parse error at line {line}, col {col}: {message}"
+        else:
+            text = f"parse error : {message}"
+        super().__init__(text)
+
+
+class LimitError(BadRequestError):
+    """A query or push that exceeds a configured limit (entries, series, points, line size)."""
+
+
+class UnprocessableError(LogyardError):
+    """A push Loki answers with 422 (for example no valid stream at all)."""
+
+    status = 422
+
+
+class RateLimitedError(LogyardError):
+    """Ingestion rate or stream limits: 429, so that clients back off and retry."""
+
+    status = 429
+
+
+class NotFoundError(LogyardError):
+    status = 404
+
+
+class CorruptDataError(LogyardError):
+    """A file in the data directory that does not decode; names the file and the field."""
+
+    status = 500
+
+
+class ConfigError(LogyardError):
+    """A configuration file or flag that does not validate; the message names the key path."""
+
+    status = 400

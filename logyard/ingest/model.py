@@ -1,0 +1,31 @@
+"""The plain batch that ingest hands to storage: one `PushStream` per stream of a push request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from logyard.labels import LabelSet
+
+
+@dataclass
+class PushStream:
+    """Entries of one stream, in the order they were pushed (not necessarily sorted).
+
+    `metadata[i]` is the entry's structured metadata as a canonical JSON object with sorted keys
+    (`{"detected_level":"info","trace_id":"ab"}`), or "" when the entry has none. Keeping it one
+    string per entry lets storage dictionary-encode it and the query engine parse each distinct
+    value once.
+    """
+
+    labels: LabelSet
+    timestamps: np.ndarray  # int64 nanoseconds since the epoch, one per entry
+    lines: list[str]
+    metadata: list[str]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def line_bytes(self) -> int:
+        return sum(len(s.encode()) for s in self.lines)
