@@ -1,0 +1,3 @@
+from logyard.cli import main
+
+main()

@@ -1,0 +1,230 @@
+"""The Starlette application: Loki's routes, error rendering, readiness and request metrics."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from logyard import __version__
+from logyard.api import meta, query
+from logyard.api.metrics import ServerMetrics
+from logyard.api.tenant import tenant_of
+from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
+from logyard.errors import LogyardError
+from logyard.ingest.decode import decode_push
+from logyard.storage.store import Store
+
+log = logging.getLogger("logyard.api")
+
+JSON_TYPE = "application/json; charset=UTF-8"
+
+
+def json_response(payload, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=JSON_TYPE)
+
+
+def error_response(exc: LogyardError) -> Response:
+    return PlainTextResponse(exc.message, status_code=exc.status)
+
+
+class Server:
+    """Holds the store, the engine and the metrics for the routes; opens the store off the event loop."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        lim = cfg.limits
+        self.max_line_size = parse_size(lim.max_line_size)
+        self.store = Store(
+            cfg.storage.data_dir,
+            retention_ns=parse_duration_ns(lim.retention_period),
+            block_window_ns=parse_duration_ns(cfg.storage.block_window),
+            head_max_bytes=parse_size(cfg.storage.head_max_bytes),
+            head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
+            wal_fsync=cfg.storage.wal_fsync,
+        )
+        self.metrics = ServerMetrics(self._sizes)
+        self.ready = threading.Event()
+        self.open_error: BaseException | None = None
+        from logyard.logql.engine import Engine, Limits
+
+        self.engine = Engine(self.store, Limits(
+            max_entries=lim.max_entries_limit_per_query,
+            max_series=lim.max_query_series,
+            max_points=lim.max_query_points,
+        ))
+
+    def _sizes(self) -> dict[str, int]:
+        return self.store.sizes() if self.ready.is_set() else {}
+
+    def open(self) -> None:
+        t0 = time.monotonic()
+        try:
+            self.store.open()
+            self.store.start_background()
+        except BaseException as exc:  # reported by /ready and logged; the process keeps serving errors
+            self.open_error = exc
+            log.exception("opening the data directory failed")
+            return
+        log.info("storage ready in %.2fs (WAL replayed)", time.monotonic() - t0)
+        self.ready.set()
+
+    def close(self) -> None:
+        if self.ready.is_set():
+            self.store.close()
+
+    def tenant(self, request: Request) -> str:
+        return tenant_of(request.headers, self.cfg.auth_enabled)
+
+    def require_ready(self) -> None:
+        if not self.ready.is_set():
+            raise LogyardError("Ingester not ready: waiting for the WAL replay to finish", status=503)
+
+    # --- push -------------------------------------------------------------------------------
+    async def push(self, request: Request) -> Response:
+        self.require_ready()
+        tenant = self.tenant(request)
+        body = await request.body()
+        ctype = request.headers.get("content-type")
+        cenc = request.headers.get("content-encoding")
+        await run_in_threadpool(self._push, tenant, body, ctype, cenc)
+        return Response(status_code=204)
+
+    def _push(self, tenant: str, body: bytes, ctype, cenc) -> None:
+        lim = self.cfg.limits
+        try:
+            res = decode_push(body, ctype, cenc, max_line_size=self.max_line_size,
+                              discover_service_name=lim.discover_service_name,
+                              discover_log_levels=lim.discover_log_levels)
+        except LogyardError as exc:
+            reason = getattr(exc, "reason", "invalid")
+            self.metrics.discarded.labels(reason, tenant).inc(getattr(exc, "lines", 0) or 0)
+            raise
+        for reason, n in (getattr(res, "discarded", None) or {}).items():
+            self.metrics.discarded.labels(reason, tenant).inc(n)
+        if res.streams:
+            self.store.append(tenant, res.streams)
+        self.metrics.lines_received.labels(tenant).inc(res.lines)
+        self.metrics.bytes_received.labels(tenant).inc(res.bytes)
+
+    # --- small endpoints --------------------------------------------------------------------
+    async def ready_route(self, request: Request) -> Response:
+        if self.ready.is_set():
+            return PlainTextResponse("ready\n")
+        if self.open_error is not None:
+            return PlainTextResponse(f"storage failed to open: {self.open_error}\n", status_code=503)
+        return PlainTextResponse("Ingester not ready: waiting for the WAL replay to finish\n", status_code=503)
+
+    async def metrics_route(self, request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def config_route(self, request: Request) -> Response:
+        import yaml
+
+        doc = self.cfg.model_dump(mode="json")
+        return PlainTextResponse(yaml.safe_dump(doc, sort_keys=False), media_type="text/plain; charset=utf-8")
+
+    async def buildinfo(self, request: Request) -> Response:
+        return json_response({"version": __version__, "revision": "", "branch": "main",
+                              "buildUser": "", "buildDate": "", "goVersion": ""})
+
+    async def flush_route(self, request: Request) -> Response:
+        self.require_ready()
+        await run_in_threadpool(self.store.flush)
+        return Response(status_code=204)
+
+
+def create_app(cfg: ServerConfig) -> Starlette:
+    server = Server(cfg)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        t = threading.Thread(target=server.open, name="store-open", daemon=True)
+        t.start()
+        yield
+        await run_in_threadpool(t.join)
+        await run_in_threadpool(server.close)
+
+    q = query.QueryRoutes(server)
+    m = meta.MetaRoutes(server)
+    routes = [
+        Route("/loki/api/v1/push", server.push, methods=["POST"]),
+        Route("/api/prom/push", server.push, methods=["POST"]),
+        Route("/loki/api/v1/query_range", q.query_range, methods=["GET", "POST"]),
+        Route("/loki/api/v1/query", q.query, methods=["GET", "POST"]),
+        Route("/loki/api/v1/labels", m.labels, methods=["GET", "POST"]),
+        Route("/loki/api/v1/label", m.labels, methods=["GET", "POST"]),
+        Route("/loki/api/v1/label/{name}/values", m.label_values, methods=["GET", "POST"]),
+        Route("/loki/api/v1/series", m.series, methods=["GET", "POST"]),
+        Route("/loki/api/v1/index/stats", m.index_stats, methods=["GET", "POST"]),
+        Route("/loki/api/v1/index/volume", m.volume, methods=["GET", "POST"]),
+        Route("/loki/api/v1/index/volume_range", m.volume_range, methods=["GET", "POST"]),
+        Route("/loki/api/v1/status/buildinfo", server.buildinfo),
+        Route("/ready", server.ready_route),
+        Route("/metrics", server.metrics_route),
+        Route("/config", server.config_route),
+        Route("/flush", server.flush_route, methods=["POST"]),
+    ]
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, LogyardError):
+            if exc.status >= 500:
+                log.error("%s %s: %s", request.method, request.url.path, exc.message)
+            else:
+                log.info("%s %s -> %d: %s", request.method, request.url.path, exc.status, exc.message)
+            return error_response(exc)
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return PlainTextResponse(f"internal error: {exc}", status_code=500)
+
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={LogyardError: on_error, Exception: on_error})
+    app.state.server = server
+    _instrument(app, server)
+    return app
+
+
+def _instrument(app: Starlette, server: Server) -> None:
+    """Request-duration histogram per route template and status, as Loki's loki_request_duration_seconds."""
+
+    inner = app.build_middleware_stack
+
+    def build():
+        stack = inner()
+
+        async def timed(scope, receive, send):
+            if scope["type"] != "http":
+                return await stack(scope, receive, send)
+            t0 = time.perf_counter()
+            status = {"code": 500}
+
+            async def send_wrapper(message):
+                if message["type"] == "http.response.start":
+                    status["code"] = message["status"]
+                await send(message)
+
+            try:
+                await stack(scope, receive, send_wrapper)
+            finally:
+                route = _route_name(scope.get("path", ""))
+                server.metrics.request_duration.labels(
+                    scope.get("method", ""), route, str(status["code"])).observe(time.perf_counter() - t0)
+
+        return timed
+
+    app.build_middleware_stack = build  # type: ignore[method-assign]
+
+
+def _route_name(path: str) -> str:
+    if path.startswith("/loki/api/v1/label/") and path.endswith("/values"):
+        return "loki_api_v1_label_name_values"
+    return path.strip("/").replace("/", "_") or "root"

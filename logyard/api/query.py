@@ -1,0 +1,80 @@
+"""`/loki/api/v1/query_range` and `/loki/api/v1/query`: parse parameters, run the engine, encode."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from logyard.api.params import (
+    now_ns,
+    parse_direction,
+    parse_duration_or_seconds,
+    parse_limit,
+    parse_range,
+    parse_time,
+)
+from logyard.errors import BadRequestError
+
+
+async def request_params(request: Request):
+    """Query-string parameters, plus form fields for POST (Grafana and logcli POST forms)."""
+    items = list(request.query_params.multi_items())
+    if request.method == "POST":
+        form = await request.form()
+        items.extend((k, v) for k, v in form.multi_items() if isinstance(v, str))
+    return _Params(items)
+
+
+class _Params:
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+
+    def get(self, key: str, default=None):
+        for k, v in self._items:
+            if k == key:
+                return v
+        return default
+
+    def getlist(self, key: str) -> list[str]:
+        return [v for k, v in self._items if k == key]
+
+
+class QueryRoutes:
+    def __init__(self, server) -> None:
+        self.server = server
+
+    async def query_range(self, request: Request) -> Response:
+        from logyard.api.app import json_response
+
+        srv = self.server
+        p = await request_params(request)
+        tenant = srv.tenant(request)
+        srv.require_ready()
+        query = p.get("query")
+        start, end = parse_range(p)
+        limit = parse_limit(p.get("limit"), srv.engine.limits.max_entries)
+        direction = parse_direction(p.get("direction"))
+        if end < start:
+            raise BadRequestError("end timestamp must not be before or equal to start time")
+        step_s = p.get("step")
+        step = parse_duration_or_seconds(step_s, "step") if step_s else None
+        interval_s = p.get("interval")
+        interval = parse_duration_or_seconds(interval_s, "interval") if interval_s else None
+        data = await run_in_threadpool(
+            srv.engine.query_range, tenant, query or "", start, end, step, interval, limit, direction)
+        return json_response({"status": "success", "data": data})
+
+    async def query(self, request: Request) -> Response:
+        from logyard.api.app import json_response
+
+        srv = self.server
+        p = await request_params(request)
+        tenant = srv.tenant(request)
+        srv.require_ready()
+        query = p.get("query")
+        ts = parse_time(p.get("time"), now_ns(), "time")
+        limit = parse_limit(p.get("limit"), srv.engine.limits.max_entries)
+        direction = parse_direction(p.get("direction"))
+        data = await run_in_threadpool(srv.engine.query_instant, tenant, query or "", ts, limit, direction)
+        return json_response({"status": "success", "data": data})

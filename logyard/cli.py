@@ -1,0 +1,99 @@
+"""The `logyard` command: serve, agent, up and query."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from logyard import __version__
+from logyard.errors import ConfigError, LogyardError
+
+
+def _split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT, e.g. 127.0.0.1:3100", param_hint="--listen")
+    return host or "0.0.0.0", int(port)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s level=%(levelname)s component=%(name)s msg=%(message)s",
+        stream=sys.stderr,
+    )
+
+
+def load_server_config(config: str | None, listen: str | None, data_dir: str | None):
+    from logyard.config import load_model
+    from logyard.config.server import ServerConfig
+
+    cfg = load_model(config, ServerConfig) if config else ServerConfig()
+    if listen:
+        host, port = _split_listen(listen)
+        cfg.server.http_listen_address = host
+        cfg.server.http_listen_port = port
+    if data_dir:
+        cfg.storage.data_dir = Path(data_dir)
+    return cfg
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="logyard")
+def main() -> None:
+    """logyard: centralized log aggregation that speaks Loki's HTTP API.
+
+    \b
+    Quick start:
+      logyard serve                 # the server on 127.0.0.1:3100, data in ./data
+      logyard agent --config deploy/agent.yaml
+      logyard query '{compose_service="ollama"} |= "error"'
+    """
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="YAML config file (see docs/configuration.md).")
+@click.option("--listen", help="HOST:PORT to serve on (default 127.0.0.1:3100); overrides the config file.")
+@click.option("--data-dir", help="Where the WAL, blocks and index live (default ./data); overrides the config file.")
+def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
+    """Run the server: Loki's push and query API on one port."""
+    try:
+        cfg = load_server_config(config, listen, data_dir)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    _setup_logging(cfg.server.log_level)
+    import uvicorn
+
+    from logyard.api.app import create_app
+
+    app = create_app(cfg)
+    logging.getLogger("logyard").info(
+        "logyard %s listening on http://%s, data in %s", __version__, cfg.listen, cfg.storage.data_dir)
+    uvicorn.run(app, host=cfg.server.http_listen_address, port=cfg.server.http_listen_port,
+                log_level="warning", access_log=False, timeout_graceful_shutdown=30)
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Promtail-style YAML config (see deploy/agent.yaml and docs/agent.md).")
+@click.option("--listen", default="127.0.0.1:9080", show_default=True, help="HOST:PORT for /ready, /metrics, /targets.")
+def agent(config: str, listen: str) -> None:
+    """Run the collector: discover containers, tail files, ship lines to a Loki-compatible server."""
+    from logyard.config import load_model
+    from logyard.config.agent import AgentConfig
+
+    try:
+        cfg = load_model(config, AgentConfig)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    _setup_logging("info")
+    from logyard.agent.main import run
+
+    run(cfg, listen=listen)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
