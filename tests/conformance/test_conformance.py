@@ -1,0 +1,80 @@
+"""The Loki conformance suite: every case of tests/conformance/cases against a real `logyard serve`.
+
+The corpus is pushed once (gzip JSON, in order, as the README says), flushed so that answers come from
+blocks, and every case's request is sent over HTTP and compared by the README's rules. Cases listed in
+`known_failures.txt` are strict xfails: the list is the honest to-do list, and a case that starts passing
+fails the run until it is removed from the list. Nothing here knows any expected answer but the case files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conformance.compare import compare
+from tests.support.server import ServerProcess
+
+HERE = Path(__file__).parent
+CASES = sorted((HERE / "cases").glob("*.json"))
+KNOWN_FAILURES = {
+    line.split("#")[0].strip()
+    for line in (HERE / "known_failures.txt").read_text().splitlines()
+    if line.split("#")[0].strip()
+}
+RESULTS: dict[str, bool] = {}
+
+
+def load_corpus(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for path in sorted((HERE / "data").glob("push-*.json.gz")):
+            r = client.post("/loki/api/v1/push", content=path.read_bytes(),
+                            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+            assert r.status_code == 204, f"{path.name}: {r.status_code} {r.text}"
+
+
+@pytest.fixture(scope="module")
+def loaded_server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("conformance") / "data"
+    with ServerProcess(data) as srv:
+        load_corpus(srv.url)
+        r = httpx.post(srv.url + "/flush", timeout=120)
+        assert r.status_code == 204, r.text
+        yield srv
+
+
+def send(client: httpx.Client, request: dict) -> httpx.Response:
+    params = []
+    for k, v in request.get("params", {}).items():
+        for item in v if isinstance(v, list) else [v]:
+            params.append((k, item))
+    if request["method"] == "POST":
+        return client.post(request["path"], data=params)
+    return client.get(request["path"], params=params)
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
+def test_case_matches_loki(loaded_server, case_path, request):
+    case = json.loads(case_path.read_text())
+    if case["id"] in KNOWN_FAILURES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="listed in known_failures.txt"))
+    with httpx.Client(base_url=loaded_server.url, timeout=120) as client:
+        r = send(client, case["request"])
+    diff = compare(case["compare"], r.status_code, r.headers.get("content-type", ""), r.content,
+                   case["response"], case["request"].get("params", {}).get("query", ""))
+    RESULTS[case["id"]] = diff is None
+    assert diff is None, f"{case['id']} ({case['description']}): {diff}"
+
+
+def test_corpus_files_match_the_shared_copy():
+    """tests/conformance must be refreshed (`make refresh-conformance`) when ../shared changes."""
+    shared = HERE.parents[2] / "shared" / "conformance"
+    if not shared.is_dir():
+        pytest.skip("no ../shared/conformance beside this checkout")
+    theirs = sorted(p.name for p in (shared / "cases").glob("*.json"))
+    ours = sorted(p.name for p in (HERE / "cases").glob("*.json"))
+    assert ours == theirs
+    for name in ours:
+        assert (HERE / "cases" / name).read_bytes() == (shared / "cases" / name).read_bytes(), name

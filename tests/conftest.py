@@ -1,0 +1,21 @@
+"""Session-wide hooks: the conformance tally printed at the end of every run."""
+
+from __future__ import annotations
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    try:
+        from tests.conformance.test_conformance import RESULTS
+    except Exception:
+        return
+    if not RESULTS:
+        return
+    passed = sum(RESULTS.values())
+    failed = len(RESULTS) - passed
+    by_prefix: dict[str, list[int]] = {}
+    for cid, ok in RESULTS.items():
+        tally = by_prefix.setdefault(cid.split("-")[0], [0, 0])
+        tally[0 if ok else 1] += 1
+    detail = ", ".join(f"{p}: {a}/{a + b}" for p, (a, b) in sorted(by_prefix.items()))
+    terminalreporter.write_line(f"conformance by kind: {detail}")
+    terminalreporter.write_line(f"conformance: {passed} passed, {failed} failed")
