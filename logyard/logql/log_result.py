@@ -1,0 +1,77 @@
+"""Log queries end to end: read windows in order, run the pipeline, keep `limit` entries, group streams.
+
+Windows come from storage newest-first (backward) or oldest-first (forward) and never overlap, so the
+first `limit` entries found, in time order, are the answer and reading stops there. Columnar stages
+(line filters) run on a whole window; per-row stages run on growing slices of it in time order, so a
+`line_format` over a busy hour formats only about as many rows as the limit needs.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+import numpy as np
+
+from logyard.labels import LabelSet
+from logyard.logql.rows import Rows, group_codes, meta_pairs
+
+
+class Pipeline(Protocol):
+    def columnar(self, rows: Rows) -> Rows: ...
+    def per_row(self, rows: Rows) -> Rows: ...
+    @property
+    def has_row_stages(self) -> bool: ...
+
+
+def collect_entries(tables: Iterable, pipeline: Pipeline, limit: int, direction: str) -> list[Rows]:
+    out: list[Rows] = []
+    remaining = limit
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        rows = pipeline.columnar(Rows.from_table(table))
+        if not len(rows):
+            continue
+        order = np.argsort(rows.ts, kind="stable")
+        if direction == "backward":
+            order = order[::-1]
+        rows = rows.take(order)
+        if not pipeline.has_row_stages:
+            got = rows.take(np.arange(min(remaining, len(rows))))
+            out.append(got)
+            remaining -= len(got)
+        else:
+            pos, chunk = 0, max(256, remaining * 2)
+            while pos < len(rows) and remaining > 0:
+                part = pipeline.per_row(rows.take(np.arange(pos, min(pos + chunk, len(rows)))))
+                pos += chunk
+                chunk *= 4
+                if len(part):
+                    got = part.take(np.arange(min(remaining, len(part))))
+                    out.append(got)
+                    remaining -= len(got)
+        if remaining <= 0:
+            break
+    return out
+
+
+def encode_streams(parts: list[Rows], stream_labels: dict[int, LabelSet], direction: str) -> list[dict]:
+    """Loki's `streams` result: one stream per distinct label set, values in the query's direction."""
+    groups: dict[tuple, list] = {}
+    for rows in parts:
+        lines = rows.line.to_pylist()
+        ts = rows.ts.tolist()
+        if rows.labels is not None:
+            keys = [tuple(sorted(d.items())) for d in rows.labels]
+        else:
+            codes, uniq = group_codes(rows)
+            uniq_keys = [tuple(sorted({**dict(stream_labels[s]), **dict(meta_pairs(m))}.items()))
+                         for s, m in uniq]
+            keys = [uniq_keys[c] for c in codes.tolist()]
+        for k, t, line in zip(keys, ts, lines):
+            groups.setdefault(k, []).append((t, line))
+    result = []
+    for key, entries in groups.items():
+        entries.sort(key=lambda e: e[0], reverse=(direction == "backward"))
+        result.append({"stream": dict(key), "values": [[str(t), line] for t, line in entries]})
+    return result

@@ -1,0 +1,111 @@
+"""`Rows`: the column batch that flows through a log pipeline.
+
+Rows start as storage columns (stream id, timestamp, line, structured metadata). Line filters keep them
+columnar. The first stage that needs per-row labels (a parser, a label filter on a parsed label, a
+formatter) materialises `labels`: one dict per row, built from the stream's labels plus the row's
+structured metadata, each distinct (stream, metadata) pair parsed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from logyard.labels import LabelSet
+
+
+@dataclass
+class Rows:
+    ts: np.ndarray                      # int64 ns
+    stream: np.ndarray                  # int64 stream ids
+    line: pa.Array                      # (large_)string
+    meta: pa.Array                      # canonical JSON object text or ""
+    labels: list[dict[str, str]] | None = None   # per-row labels once materialised
+    nbytes: np.ndarray | None = None    # int64 byte length of each line, when known without lines
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, mask_or_idx: np.ndarray) -> "Rows":
+        """A new Rows with the selected rows; never mutates self (stages must not mutate input)."""
+        idx = np.flatnonzero(mask_or_idx) if mask_or_idx.dtype == bool else mask_or_idx
+        labels = None if self.labels is None else [self.labels[i] for i in idx.tolist()]
+        line = self.line.take(pa.array(idx)) if self.line is not None else None
+        meta = self.meta.take(pa.array(idx)) if self.meta is not None else None
+        nbytes = None if self.nbytes is None else self.nbytes[idx]
+        return Rows(self.ts[idx], self.stream[idx], line, meta, labels, nbytes)
+
+    def with_line(self, line: pa.Array) -> "Rows":
+        return replace(self, line=line, nbytes=None)
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> "Rows":
+        cols = table.column_names
+        line = _flat(table.column("line")) if "line" in cols else None
+        meta = _flat(table.column("meta")) if "meta" in cols else None
+        nbytes = table.column("len").to_numpy().astype(np.int64) if "len" in cols else None
+        return cls(
+            ts=table.column("ts").to_numpy(),
+            stream=table.column("stream").to_numpy().astype(np.int64, copy=False),
+            line=line,
+            meta=meta,
+            nbytes=nbytes,
+        )
+
+    def line_bytes(self) -> np.ndarray:
+        if self.nbytes is not None:
+            return self.nbytes
+        import pyarrow.compute as pc
+
+        return pc.binary_length(self.line).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _flat(col) -> pa.Array:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr
+
+
+_META_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def meta_pairs(meta: str) -> tuple[tuple[str, str], ...]:
+    """Structured metadata text → sorted pairs, cached (values repeat a lot: detected_level)."""
+    got = _META_CACHE.get(meta)
+    if got is None:
+        got = tuple(sorted(orjson.loads(meta).items())) if meta else ()
+        if len(_META_CACHE) > 200_000:
+            _META_CACHE.clear()
+        _META_CACHE[meta] = got
+    return got
+
+
+def group_codes(rows: Rows) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Vectorised grouping of rows by (stream, metadata): a code per row and the distinct keys."""
+    import pyarrow.compute as pc
+
+    if rows.meta is None:
+        uniq, codes = np.unique(rows.stream, return_inverse=True)
+        return codes, [(int(s), "") for s in uniq.tolist()]
+    enc = pc.dictionary_encode(rows.meta)
+    meta_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = enc.dictionary.to_pylist()
+    combined = rows.stream * (len(dictionary) + 1) + meta_codes
+    uniq, codes = np.unique(combined, return_inverse=True)
+    keys = [(int(c // (len(dictionary) + 1)), dictionary[int(c % (len(dictionary) + 1))]) for c in uniq.tolist()]
+    return codes, keys
+
+
+def materialise_labels(rows: Rows, stream_labels: dict[int, LabelSet]) -> Rows:
+    """Give every row its own label dict: stream labels plus structured metadata."""
+    if rows.labels is not None:
+        return rows
+    codes, keys = group_codes(rows)
+    bases = [{**dict(stream_labels[s]), **dict(meta_pairs(m))} for s, m in keys]
+    # Per-row loop: one dict copy per row that survived the line filters (parsers write into them).
+    labels = [dict(bases[c]) for c in codes.tolist()]
+    return replace(rows, labels=labels)
