@@ -1,0 +1,198 @@
+"""`| json` (every field, nested objects flattened with `_`) and `| json a="b.c[0]"` (chosen paths).
+
+Semantics copied from Loki:
+* strings are unescaped, numbers kept as written in the line (`1.50` stays `1.50`), booleans are
+  `true`/`false`; nulls and arrays produce no label in the implicit form.
+* nested keys join with `_` after sanitizing each part; a leading digit gets a `_` prefix.
+* a key equal to a stream label or structured metadata name is stored as `<key>_extracted`;
+  a key already extracted in this entry keeps its first value.
+* invalid JSON sets `__error__=JSONParserErr` and `__error_details__` to jsonparser's text; the labels
+  found before the error stay.
+* the parametrised form: `null` → "", objects and arrays → their raw text, every requested label
+  exists afterwards ("" when the path is absent); a line not starting with `{`, `[` or `"` is an
+  error without details.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from logyard.errors import BadRequestError
+from logyard.labels import is_valid_label_name
+
+from .builder import PARSED, LabelsBuilder
+from .jsonscan import (
+    ARRAY,
+    BOOLEAN,
+    NULL,
+    NUMBER,
+    OBJECT,
+    STRING,
+    JSONScanError,
+    array_items,
+    object_each,
+    string_text,
+    value_text,
+)
+from .logfmt import sanitize_label_key
+
+JSON_ERROR = "JSONParserErr"
+
+
+def _sanitized_join(parts: list[bytes]) -> str:
+    """Loki's buildSanitizedPrefixFromBuffer: sanitize each part, skip blank ones, join with `_`."""
+    out: list[str] = []
+    for part in parts:
+        text = part.decode("utf-8", "replace").strip()
+        if not text:
+            continue
+        if out:
+            out.append("_")
+        elif "0" <= text[0] <= "9":
+            out.append("_")
+        out.append("".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or c == "_" or "0" <= c <= "9") else "_"
+                           for c in text))
+    return "".join(out)
+
+
+class JSONParser:
+    """`| json` with no parameters."""
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        data = line.encode("utf-8", "surrogatepass")
+        try:
+            self._walk(data, [], lbs)
+        except JSONScanError as exc:
+            lbs.set_error(JSON_ERROR, str(exc))
+        return line, True
+
+    def _walk(self, data: bytes, prefix: list[bytes], lbs: LabelsBuilder) -> None:
+        def member(key: bytes, value: bytes, kind: str) -> None:
+            if kind == OBJECT:
+                self._walk(value, prefix + [key], lbs)
+            elif kind in (STRING, NUMBER, BOOLEAN):
+                self._label(prefix, key, value, kind, lbs)
+
+        object_each(data, member)
+
+    @staticmethod
+    def _label(prefix: list[bytes], key: bytes, value: bytes, kind: str, lbs: LabelsBuilder) -> None:
+        if not prefix:
+            name = sanitize_label_key(key.decode("utf-8", "replace"))
+            if not name:
+                return
+            name = lbs.extracted_name(name)
+        else:
+            name = _sanitized_join(prefix + [key])
+            if lbs.extracted_name(name) != name:
+                name = _sanitized_join(prefix + [key + b"_extracted"])
+        if name in lbs.extracted:
+            return
+        lbs.set(PARSED, name, value_text(value, kind))
+
+
+_PATH_TOKEN = re.compile(r'\s*(?:\.?([A-Za-z_][A-Za-z0-9_]*)|\[\s*(\d+)\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\])')
+
+
+def parse_json_path(expr: str) -> list[str | int]:
+    """A `json` parameter expression (`a.b`, `tags[0]`, `["with.dot"]`) as keys and indexes."""
+    path: list[str | int] = []
+    pos = 0
+    text = expr.strip()
+    while pos < len(text):
+        m = _PATH_TOKEN.match(text, pos)
+        if m is None or (m.group(1) is not None and pos > 0 and text[pos] != "." and
+                         text[m.start(1) - 1:m.start(1)] != "."):
+            raise BadRequestError(f"cannot parse expression [{expr}]: syntax error")
+        if m.group(1) is not None:
+            path.append(m.group(1))
+        elif m.group(2) is not None:
+            path.append(int(m.group(2)))
+        else:
+            path.append(re.sub(r"\\(.)", r"\1", m.group(3)))
+        pos = m.end()
+    if not path:
+        raise BadRequestError(f"cannot parse expression [{expr}]: syntax error")
+    return path
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _lookup(data: bytes, path: list[str | int]) -> tuple[bytes, str]:
+    """The raw value and type at `path`; _NotFound when absent; JSONScanError when the value
+    itself is malformed."""
+    current, kind = data, OBJECT
+    for step in path:
+        if isinstance(step, int):
+            if kind != ARRAY and not current.lstrip().startswith(b"["):
+                raise _NotFound
+            try:
+                items = array_items(current)
+            except JSONScanError:
+                raise _NotFound from None
+            if step >= len(items):
+                raise _NotFound
+            current, kind = items[step]
+            continue
+        found: list[tuple[bytes, str]] = []
+        want = step.encode()
+
+        def member(key: bytes, value: bytes, vkind: str) -> None:
+            if key == want and not found:
+                found.append((value, vkind))
+
+        try:
+            object_each(current, member)
+        except JSONScanError:
+            if not found:
+                raise _NotFound from None
+        if not found:
+            raise _NotFound
+        current, kind = found[0]
+    return current, kind
+
+
+class JSONExpressionParser:
+    """`| json name="path", …`: only the given paths, under the given label names."""
+
+    def __init__(self, expressions: Mapping[str, str]) -> None:
+        self.ids: list[str] = []
+        self.paths: list[list[str | int]] = []
+        for ident, expr in expressions.items():
+            path = parse_json_path(expr)
+            if not is_valid_label_name(ident):
+                raise BadRequestError(f"invalid extracted label name '{ident}'")
+            self.ids.append(ident)
+            self.paths.append(path)
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        if not line:
+            return line, True
+        data = line.encode("utf-8", "surrogatepass")
+        if data[:1] not in (b'"', b"{", b"["):
+            lbs.set_error(JSON_ERROR)
+            return line, True
+        for ident, path in zip(self.ids, self.paths):
+            try:
+                raw, kind = _lookup(data, path)
+            except _NotFound:
+                continue
+            except JSONScanError as exc:
+                lbs.set_error(JSON_ERROR, str(exc))
+                continue
+            name = lbs.extracted_name(ident)
+            if kind == NULL:
+                value = ""
+            elif kind == OBJECT:
+                value = raw.decode("utf-8", "replace")
+            else:
+                value = string_text(raw)
+            lbs.set(PARSED, name, value)
+        # Loki: every requested label exists afterwards, empty when its path was not found.
+        for ident in self.ids:
+            if lbs.get(ident) is None:
+                lbs.set(PARSED, ident, "")
+        return line, True

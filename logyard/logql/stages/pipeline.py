@@ -1,0 +1,33 @@
+"""Running a chain of row stages over one entry, as Loki's streamPipeline.Process does.
+
+Every stage has `process(ts_ns, line, lbs) -> (line, keep)`; a stage never mutates its input line
+(strings are immutable) and records labels only through the `LabelsBuilder`. Line filters also
+have a column form (`LineFilter.mask`) that the evaluator runs before any per-row stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from .builder import LabelsBuilder
+
+
+class Stage(Protocol):
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]: ...
+
+
+def run_stages(
+    stages: Sequence[Stage],
+    ts: int,
+    line: str,
+    stream: Mapping[str, str],
+    metadata: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, str]] | None:
+    """The entry's final (line, labels), or None when a stage dropped it."""
+    lbs = LabelsBuilder(stream, metadata)
+    for stage in stages:
+        line, keep = stage.process(ts, line, lbs)
+        if not keep:
+            return None
+    return line, lbs.labels()
