@@ -1,8 +1,7 @@
 """The conformance corpus as the stage tests need it: pushed entries and Loki's answers by case.
 
-`case_rows(case_id)` pairs each entry of Loki's answer with the entry as it was pushed (same stream,
-timestamp and — for cases that do not rewrite lines — line), so a test can run a stage chain on
-the pushed entry and compare with Loki's line and labels.
+`answer(case_id)` lists Loki's answer entries and `select(matchers, start, end)` the pushed entries
+of a selector, so a test can run a stage chain on the pushed entries and compare with Loki.
 """
 
 from __future__ import annotations
@@ -46,19 +45,6 @@ def stream_labels(pushed: dict[str, str]) -> dict[str, str]:
     out = dict(pushed)
     out["service_name"] = pushed.get("container") or pushed.get("job") or "unknown_service"
     return out
-
-
-def source_of(labels: dict[str, str], ts: int, line: str | None = None) -> list[tuple[dict, str, dict]]:
-    """The pushed entries an answer entry may come from: (stream labels, line, metadata)."""
-    found = []
-    for key, rows in entries().items():
-        pushed = dict(key)
-        if any(labels.get(k) != v for k, v in pushed.items()):
-            continue
-        for t, ln, meta in rows:
-            if t == ts and (line is None or ln == line):
-                found.append((stream_labels(pushed), ln, meta))
-    return found
 
 
 def select(matchers: dict[str, str], start: int, end: int) -> list[tuple[dict, int, str, dict]]:

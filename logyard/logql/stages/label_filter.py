@@ -1,0 +1,156 @@
+"""Label filters: `| name op value` on an entry's labels, and their `and` / `or` combinations.
+
+Loki's rules, copied:
+* string filters (`=`, `!=`, `=~`, `!~`) compare the label value, "" when the label is missing;
+  regexes are RE2, anchored at both ends. `__error__` is compared with the pipeline error.
+  Quirk: a regex that Loki simplifies to "always true" (`=~""`, `=~".*"`) keeps every entry,
+  and its negation keeps none.
+* numeric (`status >= 500`), duration (`duration > 50ms`, Go's ParseDuration) and bytes
+  (`size > 150KB`, go-humanize's ParseBytes) filters drop an entry whose label is MISSING, and keep
+  an entry whose value does not parse, marking it `__error__=LabelFilterErr` with the parse error as
+  `__error_details__` — unless an error is already set.
+* `ip()` filters keep entries that already carry an error, drop entries missing the label.
+* `a and b` evaluates both sides; `a or b` skips b when a holds.
+"""
+
+from __future__ import annotations
+
+from logyard.errors import BadRequestError
+from logyard.logql.durations import parse_bytes, parse_go_duration
+
+from .builder import LabelsBuilder
+from .gotext import compile_re2, parse_float
+from .ip import IPMatcher
+
+LABEL_FILTER_ERROR = "LabelFilterErr"
+STRING_OPS = ("=", "!=", "=~", "!~")
+COMPARISON_OPS = ("==", "=", "!=", ">", ">=", "<", "<=")
+_ALWAYS_TRUE_REGEXES = {"", ".*", "(?:)", "(.*)", "(?:.*)"}
+
+
+def _compare(op: str, a: float | int, b: float | int) -> bool:
+    if op in ("==", "="):
+        return a == b
+    if op == "!=":
+        return a != b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op == "<":
+        return a < b
+    return a <= b
+
+
+class StringLabelFilter:
+    """`name = "v"`, `name != "v"`, `name =~ "re"`, `name !~ "re"`."""
+
+    def __init__(self, name: str, op: str, value: str) -> None:
+        if op not in STRING_OPS:
+            raise AssertionError(f"BUG: unknown string label filter operator {op!r}")
+        self.name, self.op, self.value = name, op, value
+        self._regex = None
+        self._always: bool | None = None
+        if op in ("=~", "!~"):
+            try:
+                self._regex = compile_re2(f"^(?:{value})$")
+                compile_re2(value)
+            except ValueError as exc:
+                raise BadRequestError(str(exc)) from None
+            if value in _ALWAYS_TRUE_REGEXES:
+                self._always = op == "=~"
+
+    def matches(self, value: str) -> bool:
+        if self._always is not None:
+            return self._always
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value
+        hit = self._regex.search(value) is not None  # type: ignore[union-attr]
+        return hit if self.op == "=~" else not hit
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        return line, self.matches(lbs.value(self.name))
+
+
+class _ParsedLabelFilter:
+    """Shared body of numeric, duration and bytes filters: parse the label, compare, or flag."""
+
+    parse = staticmethod(parse_float)
+
+    def __init__(self, name: str, op: str, value: float | int) -> None:
+        if op not in COMPARISON_OPS:
+            raise AssertionError(f"BUG: unknown comparison operator {op!r}")
+        self.name, self.op, self.value = name, op, value
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        text = lbs.get(self.name)
+        if text is None:
+            return line, False
+        try:
+            parsed = self.parse(text)
+        except ValueError as exc:
+            if not lbs.has_err():
+                lbs.set_error(LABEL_FILTER_ERROR, str(exc))
+            return line, True
+        return line, _compare(self.op, parsed, self.value)
+
+
+class NumericLabelFilter(_ParsedLabelFilter):
+    """`name op 123.4`: the label parsed with Go's strconv.ParseFloat."""
+
+    parse = staticmethod(parse_float)
+
+
+class DurationLabelFilter(_ParsedLabelFilter):
+    """`name op 50ms` (value in ns): the label parsed with Go's time.ParseDuration."""
+
+    parse = staticmethod(parse_go_duration)
+
+
+class BytesLabelFilter(_ParsedLabelFilter):
+    """`name op 150KB` (value in bytes): the label parsed with go-humanize's ParseBytes."""
+
+    parse = staticmethod(parse_bytes)
+
+
+class IPLabelFilter:
+    """`name = ip("…")` / `name != ip("…")`."""
+
+    def __init__(self, name: str, op: str, pattern: str) -> None:
+        if op not in ("=", "==", "!="):
+            raise BadRequestError("ip: invalid operation")
+        self.name, self.op, self.pattern = name, op, pattern
+        self.matcher = IPMatcher(pattern)
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        if lbs.has_err():
+            return line, True
+        value = lbs.get(self.name)
+        if value is None:
+            return line, False
+        hit = self.matcher.search(value)
+        return line, (not hit) if self.op == "!=" else hit
+
+
+class AndLabelFilter:
+    def __init__(self, left, right) -> None:
+        self.left, self.right = left, right
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        line, lok = self.left.process(ts, line, lbs)
+        line, rok = self.right.process(ts, line, lbs)
+        return line, lok and rok
+
+
+class OrLabelFilter:
+    def __init__(self, left, right) -> None:
+        self.left, self.right = left, right
+
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        line, lok = self.left.process(ts, line, lbs)
+        if lok:
+            return line, True
+        line, rok = self.right.process(ts, line, lbs)
+        return line, rok
