@@ -1,0 +1,534 @@
+"""Decode one push request body into `PushStream`s, validated and enriched the way Loki's
+distributor does it (pkg/loghttp/push/push.go, pkg/distributor/{distributor,validator}.go).
+
+What a client sees, as in Loki:
+  - an undecodable body, or a stream whose labels do not parse: the whole request fails (400);
+  - no stream at all: 422 `error at least one valid stream is required for ingestion`;
+  - an invalid entry (line over `max_line_size`, too much structured metadata) or stream (too many
+    labels, duplicate names, ...): only that entry or stream is dropped, the rest is stored, and the
+    client is answered 400 with the grouped messages. `DecodeResult.error` carries that answer; the
+    server stores `streams` first, then raises it.
+At ingest Loki also adds the `service_name` stream label and `detected_level` structured metadata.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logyard.errors import BadRequestError, UnprocessableError
+from logyard.ingest.labelparse import LabelParseError, go_quote, labels_string, parse_labels
+from logyard.ingest.level import LEVEL_FIELDS, LEVELS, detect_levels, normalize_level
+from logyard.ingest.model import PushStream
+from logyard.ingest.proto import parse_push_request
+from logyard.labels import LabelSet
+
+# Loki's default `discover_service_name` list (pkg/validation/limits.go), in priority order.
+DEFAULT_LIST: list[str] = [
+    "service", "app", "application", "app_name", "name", "app_kubernetes_io_name", "container",
+    "container_name", "k8s_container_name", "component", "workload", "job", "k8s_job_name",
+]  # fmt: skip
+SERVICE_NAME = "service_name"
+UNKNOWN_SERVICE = "unknown_service"
+LEVEL_LABEL = "detected_level"
+# Streams Loki writes for itself get no service_name (push.go isInternalStream).
+_INTERNAL_LABELS = ("__aggregated_metric__", "__pattern__")
+
+# Loki's validation texts (pkg/validation/validate.go).
+MISSING_STREAMS = "error at least one valid stream is required for ingestion"
+LINE_TOO_LONG = "max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes"
+MAX_LABEL_NAMES = "entry for stream '{}' has {} label names; limit {}"
+LABEL_NAME_TOO_LONG = "stream '{}' has label name too long: '{}'"
+LABEL_VALUE_TOO_LONG = "stream '{}' has label value too long: '{}'"
+DUPLICATE_LABEL = "stream '{}' has duplicate label name: '{}'"
+SM_TOO_LARGE = (
+    "stream '{}' has structured metadata too large: '{}' bytes, limit: '{}' bytes. Please see "
+    "`limits_config.max_structured_metadata_size` or contact your Loki administrator to increase it"
+)
+SM_TOO_MANY = (
+    "stream '{}' has too many structured metadata labels: '{}', limit: '{}'. Please see "
+    "`limits_config.max_structured_metadata_entries_count` or contact your Loki administrator to increase it"
+)
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_SM_NAME_OK = re.compile(r"[A-Za-z_](?:[A-Za-z0-9]|_(?!_))*")
+_LEVEL_FIELD_SET = frozenset(LEVEL_FIELDS)
+# `{"detected_level":"<level>"}` for each code, the metadata of an entry that has nothing else.
+_LEVEL_ONLY = np.array([orjson.dumps({LEVEL_LABEL: lv}).decode() for lv in LEVELS], dtype=object)
+
+
+@dataclass
+class DecodeResult:
+    """The accepted streams plus what the server needs for metrics and its answer."""
+
+    streams: list[PushStream]
+    lines: int = 0  # accepted entries
+    bytes: int = 0  # accepted line bytes (UTF-8)
+    metadata_bytes: int = 0  # accepted structured metadata bytes (names + values), as Loki counts
+    discarded_lines: dict[str, int] = field(default_factory=dict)  # Loki reason -> entries dropped
+    discarded_bytes: dict[str, int] = field(default_factory=dict)
+    error: BadRequestError | None = None  # answer with this (400) after storing `streams`
+
+
+@dataclass
+class _RawStream:
+    """One stream as decoded from the wire, before validation."""
+
+    pairs: list[tuple[str, str]]  # parsed labels, empty values dropped, possibly with duplicates
+    ts: pa.Array  # int64
+    lines: list[str]
+    sm: dict[int, list[tuple[str, str]]]  # entry index -> structured metadata pairs, as sent
+
+
+def decode_push(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    *,
+    max_line_size: int = 262144,
+    discover_service_name: list[str] | None = DEFAULT_LIST,
+    discover_log_levels: bool = True,
+    max_label_names_per_series: int = 15,
+    max_label_name_length: int = 1024,
+    max_label_value_length: int = 2048,
+    max_structured_metadata_size: int = 65536,
+    max_structured_metadata_count: int = 128,
+) -> DecodeResult:
+    """Decode, validate and enrich one push body. Limits of 0 mean no limit, as in Loki."""
+    body = _decompress(body, content_encoding or "")
+    if _media_type(content_type) == "application/json":
+        raw = _decode_json(body)
+    else:
+        # Loki: any other type is protobuf, snappy block compressed ("snappy: corrupt input").
+        raw = _decode_protobuf(body)
+    if not raw:
+        raise UnprocessableError(MISSING_STREAMS)
+    validator = _Validator(
+        max_line_size, max_label_names_per_series, max_label_name_length, max_label_value_length,
+        max_structured_metadata_size, max_structured_metadata_count,
+    )  # fmt: skip
+    return validator.run(raw, discover_service_name or [], discover_log_levels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Body: encoding and media type
+
+
+def _decompress(body: bytes, encoding: str) -> bytes:
+    if encoding in ("", "snappy"):
+        return body  # Loki: "snappy" is undone by the protobuf path itself
+    if encoding == "gzip":
+        return _gunzip(body)
+    if encoding == "deflate":
+        try:
+            d = zlib.decompressobj(-15)  # Go's flate.NewReader: raw DEFLATE, no zlib header
+            out = d.decompress(body) + d.flush()
+        except zlib.error as e:
+            raise BadRequestError(f"flate: corrupt input ({e})") from e
+        if not d.eof:
+            raise BadRequestError("unexpected EOF")
+        return out
+    raise BadRequestError(f'Content-Encoding "{encoding}" not supported')
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Gzip, multi-member like Go's gzip.Reader, with Go's texts for the usual failures."""
+    parts = []
+    while True:
+        if len(body) < 10:
+            raise BadRequestError("unexpected EOF")  # Go: the 10-byte header cannot be read
+        if body[:2] != b"\x1f\x8b":
+            raise BadRequestError("gzip: invalid header")
+        d = zlib.decompressobj(31)
+        try:
+            parts.append(d.decompress(body))
+            parts.append(d.flush())
+        except zlib.error as e:
+            text = "gzip: invalid checksum" if "check" in str(e) else f"flate: corrupt input ({e})"
+            raise BadRequestError(text) from e
+        if not d.eof:
+            raise BadRequestError("unexpected EOF")
+        body = d.unused_data
+        if not body:
+            return b"".join(parts)
+
+
+def _media_type(content_type: str | None) -> str:
+    """Like Go's mime.ParseMediaType, just enough: lower-cased type without parameters."""
+    if not content_type or not content_type.strip():
+        return "application/json"  # logyard's choice: Loki answers 400 `mime: no media type`
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        raise BadRequestError("mime: no media type")
+    if "/" not in media:
+        raise BadRequestError("mime: expected slash after first token")
+    return media
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON: {"streams":[{"stream":{...},"values":[["<ns>","line",{sm}], ...]}]}
+
+
+def _decode_json(body: bytes) -> list[_RawStream]:
+    if not body.strip():
+        raise BadRequestError("EOF")  # Loki's answer to an empty body
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequestError(f"malformed JSON push body: {e}") from e
+    if not isinstance(doc, dict):
+        raise BadRequestError(f"push body must be a JSON object with a `streams` array, not {_kind(doc)}")
+    streams = doc.get("streams")
+    if streams is None:
+        return []
+    if not isinstance(streams, list):
+        raise BadRequestError(f"`streams` must be an array, not {_kind(streams)}")
+    out = []
+    for si, s in enumerate(streams):
+        if not isinstance(s, dict):
+            raise BadRequestError(f"streams[{si}] must be an object, not {_kind(s)}")
+        out.append(_json_stream(si, s))
+    return out
+
+
+def _kind(v: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(v), "a number"
+    )
+
+
+def _json_stream(si: int, s: dict) -> _RawStream:
+    labels = s.get("stream") or {}
+    if not isinstance(labels, dict):
+        raise BadRequestError(f"streams[{si}].stream must be an object of label names to values, not {_kind(labels)}")
+    for k, v in labels.items():
+        if not isinstance(v, str):
+            if isinstance(v, (dict, list)):
+                raise BadRequestError(f"streams[{si}].stream.{k}: label values must be strings, not {_kind(v)}")
+            labels[k] = orjson.dumps(v).decode()  # Loki takes a scalar's JSON text as the value
+    pairs = _json_labels(labels)
+    values = s.get("values")
+    if values is None:
+        values = []
+    if not isinstance(values, list):
+        raise BadRequestError(f"streams[{si}].values must be an array, not {_kind(values)}")
+    if any(v is None for v in values):
+        values = [v for v in values if v is not None]  # Loki skips null entries
+    try:
+        # Per-row Python, unavoidable: orjson hands us lists of lists; these are C-level loops.
+        ts = [v[0] for v in values]
+        lines = [v[1] for v in values]
+        lens = list(map(len, values))
+        ts_arr = pa.array(ts, type=pa.string())
+        pa.array(lines, type=pa.string())  # type check only; the body-wide column is built later
+    except (IndexError, KeyError, TypeError, pa.ArrowException):
+        _explain_bad_entry(si, values)
+        raise BadRequestError(f"streams[{si}].values: malformed entries") from None
+    try:
+        ts_int = pc.cast(ts_arr, pa.int64())
+    except pa.ArrowException:
+        _explain_bad_timestamp(si, ts)
+        raise BadRequestError(f"streams[{si}].values: invalid timestamps") from None
+    sm: dict[int, list[tuple[str, str]]] = {}
+    if len(values) and max(lens) > 2:
+        for i in np.flatnonzero(np.asarray(lens) > 2).tolist():
+            meta = values[i][2]
+            if not isinstance(meta, dict):
+                raise BadRequestError(
+                    f"streams[{si}].values[{i}][2]: structured metadata must be an object, not {_kind(meta)}"
+                )
+            for k, v in meta.items():
+                if not isinstance(v, str):
+                    raise BadRequestError(
+                        f"streams[{si}].values[{i}][2].{k}: structured metadata values must be strings, not {_kind(v)}"
+                    )
+            if meta:
+                sm[i] = list(meta.items())
+    return _RawStream(pairs, ts_int, lines, sm)
+
+
+def _json_labels(labels: dict[str, str]) -> list[tuple[str, str]]:
+    if all(_LABEL_NAME.fullmatch(k) for k in labels):
+        return [(k, v) for k, v in labels.items() if v]
+    # Loki prints the map as `{a="b", ...}` and parses that: its error names a position in it.
+    try:
+        return parse_labels(labels_string(labels))
+    except LabelParseError as e:
+        raise BadRequestError(f"couldn't parse labels: {e}") from e
+
+
+def _explain_bad_entry(si: int, values: list) -> None:
+    for i, v in enumerate(values):
+        where = f"streams[{si}].values[{i}]"
+        if not isinstance(v, list):
+            raise BadRequestError(f'{where} must be an array ["<unix ns>", "<line>"], not {_kind(v)}')
+        if len(v) < 2:
+            raise BadRequestError(f'{where} must hold a timestamp and a line: ["<unix ns>", "<line>"]')
+        if not isinstance(v[0], str):
+            raise BadRequestError(f"{where}[0]: the timestamp must be a string of integer nanoseconds, not {_kind(v[0])}")
+        if not isinstance(v[1], str):
+            raise BadRequestError(f"{where}[1]: the log line must be a string, not {_kind(v[1])}")
+
+
+def _explain_bad_timestamp(si: int, ts: list[str]) -> None:
+    for i, t in enumerate(ts):
+        if not re.fullmatch(r"-?[0-9]{1,19}", t) or not -(2**63) <= int(t) < 2**63:
+            raise BadRequestError(
+                f"streams[{si}].values[{i}][0]: invalid timestamp {orjson.dumps(t).decode()}: "
+                "must be a string of integer nanoseconds since the epoch"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Protobuf: logproto.PushRequest, snappy block compressed
+
+
+def _decode_protobuf(body: bytes) -> list[_RawStream]:
+    req, lenient = parse_push_request(body)
+    out = []
+    for s in req.streams:
+        label_text = _text(s.labels) if lenient else s.labels
+        try:
+            pairs = parse_labels(label_text)
+        except LabelParseError as e:
+            raise BadRequestError(f"couldn't parse labels: {e}") from e
+        entries = s.entries
+        # Per-row Python, unavoidable: upb exposes entries as objects.
+        if lenient:
+            lines = [_text(e.line) for e in entries]
+        else:
+            lines = [e.line for e in entries]
+        secs = np.fromiter((e.timestamp.seconds for e in entries), dtype=np.int64, count=len(entries))
+        nanos = np.fromiter((e.timestamp.nanos for e in entries), dtype=np.int64, count=len(entries))
+        sm = {}
+        for i, e in enumerate(entries):
+            if len(e.structuredMetadata):
+                if lenient:
+                    sm[i] = [(_text(p.name), _text(p.value)) for p in e.structuredMetadata]
+                else:
+                    sm[i] = [(p.name, p.value) for p in e.structuredMetadata]
+        out.append(_RawStream(pairs, pa.array(secs * 1_000_000_000 + nanos), lines, sm))
+    return out
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and enrichment
+
+
+def _print_labels(pairs: list[tuple[str, str]]) -> str:
+    """Prometheus' labels.String(): sorted, Go-quoted; what Loki's messages show."""
+    return "{" + ", ".join(f"{k}={go_quote(v)}" for k, v in sorted(pairs)) + "}"
+
+
+def normalize_metadata_name(name: str) -> str:
+    """Loki renames structured metadata keys with otlptranslator's LabelNamer (non-UTF-8 mode)."""
+    if _SM_NAME_OK.fullmatch(name) and name.strip("_"):
+        return name
+    if not name:
+        raise BadRequestError("label name is empty")
+    reserved = len(name) >= 4 and name.startswith("__") and name.endswith("__")
+    core = name[2:-2] if reserved else name
+    out = re.sub(r"[^A-Za-z0-9]+", "_", core)  # invalid runs, underscores included, become one `_`
+    if reserved:
+        out = f"__{out}__"
+    if out[:1].isdigit() and out[:1].isascii():
+        out = "key_" + out
+    if not out.strip("_"):
+        raise BadRequestError(f"normalization for label name {go_quote(name)} resulted in invalid name {go_quote(out)}")
+    return out
+
+
+class _Validator:
+    def __init__(self, max_line: int, max_names: int, max_name_len: int, max_value_len: int, max_sm_size: int, max_sm_count: int) -> None:  # fmt: skip
+        self.max_line = max_line
+        self.max_names = max_names
+        self.max_name_len = max_name_len
+        self.max_value_len = max_value_len
+        self.max_sm_size = max_sm_size
+        self.max_sm_count = max_sm_count
+        self.errors: list[str] = []
+        self.result = DecodeResult(streams=[])
+
+    def discard(self, reason: str, lines: int, nbytes: int, message: str | None) -> None:
+        r = self.result
+        r.discarded_lines[reason] = r.discarded_lines.get(reason, 0) + lines
+        r.discarded_bytes[reason] = r.discarded_bytes.get(reason, 0) + nbytes
+        if message is not None:
+            self.errors.append(message)
+
+    def run(self, raw: list[_RawStream], service_list: list[str], levels: bool) -> DecodeResult:
+        kept: list[tuple[list[tuple[str, str]], _RawStream]] = []
+        for s in raw:
+            pairs = self.stream_labels(s.pairs, service_list)
+            if not s.lines:
+                continue  # Loki skips empty streams before validating them
+            if self.stream_error(pairs, s):
+                continue
+            kept.append((pairs, s))
+        if kept:
+            self.entries(kept, levels)
+        if self.errors:
+            self.result.error = BadRequestError(_group_errors(self.errors))
+        return self.result
+
+    @staticmethod
+    def stream_labels(pairs: list[tuple[str, str]], service_list: list[str]) -> list[tuple[str, str]]:
+        names = {k for k, _ in pairs}
+        if SERVICE_NAME in names or not service_list or any(n in names for n in _INTERNAL_LABELS):
+            return pairs
+        found = dict(pairs)
+        service = next((found[n] for n in service_list if found.get(n)), UNKNOWN_SERVICE)
+        return pairs + [(SERVICE_NAME, service)]
+
+    def stream_error(self, pairs: list[tuple[str, str]], s: _RawStream) -> bool:
+        """Loki's ValidateLabels: the whole stream is dropped, with its message."""
+        if any(k == n for k, _ in pairs for n in _INTERNAL_LABELS):
+            return False
+        printed = _print_labels(pairs)
+        count = len(pairs) - (1 if any(k == SERVICE_NAME for k, _ in pairs) else 0)
+        problem = None
+        if self.max_names and count > self.max_names:
+            problem = ("max_label_names_per_series", MAX_LABEL_NAMES.format(printed, count, self.max_names))
+        else:
+            last = ""
+            for k, v in sorted(pairs):
+                if len(k.encode()) > self.max_name_len:
+                    problem = ("label_name_too_long", LABEL_NAME_TOO_LONG.format(printed, k))
+                elif len(v.encode()) > self.max_value_len:
+                    problem = ("label_value_too_long", LABEL_VALUE_TOO_LONG.format(printed, v))
+                elif k == last:
+                    problem = ("duplicate_label_names", DUPLICATE_LABEL.format(printed, k))
+                if problem:
+                    break
+                last = k
+        if problem is None:
+            return False
+        size = sum(len(line.encode()) for line in s.lines)
+        self.discard(problem[0], len(s.lines), size, problem[1])
+        return True
+
+    def entries(self, kept: list[tuple[list[tuple[str, str]], _RawStream]], levels: bool) -> None:
+        # One column for the whole body: byte lengths, size checks and level detection run once.
+        all_lines = [line for _, s in kept for line in s.lines] if len(kept) > 1 else kept[0][1].lines
+        column = pa.array(all_lines, type=pa.string())
+        nbytes = pc.binary_length(column).to_numpy()
+        ok = np.ones(len(all_lines), dtype=bool)
+        if self.max_line:
+            for i in np.flatnonzero(nbytes > self.max_line).tolist():
+                ok[i] = False  # per-row only for the few lines over the limit
+        codes = detect_levels(column) if levels else None
+
+        start = 0
+        for pairs, s in kept:
+            n = len(s.lines)
+            stop = start + n
+            keep = ok[start:stop].copy()
+            if not keep.all():
+                printed = _print_labels(pairs)
+                for i in np.flatnonzero(~keep).tolist():
+                    size = int(nbytes[start + i])
+                    self.discard("line_too_long", 1, size, LINE_TOO_LONG.format(self.max_line, printed, size))
+            metadata = self.metadata(pairs, s, keep, codes[start:stop] if codes is not None else None)
+            idx = np.flatnonzero(keep)
+            if len(idx):
+                all_kept = len(idx) == n
+                lines = s.lines if all_kept else [s.lines[i] for i in idx.tolist()]
+                ts = s.ts.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+                meta = metadata if all_kept else [metadata[i] for i in idx.tolist()]
+                self.result.streams.append(PushStream(LabelSet(pairs), ts if all_kept else ts[idx], lines, meta))
+                self.result.lines += len(idx)
+                self.result.bytes += int(nbytes[start:stop][keep].sum())
+            start = stop
+
+    def metadata(self, pairs: list[tuple[str, str]], s: _RawStream, keep: np.ndarray, codes: np.ndarray | None) -> list[str]:  # fmt: skip
+        """Per entry: canonical JSON of its structured metadata, `detected_level` included."""
+        n = len(s.lines)
+        stream_level = None
+        if codes is not None:
+            # Loki: a level field among the stream labels decides for every entry.
+            labels = dict(pairs)
+            field_value = next((labels[f] for f in LEVEL_FIELDS if f in labels), None)
+            if field_value is not None:
+                stream_level = normalize_level(field_value)
+        if codes is None:
+            out = [""] * n
+        elif stream_level is not None:
+            out = [orjson.dumps({LEVEL_LABEL: stream_level}).decode()] * n
+        else:
+            out = _LEVEL_ONLY[codes].tolist()
+        printed = None
+        for i, sm in s.sm.items():
+            if not keep[i]:
+                continue
+            size = sum(len(k.encode()) + len(v.encode()) for k, v in sm)
+            problem = None
+            if self.max_sm_size and size > self.max_sm_size:
+                problem = "structured_metadata_too_large", SM_TOO_LARGE, size, self.max_sm_size
+            elif self.max_sm_count and len(sm) > self.max_sm_count:
+                problem = "structured_metadata_too_many", SM_TOO_MANY, len(sm), self.max_sm_count
+            if problem:
+                printed = printed or _print_labels(pairs)
+                self.discard(problem[0], 1, len(s.lines[i].encode()) + size, problem[1].format(printed, problem[2], problem[3]))
+                keep[i] = False
+                continue
+            self.result.metadata_bytes += size
+            meta: dict[str, str] = {}
+            for k, v in sm:
+                if "\ufffd" in v:
+                    v = v.replace("\ufffd", "")  # Loki drops U+FFFD (its mark of invalid UTF-8)
+                meta[normalize_metadata_name(k)] = v
+            if codes is not None:
+                level = _entry_level(meta, stream_level, int(codes[i]))
+                if level:
+                    meta[LEVEL_LABEL] = level
+            out[i] = orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
+        return out
+
+
+def _entry_level(meta: dict[str, str], stream_level: str | None, line_code: int) -> str:
+    """Loki's extractLogLevel for an entry that has structured metadata."""
+    if LEVEL_LABEL in meta:
+        return normalize_level(meta[LEVEL_LABEL])  # already set by the client: only normalised
+    if stream_level is not None:
+        return stream_level
+    for f in LEVEL_FIELDS:
+        if f in meta:
+            return normalize_level(meta[f])
+    severity = meta.get("severity_number")
+    if severity:
+        return _otlp_severity(severity)
+    return LEVELS[line_code]
+
+
+def _otlp_severity(text: str) -> str:
+    """OTLP severity numbers (1-4 trace, 5-8 debug, ... 21-24 fatal), as Loki maps them."""
+    try:
+        n = int(text)
+    except ValueError:
+        return "info"  # Loki's choice for an unparsable number
+    if n == 0:
+        return "unknown"
+    for bound, name in ((4, "trace"), (8, "debug"), (12, "info"), (16, "warn"), (20, "error"), (24, "fatal")):
+        if n <= bound:
+            return name
+    return "unknown"
+
+
+def _group_errors(errors: list[str]) -> str:
+    """Loki's GroupedErrors text: `N errors like: msg` when a message repeats or differs."""
+    counts: dict[str, int] = {}
+    for e in errors:
+        counts[e] = counts.get(e, 0) + 1
+    if len(counts) == 1 and len(errors) == 1:
+        return errors[0]
+    return "; ".join(f"{n} errors like: {e}" for e, n in counts.items())

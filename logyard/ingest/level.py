@@ -1,0 +1,222 @@
+"""`detected_level` from log lines, as Loki's distributor finds it, for a whole column at once.
+
+Loki (pkg/distributor/field_detection.go) looks at each line in turn:
+  1. a line that starts with `{` and ends with `}` (after spaces) is JSON: the first string value, in
+     document order and at most 2 objects deep, whose key is one of the level fields;
+  2. else a line holding `=` is logfmt: the value of the level field that comes first in the field
+     list (keys compared case-insensitively), scanning key/value pairs until the first syntax error;
+  3. a value that is a known level name (case-insensitively) gives the level; any other value, or
+     none, falls back to a keyword search: the earliest of trace/debug/fatal/critical/error/err/
+     warning/warn/info standing between word boundaries in the lower-cased line, else `unknown`.
+Here each step is one RE2 pass over an Arrow column; only JSON lines whose level key sits after a
+nested object or array (or lines that are not valid JSON) are looked at one by one in Python.
+Stream labels and structured metadata take precedence; the caller (`decode.py`) applies them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Codes index LEVELS; `detected_level` values exactly as Loki writes them.
+LEVELS = ("trace", "debug", "info", "warn", "error", "critical", "fatal", "unknown")
+UNKNOWN = LEVELS.index("unknown")
+
+# Loki's default `log_level_fields` (pkg/validation/limits.go DefaultAllowedLevelFields), in order.
+LEVEL_FIELDS = (
+    "level", "LEVEL", "Level", "log.level", "severity", "SEVERITY", "Severity", "SeverityText",
+    "lvl", "LVL", "Lvl", "severity_text", "Severity_Text", "SEVERITY_TEXT",
+)  # fmt: skip
+
+# Values Loki maps to a level (bytes.EqualFold in normalizeLogLevel / extractLogLevelFromLogLine).
+VALUE_LEVELS = {
+    "trace": "trace", "trc": "trace", "debug": "debug", "dbg": "debug",
+    "info": "info", "inf": "info", "information": "info",
+    "warn": "warn", "wrn": "warn", "warning": "warn", "error": "error", "err": "error",
+    "critical": "critical", "fatal": "fatal",
+}  # fmt: skip
+_VALUE_KEYS = pa.array(list(VALUE_LEVELS))
+_VALUE_CODES = np.array([LEVELS.index(v) for v in VALUE_LEVELS.values()], dtype=np.int8)
+
+_KEYWORD_CODES = {
+    "trace": 0, "debug": 1, "info": 2, "warn": 3, "warning": 3, "error": 4, "err": 4,
+    "critical": 5, "fatal": 6,
+}  # fmt: skip
+_KW_KEYS = pa.array(list(_KEYWORD_CODES))
+_KW_CODES = np.array(list(_KEYWORD_CODES.values()), dtype=np.int8)
+
+# unicode.IsSpace, which Loki's isJSON applies to the leading characters.
+_GO_SPACE = r"\t\n\v\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
+# The trailing side is scanned byte by byte; for valid UTF-8 only ASCII spaces can precede the `}`.
+_IS_JSON = rf"(?s)^[{_GO_SPACE}]*\{{.*\}}[\t\n\v\f\r ]*$"
+# jsonparser itself skips only these before the opening brace; other spaces make it fail at once.
+_JSON_OPEN = r"^[ \t\n\r]*\{"
+
+_KEYS_ALT = "|".join(k.replace(".", r"\.") for k in LEVEL_FIELDS)
+_JSON_STR = r'"(?P<v>(?:[^"\\]|\\.)*)"'
+# A level key before any nested object or array: the DFS-first match is then simply the first one.
+_JSON_FLAT = rf'(?s)^[ \t\n\r]*\{{[^{{}}\[\]]*?"(?:{_KEYS_ALT})"[ \t\n\r]*:[ \t\n\r]*{_JSON_STR}'
+_JSON_ANY = rf'"(?:{_KEYS_ALT})"[ \t\n\r]*:[ \t\n\r]*"'
+_JSON_KEYS = frozenset(LEVEL_FIELDS)
+
+# logfmt, as Loki's logfmt.Decoder scans it: a token is a key of bytes > ' ' other than `=` and `"`,
+# optionally `=` and a value, unquoted (same bytes; must end at a space or the end) or quoted (may be
+# followed directly by the next key). A syntax error stops the scan, so the level key counts only if
+# every token before it is well formed: the regex is anchored and walks those tokens.
+_WS = r"[\x00-\x20]"
+_KCH = r'[^\x00-\x20="]'
+_QV = r'"(?:[^"\\]|\\.)*"'
+_TOKEN = rf"(?:{_KCH}+(?:=(?:{_KCH}+)?)?(?:{_WS}|$)|{_KCH}+={_QV})"
+
+
+def _logfmt_pattern(hint: str) -> str:
+    h = hint.replace(".", r"\.")
+    return rf"(?s)^(?:{_WS}*{_TOKEN})*?{_WS}*(?i:{h})(?:=(?:(?P<u>{_KCH}+)(?:{_WS}|$)|(?P<q>{_QV}))|=?(?:{_WS}|$))"
+
+
+# Case-insensitive keys make the 14 fields 6 distinct hints, in Loki's priority order.
+_LOGFMT_HINTS = tuple(dict.fromkeys(f.lower() for f in LEVEL_FIELDS))
+_LOGFMT_PATTERNS = tuple(_logfmt_pattern(h) for h in _LOGFMT_HINTS)
+_LOGFMT_OTHER_HINTS = "(?i)" + "|".join(h.replace(".", r"\.") for h in _LOGFMT_HINTS[1:])
+
+_KEYWORDS = (
+    r"(?i)(?:^|[ \t\n\[({\"'=|])(?P<kw>trace|debug|fatal|critical|error|err|warning|warn|info)"
+    r"(?:$|[ \t\n\[\](){}:,!\"'=|])"
+)
+
+
+def level_of_value(value: str) -> int | None:
+    """The level code a field value names, or None when Loki would fall back to keywords."""
+    name = VALUE_LEVELS.get(value.lower()) if len(value) <= 11 else None
+    return None if name is None else LEVELS.index(name)
+
+
+def normalize_level(value: str) -> str:
+    """Loki's normalizeLogLevel: known names to their canonical spelling, anything else unchanged."""
+    return VALUE_LEVELS.get(value.lower(), value) if len(value) <= 11 else value
+
+
+def detect_levels(lines: pa.Array) -> np.ndarray:
+    """Level codes (indexes into LEVELS) found in each line of a string column."""
+    n = len(lines)
+    codes = np.full(n, -1, dtype=np.int8)
+    if n == 0:
+        return codes
+    values = np.full(n, None, dtype=object)  # per line: the level field's raw value, if found
+    found = np.zeros(n, dtype=bool)
+
+    is_json = _mask(pc.match_substring_regex(lines, _IS_JSON))
+    json_idx = np.flatnonzero(is_json & _mask(pc.match_substring_regex(lines, _JSON_OPEN)))
+    if len(json_idx):
+        _json_values(lines, json_idx, values, found)
+
+    logfmt_idx = np.flatnonzero(~is_json & _mask(pc.match_substring(lines, "=")))
+    if len(logfmt_idx):
+        _logfmt_values(lines, logfmt_idx, values, found)
+
+    hit = np.flatnonzero(found)
+    if len(hit):
+        vals = pa.array(values[hit], type=pa.string())
+        pos = pc.index_in(pc.utf8_lower(vals), value_set=_VALUE_KEYS).fill_null(-1).to_numpy()
+        known = pos >= 0
+        codes[hit[known]] = _VALUE_CODES[pos[known]]
+
+    rest = np.flatnonzero(codes < 0)
+    if len(rest):
+        sub = lines.take(pa.array(rest)) if len(rest) < n else lines
+        kw = pc.struct_field(pc.extract_regex(sub, _KEYWORDS), [0])
+        pos = pc.index_in(pc.utf8_lower(kw), value_set=_KW_KEYS).fill_null(-1).to_numpy()
+        codes[rest] = np.where(pos >= 0, _KW_CODES[pos], UNKNOWN)
+    return codes
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    return arr.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _json_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+    sub = lines.take(pa.array(idx))
+    flat = pc.struct_field(pc.extract_regex(sub, _JSON_FLAT), [0])
+    flat_ok = _mask(pc.is_valid(flat))
+    if flat_ok.any():
+        column = np.empty(int(flat_ok.sum()), dtype=object)
+        column[:] = flat.filter(pa.array(flat_ok)).to_pylist()
+        values[idx[flat_ok]] = column
+        found[idx[flat_ok]] = True
+    # The rest either has no level key anywhere (keyword search decides) or needs the full walk.
+    maybe = ~flat_ok & _mask(pc.match_substring_regex(sub, _JSON_ANY))
+    # Per-line Python, deliberately: JSON whose level key follows nested objects/arrays is rare.
+    for i in np.flatnonzero(maybe):
+        v = _json_level_walk(sub[int(i)].as_py())
+        if v is not None:
+            values[idx[i]] = v
+            found[idx[i]] = True
+
+
+def _json_level_walk(line: str) -> str | None:
+    """Loki's getLevelUsingJSONParser: depth-first, objects only, 2 levels, first string value wins."""
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # jsonparser walks an invalid document up to the error; the first textual match is the
+        # closest cheap stand-in.
+        import re
+
+        m = re.search(r'"(?:' + _KEYS_ALT + r')"[ \t\n\r]*:[ \t\n\r]*' + _JSON_STR, line)
+        return m.group("v") if m else None
+    if not isinstance(doc, dict):
+        return None
+
+    def walk(obj: dict, depth: int) -> str | None:
+        if depth >= 2:
+            return None
+        for k, v in obj.items():
+            if isinstance(v, str):
+                if k in _JSON_KEYS:
+                    # Loki compares the raw (still escaped) bytes; re-escape to match.
+                    return orjson.dumps(v).decode()[1:-1]
+            elif isinstance(v, dict):
+                r = walk(v, depth + 1)
+                if r is not None:
+                    return r
+        return None
+
+    return walk(doc, 0)
+
+
+def _logfmt_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+    sub = lines.take(pa.array(idx))
+    todo = np.arange(len(idx))
+    for rank, pattern in enumerate(_LOGFMT_PATTERNS):
+        if rank == 1:
+            # Later hints only matter for lines that mention one of them at all.
+            todo = todo[_mask(pc.match_substring_regex(sub.take(pa.array(todo)), _LOGFMT_OTHER_HINTS))]
+        if len(todo) == 0:
+            return
+        part = sub if len(todo) == len(sub) else sub.take(pa.array(todo))
+        m = pc.extract_regex(part, pattern)
+        ok = _mask(pc.is_valid(m))
+        if not ok.any():
+            continue
+        unq = pc.struct_field(m, [0]).filter(pa.array(ok)).to_pylist()
+        quo = pc.struct_field(m, [1]).filter(pa.array(ok)).to_pylist()
+        rows = idx[todo[ok]]
+        # Per-row Python over matched values only: pick the unquoted or the unescaped quoted value.
+        vals = [u if u else _unquote_logfmt(q) if q else None for u, q in zip(unq, quo)]
+        column = np.empty(len(vals), dtype=object)
+        column[:] = vals
+        values[rows] = column
+        found[rows] = True
+        todo = todo[~ok]
+
+
+def _unquote_logfmt(q: str) -> str | None:
+    if "\\" not in q:
+        return q[1:-1] or None
+    try:
+        v = orjson.loads(q)  # Loki's logfmt unquote is JSON string unquoting
+    except orjson.JSONDecodeError:
+        return None
+    return v or None

@@ -1,0 +1,88 @@
+"""Loki's protobuf push message (`logproto.PushRequest`), described at import time, decoded by upb.
+
+The wire format is grafana/loki `pkg/push/push.proto`:
+  PushRequest      { repeated StreamAdapter streams = 1; string format = 2; }
+  StreamAdapter    { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
+  EntryAdapter     { google.protobuf.Timestamp timestamp = 1; string line = 2;
+                     repeated LabelPairAdapter structuredMetadata = 3; repeated LabelPairAdapter parsed = 4; }
+  LabelPairAdapter { string name = 1; string value = 2; }
+The descriptor is built in code, so no protoc runs at install time. A second variant declares the
+text fields as `bytes`: upb rejects invalid UTF-8 in proto3 strings while Go's gogoproto does not,
+so a body that fails the strict decode is decoded again leniently and its text repaired.
+"""
+
+from __future__ import annotations
+
+import cramjam
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+
+from logyard.errors import BadRequestError
+
+_F = descriptor_pb2.FieldDescriptorProto
+
+
+def _build(text_type: int, package: str) -> type:
+    fdp = descriptor_pb2.FileDescriptorProto(name=f"{package}/push.proto", package=package, syntax="proto3")
+
+    def msg(name: str, *fields: tuple[str, int, int, int, str]) -> None:
+        m = fdp.message_type.add(name=name)
+        for fname, number, ftype, label, type_name in fields:
+            f = m.field.add(name=fname, number=number, type=ftype, label=label)
+            if type_name:
+                f.type_name = type_name
+
+    opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
+    msg("Timestamp", ("seconds", 1, _F.TYPE_INT64, opt, ""), ("nanos", 2, _F.TYPE_INT32, opt, ""))
+    msg("LabelPairAdapter", ("name", 1, text_type, opt, ""), ("value", 2, text_type, opt, ""))
+    msg(
+        "EntryAdapter",
+        ("timestamp", 1, _F.TYPE_MESSAGE, opt, f".{package}.Timestamp"),
+        ("line", 2, text_type, opt, ""),
+        ("structuredMetadata", 3, _F.TYPE_MESSAGE, rep, f".{package}.LabelPairAdapter"),
+        ("parsed", 4, _F.TYPE_MESSAGE, rep, f".{package}.LabelPairAdapter"),
+    )
+    msg(
+        "StreamAdapter",
+        ("labels", 1, text_type, opt, ""),
+        ("entries", 2, _F.TYPE_MESSAGE, rep, f".{package}.EntryAdapter"),
+        ("hash", 3, _F.TYPE_UINT64, opt, ""),
+    )
+    msg(
+        "PushRequest",
+        ("streams", 1, _F.TYPE_MESSAGE, rep, f".{package}.StreamAdapter"),
+        ("format", 2, text_type, opt, ""),
+    )
+    # A private pool: the names cannot clash with anything else loaded in the process. The
+    # Timestamp is a local copy of google.protobuf.Timestamp (same fields, same wire format).
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.PushRequest"))
+
+
+PushRequest = _build(_F.TYPE_STRING, "logyard_push")
+_PushRequestBytes = _build(_F.TYPE_BYTES, "logyard_push_raw")
+
+
+def parse_push_request(body: bytes, snappy: bool = True):
+    """Decompress (snappy block format) and parse; returns (message, lenient: bool).
+
+    `lenient` means the text fields are bytes (invalid UTF-8 somewhere) and need decoding.
+    """
+    if snappy:
+        try:
+            body = bytes(cramjam.snappy.decompress_raw(body))
+        except Exception as e:  # cramjam raises its own DecompressionError (no common base to name)
+            # Loki's text for an undecodable body (golang/snappy's ErrCorrupt).
+            raise BadRequestError("snappy: corrupt input") from e
+    req = PushRequest()
+    try:
+        req.ParseFromString(body)
+        return req, False
+    except DecodeError:
+        raw = _PushRequestBytes()
+        try:
+            raw.ParseFromString(body)
+        except DecodeError as e:
+            raise BadRequestError(f"invalid protobuf push request: {e}") from e
+        return raw, True
