@@ -1,0 +1,132 @@
+"""Storage benchmark: append lines/s, flush time, bytes on disk per raw line byte, full reads.
+
+Usage: python bench/storage.py [--data /tmp/bench-data] [--dir /tmp/logyard-bench-store] [--threads 4]
+The workload comes from /work/shared/bench/gen_bench.py (generate it first). Bodies are decoded
+here with orjson into PushStreams (labels + service_name; structured metadata as canonical JSON),
+outside the timed section, so the figures are the store's alone. Prints a stable table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from logyard.ingest.model import PushStream  # noqa: E402
+from logyard.labels import LabelSet, Matcher  # noqa: E402
+from logyard.storage.store import Store  # noqa: E402
+
+SERVICE_NAME_FROM = ("service", "app", "application", "app_name", "name", "app_kubernetes_io_name",
+                     "container", "container_name", "k8s_container_name", "component", "workload",
+                     "job", "k8s_job_name")
+
+
+def to_push_streams(body: bytes) -> list[PushStream]:
+    """A trivial push decoder for the benchmark (the real one lives in logyard.ingest)."""
+    out = []
+    for s in orjson.loads(body)["streams"]:
+        labels = dict(s["stream"])
+        if "service_name" not in labels:
+            labels["service_name"] = next((labels[k] for k in SERVICE_NAME_FROM if k in labels), "unknown_service")
+        values = s["values"]
+        ts = np.array([int(v[0]) for v in values], dtype=np.int64)
+        lines = [v[1] for v in values]
+        meta = [orjson.dumps(v[2], option=orjson.OPT_SORT_KEYS).decode() if len(v) > 2 and v[2] else "" for v in values]
+        out.append(PushStream(LabelSet(labels.items()), ts, lines, meta))
+    return out
+
+
+def load(data: Path) -> list[list[PushStream]]:
+    files = sorted(data.glob("push-*.json.gz"))
+    return [to_push_streams(gzip.decompress(f.read_bytes())) for f in files]
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def row(name: str, value: str) -> None:
+    print(f"| {name:<44} | {value:>18} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/logyard-bench-store"))
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--head-mb", type=int, default=64)
+    args = ap.parse_args()
+    manifest = json.loads((args.data / "manifest.json").read_text())
+    t0 = time.perf_counter()
+    pushes = load(args.data)
+    t_decode = time.perf_counter() - t0
+    lines = sum(len(s) for p in pushes for s in p)
+    raw = int(manifest["pushed_line_bytes"])
+    shutil.rmtree(args.dir, ignore_errors=True)
+    store = Store(args.dir, head_max_bytes=args.head_mb << 20)
+    store.open()
+    store.start_background()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(args.threads) as pool:
+        list(pool.map(lambda p: store.append("fake", p), pushes))
+    t_append = time.perf_counter() - t0
+    cpu_append = time.process_time() - cpu0
+    store.stop_background()
+    t0 = time.perf_counter()
+    store.flush()
+    t_flush = time.perf_counter() - t0
+    sz = store.sizes()
+    blocks_before = sz["blocks"]
+    block_bytes_before = sz["block_bytes"]
+    t0 = time.perf_counter()
+    merged = store.compact()
+    t_compact = time.perf_counter() - t0
+    sz = store.sizes()
+    start, end = int(manifest["start_ns"]), int(manifest["end_ns"])
+    ids = store.streams("fake", [Matcher("compose_project", "=", "aixcl")], start, end)
+    t0 = time.perf_counter()
+    n_read = sum(t.num_rows for t in store.read("fake", ids, start, end, direction="forward"))
+    t_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_count = sum(t.num_rows for t in store.read("fake", ids, start, end, columns=("stream", "ts")))
+    t_count = time.perf_counter() - t0
+    nginx = store.streams("fake", [Matcher("compose_service", "=", "nginx")], start, end)
+    t0 = time.perf_counter()
+    for t in store.read("fake", nginx, start, end):
+        break
+    t_first = time.perf_counter() - t0
+    store.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"workload: {lines:,} lines, {raw / 1e6:.1f} MB of line text, {len(pushes)} pushes (decode {t_decode:.1f}s, untimed)")
+    print("| figure                                       |              value |")
+    print("|----------------------------------------------|--------------------|")
+    row("append lines/s (%d threads)" % args.threads, f"{lines / t_append:,.0f}")
+    row("append CPU us per line", f"{cpu_append / lines * 1e6:.3f}")
+    row("final flush s", f"{t_flush:.2f}")
+    row("blocks before / after compaction", f"{blocks_before} / {sz['blocks']}")
+    row("compaction s (blocks merged)", f"{t_compact:.2f} ({merged})")
+    row("block bytes / line bytes before compaction", f"{block_bytes_before / raw:.4f}")
+    row("block bytes / line bytes after compaction", f"{sz['block_bytes'] / raw:.4f}")
+    row("data dir bytes / line bytes", f"{dir_bytes(args.dir) / raw:.4f}")
+    row("full read all columns, rows", f"{n_read:,}")
+    row("full read all columns s", f"{t_read:.2f}")
+    row("read stream+ts only s", f"{t_count:.2f} ({n_count:,})")
+    row("first window of nginx backward ms", f"{t_first * 1000:.1f}")
+    row("peak RSS MiB (incl. decoded workload)", f"{rss:.0f}")
+
+
+if __name__ == "__main__":
+    main()

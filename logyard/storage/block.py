@@ -1,0 +1,177 @@
+"""Block files: immutable Parquet files of one tenant and one time window, many streams each.
+
+Rows are sorted by (stream, ts, line) with exact duplicates removed, so a reader of one block needs
+no sort and no dedup. Row groups keep min/max statistics of `stream` and `ts`; a read selects only
+the row groups that can hold the wanted streams and times, and only the wanted columns.
+Writing goes to a temporary name, is fsynced and renamed, so a crash never leaves half a block
+under a real name.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from logyard.errors import CorruptDataError
+from logyard.storage import format as F
+
+
+@dataclass
+class StreamRanges:
+    """Per-stream statistics of a block (parallel arrays, sorted by stream id)."""
+
+    ids: np.ndarray
+    min_ts: np.ndarray
+    max_ts: np.ndarray
+    rows: np.ndarray
+    bytes: np.ndarray  # line bytes + metadata bytes
+
+    def overlapping(self, start_ns: int, end_ns: int) -> np.ndarray:
+        """A mask of the streams with data in [start_ns, end_ns)."""
+        return (self.min_ts < end_ns) & (self.max_ts >= start_ns)
+
+
+@dataclass
+class BlockInfo:
+    """What the index records about a block."""
+
+    tenant: str
+    window_start: int
+    path: str  # relative to the data directory
+    min_ts: int
+    max_ts: int
+    rows: int
+    bytes: int  # file size
+    line_bytes: int
+    streams: StreamRanges
+    id: int = 0
+    level: int = 0  # 0 = written by a flush, 1 = written by compaction
+
+
+def stream_ranges(table: pa.Table) -> StreamRanges:
+    """Per-stream statistics of a table sorted by (stream, ts)."""
+    stream = table.column("stream").to_numpy()
+    ts = table.column("ts").to_numpy()
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(stream)) + 1))
+    ends = np.concatenate((starts[1:], [len(stream)]))
+    lens = table.column("len").to_numpy().astype(np.int64)
+    meta = table.column("meta")
+    meta_len = pc.binary_length(meta).to_numpy(zero_copy_only=False).astype(np.int64)
+    per_row = lens + meta_len
+    return StreamRanges(
+        ids=stream[starts].astype(np.int64),
+        min_ts=ts[starts].astype(np.int64),
+        max_ts=ts[ends - 1].astype(np.int64),
+        rows=(ends - starts).astype(np.int64),
+        bytes=np.add.reduceat(per_row, starts).astype(np.int64),
+    )
+
+
+def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
+                level: int = 0) -> BlockInfo:
+    """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename."""
+    if table.num_rows == 0:
+        raise AssertionError("BUG: writing an empty block")
+    table = table.select(list(F.BLOCK_COLUMNS)).combine_chunks()
+    meta = {"version": F.BLOCK_FORMAT_VERSION, "tenant": tenant, "window_start": window_start}
+    table = table.cast(F.BLOCK_SCHEMA).replace_schema_metadata({F.BLOCK_META_KEY: orjson.dumps(meta)})
+    final = data_dir / rel_path
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name + F.TMP_SUFFIX)
+    with open(tmp, "wb") as f:
+        pq.write_table(
+            table,
+            f,
+            compression=F.BLOCK_COMPRESSION,
+            compression_level=F.COMPACT_COMPRESSION_LEVEL if level else F.FLUSH_COMPRESSION_LEVEL,
+            row_group_size=F.BLOCK_ROW_GROUP_ROWS,
+            data_page_size=F.BLOCK_DATA_PAGE_BYTES,
+            use_dictionary=F.BLOCK_DICTIONARY_COLUMNS,
+            column_encoding=F.BLOCK_COLUMN_ENCODING,
+            write_statistics=F.BLOCK_STATS_COLUMNS,
+        )
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    ranges = stream_ranges(table)
+    return BlockInfo(
+        tenant=tenant,
+        window_start=window_start,
+        path=rel_path,
+        min_ts=int(ranges.min_ts.min()),
+        max_ts=int(ranges.max_ts.max()),
+        rows=table.num_rows,
+        bytes=final.stat().st_size,
+        line_bytes=int(pc.sum(table.column("len")).as_py()),
+        streams=ranges,
+        level=level,
+    )
+
+
+class BlockReader:
+    """Reads row groups of one block; the footer and row-group statistics are parsed once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._md: pq.FileMetaData | None = None
+        self._rg: tuple[np.ndarray, ...] | None = None
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._md is not None:
+                return
+            try:
+                md = pq.read_metadata(self.path)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise CorruptDataError(f"{self.path}: block footer does not decode ({e})") from e
+            names = md.schema.names
+            try:
+                si, ti = names.index("stream"), names.index("ts")
+            except ValueError as e:
+                raise CorruptDataError(f"{self.path}: block lacks the stream/ts columns") from e
+            n = md.num_row_groups
+            arr = np.zeros((4, n), dtype=np.int64)
+            for i in range(n):  # one step per row group (a block has a handful)
+                rg = md.row_group(i)
+                for j, col in ((0, si), (2, ti)):
+                    st = rg.column(col).statistics
+                    if st is None or not st.has_min_max:
+                        raise CorruptDataError(f"{self.path}: row group {i} column {names[col]} has no statistics")
+                    arr[j, i], arr[j + 1, i] = st.min, st.max
+            self._rg = (arr[0], arr[1], arr[2], arr[3])
+            self._md = md
+
+    def row_groups(self, ids: np.ndarray | None, start_ns: int, end_ns: int) -> list[int]:
+        """Row groups that may hold rows of the sorted `ids` (None = all) in [start_ns, end_ns)."""
+        self._load()
+        smin, smax, tmin, tmax = self._rg  # type: ignore[misc]
+        ok = (tmin < end_ns) & (tmax >= start_ns)
+        if ids is not None:
+            ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
+        return np.flatnonzero(ok).tolist()
+
+    def read(self, row_groups: list[int], columns: list[str]) -> pa.Table:
+        self._load()
+        try:
+            pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"])
+            return pf.read_row_groups(row_groups, columns=columns)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

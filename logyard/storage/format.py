@@ -1,0 +1,102 @@
+"""The on-disk format in one place: file names, magic numbers, versions and limits.
+
+`docs/storage-format.md` draws the layout; every decoder checks against the limits here and
+raises `CorruptDataError` naming the file, the offset and the field.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+# ---- data directory layout -------------------------------------------------------------------
+WAL_DIR = "wal"
+BLOCKS_DIR = "blocks"
+INDEX_FILE = "index.sqlite"
+TMP_SUFFIX = ".tmp"
+
+# ---- WAL --------------------------------------------------------------------------------------
+# A segment starts with an 8-byte header: magic + format version.
+WAL_MAGIC = b"LYWAL"
+WAL_VERSION = 1
+WAL_SEGMENT_HEADER = WAL_MAGIC + bytes([WAL_VERSION, 0, 0])  # 8 bytes: magic, version, 2 reserved
+WAL_SEGMENT_SUFFIX = ".wal"
+WAL_SEGMENT_DIGITS = 12
+# Each record: u32 payload length, u32 CRC32 of the payload (little endian), then the payload.
+WAL_RECORD_HEADER_SIZE = 8
+WAL_RECORD_MAX_BYTES = 1 << 30  # a longer declared length is corruption, not a record
+WAL_SEGMENT_MAX_BYTES = 256 << 20  # rotate to a new segment beyond this
+# Payload: u8 codec version, u16 tenant length + tenant UTF-8, u32 labels-JSON length + labels JSON
+# (a list of streams, each a list of [name, value] pairs), u32 count + u32[count] entries per stream,
+# then an Arrow IPC stream of one record batch with the WAL_SCHEMA columns.
+WAL_RECORD_VERSION = 1
+WAL_TENANT_MAX_BYTES = 1024
+WAL_MAX_STREAMS_PER_RECORD = 1 << 24
+
+WAL_SCHEMA = pa.schema(
+    [
+        ("ts", pa.int64()),
+        ("line", pa.large_string()),
+        ("meta", pa.string()),
+    ]
+)
+
+# ---- blocks -----------------------------------------------------------------------------------
+BLOCK_SUFFIX = ".parquet"
+BLOCK_FORMAT_VERSION = 1
+BLOCK_META_KEY = b"logyard.block"  # Parquet key-value metadata: JSON {version, tenant, window_start}
+
+# Rows sorted by (stream, ts, line), exact duplicates removed. `meta` is written as plain strings so
+# Parquet builds a dictionary per row group (an Arrow dictionary would be repeated whole in every
+# row group) and read back as a dictionary.
+BLOCK_SCHEMA = pa.schema(
+    [
+        ("stream", pa.int64()),
+        ("ts", pa.int64()),
+        ("line", pa.large_string()),
+        ("meta", pa.string()),
+        ("len", pa.int32()),  # UTF-8 byte length of `line`: bytes_over_time reads no line bytes
+    ]
+)
+BLOCK_COLUMNS = tuple(BLOCK_SCHEMA.names)
+BLOCK_STATS_COLUMNS = ["stream", "ts"]  # row-group min/max kept for pruning (not for line text)
+
+# Chosen by measurement on one hour of the benchmark workload (bench/storage.py, docs): the line
+# column dominates; zstd 3 gives 0.154 x line bytes at ~200 MB/s, zstd 12 ~0.12 at ~20 MB/s.
+# Flushes must keep up with ingest, so they write fast; compaction rewrites at the high level.
+BLOCK_COMPRESSION = "zstd"
+FLUSH_COMPRESSION_LEVEL = 3
+COMPACT_COMPRESSION_LEVEL = 12
+BLOCK_ROW_GROUP_ROWS = 16_384  # the ratio is the same as 64k rows; smaller groups prune better
+BLOCK_DATA_PAGE_BYTES = 1 << 20
+BLOCK_DICTIONARY_COLUMNS = ["meta"]
+BLOCK_COLUMN_ENCODING = {
+    "stream": "DELTA_BINARY_PACKED",
+    "ts": "DELTA_BINARY_PACKED",  # 0.025 x line bytes; PLAIN 0.030, BYTE_STREAM_SPLIT 0.027
+    "len": "DELTA_BINARY_PACKED",
+}
+
+# Compaction merges the blocks of one tenant and window when they are more than one, and the result
+# stays below this size (rows); a window beyond it keeps several blocks.
+COMPACT_MAX_ROWS = 8_000_000
+
+_SAFE_TENANT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def tenant_dir_name(tenant: str) -> str:
+    """A directory name for a tenant: the name itself when safe, else `x-` + hex of its UTF-8."""
+    if _SAFE_TENANT.match(tenant) and not tenant.startswith("x-"):
+        return tenant
+    return "x-" + tenant.encode().hex()
+
+
+def segment_name(seq: int) -> str:
+    return f"{seq:0{WAL_SEGMENT_DIGITS}d}{WAL_SEGMENT_SUFFIX}"
+
+
+def parse_segment_name(name: str) -> int | None:
+    stem = name[: -len(WAL_SEGMENT_SUFFIX)]
+    if not name.endswith(WAL_SEGMENT_SUFFIX) or len(stem) != WAL_SEGMENT_DIGITS or not stem.isdigit():
+        return None
+    return int(stem)

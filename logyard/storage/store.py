@@ -1,0 +1,372 @@
+"""The Store: the one entry point of storage. Appends go WAL -> head; flushes cut the head into
+blocks; reads merge blocks and head per time window; the label APIs answer from the index mirror.
+
+Locks: `_lock` makes "write the WAL record, add to the head" atomic against a flush swapping the
+head and rotating the WAL (so a WAL segment is deleted only once all its rows are in blocks);
+`_flush_lock` serializes flushes; `_compact_lock` serializes compaction and retention. Readers take
+a snapshot (head batches, block list) under `_lock` and read without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Collection, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logyard.ingest.model import PushStream
+from logyard.labels import LabelSet, Matcher
+from logyard.storage import format as F
+from logyard.storage import rows as R
+from logyard.storage.block import BlockInfo, BlockReader, write_block
+from logyard.storage.head import Head, TenantHeadView
+from logyard.storage.index import Index
+from logyard.storage.maintenance import Maintenance
+from logyard.storage.wal import Wal, build_record, encode_record, frame
+
+log = logging.getLogger(__name__)
+
+READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
+
+
+class Store:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        retention_ns: int = 168 * 3600 * 10**9,
+        block_window_ns: int = 3600 * 10**9,
+        head_max_bytes: int = 64 << 20,
+        head_max_age_s: float = 300.0,
+        wal_fsync: bool = False,
+        clock=time.time,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.retention_ns = retention_ns
+        self.window_ns = block_window_ns
+        self.head_max_bytes = head_max_bytes
+        self.head_max_age_s = head_max_age_s
+        self.clock = clock
+        self._wal = Wal(self.data_dir / F.WAL_DIR, fsync=wal_fsync)
+        self._index = Index(self.data_dir / F.INDEX_FILE)
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._compact_lock = threading.Lock()
+        self._head = Head()
+        self._frozen: list[Head] = []  # heads being flushed: still visible to readers
+        self._readers: dict[str, BlockReader] = {}
+        self._seq = 0
+        self._open = False
+        self.maintenance = Maintenance(self)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def open(self) -> None:
+        """Create directories, open the index, replay the WAL into the head."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / F.BLOCKS_DIR).mkdir(exist_ok=True)
+        self._index.open()
+        self.maintenance.remove_orphans()
+        rows = 0
+        for rec in self._wal.replay():
+            ids = self._index.stream_ids(rec.tenant, rec.labels)
+            self._head.add(rec, ids)
+            rows += rec.rows
+        if rows:
+            log.info("replayed %d WAL rows into the head", rows)
+        self._wal.start()
+        self._open = True
+
+    def close(self) -> None:
+        """Clean shutdown: stop the maintenance thread, flush the head, close files."""
+        if not self._open:
+            return
+        self.stop_background()
+        self.flush()
+        self._wal.close()
+        self.maintenance.empty_trash(force=True)
+        self._index.close()
+        self._open = False
+
+    def start_background(self) -> None:
+        self.maintenance.start()
+
+    def stop_background(self) -> None:
+        self.maintenance.stop()
+
+    # ---- writes -------------------------------------------------------------------------------
+    def append(self, tenant: str, streams: list[PushStream]) -> None:
+        """Durable on return: the record is written to the WAL (fsynced if asked) first."""
+        streams = [s for s in streams if len(s)]
+        if not streams:
+            return
+        rec = build_record(tenant, streams)
+        ids = self._index.stream_ids(tenant, rec.labels)
+        parts = frame(encode_record(rec))
+        with self._lock:
+            self._wal.append(parts)
+            self._head.add(rec, ids)
+            head_bytes = self._head.bytes
+        if head_bytes >= self.head_max_bytes:
+            self.maintenance.wake()
+            if head_bytes >= 2 * self.head_max_bytes:
+                # Back-pressure: the flusher is behind; bound memory by flushing in this thread.
+                self.maybe_flush()
+
+    def maybe_flush(self) -> None:
+        h = self._head
+        too_old = h.first_append is not None and time.monotonic() - h.first_append >= self.head_max_age_s
+        if h.bytes >= self.head_max_bytes or too_old:
+            self.flush()
+
+    def flush(self) -> None:
+        """Cut the whole head into blocks, register them, then delete the WAL segments they cover."""
+        with self._flush_lock:
+            with self._lock:
+                sealed = self._wal.rotate()
+                if self._head:
+                    self._frozen.append(self._head)
+                    self._head = Head()
+                pending = list(self._frozen)
+            for head in pending:
+                blocks = []
+                for tenant, th in head.tenants.items():
+                    table = pa.Table.from_batches(th.batches)
+                    blocks.extend(self._write_blocks(tenant, table, level=0))
+                self._index.swap_blocks(blocks, [])
+                with self._lock:
+                    self._frozen.remove(head)
+            self._wal.remove_through(sealed)
+
+    def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False) -> list[BlockInfo]:
+        """Split rows by window; sort, dedup (unless `clean`: already so) and write one block each."""
+        out = []
+        if table.num_rows == 0:
+            return out
+        ts = R._np(table.column("ts"))
+        win = ts // self.window_ns
+        for w in np.unique(win).tolist():
+            part = table if win[0] == w and (win == w).all() else table.filter(pa.array(win == w))
+            if not clean:
+                part = R.drop_duplicates(R.sort_rows(part, by_line=True))
+            part = R.with_len(part)
+            window_start = w * self.window_ns
+            out.append(write_block(part, self.data_dir, self._block_path(tenant, window_start),
+                                   tenant=tenant, window_start=window_start, level=level))
+        return out
+
+    def _block_path(self, tenant: str, window_start: int) -> str:
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        name = f"{time.time_ns():020d}-{seq:06d}{F.BLOCK_SUFFIX}"
+        return f"{F.BLOCKS_DIR}/{F.tenant_dir_name(tenant)}/{window_start:020d}/{name}"
+
+    def apply_retention(self) -> int:
+        return self.maintenance.apply_retention()
+
+    def compact(self) -> int:
+        return self.maintenance.compact()
+
+    # ---- reads --------------------------------------------------------------------------------
+    def _head_views(self, tenant: str) -> list[TenantHeadView]:
+        with self._lock:
+            heads = [*self._frozen, self._head]
+            return [v for v in (h.view(tenant) for h in heads) if v is not None]
+
+    def _reader(self, b: BlockInfo) -> BlockReader:
+        r = self._readers.get(b.path)
+        if r is None:
+            r = self._readers[b.path] = BlockReader(self.data_dir / b.path)
+        return r
+
+    def _active(self, tenant: str, start_ns: int, end_ns: int) -> set[int]:
+        """Ids of the streams with data in [start_ns, end_ns), in blocks or in the head."""
+        out: set[int] = set()
+        for b in self._index.blocks(tenant):
+            if b.min_ts < end_ns and b.max_ts >= start_ns:
+                s = b.streams
+                out.update(s.ids[s.overlapping(start_ns, end_ns)].tolist())
+        for v in self._head_views(tenant):
+            out.update(sid for sid, st in v.stats.items() if st.min_ts < end_ns and st.max_ts >= start_ns)
+        return out
+
+    def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
+        """Streams matching all matchers that have data in [start_ns, end_ns)."""
+        cands = self._index.match(tenant, list(matchers))
+        if not cands:
+            return {}
+        active = self._active(tenant, start_ns, end_ns)
+        return {sid: self._index.labels_of(tenant, sid) for sid in cands if sid in active}
+
+    def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+             direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
+             ) -> Iterator[pa.Table]:
+        """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts)."""
+        if direction not in ("backward", "forward"):
+            raise AssertionError(f"BUG: direction {direction!r}")
+        columns = tuple(columns)
+        for c in columns:
+            if c not in READ_COLUMNS:
+                raise AssertionError(f"BUG: unknown column {c!r}")
+        ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
+        if ids.size == 0 or start_ns >= end_ns:
+            return
+        blocks_by_window: dict[int, list[BlockInfo]] = {}
+        for b in self._index.blocks(tenant):
+            if b.min_ts >= end_ns or b.max_ts < start_ns:
+                continue
+            s = b.streams
+            hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
+            if hit.any():
+                blocks_by_window.setdefault(b.window_start, []).append(b)
+        head = self._head_rows(tenant, ids, start_ns, end_ns)
+        head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
+        windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
+        for w in windows:
+            lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
+            hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
+            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns)
+            if t.num_rows:
+                yield t
+
+    def _head_rows(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int) -> pa.Table:
+        parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in self._head_views(tenant)]
+        parts = [p for p in parts if p.num_rows]
+        if not parts:
+            return pa.table({"stream": pa.array([], pa.int64()), "ts": pa.array([], pa.int64())})
+        return pa.concat_tables(parts)
+
+    def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
+                     columns: tuple[str, ...]) -> pa.Table:
+        want = list(dict.fromkeys(("stream", "ts", *columns)))
+        parts: list[pa.Table] = []
+        sources: list[tuple[BlockReader, list[int]]] = []
+        for b in blocks:
+            r = self._reader(b)
+            rgs = r.row_groups(ids, lo, hi)
+            if rgs:
+                sources.append((r, rgs))
+                parts.append(R.select_rows(r.read(rgs, want), ids, lo, hi))
+        if head is not None and head.num_rows:
+            # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
+            hp = R.drop_duplicates(R.sort_rows(head, by_line=True))
+            if "len" in want:
+                hp = R.with_len(hp)
+            parts.append(hp.select(want))
+        parts = [p for p in parts if p.num_rows]
+        if not parts:
+            return R.conform(_empty(want), columns)
+        if len(parts) == 1:
+            return R.conform(parts[0], columns)  # a block part, or the sorted head part
+        if R.has_cross_duplicates(parts):
+            # A row may be in two sources (a block and the head, or two blocks before compaction):
+            # dedup needs the lines, so read them where they were not wanted.
+            if "line" not in want:
+                full = want + ["line"]
+                parts = [R.select_rows(r.read(rgs, full), ids, lo, hi) for r, rgs in sources]
+                if head is not None and head.num_rows:
+                    hp = R.drop_duplicates(R.sort_rows(head, by_line=True))
+                    parts.append(R.with_len(hp).select(full) if "len" in full else hp.select(full))
+                want = full
+            merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts if p.num_rows])
+            merged = R.drop_duplicates(R.sort_rows(merged, by_line=True))
+        else:
+            merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts])
+            merged = R.sort_rows(merged, by_line=False)
+        return R.conform(merged, columns)
+
+    # ---- label APIs ---------------------------------------------------------------------------
+    def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
+        names: set[str] = set()
+        for ls in self.streams(tenant, matchers or [], start_ns, end_ns).values():
+            names.update(k for k, _ in ls)
+        return sorted(names)
+
+    def label_values(self, tenant: str, name: str, start_ns: int, end_ns: int,
+                     matchers: list[Matcher] | None = None) -> list[str]:
+        values = {ls.get(name) for ls in self.streams(tenant, matchers or [], start_ns, end_ns).values()}
+        values.discard("")
+        return sorted(values)
+
+    def series(self, tenant: str, matcher_groups: list[list[Matcher]], start_ns: int, end_ns: int) -> list[LabelSet]:
+        found: dict[int, LabelSet] = {}
+        for group in matcher_groups or [[]]:
+            found.update(self.streams(tenant, group, start_ns, end_ns))
+        return [found[k] for k in sorted(found)]
+
+    def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
+        """Like Loki, from chunk metadata: every (block, stream) overlapping the window counts whole."""
+        ids = np.array(sorted(self.streams(tenant, matchers, start_ns, end_ns)), dtype=np.int64)
+        out = {"streams": int(ids.size), "chunks": 0, "bytes": 0, "entries": 0}
+        if not ids.size:
+            return out
+        for b in self._index.blocks(tenant):
+            if b.min_ts >= end_ns or b.max_ts < start_ns:
+                continue
+            s = b.streams
+            m = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
+            out["chunks"] += int(m.sum())
+            out["bytes"] += int(s.bytes[m].sum())
+            out["entries"] += int(s.rows[m].sum())
+        idset = set(ids.tolist())
+        for v in self._head_views(tenant):
+            for sid, st in v.stats.items():
+                if sid in idset and st.min_ts < end_ns and st.max_ts >= start_ns:
+                    out["chunks"] += 1
+                    out["bytes"] += st.bytes
+                    out["entries"] += st.rows
+        return out
+
+    def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
+               step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
+        """Bytes (line + metadata) per stream per bucket [start + i*step, start + (i+1)*step).
+
+        Returns (labels, bucket start times, bytes) per stream with data, only non-empty buckets;
+        one bucket stamped `start_ns` when step_ns is None.
+        """
+        found = self.streams(tenant, matchers, start_ns, end_ns)
+        if not found:
+            return []
+        ids = np.array(sorted(found), dtype=np.int64)
+        step = step_ns if step_ns else max(1, end_ns - start_ns)
+        nb = -(-(end_ns - start_ns) // step)
+        acc = np.zeros(ids.size * nb, dtype=np.int64)
+        for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len", "meta")):
+            meta = t.column("meta").combine_chunks()
+            meta_len = pc.binary_length(meta.dictionary).to_numpy(zero_copy_only=False).astype(np.int64)
+            idx = meta.indices.to_numpy(zero_copy_only=False)
+            nbytes = R._np(t.column("len")).astype(np.int64) + (meta_len[idx] if meta_len.size else 0)
+            si = np.searchsorted(ids, R._np(t.column("stream")))
+            bi = (R._np(t.column("ts")) - start_ns) // step
+            acc += np.bincount(si * nb + bi, weights=nbytes, minlength=acc.size).astype(np.int64)
+        acc = acc.reshape(ids.size, nb)
+        starts = start_ns + np.arange(nb, dtype=np.int64) * step
+        out = []
+        for i, sid in enumerate(ids.tolist()):
+            nz = acc[i] > 0
+            if nz.any():
+                out.append((found[sid], starts[nz], acc[i][nz]))
+        return out
+
+    def sizes(self) -> dict[str, int]:
+        with self._lock:
+            heads = [*self._frozen, self._head]
+        blocks = self._index.all_blocks()
+        return {
+            "wal_bytes": self._wal.size_bytes(),
+            "head_bytes": sum(h.bytes for h in heads),
+            "head_lines": sum(h.rows for h in heads),
+            "block_bytes": sum(b.bytes for b in blocks),
+            "blocks": len(blocks),
+            "streams": self._index.stream_count(),
+        }
+
+
+def _empty(cols: list[str]) -> pa.Table:
+    types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(), "len": pa.int32()}
+    return pa.table({c: pa.array([], types[c]) for c in cols})

@@ -1,0 +1,324 @@
+"""The write-ahead log: every `Store.append` is one CRC-checked record, written before it returns.
+
+A segment is an 8-byte header then records `[u32 length][u32 crc32][payload]`. The payload keeps the
+columns of the append as one Arrow IPC record batch, so writing is a few memcpys and replay is
+zero-copy. A torn last record (the process died inside `write`) is detected and cut off at open;
+a bad record followed by more data is corruption and raises `CorruptDataError` with file and offset.
+Segments are deleted once a flush has put everything in them into blocks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from logyard.errors import CorruptDataError
+from logyard.ingest.model import PushStream
+from logyard.labels import LabelSet
+from logyard.storage import format as F
+
+log = logging.getLogger(__name__)
+
+_REC_HEADER = struct.Struct("<II")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+
+@dataclass
+class WalRecord:
+    """One append call: the tenant, the label set and entry count of each stream, the columns."""
+
+    tenant: str
+    labels: list[LabelSet]
+    counts: np.ndarray  # uint32, one per stream; rows of stream i follow those of stream i-1
+    batch: pa.RecordBatch  # F.WAL_SCHEMA: ts, line, meta
+
+    @property
+    def rows(self) -> int:
+        return self.batch.num_rows
+
+
+def build_record(tenant: str, streams: Sequence[PushStream]) -> WalRecord:
+    """Columns of an append: one Arrow conversion per column, no per-line Python."""
+    counts = np.fromiter((len(s.lines) for s in streams), dtype=np.uint32, count=len(streams))
+    for s in streams:
+        if len(s.timestamps) != len(s.lines) or len(s.metadata) != len(s.lines):
+            raise AssertionError(f"BUG: PushStream {s.labels} has unequal column lengths")
+    if len(streams) == 1:
+        s = streams[0]
+        ts, lines, meta = np.asarray(s.timestamps, dtype=np.int64), s.lines, s.metadata
+    else:
+        ts = np.concatenate([np.asarray(s.timestamps, dtype=np.int64) for s in streams]) if streams else np.empty(0, np.int64)
+        lines = list(itertools.chain.from_iterable(s.lines for s in streams))
+        meta = list(itertools.chain.from_iterable(s.metadata for s in streams))
+    batch = pa.record_batch(
+        [pa.array(ts, pa.int64()), pa.array(lines, pa.large_string()), pa.array(meta, pa.string())],
+        schema=F.WAL_SCHEMA,
+    )
+    return WalRecord(tenant, [s.labels for s in streams], counts, batch)
+
+
+def encode_record(rec: WalRecord) -> list:
+    """The payload as a list of buffers (written with one `writev`, no concatenation)."""
+    tenant = rec.tenant.encode()
+    if len(tenant) > F.WAL_TENANT_MAX_BYTES:
+        raise AssertionError("BUG: tenant name longer than the WAL allows")
+    labels = orjson.dumps([list(map(list, ls)) for ls in rec.labels])
+    counts = np.ascontiguousarray(rec.counts, dtype="<u4")
+    prefix = b"".join(
+        [
+            bytes([F.WAL_RECORD_VERSION]),
+            _U16.pack(len(tenant)),
+            tenant,
+            _U32.pack(len(labels)),
+            labels,
+            _U32.pack(len(counts)),
+            counts.tobytes(),
+        ]
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, F.WAL_SCHEMA) as writer:
+        writer.write_batch(rec.batch)
+    return [prefix, sink.getvalue()]
+
+
+def decode_record(payload, where: str = "WAL record") -> WalRecord:
+    """Decode one payload, bounds-checking each field; `where` names file and offset in errors."""
+    mv = memoryview(payload)
+    pos = 0
+
+    def need(n: int, field: str) -> None:
+        if pos + n > len(mv):
+            raise CorruptDataError(f"{where}: field {field} runs past the end of the record")
+
+    need(1, "version")
+    if mv[0] != F.WAL_RECORD_VERSION:
+        raise CorruptDataError(f"{where}: unknown record version {mv[0]}")
+    pos = 1
+    need(2, "tenant length")
+    (n,) = _U16.unpack_from(mv, pos)
+    pos += 2
+    if n > F.WAL_TENANT_MAX_BYTES:
+        raise CorruptDataError(f"{where}: tenant length {n} over the limit")
+    need(n, "tenant")
+    try:
+        tenant = bytes(mv[pos : pos + n]).decode()
+    except UnicodeDecodeError as e:
+        raise CorruptDataError(f"{where}: tenant is not UTF-8") from e
+    pos += n
+    need(4, "labels length")
+    (n,) = _U32.unpack_from(mv, pos)
+    pos += 4
+    need(n, "labels")
+    try:
+        raw_labels = orjson.loads(mv[pos : pos + n])
+        labels = [LabelSet((str(k), str(v)) for k, v in ls) for ls in raw_labels]
+    except (orjson.JSONDecodeError, TypeError, ValueError) as e:
+        raise CorruptDataError(f"{where}: labels do not decode") from e
+    pos += n
+    need(4, "stream count")
+    (n,) = _U32.unpack_from(mv, pos)
+    pos += 4
+    if n != len(labels) or n > F.WAL_MAX_STREAMS_PER_RECORD:
+        raise CorruptDataError(f"{where}: stream count {n} does not match {len(labels)} label sets")
+    need(4 * n, "entry counts")
+    counts = np.frombuffer(mv[pos : pos + 4 * n], dtype="<u4").astype(np.uint32)
+    pos += 4 * n
+    try:
+        reader = pa.ipc.open_stream(pa.py_buffer(mv[pos:]))
+        batch = reader.read_next_batch()
+    except (pa.ArrowInvalid, StopIteration, OSError) as e:
+        raise CorruptDataError(f"{where}: columns do not decode ({e})") from e
+    if not batch.schema.equals(F.WAL_SCHEMA):
+        raise CorruptDataError(f"{where}: columns have schema {batch.schema}, expected {F.WAL_SCHEMA}")
+    if int(counts.sum(dtype=np.int64)) != batch.num_rows:
+        raise CorruptDataError(f"{where}: entry counts sum to {int(counts.sum())}, columns hold {batch.num_rows} rows")
+    return WalRecord(tenant, labels, counts, batch)
+
+
+def frame(parts: list) -> list:
+    """Prefix the payload buffers with their length and CRC32."""
+    crc = 0
+    size = 0
+    for p in parts:
+        crc = zlib.crc32(p, crc)
+        size += memoryview(p).nbytes
+    return [_REC_HEADER.pack(size, crc), *parts]
+
+
+def _write_all(fd: int, parts: list) -> int:
+    total = sum(memoryview(p).nbytes for p in parts)
+    written = os.writev(fd, parts)
+    if written < total:  # rare: a short write; finish it with plain writes
+        data = b"".join(bytes(memoryview(p)) for p in parts)[written:]
+        while data:
+            n = os.write(fd, data)
+            data = data[n:]
+    return total
+
+
+class Wal:
+    """Segments in one directory; append is serialized by the caller's lock and by our own."""
+
+    def __init__(self, directory: Path, *, fsync: bool = False) -> None:
+        self.dir = Path(directory)
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._seq = 0
+        self._seg_bytes = 0
+        self._sealed_bytes = 0  # bytes of closed segments still on disk
+
+    # ---- replay -------------------------------------------------------------------------------
+    def segments(self) -> list[tuple[int, Path]]:
+        out = []
+        for p in self.dir.iterdir():
+            seq = F.parse_segment_name(p.name)
+            if seq is not None:
+                out.append((seq, p))
+        return sorted(out)
+
+    def replay(self) -> Iterator[WalRecord]:
+        """Yield every record on disk in order; cut a torn tail off the last segment."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        segs = self.segments()
+        for i, (seq, path) in enumerate(segs):
+            last = i == len(segs) - 1
+            yield from self._replay_segment(path, last)
+            self._seq = max(self._seq, seq)
+            self._sealed_bytes += path.stat().st_size
+
+    def _replay_segment(self, path: Path, last: bool) -> Iterator[WalRecord]:
+        data = path.read_bytes()
+        size = len(data)
+        hdr = len(F.WAL_SEGMENT_HEADER)
+        if size < hdr or data[:hdr] != F.WAL_SEGMENT_HEADER:
+            if last and size < hdr and F.WAL_SEGMENT_HEADER.startswith(data):
+                self._truncate(path, 0, "a torn segment header")
+                return
+            raise CorruptDataError(f"{path}: offset 0: bad WAL segment header {data[:hdr]!r}")
+        pos = hdr
+        while pos < size:
+            torn = self._torn_at(data, pos)
+            if torn is not None:
+                if last:
+                    self._truncate(path, pos, torn)
+                    return
+                raise CorruptDataError(f"{path}: offset {pos}: {torn} in a sealed segment")
+            length, crc = _REC_HEADER.unpack_from(data, pos)
+            start, end = pos + F.WAL_RECORD_HEADER_SIZE, pos + F.WAL_RECORD_HEADER_SIZE + length
+            if zlib.crc32(memoryview(data)[start:end]) != crc:
+                if last and end == size:
+                    self._truncate(path, pos, "a last record with a bad CRC")
+                    return
+                raise CorruptDataError(f"{path}: offset {pos}: record CRC mismatch (length {length})")
+            yield decode_record(memoryview(data)[start:end], f"{path}: offset {pos}")
+            pos = end
+
+    @staticmethod
+    def _torn_at(data: bytes, pos: int) -> str | None:
+        size = len(data)
+        if size - pos < F.WAL_RECORD_HEADER_SIZE:
+            return "a truncated record header"
+        length, _ = _REC_HEADER.unpack_from(data, pos)
+        if length == 0 and not any(data[pos:]):
+            return "zero fill"
+        if pos + F.WAL_RECORD_HEADER_SIZE + length > size:
+            return f"a record of {length} bytes running past the end"
+        return None
+
+    def _truncate(self, path: Path, offset: int, why: str) -> None:
+        log.warning("WAL %s: cutting %s at offset %d (%d bytes dropped)", path, why, offset, path.stat().st_size - offset)
+        if offset == 0:
+            path.unlink()
+        else:
+            os.truncate(path, offset)
+
+    # ---- writing ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open a fresh segment for appends (after replay)."""
+        with self._lock:
+            self._open_segment(self._seq + 1)
+
+    def _open_segment(self, seq: int) -> None:
+        path = self.dir / F.segment_name(seq)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        os.write(fd, F.WAL_SEGMENT_HEADER)
+        if self.fsync:
+            os.fsync(fd)
+            _fsync_dir(self.dir)
+        self._fd, self._seq, self._seg_bytes = fd, seq, len(F.WAL_SEGMENT_HEADER)
+
+    def append(self, parts: list) -> int:
+        """Write one framed record (`frame(encode_record(rec))`, built outside any lock) to the OS,
+        and fsync it when asked, before returning; returns its size."""
+        with self._lock:
+            if self._fd is None:
+                raise AssertionError("BUG: WAL append before start()")
+            n = _write_all(self._fd, parts)
+            if self.fsync:
+                os.fdatasync(self._fd)
+            self._seg_bytes += n
+            if self._seg_bytes >= F.WAL_SEGMENT_MAX_BYTES:
+                self._rotate_locked()
+        return n
+
+    def rotate(self) -> int:
+        """Seal the current segment and open the next; returns the sequence number sealed."""
+        with self._lock:
+            return self._rotate_locked()
+
+    def _rotate_locked(self) -> int:
+        sealed = self._seq
+        if self._fd is not None:
+            if self.fsync:
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._sealed_bytes += self._seg_bytes
+        self._open_segment(sealed + 1)
+        return sealed
+
+    def remove_through(self, seq: int) -> None:
+        """Delete sealed segments numbered <= seq: their records are all in blocks now."""
+        with self._lock:
+            if seq >= self._seq:
+                raise AssertionError("BUG: removing the open WAL segment")
+            freed = 0
+            for s, path in self.segments():
+                if s <= seq:
+                    freed += path.stat().st_size
+                    path.unlink()
+            self._sealed_bytes = max(0, self._sealed_bytes - freed)
+            if self.fsync:
+                _fsync_dir(self.dir)
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return self._sealed_bytes + (self._seg_bytes if self._fd is not None else 0)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                if self.fsync:
+                    os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
