@@ -24,8 +24,31 @@ CASES = CONFORMANCE / "cases"
 
 
 class Corpus:
-    def __init__(self, streams: dict[LabelSet, tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(self, streams: dict[LabelSet, tuple[np.ndarray, np.ndarray]], lines: dict[LabelSet, list[str]]) -> None:
         self.streams = streams
+        self.lines = lines
+
+    def extract(self, extractor, **equals: str) -> tuple[list[LabelSet], np.ndarray, np.ndarray, np.ndarray]:
+        """Samples of the lines for which `extractor(labels, line)` gives (series labels, value).
+
+        Series with equal labels are merged and sorted by time, as Loki does for `... by (x)`
+        range aggregations and for samples that a parser gives identical labels.
+        """
+        matchers = [Matcher(k, "=", v) for k, v in equals.items()]
+        groups: dict[LabelSet, list[tuple[int, float]]] = {}
+        for lbs, (t, _) in sorted(self.streams.items()):
+            if not matches_all(lbs, matchers):
+                continue
+            for ts, line in zip(t.tolist(), self.lines[lbs]):
+                got = extractor(lbs, line)
+                if got is not None:
+                    groups.setdefault(got[0], []).append((ts, got[1]))
+        labels = sorted(groups)
+        ids = np.concatenate([np.full(len(groups[l]), i, dtype=np.int64) for i, l in enumerate(labels)])
+        pts = [sorted(groups[l], key=lambda p: p[0]) for l in labels]
+        ts = np.array([p[0] for g in pts for p in g], dtype=np.int64)
+        values = np.array([p[1] for g in pts for p in g], dtype=np.float64)
+        return labels, ids, ts, values
 
     def select(self, **equals: str) -> tuple[list[LabelSet], np.ndarray, np.ndarray, np.ndarray]:
         """Streams whose labels equal `equals` (a `__re` suffix makes it a regex): labels, ids, ts, bytes."""
@@ -54,13 +77,14 @@ def corpus() -> Corpus:
             for value in stream["values"]:
                 # Loki stores an exact duplicate (same stream, timestamp and line) once.
                 entries[(int(value[0]), value[1])] = len(value[1].encode())
-    streams = {}
+    streams, lines = {}, {}
     for lbs, entries in seen.items():
         keys = sorted(entries)
         ts = np.array([k[0] for k in keys], dtype=np.int64)
         nbytes = np.array([entries[k] for k in keys], dtype=np.float64)
         streams[lbs] = (ts, nbytes)
-    return Corpus(streams)
+        lines[lbs] = [k[1] for k in keys]
+    return Corpus(streams, lines)
 
 
 def load_case(case_id: str) -> dict:
@@ -109,3 +133,34 @@ def assert_same_points(actual: dict, expected: dict) -> None:
                 assert str(g) == str(v), (lbs, t, g, v)
             else:
                 assert math.isclose(g, v, rel_tol=1e-9, abs_tol=1e-9), (lbs, t, g, v)
+
+
+def parse_time_ns(text: str) -> int:
+    """The time forms the cases use: RFC 3339, unix seconds (≤10 digits), nanoseconds, float seconds."""
+    if text.isdigit():
+        return int(text) * 1_000_000_000 if len(text) <= 10 else int(text)
+    try:
+        return round(float(text) * 1e9)
+    except ValueError:
+        return rfc3339_ns(text)
+
+
+def parse_step_ns(text: str) -> int:
+    units = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return round(float(text[: -len(suffix)]) * units[suffix])
+    return round(float(text) * 1e9)
+
+
+def case_grid(case: dict) -> np.ndarray:
+    """The evaluation steps of a case's request (range or instant)."""
+    from logyard.logql.metric.steps import check_step, default_step_ns, instant_grid, range_grid
+
+    p = case["request"]["params"]
+    if "time" in p:
+        return instant_grid(parse_time_ns(p["time"]))
+    start, end = parse_time_ns(p["start"]), parse_time_ns(p["end"])
+    step = parse_step_ns(p["step"]) if "step" in p else default_step_ns(start, end)
+    check_step(start, end, step)
+    return range_grid(start, end, step)
