@@ -1,0 +1,1 @@
+"""The Promtail-like collector: discovers and reads logs, shapes them, ships them exactly once."""
