@@ -1,0 +1,138 @@
+"""Running the agent as a real process, and a `logyard serve` sink, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll until `check()`; the timeout only bounds a failing test, it is not what the test asserts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class AgentProcess:
+    """`python -m logyard.agent` on 127.0.0.1 with a config file; `kill9()` to crash it."""
+
+    def __init__(self, config_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.config_path = config_path
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "AgentProcess":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logyard.agent", "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+        )
+        wait_until(self.ready, 20, "agent /ready")
+        return self
+
+    def ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"agent exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("agent did not stop on SIGTERM")
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmHWM")
+
+
+class LogyardServer:
+    """A real `logyard serve` (the lead's CLI) on 127.0.0.1 with its own data directory."""
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        import logyard.cli  # noqa: F401 - the e2e tests must fail, not skip, while the CLI is missing
+
+        self.port = free_port()
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logyard", "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir)],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.log_path = log_path
+        wait_until(self._ready, 60, "logyard serve /ready")
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"logyard serve exited: {self.log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/loki/api/v1/push"
+
+    def streams(self, **match: str) -> list[tuple[dict, list[tuple[int, str]]]]:
+        selector = "{" + ", ".join(f'{k}="{v}"' for k, v in match.items()) + "}"
+        now = time.time_ns()
+        r = httpx.get(
+            f"http://127.0.0.1:{self.port}/loki/api/v1/query_range",
+            params={"query": selector, "start": str(now - 6 * 3600 * 10**9), "end": str(now + 600 * 10**9),
+                    "limit": "1000000", "direction": "forward"},
+            timeout=60,
+        )
+        r.raise_for_status()
+        return [
+            (s["stream"], [(int(ts), line) for ts, line, *_ in s["values"]]) for s in r.json()["data"]["result"]
+        ]
+
+    def lines(self, **match: str) -> list[str]:
+        rows = sorted((ts, line) for _, values in self.streams(**match) for ts, line in values)
+        return [line for _, line in rows]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
