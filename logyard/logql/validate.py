@@ -1,0 +1,199 @@
+"""Loki's checks on a parsed query, and the checks of stage arguments, with Loki's wording.
+
+Order matters, because Loki reports only the first failure:
+1. while parsing (in `parser`): bad matcher regexes, regexp/pattern parser arguments;
+2. after parsing (`validate`), walking the tree as Loki does: errors stored in nodes (`ast.Invalid`),
+   then every stream selector needs a matcher that does not match the empty string;
+3. then the stages Loki only builds when it runs the query (`stage '| line_format …' : …`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import re2
+
+from logyard.errors import ParseError
+from logyard.logql import ast
+
+EMPTY_COMPATIBLE = ("queries require at least one regexp or equality matcher that does not have an "
+                    "empty-compatible value. For instance, app=~\".*\" does not meet this requirement, "
+                    "but app=~\".+\" will")
+
+ERROR_LABEL = "__error__"
+
+
+def validate(expr: ast.Expr) -> None:
+    """Raise Loki's ParseError for the first problem of a freshly parsed expression."""
+    _check_tree(expr)
+    for query in ast.log_queries(expr):
+        for stage in query.pipeline:
+            err = stage_error(stage)
+            if err:
+                raise ParseError(f"stage '{stage}' : {err}")
+
+
+def _check_tree(expr) -> None:
+    if isinstance(expr, ast.Invalid):
+        raise ParseError(expr.message)
+    if isinstance(expr, ast.BinaryOp):
+        _check_tree(expr.lhs)
+        _check_tree(expr.rhs)
+    elif isinstance(expr, (ast.VectorAggregation, ast.LabelReplace)):
+        _check_tree(expr.expr)
+    elif isinstance(expr, ast.RangeAggregation):
+        check_selector(expr.log.selector)
+    elif isinstance(expr, ast.LogQuery):
+        check_selector(expr.selector)
+
+
+def check_selector(selector: ast.StreamSelector) -> None:
+    """Loki refuses selectors that could match every stream: at least one matcher must not match ""."""
+    if not any(not m.matches_empty() for m in selector.matchers):
+        raise ParseError(EMPTY_COMPATIBLE)
+
+
+def stage_error(stage) -> str | None:
+    """The error Loki gives when it builds this stage, or None."""
+    if isinstance(stage, ast.LineFormat):
+        err = template_error(stage.template, "line")
+        return f"invalid line template: {err}" if err else None
+    if isinstance(stage, ast.LabelFormat):
+        seen = set()
+        for op in stage.ops:
+            if op.dst == ERROR_LABEL:
+                return f"{op.dst} cannot be formatted"
+            if op.dst in seen:
+                return f"multiple label name '{op.dst}' not allowed in a single format operation"
+            seen.add(op.dst)
+        for op in stage.ops:
+            if op.is_template:
+                err = template_error(op.value, "label")
+                if err:
+                    return f"invalid template for label '{op.dst}': {err}"
+    return None
+
+
+def template_error(text: str, name: str) -> str | None:
+    """Go text/template's parse error for `text` (named `name`), or None."""
+    try:
+        from logyard.logql import template as engine
+    except ImportError:
+        engine = None
+    parse_template = getattr(engine, "parse_template", None)
+    if parse_template is not None:
+        try:
+            try:
+                parse_template(text, name=name)
+            except TypeError:
+                parse_template(text)
+        except Exception as e:  # the template engine reports Go's wording; anything it raises is a template error
+            message = getattr(e, "message", None) or str(e)
+            return message.replace("template: line:", f"template: {name}:", 1) if name != "line" else message
+        return None
+    return _minimal_template_error(text, name)
+
+
+def _minimal_template_error(text: str, name: str) -> str | None:
+    # Only used while no template engine is installed: finds the commonest mistake, an unclosed action.
+    pos = 0
+    while True:
+        start = text.find("{{", pos)
+        if start < 0:
+            return None
+        end = text.find("}}", start + 2)
+        if end < 0:
+            line = text.count("\n", 0, start) + 1
+            return f"template: {name}:{line}: unclosed action"
+        pos = end + 2
+
+
+# -- regular expressions with Go's error wording --------------------------------------------------------
+
+# RE2 (C++) error code text -> Go regexp/syntax error code text.
+_RE2_TO_GO = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "unexpected )": "unexpected )",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid escape sequence": "invalid escape sequence",
+    "invalid repetition size": "invalid repeat count",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid character class range": "invalid character class range",
+    "invalid character class": "invalid character class",
+    "invalid named capture group": "invalid named capture",
+    "duplicate capture group name": "duplicate capture group name",
+    "invalid UTF-8": "invalid UTF-8",
+    "pattern too large - compile failed": "expression too large",
+    "pattern too large - reverse compile failed": "expression too large",
+    "bad named capture group": "invalid named capture",
+}
+
+
+def _re2_options():
+    options = re2.Options()
+    options.log_errors = False
+    return options
+
+
+def go_regexp_error(pattern: str) -> str | None:
+    """None if `pattern` compiles, else Go's `error parsing regexp: <code>: `<fragment>`` text."""
+    try:
+        re2.compile(pattern, _re2_options())
+    except re2.error as e:
+        raw = e.args[0] if e.args else str(e)
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if text.startswith("trailing \\"):
+            return "error parsing regexp: trailing backslash at end of expression: ``"
+        code, _, arg = text.partition(": ")
+        go_code = _RE2_TO_GO.get(code, code)
+        return f"error parsing regexp: {go_code}: `{arg}`"
+    return None
+
+
+_NAMED_GROUP = re.compile(r"\(\?P?<([^>]*)>")
+
+
+def regexp_parser_error(pattern: str) -> str | None:
+    """Loki's checks on `| regexp "…"`: it compiles, and names at least one, unique, capture."""
+    names = _NAMED_GROUP.findall(pattern)
+    seen = set()
+    for n in names:
+        if n in seen:
+            return f"duplicate extracted label name '{n}'"
+        seen.add(n)
+    err = go_regexp_error(pattern)
+    if err:
+        return err
+    if not names:
+        return "at least one named capture must be supplied"
+    return None
+
+
+_PATTERN_CAPTURE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def pattern_parser_error(pattern: str) -> str | None:
+    """Loki's checks on `| pattern "…"`: a named capture, no two captures in a row, unique names."""
+    nodes: list[tuple[bool, str]] = []  # (is_capture, text)
+    pos = 0
+    for m in _PATTERN_CAPTURE.finditer(pattern):
+        if m.start() > pos:
+            nodes.append((False, pattern[pos:m.start()]))
+        nodes.append((True, m.group(1)))
+        pos = m.end()
+    if pos < len(pattern):
+        nodes.append((False, pattern[pos:]))
+    named = [text for is_cap, text in nodes if is_cap and text != "_"]
+    if not named:
+        return "at least one capture is required"
+    for (a_cap, a), (b_cap, b) in zip(nodes, nodes[1:]):
+        if a_cap and b_cap:
+            return f"found consecutive capture '<{a}><{b}>': invalid expression"
+    seen = set()
+    for n in named:
+        if n in seen:
+            return f"duplicate capture name ({n}): invalid expression"
+        seen.add(n)
+    return None
