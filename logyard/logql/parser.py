@@ -316,17 +316,12 @@ class _Parser:
         elif stages:
             return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, None
         else:
-            also = ("|", "|=", "!=", "|~", "!~", "|>", "!>")
+            also = ()
         return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, also
 
-    def _close(self, also) -> None:
-        """The `)` closing a log range; `also` are the tokens that could have continued the range
-        instead (None: too many to name)."""
-        if self.tok.kind != ")":
-            if also is None:
-                self.fail()
-            self.fail(")", *also)
-        self.take()
+    def _close(self, also=()) -> None:
+        """The `)` after a log range. Loki's grammar has reduced the range by then, so it names only `)`."""
+        self.expect(")")
 
     def _offset(self) -> int:
         if self.tok.kind != "offset":
