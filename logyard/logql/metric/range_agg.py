@@ -138,8 +138,8 @@ def _segment_reduce(ufunc: np.ufunc, arr: np.ndarray, lo: np.ndarray, hi: np.nda
     return out
 
 
-def _gathered(values: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """Yield (window positions, window lengths, concatenated window values) in bounded chunks."""
+def _gathered(lo: np.ndarray, hi: np.ndarray):
+    """Yield (window positions, window lengths, window starts, concatenated sample indices) in bounded chunks."""
     counts = hi - lo
     csum = np.cumsum(counts)
     a = 0
@@ -149,17 +149,18 @@ def _gathered(values: np.ndarray, lo: np.ndarray, hi: np.ndarray):
         c = counts[a:b]
         starts = np.cumsum(c) - c
         idx = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(starts - lo[a:b], c)
-        yield np.arange(a, b), c, starts, values[idx]
+        yield np.arange(a, b), c, starts, idx
         a = b
 
 
 def _variance(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Population variance of each window, two-pass (Loki uses Welford; both are accurate)."""
     out = np.full(len(lo), np.nan)
-    for pos, c, starts, x in _gathered(values, lo, hi):
+    for pos, c, starts, idx in _gathered(lo, hi):
         ne = c > 0
         if not ne.any():
             continue
+        x = values[idx]
         wid = np.repeat(np.arange(len(c)), c)
         sums = np.zeros(len(c))
         sums[ne] = np.add.reduceat(x, starts[ne])
@@ -177,18 +178,26 @@ def _quantile(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> n
     if q < 0 or q > 1:
         out[lo < hi] = -np.inf if q < 0 else np.inf
         return out
-    for pos, c, starts, x in _gathered(values, lo, hi):
+    # Loki's sort puts NaN first (HeapByMaxValue.Less), then ascending values. Rank every sample
+    # once; each window then sorts plain integers `window * n + rank`.
+    order = np.lexsort((values, ~np.isnan(values)))
+    by_rank = values[order]
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    n_all = max(len(values), 1)
+    for pos, c, starts, idx in _gathered(lo, hi):
         ne = c > 0
         if not ne.any():
             continue
-        wid = np.repeat(np.arange(len(c)), c)
-        # Loki's sort puts NaN first (HeapByMaxValue.Less), then ascending values.
-        xs = x[np.lexsort((x, ~np.isnan(x), wid))]
+        base = np.repeat(np.arange(len(c), dtype=np.int64) * n_all, c)
+        key = base + rank[idx]
+        key.sort()
+        xs = by_rank[key - base]
         n = c[ne].astype(np.float64)
-        rank = q * (n - 1)
-        lower = np.maximum(0.0, np.floor(rank))
+        at = q * (n - 1)
+        lower = np.maximum(0.0, np.floor(at))
         upper = np.minimum(n - 1, lower + 1)
-        weight = rank - np.floor(rank)
+        weight = at - np.floor(at)
         s = starts[ne]
         out[pos[ne]] = xs[s + lower.astype(np.int64)] * (1 - weight) + xs[s + upper.astype(np.int64)] * weight
     return out
