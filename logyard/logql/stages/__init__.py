@@ -1,0 +1,51 @@
+"""LogQL log-pipeline stages with Loki's exact semantics.
+
+Column stage: `LineFilter.mask(lines)` / `filters_mask(lines, filters)` (vectorized, NumPy bool mask)
+and `decolorize_column`. Row stages all have `process(ts_ns, line, lbs) -> (line, keep)` over a
+`LabelsBuilder` (one per entry, built from stream labels and structured metadata); `run_stages`
+runs a chain for one entry. The evaluator maps AST nodes onto these constructors:
+
+  line filter      LineFilter(op, values, ips)          op in |= != |~ !~ |> !>
+  | logfmt         LogfmtParser(strict, keep_empty) / LogfmtExpressionParser({label: key}, strict)
+  | json           JSONParser() / JSONExpressionParser({label: path})
+  | regexp         RegexpParser(pattern)
+  | pattern        PatternParser(pattern)
+  | unpack         UnpackParser()
+  | decolorize     Decolorizer()
+  label filters    StringLabelFilter(name, op, value), NumericLabelFilter(name, op, float),
+                   DurationLabelFilter(name, op, ns), BytesLabelFilter(name, op, bytes),
+                   IPLabelFilter(name, op, pattern), AndLabelFilter(l, r), OrLabelFilter(l, r)
+  | line_format    LineFormatter(template)
+  | label_format   LabelsFormatter([LabelFmt(name, value, rename)])
+  | drop / keep    DropLabels(items) / KeepLabels(items), items: names or logyard.labels.Matcher
+"""
+
+from .builder import LabelsBuilder
+from .decolorize import Decolorizer, decolorize_column
+from .drop import DropLabels
+from .format import LabelFmt, LabelsFormatter, LineFormatter
+from .json import JSONExpressionParser, JSONParser
+from .keep import KeepLabels
+from .label_filter import (
+    AndLabelFilter,
+    BytesLabelFilter,
+    DurationLabelFilter,
+    IPLabelFilter,
+    NumericLabelFilter,
+    OrLabelFilter,
+    StringLabelFilter,
+)
+from .line_filter import LineFilter, filters_mask
+from .logfmt import LogfmtExpressionParser, LogfmtParser
+from .pattern import PatternParser
+from .pipeline import Stage, run_stages
+from .regexp import RegexpParser
+from .unpack import UnpackParser
+
+__all__ = [
+    "AndLabelFilter", "BytesLabelFilter", "Decolorizer", "DropLabels", "DurationLabelFilter",
+    "IPLabelFilter", "JSONExpressionParser", "JSONParser", "KeepLabels", "LabelFmt", "LabelsBuilder",
+    "LabelsFormatter", "LineFilter", "LineFormatter", "LogfmtExpressionParser", "LogfmtParser",
+    "NumericLabelFilter", "OrLabelFilter", "PatternParser", "RegexpParser", "Stage", "StringLabelFilter",
+    "UnpackParser", "decolorize_column", "filters_mask", "run_stages",
+]
