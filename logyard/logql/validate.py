@@ -4,7 +4,8 @@ Order matters, because Loki reports only the first failure:
 1. while parsing (in `parser`): bad matcher regexes, regexp/pattern parser arguments;
 2. after parsing (`validate`), walking the tree as Loki does: errors stored in nodes (`ast.Invalid`),
    then every stream selector needs a matcher that does not match the empty string;
-3. then the stages Loki only builds when it runs the query (`stage '| line_format …' : …`).
+3. then the stages Loki only builds when it runs the query (`stage '| line_format …' : …`): line
+   filter regexes and patterns, templates, label_format names.
 """
 
 from __future__ import annotations
@@ -27,10 +28,44 @@ def validate(expr: ast.Expr) -> None:
     """Raise Loki's ParseError for the first problem of a freshly parsed expression."""
     _check_tree(expr)
     for query in ast.log_queries(expr):
-        for stage in query.pipeline:
+        for stage_text, err in _stage_errors(query.pipeline):
+            raise ParseError(f"stage '{stage_text}' : {err}")
+
+
+def _stage_errors(pipeline):
+    """(stage text, error) for each stage Loki would fail to build. Consecutive line filters are one
+    stage to Loki (its grammar chains them), so they are checked and named together."""
+    run: list[ast.LineFilter] = []
+    for stage in (*pipeline, None):
+        if isinstance(stage, ast.LineFilter):
+            run.append(stage)
+            continue
+        if run:
+            for f in run:
+                err = line_filter_error(f)
+                if err:
+                    yield " ".join(map(str, run)), err
+            run = []
+        if stage is not None:
             err = stage_error(stage)
             if err:
-                raise ParseError(f"stage '{stage}' : {err}")
+                yield str(stage), err
+
+
+def line_filter_error(f: ast.LineFilter) -> str | None:
+    """The error Loki gives when it compiles a line filter: a bad regex or line-filter pattern."""
+    for value, is_ip in f.terms():
+        if is_ip:
+            continue
+        if f.op in ("|~", "!~"):
+            err = go_regexp_error(value)
+            if err:
+                return err
+        elif f.op in ("|>", "!>"):
+            err = pattern_filter_error(value)
+            if err:
+                return err
+    return None
 
 
 def _check_tree(expr) -> None:
@@ -174,9 +209,8 @@ def regexp_parser_error(pattern: str) -> str | None:
 _PATTERN_CAPTURE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 
 
-def pattern_parser_error(pattern: str) -> str | None:
-    """Loki's checks on `| pattern "…"`: a named capture, no two captures in a row, unique names."""
-    nodes: list[tuple[bool, str]] = []  # (is_capture, text)
+def _pattern_nodes(pattern: str) -> list[tuple[bool, str]]:
+    nodes: list[tuple[bool, str]] = []  # (is_capture, name or literal text)
     pos = 0
     for m in _PATTERN_CAPTURE.finditer(pattern):
         if m.start() > pos:
@@ -185,12 +219,37 @@ def pattern_parser_error(pattern: str) -> str | None:
         pos = m.end()
     if pos < len(pattern):
         nodes.append((False, pattern[pos:]))
-    named = [text for is_cap, text in nodes if is_cap and text != "_"]
-    if not named:
-        return "at least one capture is required"
+    return nodes
+
+
+def _consecutive_captures(nodes) -> str | None:
     for (a_cap, a), (b_cap, b) in zip(nodes, nodes[1:]):
         if a_cap and b_cap:
             return f"found consecutive capture '<{a}><{b}>': invalid expression"
+    return None
+
+
+def pattern_filter_error(pattern: str) -> str | None:
+    """Loki's checks on a `|> "…"` line filter pattern: only `<_>` captures, never two in a row."""
+    nodes = _pattern_nodes(pattern)
+    err = _consecutive_captures(nodes)
+    if err:
+        return err
+    for is_cap, name in nodes:
+        if is_cap and name != "_":
+            return f"named captures are not allowed: found '<{name}>'"
+    return None
+
+
+def pattern_parser_error(pattern: str) -> str | None:
+    """Loki's checks on `| pattern "…"`: a named capture, no two captures in a row, unique names."""
+    nodes = _pattern_nodes(pattern)
+    named = [text for is_cap, text in nodes if is_cap and text != "_"]
+    if not named:
+        return "at least one capture is required"
+    err = _consecutive_captures(nodes)
+    if err:
+        return err
     seen = set()
     for n in named:
         if n in seen:
