@@ -80,9 +80,10 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename."""
     if table.num_rows == 0:
         raise AssertionError("BUG: writing an empty block")
-    table = table.select(list(F.BLOCK_COLUMNS)).combine_chunks()
     meta = {"version": F.BLOCK_FORMAT_VERSION, "tenant": tenant, "window_start": window_start}
-    table = table.cast(F.BLOCK_SCHEMA).replace_schema_metadata({F.BLOCK_META_KEY: orjson.dumps(meta)})
+    # Cast before combining: the head's 32-bit string offsets could not hold a large block.
+    table = table.select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA).combine_chunks()
+    table = table.replace_schema_metadata({F.BLOCK_META_KEY: orjson.dumps(meta)})
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)

@@ -20,7 +20,7 @@ HEAD_SCHEMA = pa.schema(
     [
         ("stream", pa.int64()),
         ("ts", pa.int64()),
-        ("line", pa.large_string()),
+        ("line", pa.string()),
         ("meta", pa.string()),
     ]
 )
@@ -77,7 +77,7 @@ class Head:
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         mins = np.minimum.reduceat(ts, starts)
         maxs = np.maximum.reduceat(ts, starts)
-        line_off = _offsets(batch.column(1), np.int64)
+        line_off = _offsets(batch.column(1), np.int32).astype(np.int64)
         meta_off = _offsets(batch.column(2), np.int32).astype(np.int64)
         ends = starts + counts
         nbytes = (line_off[ends] - line_off[starts]) + (meta_off[ends] - meta_off[starts])

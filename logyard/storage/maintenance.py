@@ -132,7 +132,7 @@ class Maintenance:
             parts.append(t.set_column(t.schema.get_field_index("meta"), "meta", pc.cast(t.column("meta"), pa.string())))
         table = pa.concat_tables(parts)
         if len(parts) > 1:
-            table = R.drop_duplicates(R.sort_rows(table, by_line=True))
+            table = R.sort_dedup(table)
         new = s._write_blocks(tenant, table, level=level, clean=True)
         s._index.swap_blocks(new, blocks)
         self._discard(blocks)

@@ -13,6 +13,20 @@ import pyarrow.compute as pc
 META_TYPE = pa.dictionary(pa.int32(), pa.string())
 
 
+def take(table: pa.Table, order: np.ndarray) -> pa.Table:
+    """`table.take`, column by column on contiguous arrays (Table.take and ChunkedArray.take
+    measured several times slower on pyarrow 26: they concatenate chunks per call)."""
+    idx = pa.array(order)
+    return pa.Table.from_arrays([_arr(c).take(idx) for c in table.columns], schema=table.schema)
+
+
+def _arr(col) -> pa.Array:
+    """One contiguous array: `ChunkedArray.take` concatenates its chunks on every call."""
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
+
+
 def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: int) -> pa.Table:
     """Rows of the streams `ids` (None = all) with start_ns <= ts < end_ns."""
     if table.num_rows == 0:
@@ -26,42 +40,53 @@ def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: 
     return table.filter(mask)
 
 
-def sort_rows(table: pa.Table, by_line: bool) -> pa.Table:
-    """Sort by (stream, ts), and by line too when `by_line` (needed to find exact duplicates)."""
+def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = None) -> np.ndarray:
+    """Row order by (major, stream, ts, line), without exact duplicates when `dedup`.
+
+    Integer keys sort in NumPy; only the rare runs of equal (stream, ts) are ordered by line, so the
+    line column is touched for those rows alone. `dedup` needs the line column.
+    """
+    stream = _np(table.column("stream"))
+    ts = _np(table.column("ts"))
+    order = np.lexsort((ts, stream) if major is None else (ts, stream, major))
+    if not dedup or len(order) < 2:
+        return order
+    s, t = stream[order], ts[order]
+    eq = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
+    if major is not None:
+        m = major[order]
+        eq &= m[1:] == m[:-1]
+    if not eq.any():
+        return order
+    line = _arr(table.column("line"))
+    involved = np.flatnonzero(np.concatenate(([False], eq)) | np.concatenate((eq, [False])))
+    run = np.concatenate(([0], np.cumsum(~eq)))[involved]
+    sub = pa.table({"run": run, "line": line.take(pa.array(order[involved]))})
+    perm = pc.sort_indices(sub, sort_keys=[("run", "ascending"), ("line", "ascending")]).to_numpy()
+    order[involved] = order[involved][perm]
+    cand = np.flatnonzero(eq)  # position cand+1 may repeat position cand
+    same = pc.equal(line.take(pa.array(order[cand + 1])), line.take(pa.array(order[cand])))
+    drop = cand[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)] + 1
+    return np.delete(order, drop) if drop.size else order
+
+
+def sort_dedup(table: pa.Table) -> pa.Table:
+    """Sorted by (stream, ts, line) with exact duplicates removed; one `take` at most."""
     if table.num_rows <= 1:
         return table
-    stream = _np(table.column("stream"))
-    ts = _np(table.column("ts"))
-    if by_line and "line" in table.column_names:
-        keys = [("stream", "ascending"), ("ts", "ascending"), ("line", "ascending")]
-        if _is_sorted(stream, ts) and not _has_equal_keys(stream, ts):
-            return table
-        return table.take(pc.sort_indices(table, sort_keys=keys))
-    if _is_sorted(stream, ts):
+    order = sorted_order(table, dedup=True)
+    if len(order) == table.num_rows and (order[1:] > order[:-1]).all():
         return table
-    order = np.lexsort((ts, stream))
-    return table.take(pa.array(order))
+    return take(table, order)
 
 
-def drop_duplicates(table: pa.Table) -> pa.Table:
-    """Drop rows equal to their predecessor in (stream, ts, line); the table must be sorted so."""
-    n = table.num_rows
-    if n <= 1:
+def sort_rows(table: pa.Table) -> pa.Table:
+    """Sorted by (stream, ts) (no dedup, the line column is not needed)."""
+    if table.num_rows <= 1:
         return table
-    stream = _np(table.column("stream"))
-    ts = _np(table.column("ts"))
-    same_key = (stream[1:] == stream[:-1]) & (ts[1:] == ts[:-1])
-    cand = np.flatnonzero(same_key)  # row cand+1 may repeat row cand
-    if cand.size == 0:
+    if _is_sorted(_np(table.column("stream")), _np(table.column("ts"))):
         return table
-    line = table.column("line")
-    eq = pc.equal(line.take(pa.array(cand + 1)), line.take(pa.array(cand)))
-    dup_rows = cand[np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)] + 1
-    if dup_rows.size == 0:
-        return table
-    keep = np.ones(n, dtype=bool)
-    keep[dup_rows] = False
-    return table.filter(pa.array(keep))
+    return take(table, sorted_order(table, dedup=False))
 
 
 def has_cross_duplicates(parts: list[pa.Table]) -> bool:
@@ -105,6 +130,8 @@ def conform(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
         col = table.column(c)
         if c == "meta":
             col = meta_as_dictionary(col)
+        elif c == "line" and col.type != pa.large_string():
+            col = col.cast(pa.large_string())
         arrays.append(col)
     return pa.Table.from_arrays(arrays, names=list(columns))
 

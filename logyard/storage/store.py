@@ -143,19 +143,24 @@ class Store:
             self._wal.remove_through(sealed)
 
     def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False) -> list[BlockInfo]:
-        """Split rows by window; sort, dedup (unless `clean`: already so) and write one block each."""
-        out = []
+        """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
+        so), and write one block per window; one `take` for the whole table."""
+        out: list[BlockInfo] = []
         if table.num_rows == 0:
             return out
-        ts = R._np(table.column("ts"))
-        win = ts // self.window_ns
-        for w in np.unique(win).tolist():
-            part = table if win[0] == w and (win == w).all() else table.filter(pa.array(win == w))
-            if not clean:
-                part = R.drop_duplicates(R.sort_rows(part, by_line=True))
-            part = R.with_len(part)
-            window_start = w * self.window_ns
-            out.append(write_block(part, self.data_dir, self._block_path(tenant, window_start),
+        if table.schema.field("line").type != pa.large_string():
+            table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
+        table = table.combine_chunks()  # `take` on a many-chunk column would concatenate it per call
+        win = R._np(table.column("ts")) // self.window_ns
+        if not clean:
+            order = R.sorted_order(table, dedup=True, major=win)
+            table = R.take(table, order)
+            win = win[order]
+        table = R.with_len(table)
+        cuts = np.concatenate(([0], np.flatnonzero(np.diff(win)) + 1, [len(win)]))
+        for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            window_start = int(win[lo]) * self.window_ns
+            out.append(write_block(table.slice(lo, hi - lo), self.data_dir, self._block_path(tenant, window_start),
                                    tenant=tenant, window_start=window_start, level=level))
         return out
 
@@ -254,7 +259,7 @@ class Store:
                 parts.append(R.select_rows(r.read(rgs, want), ids, lo, hi))
         if head is not None and head.num_rows:
             # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
-            hp = R.drop_duplicates(R.sort_rows(head, by_line=True))
+            hp = R.sort_dedup(head)
             if "len" in want:
                 hp = R.with_len(hp)
             parts.append(hp.select(want))
@@ -270,14 +275,14 @@ class Store:
                 full = want + ["line"]
                 parts = [R.select_rows(r.read(rgs, full), ids, lo, hi) for r, rgs in sources]
                 if head is not None and head.num_rows:
-                    hp = R.drop_duplicates(R.sort_rows(head, by_line=True))
+                    hp = R.sort_dedup(head)
                     parts.append(R.with_len(hp).select(full) if "len" in full else hp.select(full))
                 want = full
             merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts if p.num_rows])
-            merged = R.drop_duplicates(R.sort_rows(merged, by_line=True))
+            merged = R.sort_dedup(merged)
         else:
             merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts])
-            merged = R.sort_rows(merged, by_line=False)
+            merged = R.sort_rows(merged)
         return R.conform(merged, columns)
 
     # ---- label APIs ---------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def build_record(tenant: str, streams: Sequence[PushStream]) -> WalRecord:
         lines = list(itertools.chain.from_iterable(s.lines for s in streams))
         meta = list(itertools.chain.from_iterable(s.metadata for s in streams))
     batch = pa.record_batch(
-        [pa.array(ts, pa.int64()), pa.array(lines, pa.large_string()), pa.array(meta, pa.string())],
+        [pa.array(ts, pa.int64()), pa.array(lines, pa.string()), pa.array(meta, pa.string())],
         schema=F.WAL_SCHEMA,
     )
     return WalRecord(tenant, [s.labels for s in streams], counts, batch)
