@@ -14,7 +14,7 @@ import re
 
 import re2
 
-from logyard.errors import ParseError
+from logyard.errors import BadRequestError, ParseError
 from logyard.logql import ast
 
 EMPTY_COMPATIBLE = ("queries require at least one regexp or equality matcher that does not have an "
@@ -110,37 +110,17 @@ def stage_error(stage) -> str | None:
 
 
 def template_error(text: str, name: str) -> str | None:
-    """Go text/template's parse error for `text` (named `name`), or None."""
+    """Go text/template's parse error for `text` (named `name`, as Loki names them), or None."""
+    # Imported late: only queries with templates need the engine. `stages` first, because importing
+    # `template` on its own currently runs into an import cycle (template -> stages -> template).
+    import logyard.logql.stages  # noqa: F401
+    from logyard.logql.template import parse_template
+
     try:
-        from logyard.logql import template as engine
-    except ImportError:
-        engine = None
-    parse_template = getattr(engine, "parse_template", None)
-    if parse_template is not None:
-        try:
-            try:
-                parse_template(text, name=name)
-            except TypeError:
-                parse_template(text)
-        except Exception as e:  # the template engine reports Go's wording; anything it raises is a template error
-            message = getattr(e, "message", None) or str(e)
-            return message.replace("template: line:", f"template: {name}:", 1) if name != "line" else message
-        return None
-    return _minimal_template_error(text, name)
-
-
-def _minimal_template_error(text: str, name: str) -> str | None:
-    # Only used while no template engine is installed: finds the commonest mistake, an unclosed action.
-    pos = 0
-    while True:
-        start = text.find("{{", pos)
-        if start < 0:
-            return None
-        end = text.find("}}", start + 2)
-        if end < 0:
-            line = text.count("\n", 0, start) + 1
-            return f"template: {name}:{line}: unclosed action"
-        pos = end + 2
+        parse_template(text, name=name)
+    except BadRequestError as e:
+        return e.message
+    return None
 
 
 # -- regular expressions with Go's error wording --------------------------------------------------------
