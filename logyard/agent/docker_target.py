@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import struct
 import threading
 from typing import Callable, Iterable, Iterator
@@ -61,24 +62,26 @@ def default_labels(container: dict, stream: str) -> dict[str, str]:
     return out
 
 
-def demux(chunks: Iterable[bytes], tty: bool) -> Iterator[tuple[str, bytes]]:
-    """(stream, payload) from the logs endpoint's body."""
-    if tty:
-        for c in chunks:
-            if c:
-                yield "stdout", c
-        return
-    buf = b""
-    for c in chunks:
-        buf += c
-        off = 0
+class Demuxer:
+    """(stream, payload) pairs from the logs endpoint's body, fed in pieces of any size."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.buf = b""
+
+    def feed(self, data: bytes) -> list[tuple[str, bytes]]:
+        if self.tty:
+            return [("stdout", data)] if data else []
+        buf = self.buf + data if self.buf else data
+        out, off = [], 0
         while len(buf) - off >= 8:
             kind, size = buf[off], struct.unpack_from(">I", buf, off + 4)[0]
             if len(buf) - off - 8 < size:
                 break
-            yield STREAMS.get(kind, "stdout"), buf[off + 8 : off + 8 + size]
+            out.append((STREAMS.get(kind, "stdout"), buf[off + 8 : off + 8 + size]))
             off += 8 + size
-        buf = buf[off:]
+        self.buf = buf[off:]
+        return out
 
 
 class ContainerReader:
@@ -91,6 +94,7 @@ class ContainerReader:
         self.key = f"docker/{self.id}"
         self.follow = follow
         self.response = None
+        self.sock = None
         self.thread = threading.Thread(target=self._run, name=f"docker-{self.id[:12]}", daemon=True)
         meta = meta_labels(container)
         self.labels: dict[str, dict[str, str] | None] = {}
@@ -104,12 +108,13 @@ class ContainerReader:
         self.thread.start()
 
     def stop(self) -> None:
-        r = self.response
-        if r is not None:
+        # closing the response does not wake a thread blocked in recv; shutting the socket down does
+        sock = getattr(self.sock, "_sock", self.sock)
+        if sock is not None:
             try:
-                r.close()
-            except Exception:  # closing a socket another thread reads from may raise anything
-                log.debug("closing the log stream of %s", self.id, exc_info=True)
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                log.debug("shutting down the log stream of %s", self.id, exc_info=True)
 
     def _run(self) -> None:
         reg = self.owner.registry
@@ -136,28 +141,39 @@ class ContainerReader:
         # docker-py's public logs() merges stdout and stderr; the raw response keeps them apart
         self.response = api._get(api._url("/containers/{0}/logs", self.id), params=params, stream=True)
         self.response.raise_for_status()
+        self.sock = api._get_raw_response_socket(self.response)
+        api._disable_socket_timeout(self.sock)  # a follow stream may be quiet for hours
         self.owner.registry.update(self.key, state="running")
         carry = {"stdout": b"", "stderr": b""}
-        batch: list[tuple[str, int, bytes]] = []
-        for stream, payload in demux(self.response.iter_content(chunk_size=None), tty):
-            self.owner.metrics.read_bytes.labels(self.key).inc(len(payload))
-            data = carry[stream] + payload
-            parts = data.split(b"\n")
-            carry[stream] = parts.pop()
-            for raw in parts:
-                ts_text, _, line = raw.partition(b" ")
-                try:
-                    ts = parse_rfc3339(ts_text.decode())
-                except ValueError:
-                    continue
-                if ts < last_ts or (ts == last_ts and at_last > 0):
-                    if ts == last_ts:
-                        at_last -= 1
-                    continue
-                batch.append((stream, ts, line))
-            if batch:  # Docker flushes once per message: ship what one read brought, together
+        skip_ts, skip_n = last_ts, at_last  # lines at the resume time already journaled
+        demux = Demuxer(tty)
+        raw = self.response.raw
+        while True:
+            # read1 returns what has arrived (up to 1 MiB): a burst becomes one batch, a quiet
+            # container's single line is shipped at once
+            data = raw.read1(1024 * 1024)
+            if not data:
+                break
+            batch: list[tuple[str, int, bytes]] = []
+            for stream, payload in demux.feed(data):
+                self.owner.metrics.read_bytes.labels(self.key).inc(len(payload))
+                parts = (carry[stream] + payload).split(b"\n")
+                carry[stream] = parts.pop()
+                for raw_line in parts:
+                    ts_text, _, line = raw_line.partition(b" ")
+                    try:
+                        ts = parse_rfc3339(ts_text.decode())
+                    except ValueError:
+                        continue
+                    if ts < skip_ts:
+                        continue
+                    if ts == skip_ts and skip_n > 0:
+                        skip_n -= 1
+                        continue
+                    batch.append((stream, ts, line.rstrip(b"\r") if tty else line))
+            if batch:
                 last_ts, at_last = self._ship(batch, last_ts, at_last)
-                batch = []
+        batch = []
         for stream, rest in carry.items():
             if rest:
                 ts_text, _, line = rest.partition(b" ")
