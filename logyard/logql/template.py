@@ -266,23 +266,24 @@ def _rune_desc(c: str) -> str:
 
 
 def _parse_number(tok: str) -> int | float | None:
+    """A number constant: int when written as an integer (Go's `IsInt` for decimal/hex/octal/
+    binary literals), float64 otherwise (`3.0` stays a float, as Go's idealConstant keeps it)."""
     t = tok.replace("_", "")
+    low = t.lower()
+    if low.lstrip("+-") in ("inf", "infinity", "nan"):
+        return None
     try:
-        if t.lower().startswith(("0x", "-0x", "+0x")) and "p" not in t.lower():
-            return int(t, 16)
-        if t.lower().startswith(("0b", "-0b", "+0b")):
-            return int(t, 2)
-        if t.lower().startswith(("0o", "-0o", "+0o")):
-            return int(t, 8)
-        if t.isdigit() and len(t) > 1 and t[0] == "0":
-            return int(t, 8)
-        try:
-            return int(t, 10)
-        except ValueError:
-            f = float.fromhex(t) if "x" in t.lower() else float(t)
-            if t.lower() in ("inf", "+inf", "-inf", "nan", "infinity"):
-                return None
-            return int(f) if f.is_integer() and abs(f) < 2**63 else f
+        body = low.lstrip("+-")
+        sign = -1 if low.startswith("-") else 1
+        if body.startswith("0x") and "p" not in body and "." not in body:
+            return sign * int(body[2:], 16)
+        if body.startswith("0b"):
+            return sign * int(body[2:], 2)
+        if body.startswith("0o"):
+            return sign * int(body[2:], 8)
+        if body.isdigit():
+            return sign * int(body, 8 if len(body) > 1 and body[0] == "0" else 10)
+        return float.fromhex(t) if "0x" in low else float(t)
     except ValueError:
         return None
 

@@ -86,7 +86,11 @@ def to_int64(v: object) -> int:
             head, _, tail = s.partition(".")
             if tail.strip("0") == "":
                 s = head
+        body = s.lstrip("+-")
         try:
+            if len(body) > 1 and body[0] == "0" and body[1].isdigit():
+                # strconv.ParseInt(s, 0, 0): a leading 0 means octal
+                return int(s[: len(s) - len(body)] + "0o" + body[1:], 0)
             return int(s, 0)
         except ValueError:
             return 0

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from logyard.errors import BadRequestError
-from logyard.logql.template import Template, TemplateError, parse_template
+# The module, not its names: template imports stages.gotext, so names may not exist yet here.
+from logyard.logql import template as templates
 
 from .builder import ERROR_LABEL, PARSED, LabelsBuilder
 
@@ -29,7 +30,7 @@ TEMPLATE_ERROR = "TemplateFormatErr"
 class LineFormatter:
     def __init__(self, template: str) -> None:
         try:
-            self.template: Template = parse_template(template, "line")
+            self.template: templates.Template = templates.parse_template(template, "line")
         except BadRequestError as exc:
             raise BadRequestError(f"invalid line template: {exc}") from None
         self.simple_key = self.template.simple_field
@@ -40,7 +41,7 @@ class LineFormatter:
             return ("" if value is None else value), True
         try:
             return self.template.render(lbs.labels(), line, ts), True
-        except TemplateError as exc:
+        except templates.TemplateError as exc:
             lbs.set_error(TEMPLATE_ERROR, str(exc))
             return line, True
 
@@ -62,12 +63,12 @@ class LabelsFormatter:
             if f.name in seen:
                 raise BadRequestError(f"multiple label name '{f.name}' not allowed in a single format operation")
             seen.add(f.name)
-        self.formats: list[tuple[LabelFmt, Template | None]] = []
+        self.formats: list[tuple[LabelFmt, templates.Template | None]] = []
         for f in formats:
             tmpl = None
             if not f.rename:
                 try:
-                    tmpl = parse_template(f.value, "label")
+                    tmpl = templates.parse_template(f.value, "label")
                 except BadRequestError as exc:
                     raise BadRequestError(f"invalid template for label '{f.name}': {exc}") from None
             self.formats.append((f, tmpl))
@@ -85,7 +86,7 @@ class LabelsFormatter:
                 snapshot = lbs.labels()
             try:
                 value = tmpl.render(snapshot, line, ts)
-            except TemplateError as exc:
+            except templates.TemplateError as exc:
                 lbs.set_error(TEMPLATE_ERROR, str(exc))
                 continue
             lbs.set(PARSED, f.name, value)
