@@ -1,0 +1,223 @@
+"""The Store's read and label APIs: round trips through head and blocks, directions, time bounds,
+dedup across sources, restarts, column pruning and time-aware labels."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from logyard.labels import LabelSet, Matcher
+from tests.storage.conftest import HOUR, T0, abandon, push, rows
+
+A = {"app": "api", "env": "prod"}
+B = {"app": "db", "env": "dev"}
+
+
+def load_two_hours(store):
+    store.append("t", [push(A, [T0 + 1, T0 + 2, T0 + HOUR + 1], ["a1", "a2", "a3"]),
+                       push(B, [T0 + 5, T0 + 5], ["b1", "b0"])])
+
+
+def ids_of(store, *matchers, start=T0, end=T0 + 10 * HOUR):
+    return sorted(store.streams("t", list(matchers), start, end))
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+def test_read_returns_windows_newest_first_for_backward(make_store, flushed):
+    s = make_store()
+    load_two_hours(s)
+    if flushed:
+        s.flush()
+    a, b = ids_of(s, Matcher("app", "=", "api")), ids_of(s, Matcher("app", "=", "db"))
+    tables = list(s.read("t", a + b, T0, T0 + 2 * HOUR))
+    assert [rows([t]) for t in tables] == [
+        [(a[0], T0 + HOUR + 1, "a3")],
+        [(a[0], T0 + 1, "a1"), (a[0], T0 + 2, "a2"), (b[0], T0 + 5, "b0"), (b[0], T0 + 5, "b1")],
+    ]
+    forward = list(s.read("t", a + b, T0, T0 + 2 * HOUR, direction="forward"))
+    assert [rows([t]) for t in forward] == [rows([t]) for t in reversed(tables)]
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+@pytest.mark.parametrize("start,end,expected", [
+    (T0 + 1, T0 + 2, ["a1"]),            # start inclusive, end exclusive
+    (T0 + 2, T0 + HOUR + 2, ["a2", "a3"]),
+    (T0 + 3, T0 + HOUR + 1, []),
+])
+def test_read_keeps_only_rows_in_start_inclusive_end_exclusive(make_store, flushed, start, end, expected):
+    s = make_store()
+    load_two_hours(s)
+    if flushed:
+        s.flush()
+    a = ids_of(s, Matcher("app", "=", "api"))
+    assert [r[2] for r in rows(s.read("t", a, start, end, direction="forward"))] == expected
+
+
+@pytest.mark.parametrize("columns", [("stream", "ts", "line", "meta"), ("stream", "ts"), ("ts", "len", "meta")])
+def test_exact_duplicates_appear_once_across_head_and_blocks(make_store, columns):
+    s = make_store()
+    s.append("t", [push(A, [T0 + 1, T0 + 1, T0 + 2], ["x", "x", "y"])])
+    s.flush()
+    s.append("t", [push(A, [T0 + 1, T0 + 2, T0 + 2], ["x", "y", "z"])])  # x and y again, z new
+    s.flush()
+    s.append("t", [push(A, [T0 + 2, T0 + 3], ["z", "w"])])  # z again, in the head
+    a = ids_of(s)
+    got = list(s.read("t", a, T0, T0 + HOUR, columns=columns))
+    assert [t.column_names for t in got] == [list(columns)]
+    assert got[0].column("ts").to_pylist() == [T0 + 1, T0 + 2, T0 + 2, T0 + 3]
+    if "line" in columns:
+        assert got[0].column("line").to_pylist() == ["x", "y", "z", "w"]
+
+
+def test_len_is_the_utf8_byte_length_and_meta_is_kept(make_store):
+    s = make_store()
+    s.append("t", [push(A, [T0 + 1, T0 + 2], ["héllo", "日本"], ['{"trace_id":"ab"}', ""])])
+    for flushed in (False, True):
+        (t,) = s.read("t", ids_of(s), T0, T0 + HOUR, columns=("line", "len", "meta"))
+        assert t.column("len").to_pylist() == [6, 6]
+        assert t.column("meta").to_pylist() == ['{"trace_id":"ab"}', ""]
+        s.flush()
+
+
+def test_restart_replays_the_wal_into_the_head(make_store):
+    s = make_store()
+    load_two_hours(s)
+    before = rows(s.read("t", ids_of(s), T0, T0 + 2 * HOUR))
+    abandon(s)  # no flush, no clean close
+    s2 = make_store()
+    assert s2.sizes()["blocks"] == 0 and s2.sizes()["head_lines"] == 5
+    assert rows(s2.read("t", ids_of(s2), T0, T0 + 2 * HOUR)) == before
+
+
+def test_stream_ids_are_stable_across_restarts(make_store):
+    s = make_store()
+    load_two_hours(s)
+    ids = s.streams("t", [], T0, T0 + 2 * HOUR)
+    s.close()
+    s2 = make_store()
+    s2.append("t", [push({"app": "new"}, [T0 + 9], ["n"])])
+    again = s2.streams("t", [], T0, T0 + 2 * HOUR)
+    assert {k: again[k] for k in ids} == ids and len(again) == 3
+
+
+def test_restart_after_flush_reads_blocks_and_does_not_duplicate(make_store):
+    s = make_store()
+    load_two_hours(s)
+    s.flush()
+    s.append("t", [push(A, [T0 + 7], ["later"])])
+    abandon(s)
+    s2 = make_store()
+    assert len(rows(s2.read("t", ids_of(s2), T0, T0 + 2 * HOUR))) == 6
+
+
+def test_tenants_are_isolated(make_store):
+    s = make_store()
+    load_two_hours(s)
+    s.append("other", [push(A, [T0 + 1], ["mine"])])
+    s.flush()
+    (oid,) = s.streams("other", [], T0, T0 + HOUR)
+    assert rows(s.read("other", [oid], T0, T0 + HOUR)) == [(oid, T0 + 1, "mine")]
+    assert s.label_values("other", "app", T0, T0 + HOUR) == ["api"]
+
+
+@pytest.mark.parametrize("matchers,expected", [
+    ([Matcher("app", "=", "api")], ["api"]),
+    ([Matcher("app", "=~", "api|db")], ["api", "db"]),
+    ([Matcher("env", "!=", "prod")], ["db"]),
+    ([Matcher("missing", "=", "")], ["api", "db"]),  # a missing label matches as ""
+    ([Matcher("missing", "!~", ".+"), Matcher("app", "!~", "d.*")], ["api"]),
+])
+def test_streams_match_with_prometheus_semantics(make_store, matchers, expected):
+    s = make_store()
+    load_two_hours(s)
+    got = s.streams("t", matchers, T0, T0 + 2 * HOUR)
+    assert sorted(ls.get("app") for ls in got.values()) == expected
+
+
+@pytest.mark.parametrize("flushed", [False, True])
+def test_label_apis_only_see_streams_with_data_in_the_window(make_store, flushed):
+    s = make_store()
+    s.append("t", [push(A, [T0 + 1], ["a"]), push({**B, "extra": "x"}, [T0 + HOUR + 1], ["b"])])
+    if flushed:
+        s.flush()
+    first, second = (T0, T0 + HOUR), (T0 + HOUR, T0 + 2 * HOUR)
+    assert s.label_names("t", *first) == ["app", "env", "service_name"]
+    assert s.label_names("t", *second) == ["app", "env", "extra", "service_name"]
+    assert s.label_values("t", "app", *first) == ["api"]
+    assert s.label_values("t", "app", T0, T0 + 2 * HOUR) == ["api", "db"]
+    assert s.label_values("t", "app", T0, T0 + 2 * HOUR, [Matcher("env", "=", "dev")]) == ["db"]
+    assert s.label_values("t", "extra", *first) == []
+    assert [ls.get("app") for ls in s.series("t", [[Matcher("app", "=", "db")], [Matcher("env", "=", "prod")]], T0, T0 + 2 * HOUR)] == ["api", "db"]
+    assert s.series("t", [[Matcher("app", "=", "db")]], *first) == []
+
+
+def test_index_stats_and_volume_count_line_and_metadata_bytes(make_store):
+    s = make_store()
+    s.append("t", [push(A, [T0 + 1, T0 + 2, T0 + HOUR], ["abc", "de", "f"], ['{"k":"v"}', "", ""])])
+    s.flush()
+    s.append("t", [push(A, [T0 + HOUR + 5], ["ghij"])])
+    stats = s.index_stats("t", [Matcher("app", "=", "api")], T0, T0 + 2 * HOUR)
+    assert stats == {"streams": 1, "chunks": 3, "bytes": 3 + 9 + 2 + 1 + 4, "entries": 4}
+    ((labels, ts, nbytes),) = s.volume("t", [Matcher("app", "=", "api")], T0, T0 + 2 * HOUR, step_ns=HOUR)
+    assert labels.get("app") == "api"
+    assert ts.tolist() == [T0, T0 + HOUR] and nbytes.tolist() == [14, 5]
+    ((_, ts1, total),) = s.volume("t", [], T0, T0 + 2 * HOUR)
+    assert ts1.tolist() == [T0] and total.tolist() == [19]
+
+
+def test_sizes_follow_the_head_and_blocks(make_store):
+    s = make_store()
+    load_two_hours(s)
+    z = s.sizes()
+    assert (z["head_lines"], z["blocks"], z["streams"]) == (5, 0, 2) and z["wal_bytes"] > 100
+    s.flush()
+    z = s.sizes()
+    assert (z["head_lines"], z["head_bytes"], z["blocks"]) == (0, 0, 2) and z["block_bytes"] > 0
+    assert z["wal_bytes"] < 100  # segments covered by the blocks are gone
+
+
+def test_concurrent_appends_from_threads_all_land(make_store):
+    s = make_store(head_max_bytes=4096)
+    s.start_background()
+
+    def worker(k):
+        for i in range(50):
+            s.append("t", [push({"app": f"w{k}"}, [T0 + i * 1000 + k], [f"{k}-{i}"])])
+            if i % 17 == 0:
+                s.maybe_flush()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s.stop_background()
+    got = rows(s.read("t", ids_of(s), T0, T0 + HOUR))
+    assert sorted(r[2] for r in got) == sorted(f"{k}-{i}" for k in range(4) for i in range(50))
+    assert s.sizes()["blocks"] >= 1
+
+
+def test_maybe_flush_flushes_an_old_head(make_store):
+    s = make_store(head_max_age_s=0.0)
+    load_two_hours(s)
+    s.maybe_flush()
+    assert s.sizes()["head_lines"] == 0 and s.sizes()["blocks"] == 2
+
+
+def test_read_of_no_streams_or_empty_range_yields_nothing(make_store):
+    s = make_store()
+    load_two_hours(s)
+    assert list(s.read("t", [], T0, T0 + HOUR)) == []
+    assert list(s.read("t", ids_of(s), T0 + 5, T0 + 5)) == []
+    assert s.streams("nobody", [], T0, T0 + HOUR) == {}
+
+
+def test_labels_given_to_append_come_back_unchanged(make_store):
+    s = make_store()
+    labels = {"app": "x", "weird": 'quo"te\n', "service_name": "x"}
+    s.append("t", [push(labels, np.array([T0]), ["l"])])
+    s.close()
+    s2 = make_store()
+    assert list(s2.streams("t", [], T0, T0 + 1).values()) == [LabelSet(labels.items())]
