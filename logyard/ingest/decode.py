@@ -81,9 +81,14 @@ class _RawStream:
     """One stream as decoded from the wire, before validation."""
 
     pairs: list[tuple[str, str]]  # parsed labels, empty values dropped, possibly with duplicates
-    ts: pa.Array  # int64
+    ts: np.ndarray  # int64 ns
     lines: list[str]
     sm: dict[int, list[tuple[str, str]]]  # entry index -> structured metadata pairs, as sent
+    index: int = 0  # position in the request, for error messages
+    values: list | None = None  # the JSON entries, kept to explain a bad one
+
+
+_NO_TS = np.zeros(0, dtype=np.int64)
 
 
 def decode_push(
@@ -190,10 +195,24 @@ def _decode_json(body: bytes) -> list[_RawStream]:
     if not isinstance(streams, list):
         raise BadRequestError(f"`streams` must be an array, not {_kind(streams)}")
     out = []
+    all_ts: list[str] = []
     for si, s in enumerate(streams):
         if not isinstance(s, dict):
             raise BadRequestError(f"streams[{si}] must be an object, not {_kind(s)}")
-        out.append(_json_stream(si, s))
+        raw, ts = _json_stream(si, s)
+        out.append(raw)
+        all_ts += ts
+    # One cast for the whole body: per-stream Arrow calls cost more than the work itself.
+    try:
+        ts_int = pc.cast(pa.array(all_ts, type=pa.string()), pa.int64()).to_numpy()
+    except pa.ArrowException:
+        for si, raw in enumerate(out):
+            _explain_bad_timestamp(si, [v[0] for v in raw.values])
+        raise BadRequestError("invalid timestamps") from None
+    start = 0
+    for raw in out:
+        raw.ts = ts_int[start : start + len(raw.lines)]
+        start += len(raw.lines)
     return out
 
 
@@ -225,16 +244,9 @@ def _json_stream(si: int, s: dict) -> _RawStream:
         ts = [v[0] for v in values]
         lines = [v[1] for v in values]
         lens = list(map(len, values))
-        ts_arr = pa.array(ts, type=pa.string())
-        pa.array(lines, type=pa.string())  # type check only; the body-wide column is built later
-    except (IndexError, KeyError, TypeError, pa.ArrowException):
+    except (IndexError, KeyError, TypeError):
         _explain_bad_entry(si, values)
         raise BadRequestError(f"streams[{si}].values: malformed entries") from None
-    try:
-        ts_int = pc.cast(ts_arr, pa.int64())
-    except pa.ArrowException:
-        _explain_bad_timestamp(si, ts)
-        raise BadRequestError(f"streams[{si}].values: invalid timestamps") from None
     sm: dict[int, list[tuple[str, str]]] = {}
     if len(values) and max(lens) > 2:
         for i in np.flatnonzero(np.asarray(lens) > 2).tolist():
@@ -250,7 +262,7 @@ def _json_stream(si: int, s: dict) -> _RawStream:
                     )
             if meta:
                 sm[i] = list(meta.items())
-    return _RawStream(pairs, ts_int, lines, sm)
+    return _RawStream(pairs, _NO_TS, lines, sm, si, values), ts
 
 
 def _json_labels(labels: dict[str, str]) -> list[tuple[str, str]]:
@@ -313,7 +325,7 @@ def _decode_protobuf(body: bytes) -> list[_RawStream]:
                     sm[i] = [(_text(p.name), _text(p.value)) for p in e.structuredMetadata]
                 else:
                     sm[i] = [(p.name, p.value) for p in e.structuredMetadata]
-        out.append(_RawStream(pairs, pa.array(secs * 1_000_000_000 + nanos), lines, sm))
+        out.append(_RawStream(pairs, secs * 1_000_000_000 + nanos, lines, sm, len(out)))
     return out
 
 
@@ -394,33 +406,37 @@ class _Validator:
         """Loki's ValidateLabels: the whole stream is dropped, with its message."""
         if any(k == n for k, _ in pairs for n in _INTERNAL_LABELS):
             return False
-        printed = _print_labels(pairs)
         count = len(pairs) - (1 if any(k == SERVICE_NAME for k, _ in pairs) else 0)
         problem = None
         if self.max_names and count > self.max_names:
-            problem = ("max_label_names_per_series", MAX_LABEL_NAMES.format(printed, count, self.max_names))
+            problem = ("max_label_names_per_series", MAX_LABEL_NAMES, count, self.max_names)
         else:
             last = ""
             for k, v in sorted(pairs):
-                if len(k.encode()) > self.max_name_len:
-                    problem = ("label_name_too_long", LABEL_NAME_TOO_LONG.format(printed, k))
-                elif len(v.encode()) > self.max_value_len:
-                    problem = ("label_value_too_long", LABEL_VALUE_TOO_LONG.format(printed, v))
+                if self.max_name_len and len(k.encode()) > self.max_name_len:
+                    problem = ("label_name_too_long", LABEL_NAME_TOO_LONG, k)
+                elif self.max_value_len and len(v.encode()) > self.max_value_len:
+                    problem = ("label_value_too_long", LABEL_VALUE_TOO_LONG, v)
                 elif k == last:
-                    problem = ("duplicate_label_names", DUPLICATE_LABEL.format(printed, k))
+                    problem = ("duplicate_label_names", DUPLICATE_LABEL, k)
                 if problem:
                     break
                 last = k
         if problem is None:
             return False
-        size = sum(len(line.encode()) for line in s.lines)
-        self.discard(problem[0], len(s.lines), size, problem[1])
+        size = sum(len(line.encode()) for line in s.lines)  # error path only
+        self.discard(problem[0], len(s.lines), size, problem[1].format(_print_labels(pairs), *problem[2:]))
         return True
 
     def entries(self, kept: list[tuple[list[tuple[str, str]], _RawStream]], levels: bool) -> None:
         # One column for the whole body: byte lengths, size checks and level detection run once.
         all_lines = [line for _, s in kept for line in s.lines] if len(kept) > 1 else kept[0][1].lines
-        column = pa.array(all_lines, type=pa.string())
+        try:
+            column = pa.array(all_lines, type=pa.string())
+        except (pa.ArrowException, TypeError):
+            for _, s in kept:
+                _explain_bad_entry(s.index, s.values or [])
+            raise BadRequestError("log lines must be strings") from None
         nbytes = pc.binary_length(column).to_numpy()
         ok = np.ones(len(all_lines), dtype=bool)
         if self.max_line:
@@ -443,7 +459,7 @@ class _Validator:
             if len(idx):
                 all_kept = len(idx) == n
                 lines = s.lines if all_kept else [s.lines[i] for i in idx.tolist()]
-                ts = s.ts.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+                ts = s.ts
                 meta = metadata if all_kept else [metadata[i] for i in idx.tolist()]
                 self.result.streams.append(PushStream(LabelSet(pairs), ts if all_kept else ts[idx], lines, meta))
                 self.result.lines += len(idx)

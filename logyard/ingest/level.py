@@ -50,7 +50,8 @@ _KW_CODES = np.array(list(_KEYWORD_CODES.values()), dtype=np.int8)
 # unicode.IsSpace, which Loki's isJSON applies to the leading characters.
 _GO_SPACE = r"\t\n\v\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 # The trailing side is scanned byte by byte; for valid UTF-8 only ASCII spaces can precede the `}`.
-_IS_JSON = rf"(?s)^[{_GO_SPACE}]*\{{.*\}}[\t\n\v\f\r ]*$"
+_SPACE_CHARS = pa.array(["\t", "\n", "\v", "\f", "\r", " ", "\x85", "\xa0", "\u1680", *map(chr, range(0x2000, 0x200B)), "\u2028", "\u2029", "\u202f", "\u205f", "\u3000"])  # fmt: skip
+_LEAD_SPACE_BRACE = rf"^[{_GO_SPACE}]+\{{"
 # jsonparser itself skips only these before the opening brace; other spaces make it fail at once.
 _JSON_OPEN = r"^[ \t\n\r]*\{"
 
@@ -59,6 +60,7 @@ _JSON_STR = r'"(?P<v>(?:[^"\\]|\\.)*)"'
 # A level key before any nested object or array: the DFS-first match is then simply the first one.
 _JSON_FLAT = rf'(?s)^[ \t\n\r]*\{{[^{{}}\[\]]*?"(?:{_KEYS_ALT})"[ \t\n\r]*:[ \t\n\r]*{_JSON_STR}'
 _JSON_ANY = rf'"(?:{_KEYS_ALT})"[ \t\n\r]*:[ \t\n\r]*"'
+_JSON_FIRST = rf'"(?:{_KEYS_ALT})"[ \t\n\r]*:[ \t\n\r]*{_JSON_STR}'
 _JSON_KEYS = frozenset(LEVEL_FIELDS)
 
 # logfmt, as Loki's logfmt.Decoder scans it: a token is a key of bytes > ' ' other than `=` and `"`,
@@ -72,14 +74,21 @@ _TOKEN = rf"(?:{_KCH}+(?:=(?:{_KCH}+)?)?(?:{_WS}|$)|{_KCH}+={_QV})"
 
 
 def _logfmt_pattern(hint: str) -> str:
-    h = hint.replace(".", r"\.")
+    h = hint.replace(".", r"[.]")
     return rf"(?s)^(?:{_WS}*{_TOKEN})*?{_WS}*(?i:{h})(?:=(?:(?P<u>{_KCH}+)(?:{_WS}|$)|(?P<q>{_QV}))|=?(?:{_WS}|$))"
 
 
 # Case-insensitive keys make the 14 fields 6 distinct hints, in Loki's priority order.
 _LOGFMT_HINTS = tuple(dict.fromkeys(f.lower() for f in LEVEL_FIELDS))
 _LOGFMT_PATTERNS = tuple(_logfmt_pattern(h) for h in _LOGFMT_HINTS)
-_LOGFMT_OTHER_HINTS = "(?i)" + "|".join(h.replace(".", r"\.") for h in _LOGFMT_HINTS[1:])
+# Rank 0 (`level`) reached through unquoted tokens; then its value by plain search.
+_LOGFMT_FAST = (
+    rf"^(?:{_WS}*{_KCH}+(?:={_KCH}*)?(?:{_WS}|$))*?{_WS}*(?i:level)"
+    rf"(?:=(?:{_KCH}+(?:{_WS}|$)|{_QV})|=?(?:{_WS}|$))"
+)
+_LOGFMT_PLAIN = rf'(?:^|[\x00-\x20"])(?i:level)(?:=(?:(?P<q>{_QV})|(?P<u>{_KCH}*))|{_WS}|$)'
+# Any level key reachable by the token walk (fails fast on lines that are not logfmt).
+_LOGFMT_ANY = _logfmt_pattern("|".join(_LOGFMT_HINTS))
 
 _KEYWORDS = (
     r"(?i)(?:^|[ \t\n\[({\"'=|])(?P<kw>trace|debug|fatal|critical|error|err|warning|warn|info)"
@@ -107,12 +116,17 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
     values = np.full(n, None, dtype=object)  # per line: the level field's raw value, if found
     found = np.zeros(n, dtype=bool)
 
-    is_json = _mask(pc.match_substring_regex(lines, _IS_JSON))
-    json_idx = np.flatnonzero(is_json & _mask(pc.match_substring_regex(lines, _JSON_OPEN)))
+    is_json = _is_json(lines)
+    json_idx = np.flatnonzero(is_json)
+    if len(json_idx):
+        opened = _mask(pc.match_substring_regex(lines.take(pa.array(json_idx)), _JSON_OPEN))
+        json_idx = json_idx[opened]
     if len(json_idx):
         _json_values(lines, json_idx, values, found)
 
-    logfmt_idx = np.flatnonzero(~is_json & _mask(pc.match_substring(lines, "=")))
+    # Loki only treats lines holding `=` as logfmt, but without one no level value can be found
+    # and the keyword search decides either way, so that test is skipped.
+    logfmt_idx = np.flatnonzero(~is_json)
     if len(logfmt_idx):
         _logfmt_values(lines, logfmt_idx, values, found)
 
@@ -125,11 +139,28 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
 
     rest = np.flatnonzero(codes < 0)
     if len(rest):
+        codes[rest] = UNKNOWN
         sub = lines.take(pa.array(rest)) if len(rest) < n else lines
-        kw = pc.struct_field(pc.extract_regex(sub, _KEYWORDS), [0])
-        pos = pc.index_in(pc.utf8_lower(kw), value_set=_KW_KEYS).fill_null(-1).to_numpy()
-        codes[rest] = np.where(pos >= 0, _KW_CODES[pos], UNKNOWN)
+        # Most of these lines hold no keyword: the DFA-only test first, submatches for the rest.
+        has = _mask(pc.match_substring_regex(sub, _KEYWORDS))
+        if has.any():
+            kw = pc.extract_regex(sub.filter(pa.array(has)), _KEYWORDS).field("kw")
+            pos = pc.index_in(pc.utf8_lower(kw), value_set=_KW_KEYS).fill_null(-1).to_numpy()
+            codes[rest[has]] = np.where(pos >= 0, _KW_CODES[pos], UNKNOWN)
     return codes
+
+
+def _is_json(lines: pa.Array) -> np.ndarray:
+    """Loki's isJSON: `{` first and `}` last, spaces aside. Anchored checks fail fast on most lines."""
+    first = _mask(pc.starts_with(lines, "{"))
+    spaced = np.flatnonzero(_mask(pc.is_in(pc.utf8_slice_codeunits(lines, 0, 1), value_set=_SPACE_CHARS)))
+    if len(spaced):
+        first[spaced] = _mask(pc.match_substring_regex(lines.take(pa.array(spaced)), _LEAD_SPACE_BRACE))
+    idx = np.flatnonzero(first)
+    if len(idx):
+        tail = pc.utf8_rtrim(lines.take(pa.array(idx)), characters="\t\n\v\f\r ")
+        first[idx] = _mask(pc.ends_with(tail, "}"))
+    return first
 
 
 def _mask(arr: pa.Array) -> np.ndarray:
@@ -138,11 +169,12 @@ def _mask(arr: pa.Array) -> np.ndarray:
 
 def _json_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
     sub = lines.take(pa.array(idx))
-    flat = pc.struct_field(pc.extract_regex(sub, _JSON_FLAT), [0])
-    flat_ok = _mask(pc.is_valid(flat))
+    # When the key comes before any nested object, the first textual `"level": "..."` is the one.
+    # The anchored test runs on RE2's DFA; the value comes from a short unanchored search.
+    flat_ok = _mask(pc.match_substring_regex(sub, _JSON_FLAT))
     if flat_ok.any():
         column = np.empty(int(flat_ok.sum()), dtype=object)
-        column[:] = flat.filter(pa.array(flat_ok)).to_pylist()
+        column[:] = pc.struct_field(pc.extract_regex(sub.filter(pa.array(flat_ok)), _JSON_FIRST), [0]).to_pylist()
         values[idx[flat_ok]] = column
         found[idx[flat_ok]] = True
     # The rest either has no level key anywhere (keyword search decides) or needs the full walk.
@@ -188,28 +220,34 @@ def _json_level_walk(line: str) -> str | None:
 
 def _logfmt_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
     sub = lines.take(pa.array(idx))
-    todo = np.arange(len(idx))
-    for rank, pattern in enumerate(_LOGFMT_PATTERNS):
-        if rank == 1:
-            # Later hints only matter for lines that mention one of them at all.
-            todo = todo[_mask(pc.match_substring_regex(sub.take(pa.array(todo)), _LOGFMT_OTHER_HINTS))]
-        if len(todo) == 0:
+    # Fast lane: `level` reached through unquoted tokens only (RE2's DFA answers yes/no cheaply).
+    # There the first textual occurrence of the key is the token, so a short unanchored search
+    # gets its value; anchored submatch extraction would cost several times more.
+    fast = _mask(pc.match_substring_regex(sub, _LOGFMT_FAST))
+    if fast.any():
+        _take_values(pc.extract_regex(sub.filter(pa.array(fast)), _LOGFMT_PLAIN), idx[fast], values, found)
+    # Slow lane: lines that mention a level key but not that simply; hint by hint, in Loki's order.
+    rest = np.flatnonzero(~fast)
+    if len(rest):
+        rest = rest[_mask(pc.match_substring_regex(sub.take(pa.array(rest)), _LOGFMT_ANY))]
+    for pattern in _LOGFMT_PATTERNS:
+        if len(rest) == 0:
             return
-        part = sub if len(todo) == len(sub) else sub.take(pa.array(todo))
-        m = pc.extract_regex(part, pattern)
-        ok = _mask(pc.is_valid(m))
-        if not ok.any():
-            continue
-        unq = pc.struct_field(m, [0]).filter(pa.array(ok)).to_pylist()
-        quo = pc.struct_field(m, [1]).filter(pa.array(ok)).to_pylist()
-        rows = idx[todo[ok]]
-        # Per-row Python over matched values only: pick the unquoted or the unescaped quoted value.
-        vals = [u if u else _unquote_logfmt(q) if q else None for u, q in zip(unq, quo)]
-        column = np.empty(len(vals), dtype=object)
-        column[:] = vals
-        values[rows] = column
-        found[rows] = True
-        todo = todo[~ok]
+        part = sub.take(pa.array(rest))
+        ok = _mask(pc.match_substring_regex(part, pattern))
+        if ok.any():
+            _take_values(pc.extract_regex(part.filter(pa.array(ok)), pattern), idx[rest[ok]], values, found)
+        rest = rest[~ok]
+
+
+def _take_values(m: pa.StructArray, rows: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+    unq = m.field("u").to_pylist()
+    quo = m.field("q").to_pylist()
+    # Per-row Python over matched values only: the unquoted or the unescaped quoted value.
+    column = np.empty(len(unq), dtype=object)
+    column[:] = [u if u else _unquote_logfmt(q) if q else None for u, q in zip(unq, quo)]
+    values[rows] = column
+    found[rows] = True
 
 
 def _unquote_logfmt(q: str) -> str | None:
