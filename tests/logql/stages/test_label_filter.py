@@ -1,0 +1,104 @@
+"""Label filters: Loki's handling of missing labels, unparsable values and errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from logyard.logql.stages.builder import LabelsBuilder
+from logyard.logql.stages.label_filter import (
+    AndLabelFilter,
+    BytesLabelFilter,
+    DurationLabelFilter,
+    IPLabelFilter,
+    NumericLabelFilter,
+    OrLabelFilter,
+    StringLabelFilter,
+)
+
+
+def run(f, labels, err=""):
+    lbs = LabelsBuilder(labels)
+    lbs.err = err
+    keep = f.process(0, "line", lbs)[1]
+    return keep, lbs.labels()
+
+
+def test_numeric_filter_drops_entries_missing_the_label():
+    assert run(NumericLabelFilter("status", ">=", 500), {"app": "a"}) == (False, {"app": "a"})
+
+
+def test_numeric_filter_keeps_unparsable_values_and_flags_them():
+    keep, labels = run(NumericLabelFilter("status", ">=", 500), {"status": "abc"})
+    assert keep
+    assert labels["__error__"] == "LabelFilterErr"
+    assert labels["__error_details__"] == 'strconv.ParseFloat: parsing "abc": invalid syntax'
+
+
+def test_label_filter_error_does_not_replace_an_earlier_error():
+    keep, labels = run(NumericLabelFilter("status", ">", 1), {"status": "x"}, err="JSONParserErr")
+    assert keep and labels["__error__"] == "JSONParserErr" and "__error_details__" not in labels
+
+
+@pytest.mark.parametrize(
+    "f, value, expected",
+    [
+        (NumericLabelFilter("v", ">", 2000), "2000.5", True),
+        (NumericLabelFilter("v", "==", 500), "500", True),
+        (NumericLabelFilter("v", "!=", 200), "200.0", False),
+        (NumericLabelFilter("v", "<", 1), "-Inf", True),
+        (NumericLabelFilter("v", "<=", 1), "1e0", True),
+        (DurationLabelFilter("v", ">", 50_000_000), "42.757ms", False),
+        (DurationLabelFilter("v", ">", 50_000_000), "1m", True),
+        (DurationLabelFilter("v", "==", 3_720_000_000_000), "1h2m", True),
+        (BytesLabelFilter("v", ">", 150_000), "1.5MiB", True),
+        (BytesLabelFilter("v", "<=", 42), "42 B", True),
+        (BytesLabelFilter("v", ">", 150_000), "150KB", False),
+        (StringLabelFilter("v", "=~", "/api"), "/api/x", False),  # anchored like a matcher
+        (StringLabelFilter("v", "=~", "/api.*"), "/api/x", True),
+        (StringLabelFilter("v", "!~", "(?i)GET"), "get", False),
+        (StringLabelFilter("v", "=~", ""), "anything", True),  # Loki: =~"" is always true
+        (StringLabelFilter("v", "!~", ""), "", False),  # and !~"" never
+        (StringLabelFilter("v", "!=", "x"), "y", True),
+        (IPLabelFilter("v", "=", "2001:db8::/32"), "2001:db8::7", True),
+        (IPLabelFilter("v", "!=", "10.0.0.0/8"), "10.2.3.4", False),
+    ],
+)
+def test_comparisons(f, value, expected):
+    assert run(f, {"v": value})[0] is expected
+
+
+@pytest.mark.parametrize(
+    "f, details",
+    [
+        (DurationLabelFilter("v", ">", 1), 'time: invalid duration "abc"'),
+        (BytesLabelFilter("v", ">", 1), 'strconv.ParseFloat: parsing "": invalid syntax'),
+    ],
+)
+def test_unparsable_duration_and_bytes(f, details):
+    keep, labels = run(f, {"v": "abc"})
+    assert keep and labels["__error__"] == "LabelFilterErr" and labels["__error_details__"] == details
+
+
+def test_string_filter_on_missing_label_compares_empty():
+    assert run(StringLabelFilter("nope", "=", ""), {"app": "a"})[0]
+    assert not run(StringLabelFilter("nope", "!=", ""), {"app": "a"})[0]
+
+
+def test_string_filter_on_error_label_sees_the_pipeline_error():
+    assert run(StringLabelFilter("__error__", "=", ""), {"a": "1"})[0]
+    assert run(StringLabelFilter("__error__", "!=", ""), {"a": "1"}, err="JSONParserErr")[0]
+
+
+def test_ip_filter_keeps_entries_that_already_have_an_error():
+    assert run(IPLabelFilter("v", "=", "10.0.0.0/8"), {"v": "x"}, err="JSONParserErr")[0]
+    assert not run(IPLabelFilter("missing", "=", "10.0.0.0/8"), {"v": "x"})[0]
+
+
+def test_and_or():
+    s500 = NumericLabelFilter("s", "==", 500)
+    s404 = NumericLabelFilter("s", "==", 404)
+    get = StringLabelFilter("m", "=", "GET")
+    f = AndLabelFilter(OrLabelFilter(s500, s404), get)
+    assert run(f, {"s": "404", "m": "GET"})[0]
+    assert not run(f, {"s": "404", "m": "POST"})[0]
+    assert not run(f, {"s": "200", "m": "GET"})[0]
