@@ -48,8 +48,8 @@ def to_push_streams(body: bytes) -> list[PushStream]:
     return out
 
 
-def load(data: Path) -> list[list[PushStream]]:
-    files = sorted(data.glob("push-*.json.gz"))
+def load(data: Path, limit: int = 0) -> list[list[PushStream]]:
+    files = sorted(data.glob("push-*.json.gz"))[: limit or None]
     return [to_push_streams(gzip.decompress(f.read_bytes())) for f in files]
 
 
@@ -67,13 +67,14 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/logyard-bench-store"))
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--head-mb", type=int, default=64)
+    ap.add_argument("--files", type=int, default=0, help="use only the first N bodies (0 = all)")
     args = ap.parse_args()
     manifest = json.loads((args.data / "manifest.json").read_text())
     t0 = time.perf_counter()
-    pushes = load(args.data)
+    pushes = load(args.data, args.files)
     t_decode = time.perf_counter() - t0
     lines = sum(len(s) for p in pushes for s in p)
-    raw = int(manifest["pushed_line_bytes"])
+    raw = int(manifest["pushed_line_bytes"]) if not args.files else sum(len(x.encode()) for p in pushes for s in p for x in s.lines)
     shutil.rmtree(args.dir, ignore_errors=True)
     store = Store(args.dir, head_max_bytes=args.head_mb << 20)
     store.open()
@@ -85,6 +86,7 @@ def main() -> None:
     t_append = time.perf_counter() - t0
     cpu_append = time.process_time() - cpu0
     store.stop_background()
+    head_lines = store.sizes()["head_lines"]
     t0 = time.perf_counter()
     store.flush()
     t_flush = time.perf_counter() - t0
@@ -115,7 +117,7 @@ def main() -> None:
     print("|----------------------------------------------|--------------------|")
     row("append lines/s (%d threads)" % args.threads, f"{lines / t_append:,.0f}")
     row("append CPU us per line", f"{cpu_append / lines * 1e6:.3f}")
-    row("final flush s", f"{t_flush:.2f}")
+    row("final flush s (head lines)", f"{t_flush:.2f} ({head_lines:,})")
     row("blocks before / after compaction", f"{blocks_before} / {sz['blocks']}")
     row("compaction s (blocks merged)", f"{t_compact:.2f} ({merged})")
     row("block bytes / line bytes before compaction", f"{block_bytes_before / raw:.4f}")
