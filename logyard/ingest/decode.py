@@ -290,6 +290,10 @@ def _explain_bad_entry(si: int, values: list) -> None:
 
 def _explain_bad_timestamp(si: int, ts: list[str]) -> None:
     for i, t in enumerate(ts):
+        if not isinstance(t, str):
+            raise BadRequestError(
+                f"streams[{si}].values[{i}][0]: the timestamp must be a string of integer nanoseconds, not {_kind(t)}"
+            )
         if not re.fullmatch(r"-?[0-9]{1,19}", t) or not -(2**63) <= int(t) < 2**63:
             raise BadRequestError(
                 f"streams[{si}].values[{i}][0]: invalid timestamp {orjson.dumps(t).decode()}: "

@@ -1,0 +1,297 @@
+"""decode_push on JSON bodies: Loki's answers, its ingest-time additions and its partial rejects."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logyard.errors import BadRequestError, UnprocessableError
+from logyard.ingest.decode import decode_push, normalize_metadata_name
+
+CT = "application/json"
+TS = "1767139200000000000"
+
+
+def push(*streams: dict) -> bytes:
+    return orjson.dumps({"streams": list(streams)})
+
+
+def one(labels: dict, *values: list) -> bytes:
+    return push({"stream": labels, "values": list(values)})
+
+
+def only_stream(body: bytes, **kw):
+    result = decode_push(body, CT, None, **kw)
+    assert result.error is None
+    [stream] = result.streams
+    return stream
+
+
+@pytest.mark.parametrize(
+    "body, status, text",
+    [
+        (b"", 400, "EOF"),
+        (b"   ", 400, "EOF"),
+        (b'{"streams": [', 400, None),
+        (b'{"streams": []}', 422, "error at least one valid stream is required for ingestion"),
+        (b"{}", 422, "error at least one valid stream is required for ingestion"),
+        (b"[]", 400, None),
+        (b'{"streams": {}}', 400, None),
+        (one({"1bad": "v"}, [TS, "x"]), 400, "couldn't parse labels: 1:2: parse error: unexpected character inside braces: '1'"),
+        (one({"a": "1", "b.c": "v"}, [TS, "x"]), 400, "couldn't parse labels: 1:10: parse error: unexpected character inside braces: '.'"),
+        (one({"job": "probe"}, ["notanumber", "x"]), 400, None),
+        (one({"job": "probe"}, [1767139200000000000, "x"]), 400, None),  # numbers are not accepted
+        (one({"job": "probe"}, ["1.5", "x"]), 400, None),
+        (one({"job": "probe"}, ["99999999999999999999", "x"]), 400, None),
+        (one({"job": "probe"}, [TS, 5]), 400, None),
+        (one({"job": "probe"}, [TS]), 400, None),
+        (one({"job": "probe"}, "x"), 400, None),
+        (one({"job": "probe"}, [TS, "x", {"k": 1}]), 400, None),
+        (one({"job": "probe"}, [TS, "x", "meta"]), 400, None),
+        (one({"job": {"a": 1}}, [TS, "x"]), 400, None),
+    ],
+)
+def test_bad_json_pushes_are_rejected_whole(body, status, text):
+    with pytest.raises((BadRequestError, UnprocessableError)) as info:
+        decode_push(body, CT, None)
+    assert info.value.status == status
+    if text is not None:
+        assert str(info.value) == text
+    else:
+        assert str(info.value)  # says what is wrong
+
+
+def test_json_error_names_the_place():
+    with pytest.raises(BadRequestError, match=r"streams\[0\]\.values\[1\]\[0\]: invalid timestamp \"x1\""):
+        decode_push(one({"job": "a"}, [TS, "ok"], ["x1", "bad"]), CT, None)
+
+
+@pytest.mark.parametrize(
+    "labels, service",
+    [
+        ({"job": "varlogs", "host": "h"}, "varlogs"),
+        ({"container": "c", "job": "j"}, "c"),  # first of Loki's list wins
+        ({"app": "a", "service": "s"}, "s"),
+        ({"host": "h"}, "unknown_service"),
+        ({}, "unknown_service"),  # an empty label set is accepted, as in Loki
+        ({"app": "", "job": "j"}, "j"),  # empty values are absent labels
+    ],
+)
+def test_service_name_is_discovered_like_loki(labels, service):
+    stream = only_stream(one(labels, [TS, "x"]))
+    assert stream.labels.get("service_name") == service
+
+
+def test_existing_service_name_is_kept():
+    stream = only_stream(one({"service_name": "mine", "app": "a"}, [TS, "x"]))
+    assert stream.labels.to_dict() == {"service_name": "mine", "app": "a"}
+
+
+def test_service_name_discovery_can_be_turned_off():
+    stream = only_stream(one({"app": "a"}, [TS, "x"]), discover_service_name=[])
+    assert stream.labels.to_dict() == {"app": "a"}
+
+
+def test_entries_keep_push_order_timestamps_and_lines():
+    body = one({"job": "a"}, ["3", "c"], ["1", "a"], ["2", "b\nmulti"], ["-5", "neg"])
+    stream = only_stream(body)
+    assert stream.timestamps.dtype == np.int64
+    assert stream.timestamps.tolist() == [3, 1, 2, -5]
+    assert stream.lines == ["c", "a", "b\nmulti", "neg"]
+
+
+def test_metadata_is_sorted_json_with_detected_level():
+    body = one({"job": "a"}, [TS, "level=warn x", {"trace_id": "ab", "Session": "s1"}], [TS, "plain"])
+    stream = only_stream(body)
+    assert stream.metadata == [
+        '{"Session":"s1","detected_level":"warn","trace_id":"ab"}',
+        '{"detected_level":"unknown"}',
+    ]
+
+
+@pytest.mark.parametrize(
+    "labels, meta, line, level",
+    [
+        ({"job": "a", "level": "WARNING"}, {}, "an error", "warn"),  # stream label first
+        ({"job": "a", "level": "notice"}, {}, "an error", "notice"),  # unknown kept verbatim
+        ({"job": "a"}, {"severity": "ERR"}, "level=info", "error"),  # then metadata
+        ({"job": "a"}, {"detected_level": "Info"}, "an error", "info"),  # client's, normalised
+        ({"job": "a"}, {"severity_number": "17"}, "level=info", "error"),  # OTLP severity
+        ({"job": "a"}, {"severity_number": "x"}, "debug", "info"),
+        ({"job": "a"}, {"trace_id": "t"}, '{"lvl":"trace"}', "trace"),
+    ],
+)
+def test_detected_level_precedence(labels, meta, line, level):
+    entry = [TS, line, meta] if meta else [TS, line]
+    stream = only_stream(one(labels, entry))
+    assert orjson.loads(stream.metadata[0])["detected_level"] == level
+
+
+def test_level_discovery_can_be_turned_off():
+    body = one({"job": "a"}, [TS, "level=info"], [TS, "x", {"trace_id": "t"}])
+    stream = only_stream(body, discover_log_levels=False)
+    assert stream.metadata == ["", '{"trace_id":"t"}']
+
+
+@pytest.mark.parametrize(
+    "name, normalized",
+    [("trace_id", "trace_id"), ("a.b", "a_b"), ("a..b", "a_b"), ("a__b", "a_b"), ("1x", "key_1x"),
+     ("__meta__", "__meta__"), ("_x", "_x"), ("k8s.pod-name", "k8s_pod_name")],
+)  # fmt: skip
+def test_metadata_names_are_normalised_like_loki(name, normalized):
+    assert normalize_metadata_name(name) == normalized
+
+
+def test_metadata_name_of_underscores_only_is_rejected():
+    with pytest.raises(BadRequestError):
+        normalize_metadata_name("__")
+
+
+def test_line_over_the_limit_drops_only_that_entry_and_answers_400():
+    big = "x" * 300000
+    body = push(
+        {"stream": {"job": "probe"}, "values": [[TS, big], [TS, "small"]]},
+        {"stream": {"job": "other"}, "values": [[TS, "fine"]]},
+    )
+    result = decode_push(body, CT, None)
+    assert [s.lines for s in result.streams] == [["small"], ["fine"]]
+    assert result.lines == 2 and result.bytes == len("small") + len("fine")
+    assert result.discarded_lines == {"line_too_long": 1}
+    assert result.discarded_bytes == {"line_too_long": 300000}
+    assert result.error is not None and result.error.status == 400
+    assert str(result.error) == (
+        "max entry size '262144' bytes exceeded for stream '{job=\"probe\", service_name=\"probe\"}' "
+        "while adding an entry with length '300000' bytes"
+    )
+
+
+def test_repeated_validation_errors_are_grouped_like_loki():
+    body = one({"job": "p"}, [TS, "xxxx"], [TS, "yyyy"], [TS, "ok"])
+    result = decode_push(body, CT, None, max_line_size=3)
+    assert str(result.error).startswith("2 errors like: max entry size '3' bytes exceeded")
+    assert [s.lines for s in result.streams] == [["ok"]]
+
+
+def test_line_limit_counts_utf8_bytes_and_zero_means_none():
+    body = one({"job": "p"}, [TS, "é" * 2])
+    assert decode_push(body, CT, None, max_line_size=3).discarded_lines == {"line_too_long": 1}
+    assert decode_push(body, CT, None, max_line_size=0).lines == 1
+
+
+@pytest.mark.parametrize(
+    "labels, reason, text",
+    [
+        ({f"l{i}": "v" for i in range(16)}, "max_label_names_per_series", "has 16 label names; limit 15"),
+        ({"job": "v" * 2049}, "label_value_too_long", "has label value too long"),
+        ({"n" * 1025: "v"}, "label_name_too_long", "has label name too long"),
+    ],
+)
+def test_invalid_streams_are_dropped_with_loki_messages(labels, reason, text):
+    body = push({"stream": labels, "values": [[TS, "x"]]}, {"stream": {"job": "ok"}, "values": [[TS, "y"]]})
+    result = decode_push(body, CT, None)
+    assert [s.lines for s in result.streams] == [["y"]]
+    assert result.discarded_lines == {reason: 1}
+    assert text in str(result.error)
+
+
+def test_streams_without_entries_are_skipped_quietly():
+    body = push({"stream": {"job": "a"}, "values": []}, {"stream": {"job": "b"}})
+    result = decode_push(body, CT, None)
+    assert result.streams == [] and result.error is None
+
+
+def test_null_entries_are_skipped_like_loki():
+    stream = only_stream(one({"job": "a"}, None, [TS, "x"]))
+    assert stream.lines == ["x"]
+
+
+@pytest.mark.parametrize("content_type", [None, "", "application/json", "Application/JSON; charset=utf-8"])
+def test_json_content_types(content_type):
+    assert decode_push(one({"job": "a"}, [TS, "x"]), content_type, None).lines == 1
+
+
+def deflate_raw(data: bytes) -> bytes:
+    c = zlib.compressobj(wbits=-15)
+    return c.compress(data) + c.flush()
+
+
+@pytest.mark.parametrize(
+    "encode, encoding",
+    [
+        (lambda b: b, None),
+        (lambda b: b, "snappy"),  # Loki passes the body on: snappy applies to protobuf only
+        (gzip.compress, "gzip"),
+        (lambda b: gzip.compress(b[:10]) + gzip.compress(b[10:]), "gzip"),  # multi-member
+        (deflate_raw, "deflate"),
+    ],
+)
+def test_content_encodings(encode, encoding):
+    body = one({"job": "a"}, [TS, "x"])
+    assert decode_push(encode(body), CT, encoding).lines == 1
+
+
+@pytest.mark.parametrize(
+    "body, encoding, text",
+    [
+        (b"not gzip", "gzip", "unexpected EOF"),
+        (b"definitely not gzip", "gzip", "gzip: invalid header"),
+        (gzip.compress(b'{"streams": []}')[:-6], "gzip", "unexpected EOF"),
+        (b"x", "br", 'Content-Encoding "br" not supported'),
+    ],
+)
+def test_bad_encodings_answer_like_go(body, encoding, text):
+    with pytest.raises(BadRequestError) as info:
+        decode_push(body, CT, encoding)
+    assert str(info.value) == text
+
+
+def test_other_content_types_are_read_as_snappy_protobuf():
+    with pytest.raises(BadRequestError, match="^snappy: corrupt input$"):
+        decode_push(b"hello", "text/plain", None)
+
+
+def test_bad_media_type_is_rejected():
+    with pytest.raises(BadRequestError, match="mime: expected slash after first token"):
+        decode_push(b"{}", "json", None)
+
+
+# -- round trip ------------------------------------------------------------------------------
+
+label_names = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n != "service_name")
+entry = st.tuples(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.text(max_size=60),
+    st.dictionaries(st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z0-9]{1,4})?", fullmatch=True), st.text(max_size=10), max_size=3),
+)
+stream_st = st.tuples(st.dictionaries(label_names, st.text(min_size=1, max_size=12), max_size=5), st.lists(entry, min_size=1, max_size=8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(stream_st, min_size=1, max_size=4))
+def test_json_round_trip_gives_back_every_entry(streams):
+    body = push(
+        *[
+            {"stream": labels, "values": [[str(ts), line, meta] if meta else [str(ts), line] for ts, line, meta in entries]}
+            for labels, entries in streams
+        ]
+    )
+    result = decode_push(body, CT, None, max_line_size=0)
+    assert result.error is None
+    assert len(result.streams) == len(streams)
+    for got, (labels, entries) in zip(result.streams, streams):
+        assert got.labels.without(["service_name"]).to_dict() == labels
+        assert got.timestamps.tolist() == [ts for ts, _, _ in entries]
+        assert got.lines == [line for _, line, _ in entries]
+        for meta_text, (_, _, meta) in zip(got.metadata, entries):
+            decoded = json.loads(meta_text)
+            assert decoded.pop("detected_level") in ("trace", "debug", "info", "warn", "error", "critical", "fatal", "unknown")
+            assert decoded == meta
+    assert result.lines == sum(len(e) for _, e in streams)
+    assert result.bytes == sum(len(line.encode()) for _, e in streams for _, line, _ in e)
