@@ -2,8 +2,9 @@
 
 Column stage: `LineFilter.mask(lines)` / `filters_mask(lines, filters)` (vectorized, NumPy bool mask)
 and `decolorize_column`. Row stages all have `process(ts_ns, line, lbs) -> (line, keep)` over a
-`LabelsBuilder` (one per entry, built from stream labels and structured metadata); `run_stages`
-runs a chain for one entry. The evaluator maps AST nodes onto these constructors:
+`LabelsBuilder` (one per entry, built from stream labels, structured metadata and, for metric
+queries, `ParserHints.for_metric(required_label_names(stages), groups, without, no_labels)`);
+`run_stages` runs a chain for one entry. The evaluator maps AST nodes onto these constructors:
 
   line filter      LineFilter(op, values, ips)          op in |= != |~ !~ |> !>
   | logfmt         LogfmtParser(strict, keep_empty) / LogfmtExpressionParser({label: key}, strict)
@@ -20,7 +21,7 @@ runs a chain for one entry. The evaluator maps AST nodes onto these constructors
   | drop / keep    DropLabels(items) / KeepLabels(items), items: names or logyard.labels.Matcher
 """
 
-from .builder import LabelsBuilder
+from .builder import NO_HINTS, LabelsBuilder, ParserHints
 from .decolorize import Decolorizer, decolorize_column
 from .drop import DropLabels
 from .format import LabelFmt, LabelsFormatter, LineFormatter
@@ -38,11 +39,12 @@ from .label_filter import (
 from .line_filter import LineFilter, filters_mask
 from .logfmt import LogfmtExpressionParser, LogfmtParser
 from .pattern import PatternParser
-from .pipeline import Stage, run_stages
+from .pipeline import Stage, required_label_names, run_stages
 from .regexp import RegexpParser
 from .unpack import UnpackParser
 
 __all__ = [
+    "NO_HINTS", "ParserHints", "required_label_names",
     "AndLabelFilter", "BytesLabelFilter", "Decolorizer", "DropLabels", "DurationLabelFilter",
     "IPLabelFilter", "JSONExpressionParser", "JSONParser", "KeepLabels", "LabelFmt", "LabelsBuilder",
     "LabelsFormatter", "LineFilter", "LineFormatter", "LogfmtExpressionParser", "LogfmtParser",

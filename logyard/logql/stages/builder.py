@@ -17,7 +17,8 @@ and write labels only through this builder, so every stage sees the same precede
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 STREAM = 0
 METADATA = 1
@@ -29,6 +30,47 @@ PRESERVE_ERROR_LABEL = "__preserve_error__"
 DUPLICATE_SUFFIX = "_extracted"
 
 
+@dataclass(frozen=True, slots=True)
+class ParserHints:
+    """Loki's parser hints for metric queries: which labels the query can observe.
+
+    `required` empty means "extract everything" (log queries, `without`, no grouping). With
+    `no_labels`, implicit parsers do not parse at all — so `sum(count_over_time({…} | json [5m]))`
+    never sees a JSON error. With `required`, parsers extract only those labels and stop as soon
+    as all are found (errors further along the line then go unnoticed, as in Loki).
+    """
+
+    required: frozenset[str] = frozenset()
+    no_labels: bool = False
+
+    @property
+    def preserve_error(self) -> bool:
+        return ERROR_LABEL in self.required
+
+    @classmethod
+    def for_metric(cls, required_names: Iterable[str], groups: Iterable[str] | None, without: bool,
+                   no_labels: bool, metric_label: str = "") -> ParserHints:
+        """Loki's NewParserHint: `required_names` are the labels the stages read (label filters,
+        templates), `groups` the aggregation's `by`/`without` labels, `metric_label` the unwrapped
+        label; `no_labels` is true when the aggregation keeps no label at all."""
+        groups = list(groups or [])
+        hints: list[str] = []
+        for name in [*required_names, *groups, metric_label]:
+            if not name:
+                continue
+            hints.append(name)
+            if name.endswith(DUPLICATE_SUFFIX):
+                hints.append(name[: -len(DUPLICATE_SUFFIX)])
+        if no_labels:
+            return cls(frozenset(hints)) if hints else cls(no_labels=True)
+        if without or not groups:
+            return cls()
+        return cls(frozenset(hints))
+
+
+NO_HINTS = ParserHints()
+
+
 class LabelsBuilder:
     """The labels of one log entry as they change through the pipeline stages.
 
@@ -36,10 +78,12 @@ class LabelsBuilder:
     mirroring Loki's LabelsBuilder so that the final label map and the precedence are Loki's.
     """
 
-    __slots__ = ("stream", "add", "deleted", "err", "err_details", "extracted")
+    __slots__ = ("stream", "add", "deleted", "err", "err_details", "extracted", "hints")
 
-    def __init__(self, stream: Mapping[str, str], metadata: Mapping[str, str] | None = None) -> None:
+    def __init__(self, stream: Mapping[str, str], metadata: Mapping[str, str] | None = None,
+                 hints: ParserHints = NO_HINTS) -> None:
         self.stream = stream
+        self.hints = hints
         self.add: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
         self.deleted: set[str] = set()
         self.err = ""
@@ -65,6 +109,7 @@ class LabelsBuilder:
         other.err = self.err
         other.err_details = self.err_details
         other.extracted = set(self.extracted)
+        other.hints = self.hints
         return other
 
     # --- reading -------------------------------------------------------------------------------
@@ -108,6 +153,23 @@ class LabelsBuilder:
     def has_err(self) -> bool:
         return self.err != ""
 
+    # --- parser hints ----------------------------------------------------------------------------
+    def should_extract(self, name: str) -> bool:
+        required = self.hints.required
+        return not required or name in required
+
+    def should_extract_prefix(self, prefix: str) -> bool:
+        required = self.hints.required
+        return not required or any(r.startswith(prefix) for r in required)
+
+    def all_required_extracted(self) -> bool:
+        required = self.hints.required
+        return bool(required) and required <= self.extracted
+
+    def no_labels(self) -> bool:
+        """Implicit parsers skip the line: the query observes no label (Loki's NoLabels)."""
+        return self.hints.no_labels or self.all_required_extracted()
+
     # --- writing -------------------------------------------------------------------------------
     def set(self, category: int, name: str, value: str) -> None:
         """Set a label in a category, following Loki's precedence parsed > metadata > stream."""
@@ -126,13 +188,15 @@ class LabelsBuilder:
             self.extracted.add(name)
         target[name] = value
 
-    def set_parsed(self, key: str, value: str) -> None:
+    def set_parsed(self, key: str, value: str) -> bool:
         """What every implicit parser does with an extracted key: rename it on collision
-        (`extracted_name`), skip it when already extracted in this entry, else set it as parsed."""
+        (`extracted_name`), skip it when not wanted by the hints or already extracted in this
+        entry, else set it as parsed. True when set."""
         name = self.extracted_name(key)
-        if name in self.extracted:
-            return
+        if name in self.extracted or not self.should_extract(name):
+            return False
         self.set(PARSED, name, value)
+        return True
 
     def delete(self, name: str) -> None:
         for category in self.add:
@@ -140,10 +204,13 @@ class LabelsBuilder:
         self.deleted.add(name)
 
     def set_error(self, kind: str, details: str | None = None) -> None:
-        """Record a pipeline error the way parsers do: the kind always, details when known."""
+        """Record a pipeline error the way parsers do (Loki's addErrLabel): the kind always,
+        details when known, and `__preserve_error__` when the query groups by `__error__`."""
         self.err = kind
         if details is not None:
             self.err_details = details
+        if self.hints.preserve_error:
+            self.set(PARSED, PRESERVE_ERROR_LABEL, "true")
 
     # --- result --------------------------------------------------------------------------------
     def labels(self) -> dict[str, str]:

@@ -35,6 +35,9 @@ class LineFormatter:
             raise BadRequestError(f"invalid line template: {exc}") from None
         self.simple_key = self.template.simple_field
 
+    def required_label_names(self) -> list[str]:
+        return self.template.fields()
+
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         if self.simple_key is not None:
             value = lbs.get(self.simple_key)
@@ -42,7 +45,7 @@ class LineFormatter:
         try:
             return self.template.render(lbs.labels(), line, ts), True
         except templates.TemplateError as exc:
-            lbs.set_error(TEMPLATE_ERROR, str(exc))
+            lbs.err, lbs.err_details = TEMPLATE_ERROR, str(exc)
             return line, True
 
 
@@ -73,6 +76,12 @@ class LabelsFormatter:
                     raise BadRequestError(f"invalid template for label '{f.name}': {exc}") from None
             self.formats.append((f, tmpl))
 
+    def required_label_names(self) -> list[str]:
+        names: list[str] = []
+        for f, tmpl in self.formats:
+            names.extend([f.value] if tmpl is None else tmpl.fields())
+        return list(dict.fromkeys(names))
+
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         snapshot: dict[str, str] | None = None
         for f, tmpl in self.formats:
@@ -87,7 +96,7 @@ class LabelsFormatter:
             try:
                 value = tmpl.render(snapshot, line, ts)
             except templates.TemplateError as exc:
-                lbs.set_error(TEMPLATE_ERROR, str(exc))
+                lbs.err, lbs.err_details = TEMPLATE_ERROR, str(exc)
                 continue
             lbs.set(PARSED, f.name, value)
         return line, True

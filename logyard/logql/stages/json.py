@@ -30,6 +30,7 @@ from .jsonscan import (
     OBJECT,
     STRING,
     JSONScanError,
+    StopScan,
     array_items,
     object_each,
     string_text,
@@ -60,9 +61,13 @@ class JSONParser:
     """`| json` with no parameters."""
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        if lbs.no_labels():
+            return line, True
         data = line.encode("utf-8", "surrogatepass")
         try:
             self._walk(data, [], lbs)
+        except StopScan:
+            pass  # all labels the query needs were found: the rest of the line is not read
         except JSONScanError as exc:
             lbs.set_error(JSON_ERROR, str(exc))
         return line, True
@@ -70,9 +75,13 @@ class JSONParser:
     def _walk(self, data: bytes, prefix: list[bytes], lbs: LabelsBuilder) -> None:
         def member(key: bytes, value: bytes, kind: str) -> None:
             if kind == OBJECT:
-                self._walk(value, prefix + [key], lbs)
-            elif kind in (STRING, NUMBER, BOOLEAN):
+                if lbs.should_extract_prefix(_sanitized_join(prefix + [key])):
+                    self._walk(value, prefix + [key], lbs)
+                return
+            if kind in (STRING, NUMBER, BOOLEAN):
                 self._label(prefix, key, value, kind, lbs)
+            if lbs.all_required_extracted():
+                raise StopScan
 
         object_each(data, member)
 
@@ -87,7 +96,7 @@ class JSONParser:
             name = _sanitized_join(prefix + [key])
             if lbs.extracted_name(name) != name:
                 name = _sanitized_join(prefix + [key + b"_extracted"])
-        if name in lbs.extracted:
+        if not lbs.should_extract(name) or name in lbs.extracted:
             return
         lbs.set(PARSED, name, value_text(value, kind))
 
@@ -169,7 +178,7 @@ class JSONExpressionParser:
             self.paths.append(path)
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
-        if not line:
+        if not line or lbs.no_labels():
             return line, True
         data = line.encode("utf-8", "surrogatepass")
         if data[:1] not in (b'"', b"{", b"["):

@@ -60,6 +60,9 @@ class StringLabelFilter:
             if value in _ALWAYS_TRUE_REGEXES:
                 self._always = op == "=~"
 
+    def required_label_names(self) -> list[str]:
+        return [self.name]
+
     def matches(self, value: str) -> bool:
         if self._always is not None:
             return self._always
@@ -84,6 +87,9 @@ class _ParsedLabelFilter:
             raise AssertionError(f"BUG: unknown comparison operator {op!r}")
         self.name, self.op, self.value = name, op, value
 
+    def required_label_names(self) -> list[str]:
+        return [self.name]
+
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         text = lbs.get(self.name)
         if text is None:
@@ -92,7 +98,7 @@ class _ParsedLabelFilter:
             parsed = self.parse(text)
         except ValueError as exc:
             if not lbs.has_err():
-                lbs.set_error(LABEL_FILTER_ERROR, str(exc))
+                lbs.err, lbs.err_details = LABEL_FILTER_ERROR, str(exc)
             return line, True
         return line, _compare(self.op, parsed, self.value)
 
@@ -124,6 +130,9 @@ class IPLabelFilter:
         self.name, self.op, self.pattern = name, op, pattern
         self.matcher = IPMatcher(pattern)
 
+    def required_label_names(self) -> list[str]:
+        return [self.name]
+
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         if lbs.has_err():
             return line, True
@@ -138,6 +147,9 @@ class AndLabelFilter:
     def __init__(self, left, right) -> None:
         self.left, self.right = left, right
 
+    def required_label_names(self) -> list[str]:
+        return list(dict.fromkeys(self.left.required_label_names() + self.right.required_label_names()))
+
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         line, lok = self.left.process(ts, line, lbs)
         line, rok = self.right.process(ts, line, lbs)
@@ -147,6 +159,9 @@ class AndLabelFilter:
 class OrLabelFilter:
     def __init__(self, left, right) -> None:
         self.left, self.right = left, right
+
+    def required_label_names(self) -> list[str]:
+        return list(dict.fromkeys(self.left.required_label_names() + self.right.required_label_names()))
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         line, lok = self.left.process(ts, line, lbs)

@@ -227,10 +227,11 @@ class LogfmtParser:
         self.keep_empty = keep_empty
         self._keys: dict[bytes, str] = {}
 
-    def parse(self, line: str) -> tuple[list[tuple[str, str]], str | None]:
-        """The (sanitized key, value) pairs in line order, and the error details (strict only)."""
-        pairs: list[tuple[str, str]] = []
+    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        if lbs.no_labels():
+            return line, True
         error: str | None = None
+        # per-row by nature: runs on the rows left after line filters
         for key, value, err in decode(line.encode("utf-8", "surrogatepass")):
             if key is None:
                 if err is not None:
@@ -238,11 +239,11 @@ class LogfmtParser:
                 if self.strict:
                     break
                 continue
-            name = self._keys.get(key)
-            if name is None:
-                name = sanitize_label_key(key.decode("utf-8", "replace"))
-                self._keys[key] = name
+            name = self._name(key)
             if not name:
+                continue
+            name = lbs.extracted_name(name)
+            if not lbs.should_extract(name) or name in lbs.extracted:
                 continue
             if value is None:
                 if not self.keep_empty:
@@ -252,16 +253,19 @@ class LogfmtParser:
                 text = _value_text(value)
                 if not text and not self.keep_empty:
                     continue
-            pairs.append((name, text))
-        return pairs, (error if self.strict else None)
-
-    def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
-        pairs, error = self.parse(line)
-        for name, value in pairs:
-            lbs.set_parsed(name, value)
-        if error is not None:
+            lbs.set(PARSED, name, text)
+            if lbs.all_required_extracted():
+                break
+        if self.strict and error is not None:
             lbs.set_error(LOGFMT_ERROR, error)
         return line, True
+
+    def _name(self, key: bytes) -> str:
+        name = self._keys.get(key)
+        if name is None:
+            name = sanitize_label_key(key.decode("utf-8", "replace"))
+            self._keys[key] = name
+        return name
 
 
 class LogfmtExpressionParser:
@@ -283,6 +287,8 @@ class LogfmtExpressionParser:
         self.strict = strict
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        if lbs.no_labels():
+            return line, True
         for ident in self.expressions:
             if not lbs.base_has(ident) and not lbs.has_in_category(ident, METADATA):
                 lbs.set(PARSED, ident, "")
@@ -298,6 +304,10 @@ class LogfmtExpressionParser:
             name = sanitize_label_key(key.decode("utf-8", "replace"))
             if not name:
                 continue
+            if name not in self.expressions and not lbs.should_extract(name):
+                continue
+            if name not in self.expressions and name in lbs.extracted:
+                continue
             ident = by_key.get(name)
             if ident is None:
                 if name not in self.expressions:
@@ -309,7 +319,12 @@ class LogfmtExpressionParser:
                     text = value.decode("utf-8")
                 except UnicodeDecodeError:
                     text = ""
-            lbs.set(PARSED, lbs.extracted_name(ident), text)
+            target = lbs.extracted_name(ident)
+            if target != ident and (target in lbs.extracted or not lbs.should_extract(target)):
+                break  # Loki stops the whole line here, not just this key
+            lbs.set(PARSED, target, text)
+            if lbs.all_required_extracted():
+                break
         if self.strict and error is not None:
             lbs.set_error(LOGFMT_ERROR, error)
         return line, True

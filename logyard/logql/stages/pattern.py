@@ -107,6 +107,8 @@ class PatternParser:
         return [v.decode("utf-8", "replace") for v in out]
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
+        if lbs.no_labels():
+            return line, True
         for name, value in zip(self.names, self.matches(line)):
             lbs.set_parsed(name, value)
         return line, True

@@ -10,11 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from .builder import LabelsBuilder
+from .builder import NO_HINTS, LabelsBuilder, ParserHints
 
 
 class Stage(Protocol):
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]: ...
+
+
+def required_label_names(stages: Sequence[object]) -> list[str]:
+    """The labels the stages read (label filters, templates, renames): Loki's RequiredLabelNames,
+    the input of `ParserHints.for_metric`."""
+    names: list[str] = []
+    for stage in stages:
+        fn = getattr(stage, "required_label_names", None)
+        if fn is not None:
+            names.extend(fn())
+    return list(dict.fromkeys(names))
 
 
 def run_stages(
@@ -23,9 +34,10 @@ def run_stages(
     line: str,
     stream: Mapping[str, str],
     metadata: Mapping[str, str] | None = None,
+    hints: ParserHints = NO_HINTS,
 ) -> tuple[str, dict[str, str]] | None:
     """The entry's final (line, labels), or None when a stage dropped it."""
-    lbs = LabelsBuilder(stream, metadata)
+    lbs = LabelsBuilder(stream, metadata, hints)
     for stage in stages:
         line, keep = stage.process(ts, line, lbs)
         if not keep:

@@ -19,7 +19,7 @@ _NOT_OBJECT = "expecting json object(6), but it is not"
 
 class UnpackParser:
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
-        if not line:
+        if not line or lbs.no_labels():
             return line, True
         if line[0] != "{":
             lbs.set_error(JSON_ERROR, _NOT_OBJECT)
@@ -38,7 +38,7 @@ class UnpackParser:
                 entry.append(unesc.decode("utf-8", "replace"))
                 return
             name = lbs.extracted_name(name)
-            if name in lbs.extracted:
+            if not lbs.should_extract(name) or name in lbs.extracted:
                 return
             pending.append((sanitize_label_key(name), string_text(value)))
 
