@@ -24,9 +24,30 @@ CASES = CONFORMANCE / "cases"
 
 
 class Corpus:
-    def __init__(self, streams: dict[LabelSet, tuple[np.ndarray, np.ndarray]], lines: dict[LabelSet, list[str]]) -> None:
+    def __init__(self, streams: dict[LabelSet, tuple[np.ndarray, np.ndarray]], lines: dict[LabelSet, list[str]],
+                 meta: dict[LabelSet, list[tuple]] | None = None) -> None:
         self.streams = streams
         self.lines = lines
+        self.meta = meta or {}
+
+    def as_loki_series(self) -> "Corpus":
+        """Streams split the way Loki's metric queries see them: by structured metadata and by the
+        `detected_level` that `logyard.ingest.level` finds (a cross-check with that module)."""
+        import pyarrow as pa
+
+        from logyard.ingest.level import LEVELS, detect_levels
+
+        streams, lines = {}, {}
+        for lbs, (ts, nbytes) in self.streams.items():
+            levels = detect_levels(pa.array(self.lines[lbs]))
+            groups: dict[tuple, list[int]] = {}
+            for i, key in enumerate(zip(levels.tolist(), self.meta[lbs])):
+                groups.setdefault(key, []).append(i)
+            for (level, meta), rows in groups.items():
+                split = lbs.with_labels({"detected_level": LEVELS[level], **dict(meta)})
+                streams[split] = (ts[rows], nbytes[rows])
+                lines[split] = [self.lines[lbs][i] for i in rows]
+        return Corpus(streams, lines)
 
     def extract(self, extractor, **equals: str) -> tuple[list[LabelSet], np.ndarray, np.ndarray, np.ndarray]:
         """Samples of the lines for which `extractor(labels, line)` gives (series labels, value).
@@ -67,7 +88,7 @@ class Corpus:
 
 @pytest.fixture(scope="session")
 def corpus() -> Corpus:
-    seen: dict[LabelSet, dict[tuple[int, str], int]] = {}
+    seen: dict[LabelSet, dict[tuple[int, str], tuple]] = {}
     for path in sorted((CONFORMANCE / "data").glob("push-*.json.gz")):
         body = orjson.loads(gzip.decompress(path.read_bytes()))
         for stream in body["streams"]:
@@ -76,15 +97,21 @@ def corpus() -> Corpus:
             entries = seen.setdefault(LabelSet.from_dict(lbs), {})
             for value in stream["values"]:
                 # Loki stores an exact duplicate (same stream, timestamp and line) once.
-                entries[(int(value[0]), value[1])] = len(value[1].encode())
-    streams, lines = {}, {}
+                entries[(int(value[0]), value[1])] = tuple(sorted(value[2].items())) if len(value) > 2 else ()
+    streams, lines, meta = {}, {}, {}
     for lbs, entries in seen.items():
         keys = sorted(entries)
         ts = np.array([k[0] for k in keys], dtype=np.int64)
-        nbytes = np.array([entries[k] for k in keys], dtype=np.float64)
+        nbytes = np.array([len(k[1].encode()) for k in keys], dtype=np.float64)
         streams[lbs] = (ts, nbytes)
         lines[lbs] = [k[1] for k in keys]
-    return Corpus(streams, lines)
+        meta[lbs] = [entries[k] for k in keys]
+    return Corpus(streams, lines, meta)
+
+
+@pytest.fixture(scope="session")
+def loki_series(corpus: Corpus) -> Corpus:
+    return corpus.as_loki_series()
 
 
 def load_case(case_id: str) -> dict:

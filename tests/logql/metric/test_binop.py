@@ -246,3 +246,14 @@ def test_or_vector_zero_fills_the_gap_like_loki(corpus):
 def test_vector_const_matches_loki():
     case = load_case("m-vector-const")
     assert_same_points(actual_points(vector(42, case_grid(case))), expected_points(case))
+
+
+def test_arithmetic_is_left_associative_over_loki_series(loki_series):
+    # max - min + count, where nginx/open-webui trace_id metadata make hundreds of stdout series
+    case = load_case("m-max-min-count")
+    labels, ids, ts, nbytes = loki_series.select(**AIXCL)
+    inner = range_step_matrix("count_over_time", labels, ids, ts, nbytes, case_grid(case), 600 * S)
+    by = ["stream"]
+    got = vector_binop("+", vector_binop("-", aggregate("max", inner, by), aggregate("min", inner, by)),
+                       aggregate("count", inner, by))
+    assert_same_points(actual_points(got, drop=()), expected_points(case, drop=()))

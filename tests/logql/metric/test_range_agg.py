@@ -75,10 +75,11 @@ def reference(op, ts, values, t_end, range_ns, param=None, unwrap=False):
             if v < last:
                 result += last
             last = v
+        result = np.float64(result)  # Go float division: x/0 is ±Inf or NaN, not an exception
         start = t_end - range_ns
         to_start = (w[0][0] - start) / 1e9
         to_end = (t_end - w[-1][0]) / 1e9
-        sampled = (w[-1][0] - w[0][0]) / 1e9
+        sampled = np.float64((w[-1][0] - w[0][0]) / 1e9)
         avg = sampled / (len(w) - 1)
         if to_start >= avg * 1.1:
             to_start = avg / 2
@@ -86,7 +87,8 @@ def reference(op, ts, values, t_end, range_ns, param=None, unwrap=False):
         to_start = min(to_start, to_zero)
         if to_end >= avg * 1.1:
             to_end = avg / 2
-        return result * ((sampled + to_start + to_end) / sampled) / sec
+        with np.errstate(all="ignore"):
+            return float(result * ((sampled + to_start + to_end) / sampled) / sec)
     raise AssertionError(op)
 
 
@@ -344,3 +346,17 @@ def test_rate_counter_of_one_sample_series_is_zero_as_loki_answers(corpus):
     got = range_step_matrix("rate_counter", labels, ids, ts, values, case_grid(case), 600 * S)
     got = aggregate("sum", got, ["compose_service"])
     assert_same_points(actual_points(got), expected_points(case))
+
+
+@pytest.mark.parametrize(
+    "case_id, range_s, selector",
+    [
+        ("m-count", 300, {"compose_service": "ollama"}),
+        # `| session="s-007"` filters on structured metadata, which split the series
+        ("m-sm-series", 600, {"compose_service": "open-webui", "stream": "stdout", "session": "s-007"}),
+    ],
+)
+def test_series_carry_detected_level_and_structured_metadata_like_loki(loki_series, case_id, range_s, selector):
+    case = load_case(case_id)
+    got = _range(loki_series, case, "count_over_time", range_s, **selector)
+    assert_same_points(actual_points(got, drop=()), expected_points(case, drop=()))

@@ -174,3 +174,16 @@ def test_sort_instant_matches_loki_in_order(corpus, case_id, op, by, range_op, s
     want = [(r["metric"], float(r["value"][1])) for r in case["response"]["body"]["data"]["result"]]
     rows = [(l.to_dict(), float(v)) for l, v, p in zip(got.labels, got.values[:, 0], got.present[:, 0]) if p]
     assert rows == want
+
+
+@pytest.mark.parametrize(
+    "case_id, op, by, range_s, selector",
+    [
+        ("m-stddev-by", "stddev", ["compose_service"], 600, {"compose_project": "aixcl", "stream": "stderr"}),
+        ("m-by-detected-level", "sum", ["detected_level"], 600, AIXCL),
+    ],
+)
+def test_aggregation_over_loki_series_matches_loki(loki_series, case_id, op, by, range_s, selector):
+    case = load_case(case_id)
+    got = aggregate(op, _range(loki_series, case, "count_over_time", range_s, **selector), by)
+    assert_same_points(actual_points(got, drop=()), expected_points(case, drop=()))
