@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from logyard.errors import BadRequestError
+from logyard.logql.stages.gotext import go_quote
 
 from .template_funcs import FUNCS, Context, FuncError, call_function
 from .template_values import NO_VALUE, GoTime, go_type, sprint_value
@@ -55,8 +56,6 @@ class Item:
 
 
 def _goq(s: str) -> str:
-    from logyard.logql.stages.gotext import go_quote
-
     return go_quote(s)
 
 

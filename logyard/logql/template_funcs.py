@@ -30,7 +30,6 @@ from .template_values import (
     go_type,
     parse_time,
     sprint,
-    sprint_value,
     sprintf,
     sprintln,
 )
@@ -701,4 +700,4 @@ def call_function(name: str, args: list, ctx: Context) -> object:
         raise FuncError(f"error calling {name}: {exc}") from None
 
 
-__all__ = ["FUNCS", "Context", "FuncError", "call_function", "sprint_value"]
+__all__ = ["FUNCS", "Context", "FuncError", "call_function"]

@@ -12,6 +12,8 @@ import ipaddress
 
 from logyard.errors import BadRequestError
 
+from .gotext import go_quote
+
 _IPV4_CHARSET = frozenset(b"0123456789.")
 _IPV6_CHARSET = frozenset(b"0123456789abcdefABCDEF:.")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -62,7 +64,7 @@ class IPMatcher:
             except ValueError:
                 pass
         # Loki's text: ErrIPFilterInvalidPattern wrapped with the quoted pattern.
-        raise BadRequestError(f"ip: invalid pattern: {_go_quote(pattern)}")
+        raise BadRequestError(f"ip: invalid pattern: {go_quote(pattern)}")
 
     def contains(self, addr: Address) -> bool:
         if self._single is not None:
@@ -122,22 +124,3 @@ def _ipv6_hint(data: bytes, i: int, n: int) -> bool:
         or (c0 in _HEX and c1 in _HEX and c2 in _HEX and c3 in _HEX and c4 == colon)
     )
 
-
-def _go_quote(s: str) -> str:
-    """Go's %q for a string (enough for error messages: quotes, backslashes, control bytes)."""
-    out = ['"']
-    for ch in s:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
