@@ -1,0 +1,9 @@
+"""Metric evaluation primitives: pure NumPy functions an evaluator maps LogQL AST nodes onto.
+
+- `steps`: the step grid of a range or instant query, and Loki's checks of `step`.
+- `range_agg`: `count_over_time`, `rate`, ... for all series and steps at once (`range_step_matrix`).
+- `vector_agg`: `sum by (...)`, `topk`, `sort`, ... (`aggregate`).
+- `binop`: arithmetic, comparisons, `and`/`or`/`unless`, matching, `vector(x)`, `label_replace`.
+- `series`: `Series`/`Matrix` (answers) and `StepMatrix` (series aligned on the grid, between nodes).
+- `floatfmt`, `result_json`: numbers and the `data` object exactly as Loki prints them.
+"""

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from logyard.errors import BadRequestError
+from logyard.errors import LogyardError
 from logyard.labels import LabelSet, compile_anchored
 from logyard.logql.metric.series import StepMatrix
 
@@ -24,7 +24,8 @@ SET_OPS = frozenset({"and", "or", "unless"})
 
 ONE_TO_ONE, MANY_TO_ONE, ONE_TO_MANY = "one-to-one", "many-to-one", "one-to-many"
 
-# Error texts of Loki's vectorBinop (the missing space after ';' is Loki's).
+# Error texts of Loki's vectorBinop (the missing space after ';' is Loki's). They are plain Go errors,
+# none of Loki's client error types, so Loki answers them with 500 (LogyardError's status).
 DUPLICATE_SERIES = ("found duplicate series on the {side} hand-side;many-to-many matching not allowed: "
                     "matching labels must be unique on one side")
 MANY_TO_ONE_IMPLICIT = "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
@@ -179,7 +180,7 @@ def vector_binop(op: str, lhs: StepMatrix, rhs: StepMatrix, matching: VectorMatc
     pairs = [(i, r) for i, s in enumerate(mid.tolist()) for r in one_rows.get(s, ())]
     if not pairs:
         if errors:
-            raise BadRequestError(errors[0][2])
+            raise LogyardError(errors[0][2])
         return StepMatrix.empty(lhs.steps)
     pi = np.array([p[0] for p in pairs], dtype=np.int64)
     pr = np.array([p[1] for p in pairs], dtype=np.int64)
@@ -202,7 +203,7 @@ def vector_binop(op: str, lhs: StepMatrix, rhs: StepMatrix, matching: VectorMatc
     if step is not None:
         errors.append((step, 1, text))
     if errors:
-        raise BadRequestError(min(errors)[2])
+        raise LogyardError(min(errors)[2])
 
     left, right = (one, many) if swap else (many, one)
     lrow, rrow = (pr, pi) if swap else (pi, pr)

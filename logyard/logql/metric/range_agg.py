@@ -13,7 +13,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from logyard.labels import LabelSet
+from logyard.labels import LabelSet, Matcher
 from logyard.logql.metric.series import StepMatrix
 
 RANGE_OPS = frozenset({
@@ -90,6 +90,21 @@ def absent_over_time(inner: StepMatrix, labels: LabelSet) -> StepMatrix:
     """
     absent = ~inner.present.any(axis=0)
     return StepMatrix((labels,), inner.steps, np.where(absent, 1.0, np.nan)[None, :], absent[None, :])
+
+
+def absent_labels(matchers: Sequence[Matcher]) -> LabelSet:
+    """Loki's `absentLabels`: the selector's `name="value"` matchers, except names that also
+    appear in another matcher (a second `=` included); `__name__` is ignored."""
+    labels: dict[str, str] = {}
+    dropped: set[str] = set()
+    for m in matchers:
+        if m.name == "__name__":
+            continue
+        if m.op == "=" and m.name not in labels:
+            labels[m.name] = m.value
+        else:
+            dropped.add(m.name)
+    return LabelSet((k, v) for k, v in labels.items() if k not in dropped)
 
 
 def _window_bounds(series_ids: np.ndarray, ts: np.ndarray, n_series: int, ends: np.ndarray,

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from logyard.errors import BadRequestError
+from logyard.errors import LogyardError
 from logyard.labels import LabelSet
 from logyard.logql.metric.binop import (
     DUPLICATE_SERIES,
@@ -125,16 +125,16 @@ def test_matching_errors_use_loki_texts(lhs, rhs, matching, message):
     if message is None:
         vector_binop("+", lhs, rhs, matching)  # unique result labels: fine
         return
-    with pytest.raises(BadRequestError) as err:
+    with pytest.raises(LogyardError) as err:
         vector_binop("+", lhs, rhs, matching)
-    assert str(err.value) == message
+    assert str(err.value) == message and err.value.status == 500
 
 
 def test_grouping_labels_must_make_many_to_one_results_unique():
     # group_left(team) overwrites the only label that told the two left-hand samples apart.
     lhs = sm([(L(svc="a", team="x"), [1.0]), (L(svc="a", team="y"), [1.0])])
     rhs = sm([(L(svc="a", team="z"), [1.0])])
-    with pytest.raises(BadRequestError) as err:
+    with pytest.raises(LogyardError) as err:
         vector_binop("+", lhs, rhs, VectorMatching(MANY_TO_ONE, on=True, labels=("svc",), include=("team",)))
     assert str(err.value) == GROUPING_NOT_UNIQUE
 

@@ -360,3 +360,20 @@ def test_series_carry_detected_level_and_structured_metadata_like_loki(loki_seri
     case = load_case(case_id)
     got = _range(loki_series, case, "count_over_time", range_s, **selector)
     assert_same_points(actual_points(got, drop=()), expected_points(case, drop=()))
+
+
+@pytest.mark.parametrize(
+    "matchers, expected",
+    [
+        ([("compose_service", "=", "promtail")], {"compose_service": "promtail"}),
+        ([("a", "=", "1"), ("b", "=~", "x.*")], {"a": "1"}),
+        ([("a", "=", "1"), ("a", "=", "2")], {}),        # a name matched twice is left out
+        ([("a", "=", "1"), ("a", "!=", "2")], {}),
+        ([("__name__", "=", "x"), ("a", "=", "1")], {"a": "1"}),
+    ],
+)
+def test_absent_labels_are_the_unambiguous_equality_matchers(matchers, expected):
+    from logyard.labels import Matcher
+    from logyard.logql.metric.range_agg import absent_labels
+
+    assert absent_labels([Matcher(*m) for m in matchers]) == LabelSet.from_dict(expected)
