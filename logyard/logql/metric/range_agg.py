@@ -74,6 +74,13 @@ def evaluate_range_batch(op: str, series_ids: np.ndarray, sample_ts: np.ndarray,
     return Windows(out.reshape(shape), present.reshape(shape))
 
 
+def sort_samples(series_ids: np.ndarray, sample_ts: np.ndarray, sample_values: np.ndarray):
+    """Samples in the order `evaluate_range_batch` needs: by series id, then time; stable, so
+    entries sharing a timestamp keep their input order (which first/last_over_time then see)."""
+    order = np.lexsort((sample_ts, series_ids))
+    return series_ids[order], sample_ts[order], sample_values[order]
+
+
 def range_step_matrix(op: str, labels: Sequence[LabelSet], series_ids: np.ndarray, sample_ts: np.ndarray,
                       sample_values: np.ndarray, grid_ts: np.ndarray, range_ns: int, offset_ns: int = 0,
                       param: float | None = None, unwrap: bool = False) -> StepMatrix:

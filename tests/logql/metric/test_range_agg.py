@@ -377,3 +377,18 @@ def test_absent_labels_are_the_unambiguous_equality_matchers(matchers, expected)
     from logyard.logql.metric.range_agg import absent_labels
 
     assert absent_labels([Matcher(*m) for m in matchers]) == LabelSet.from_dict(expected)
+
+
+@pytest.mark.parametrize("op", sorted(RANGE_OPS))
+@pytest.mark.parametrize("n_series", [0, 2])
+def test_no_samples_give_no_points(op, n_series):
+    empty = np.zeros(0, dtype=np.int64)
+    res = evaluate_range_batch(op, empty, empty, np.zeros(0), n_series, np.array([S, 2 * S]), S, param=0.5)
+    assert res.present.shape == (n_series, 2) and not res.present.any()
+
+
+def test_sort_samples_orders_by_series_then_time_keeping_ties_in_input_order():
+    from logyard.logql.metric.range_agg import sort_samples
+
+    ids, ts, values = sort_samples(np.array([1, 0, 1, 1]), np.array([5, 9, 3, 5]), np.array([1.0, 2.0, 3.0, 4.0]))
+    assert ids.tolist() == [0, 1, 1, 1] and ts.tolist() == [9, 3, 5, 5] and values.tolist() == [2.0, 3.0, 1.0, 4.0]

@@ -63,6 +63,7 @@ def test_vector_leaves_out_absent_samples_and_merges_equal_labels():
                     np.array([[False], [True], [False]]))
     assert vector_data(sm) == {"resultType": "vector",
                                "result": [{"metric": {"a": "1"}, "value": [1767229200.123, "0.25"]}]}
+    assert b'"value":[1767229200.123,"0.25"]' in encode_response(vector_data(sm))
 
 
 def test_response_wraps_data_with_status_and_stats():
