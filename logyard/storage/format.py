@@ -82,7 +82,7 @@ BLOCK_COLUMN_ENCODING = {
 
 # Compaction merges the blocks of one tenant and window when they are more than one, and the result
 # stays below this size (rows); a window beyond it keeps several blocks.
-COMPACT_MAX_ROWS = 8_000_000
+COMPACT_MAX_ROWS = 1_000_000  # bounds compaction memory (~3 copies of the rows)
 
 _SAFE_TENANT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 

@@ -111,7 +111,7 @@ class Maintenance:
                 if len(blocks) == 1 and (blocks[0].level > 0 or not settled):
                     continue
                 chosen, rows = [], 0
-                for b in sorted(blocks, key=lambda b: b.id):
+                for b in sorted(blocks, key=lambda b: (b.rows, b.id)):  # smallest first
                     if chosen and rows + b.rows > F.COMPACT_MAX_ROWS:
                         break
                     chosen.append(b)
