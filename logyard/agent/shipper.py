@@ -12,6 +12,7 @@ when every client is past it; only then do its positions reach the positions fil
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -161,7 +162,14 @@ class Shipper:
                             break
                         batch.append(r)
                         total += r.size
-                    self.journal.sync()  # durable before it is first sent
+                    fd = self.journal.sync_handle()
+                    self._cond.release()  # fsync without blocking readers' appends
+                    try:
+                        if fd is not None:
+                            os.fsync(fd)  # durable before it is first sent
+                            os.close(fd)
+                    finally:
+                        self._cond.acquire()
                     return batch
                 timeout = 0.5 if first_seen is None else max(0.001, cfg.batchwait - (self.monotonic() - first_seen))
                 self._cond.wait(timeout)

@@ -18,6 +18,19 @@ import pytest
 SCRIPT = Path(os.environ.get("TEST_DOCKERD_SCRIPT", "/work/shared/scripts/test-dockerd.sh"))
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_processes():
+    """A failing test must not leave its agent or server running."""
+    from tests.agent.helpers import STARTED
+
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
     """{"host": "unix://...", "image": "bb:local"} of a running engine; stopped at the end of the session."""

@@ -14,6 +14,7 @@ from typing import Callable
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+STARTED: list[subprocess.Popen] = []  # every process a test started, killed at its teardown
 
 
 def free_port() -> int:
@@ -48,6 +49,7 @@ class AgentProcess:
             [sys.executable, "-m", "logyard.agent", "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env,
         )
+        STARTED.append(self.proc)
         wait_until(self.ready, 20, "agent /ready")
         return self
 
@@ -96,6 +98,7 @@ class LogyardServer:
             [sys.executable, "-m", "logyard", "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
+        STARTED.append(self.proc)
         self.log_path = log_path
         wait_until(self._ready, 60, "logyard serve /ready")
 
