@@ -209,8 +209,9 @@ def parse_bytes(text: str) -> int:
 
 
 def format_bytes(n: int) -> str:
-    """A byte count as a token that parses back to exactly n (`150000B`)."""
-    return f"{n}B"
+    """A byte count as a token that parses back to exactly n (`150000B`; `0KB`, since Go's scanner
+    reads `0B` as a binary number without digits)."""
+    return f"{n}B" if n else "0KB"
 
 
 def _go_quote(s: str) -> str:

@@ -197,12 +197,18 @@ class Lexer:
         src = self.src
         i = self.pos
         digits = "0123456789_"
+        prefix = ""
         if src[i] == "0" and i + 1 < len(src) and src[i + 1] in "xXoObB":
-            base = src[i + 1].lower()
-            digits = {"x": "0123456789abcdefABCDEF_", "o": "01234567_", "b": "01_"}[base]
+            prefix = src[i + 1].lower()
+            digits = {"x": "0123456789abcdefABCDEF_", "o": "01234567_", "b": "01_"}[prefix]
             i += 2
+        first = i
         while i < len(src) and src[i] in digits:
             i += 1
+        if prefix and i == first and not (prefix == "x" and i < len(src) and src[i] == "."):
+            # Go's scanner: `0B` is a binary literal without digits (so `size > 0B` fails in Loki too)
+            name = {"x": "hexadecimal", "o": "octal", "b": "binary"}[prefix]
+            raise self._error(f"{name} literal has no digits", self.pos)
         if i < len(src) and src[i] == ".":
             i += 1
             while i < len(src) and src[i] in digits:
