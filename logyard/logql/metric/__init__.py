@@ -4,6 +4,7 @@
 - `range_agg`: `count_over_time`, `rate`, ... for all series and steps at once (`range_step_matrix`).
 - `vector_agg`: `sum by (...)`, `topk`, `sort`, ... (`aggregate`).
 - `binop`: arithmetic, comparisons, `and`/`or`/`unless`, matching, `vector(x)`, `label_replace`.
+- `limits`: Loki's pipeline-error and series-limit checks on results.
 - `series`: `Series`/`Matrix` (answers) and `StepMatrix` (series aligned on the grid, between nodes).
 - `floatfmt`, `result_json`: numbers and the `data` object exactly as Loki prints them.
 """
