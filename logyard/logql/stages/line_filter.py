@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from logyard.errors import BadRequestError
 
 from .gotext import compile_re2
-from .ip import CANDIDATE_REGEX, IPMatcher
+from .ip import IPMatcher
 from .pattern import PatternLineFilter
 
 LINE_FILTER_OPS = ("|=", "!=", "|~", "!~", "|>", "!>")
@@ -90,7 +90,7 @@ class _Alternative:
             return _refine(lines, candidates, pat.test)
         ipm = self._ip
         assert ipm is not None
-        candidates = _as_bool(pc.match_substring_regex(lines, CANDIDATE_REGEX))
+        candidates = _as_bool(pc.match_substring_regex(lines, ipm.candidate_regex))
         return _refine(lines, candidates, ipm.search)
 
     def test(self, line: str) -> bool:

@@ -89,6 +89,10 @@ def test_line_filter_quirks(op, values, lines, expected):
         ("::1", "addr ::1", True),
         ("10.0.0.1", "v 10.0.0.1", True),
         ("10.0.0.0/8", "version 10.0 only", False),
+        ("2001:db8::/32", "v 2001:0db8:0000:0000:0000:0000:0000:0001 x", True),
+        ("10.0.0.0/8", "mapped ::ffff:10.0.0.1", False),  # netip: IPv4-in-IPv6 is not in an IPv4 prefix
+        ("10.0.0.0/8", "abcd:10.1.2.3", False),  # Loki quirk: the IPv6 candidate swallows the IPv4
+        ("10.0.0.0/8", "at 00:00:59 from 10.9.9.9", True),
     ],
 )
 def test_ip_line_filter(pattern, line, expected):
