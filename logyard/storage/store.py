@@ -23,7 +23,7 @@ from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage.block import BlockInfo, BlockReader, write_block
+from logyard.storage.block import BlockInfo, BlockReader, needed_trigrams, write_block
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.maintenance import Maintenance
@@ -210,8 +210,13 @@ class Store:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             ) -> Iterator[pa.Table]:
-        """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts)."""
+             line_contains: Sequence[str] = ()) -> Iterator[pa.Table]:
+        """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
+
+        `line_contains` is a pruning hint: substrings (case-sensitive) every wanted line contains.
+        Row groups whose trigram bitmap rules one out are skipped; the rows that are returned are
+        NOT filtered by it, the caller still applies its line filter.
+        """
         if direction not in ("backward", "forward"):
             raise AssertionError(f"BUG: direction {direction!r}")
         columns = tuple(columns)
@@ -229,13 +234,14 @@ class Store:
             hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
+        tri = needed_trigrams(line_contains) if line_contains else None
         head = self._head_rows(tenant, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
         for w in windows:
             lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
             hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
-            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns)
+            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri)
             if t.num_rows:
                 yield t
 
@@ -247,13 +253,13 @@ class Store:
         return pa.concat_tables(parts)
 
     def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
-                     columns: tuple[str, ...]) -> pa.Table:
+                     columns: tuple[str, ...], tri: np.ndarray | None = None) -> pa.Table:
         want = list(dict.fromkeys(("stream", "ts", *columns)))
         parts: list[pa.Table] = []
         sources: list[tuple[BlockReader, list[int]]] = []
         for b in blocks:
             r = self._reader(b)
-            rgs = r.row_groups(ids, lo, hi)
+            rgs = r.row_groups(ids, lo, hi, tri)
             if rgs:
                 sources.append((r, rgs))
                 parts.append(R.select_rows(r.read(rgs, want), ids, lo, hi))

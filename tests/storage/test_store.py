@@ -221,3 +221,20 @@ def test_labels_given_to_append_come_back_unchanged(make_store):
     s.close()
     s2 = make_store()
     assert list(s2.streams("t", [], T0, T0 + 1).values()) == [LabelSet(labels.items())]
+
+
+def test_line_contains_skips_compacted_row_groups_without_the_substring(make_store, monkeypatch):
+    from logyard.storage import format as F
+
+    monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", 100)
+    s = make_store()
+    lines = [f"ordinary line number {i}" for i in range(1000)]
+    lines[555] += " ref=xq7-needle-5150"
+    s.append("t", [push(A, T0 + np.arange(1000), lines)])
+    s.flush()
+    s.compact()  # compacted blocks carry the trigram bitmaps
+    ids = ids_of(s)
+    hinted = rows(s.read("t", ids, T0, T0 + HOUR, line_contains=["xq7-needle-5150"]))
+    assert 0 < len(hinted) <= 100 and any("xq7-needle-5150" in r[2] for r in hinted)
+    assert len(rows(s.read("t", ids, T0, T0 + HOUR, line_contains=["ab"]))) == 1000  # too short to prune
+    assert rows(s.read("t", ids, T0, T0 + HOUR, line_contains=["no such text here"])) == []
