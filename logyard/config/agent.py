@@ -58,6 +58,11 @@ class ServerConfig(_Model):
     http_listen_address: str = "127.0.0.1"
     http_listen_port: int = 9080
     log_level: str = "info"
+    log_format: str = "logfmt"
+    # accepted so Promtail configs load; logyard has no gRPC server
+    grpc_listen_address: str = ""
+    grpc_listen_port: int = 0
+    register_instrumentation: bool = True
 
 
 class BackoffConfig(_Model):
