@@ -21,6 +21,7 @@ from logyard.api.tenant import tenant_of
 from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import LogyardError
 from logyard.ingest.decode import decode_push
+from logyard.ingest.sample_age import filter_sample_age
 from logyard.storage.store import Store
 
 log = logging.getLogger("logyard.api")
@@ -45,7 +46,8 @@ class Server:
         self.max_line_size = parse_size(lim.max_line_size)
         self.store = Store(
             cfg.storage.data_dir,
-            retention_ns=parse_duration_ns(lim.retention_period),
+            # 0s means "keep forever", as in Loki; the store only knows a period, so make it endless.
+            retention_ns=parse_duration_ns(lim.retention_period) or (1 << 62),
             block_window_ns=parse_duration_ns(cfg.storage.block_window),
             head_max_bytes=parse_size(cfg.storage.head_max_bytes),
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
@@ -100,20 +102,27 @@ class Server:
 
     def _push(self, tenant: str, body: bytes, ctype, cenc) -> None:
         lim = self.cfg.limits
-        try:
-            res = decode_push(body, ctype, cenc, max_line_size=self.max_line_size,
-                              discover_service_name=lim.discover_service_name,
-                              discover_log_levels=lim.discover_log_levels)
-        except LogyardError as exc:
-            reason = getattr(exc, "reason", "invalid")
-            self.metrics.discarded.labels(reason, tenant).inc(getattr(exc, "lines", 0) or 0)
-            raise
-        for reason, n in (getattr(res, "discarded", None) or {}).items():
+        res = decode_push(body, ctype, cenc, max_line_size=self.max_line_size,
+                          discover_service_name=lim.discover_service_name,
+                          discover_log_levels=lim.discover_log_levels)
+        streams, error = res.streams, res.error
+        max_age = parse_duration_ns(lim.reject_old_samples_max_age) if lim.reject_old_samples else None
+        streams, too_old, age_error = filter_sample_age(
+            streams, time.time_ns(), max_age, parse_duration_ns(lim.creation_grace_period))
+        for reason, n in too_old.items():
             self.metrics.discarded.labels(reason, tenant).inc(n)
-        if res.streams:
-            self.store.append(tenant, res.streams)
+        error = error or age_error
+        for reason, n in res.discarded_lines.items():
+            self.metrics.discarded.labels(reason, tenant).inc(n)
+        for reason, n in res.discarded_bytes.items():
+            self.metrics.discarded_bytes.labels(reason, tenant).inc(n)
+        if streams:
+            self.store.append(tenant, streams)
         self.metrics.lines_received.labels(tenant).inc(res.lines)
         self.metrics.bytes_received.labels(tenant).inc(res.bytes)
+        if error is not None:
+            # Loki stores the valid entries of a push and still answers 400 for the invalid ones.
+            raise error
 
     # --- small endpoints --------------------------------------------------------------------
     async def ready_route(self, request: Request) -> Response:

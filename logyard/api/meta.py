@@ -133,17 +133,17 @@ def _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, ste
             if b:
                 acc[int(t)] += float(b)
     grand = sorted(totals.items(), key=lambda kv: -sum(kv[1].values()))[:limit]
-    from logyard.logql.metric.floatfmt import format_float
+    from logyard.logql.metric.floatfmt import format_value as format_float
 
     if step is None:
         result = [{"metric": dict(k), "value": [end / NS, format_float(sum(v.values()))]} for k, v in grand]
         return {"resultType": "vector", "result": result}
     result = []
     for k, v in grand:
-        pts = sorted(v.items())
         values = []
-        for i, (t, b) in enumerate(pts):
-            # Loki quirk: every point but the last is stamped 1 ms before its bucket's end.
-            values.append([t / NS, format_float(b)])
+        for t, b in sorted(v.items()):
+            # Loki quirk: a bucket is stamped 1 ms before its end; the last one at the query's end.
+            stamp = min(t + step - 1_000_000, end) if t + step < end else end
+            values.append([stamp / NS, format_float(b)])
         result.append({"metric": dict(k), "values": values})
     return {"resultType": "matrix", "result": result}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,8 +23,10 @@ async def request_params(request: Request):
     """Query-string parameters, plus form fields for POST (Grafana and logcli POST forms)."""
     items = list(request.query_params.multi_items())
     if request.method == "POST":
-        form = await request.form()
-        items.extend((k, v) for k, v in form.multi_items() if isinstance(v, str))
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            body = (await request.body()).decode("utf-8", errors="replace")
+            items.extend(parse_qsl(body, keep_blank_values=True))
     return _Params(items)
 
 

@@ -70,7 +70,10 @@ class StorageSection(_Strict):
 
 
 class LimitsSection(_Strict):
-    retention_period: str = Field("168h", description="Delete data older than this (Loki: 7 days).")
+    retention_period: str = Field("168h", description="Delete data older than this (7 days); 0s keeps data forever.")
+    reject_old_samples: bool = Field(True, description="Refuse entries older than reject_old_samples_max_age.")
+    reject_old_samples_max_age: str = Field("168h", description="Oldest accepted entry age (Loki: 1w).")
+    creation_grace_period: str = Field("10m", description="How far in the future an entry may be (Loki: 10m).")
     max_line_size: str | int = Field("256KB", description="Longest accepted line (Loki: 256KB).")
     max_entries_limit_per_query: int = Field(5000, ge=1)
     max_query_series: int = Field(500, ge=1)
@@ -81,7 +84,7 @@ class LimitsSection(_Strict):
                                  "k8s_container_name", "component", "workload", "job", "k8s_job_name"])
     discover_log_levels: bool = True
 
-    @field_validator("retention_period")
+    @field_validator("retention_period", "reject_old_samples_max_age", "creation_grace_period")
     @classmethod
     def _dur(cls, v):
         parse_duration_ns(v)

@@ -9,6 +9,7 @@ fails the run until it is removed from the list. Nothing here knows any expected
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 from pathlib import Path
 
 import httpx
@@ -51,7 +52,8 @@ def send(client: httpx.Client, request: dict) -> httpx.Response:
         for item in v if isinstance(v, list) else [v]:
             params.append((k, item))
     if request["method"] == "POST":
-        return client.post(request["path"], data=params)
+        return client.post(request["path"], content=urlencode(params),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
     return client.get(request["path"], params=params)
 
 

@@ -21,13 +21,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The test corpora are dated 2026-01-01: keep them forever and accept them whatever today's date is.
+HISTORIC_DATA_CONFIG = """\
+limits:
+  retention_period: 0s
+  reject_old_samples: false
+"""
+
+
 class ServerProcess:
     """One `python -m logyard serve` process; `kill()` is SIGKILL, `stop()` a clean SIGTERM."""
 
     def __init__(self, data_dir: Path, port: int | None = None, config: Path | None = None,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, config_text: str | None = HISTORIC_DATA_CONFIG) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        if config is None and config_text is not None:
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            config = self.data_dir.parent / f"server-{self.port}.yaml"
+            config.write_text(config_text)
         self.config = config
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen | None = None

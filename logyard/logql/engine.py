@@ -1,0 +1,285 @@
+"""The LogQL engine: parse, plan against the store, evaluate, and shape Loki's `data` answers.
+
+Log queries stream windows out of storage in the query's direction and stop at the limit. Metric
+queries extract samples (one per surviving row: 1, the line's bytes, or an unwrapped value) keyed by
+their series, then evaluate every step at once (`metric.range_agg`). Where Loki pushes a `sum by`
+grouping into the range aggregation, so do we: rows map straight to the output groups, which is both
+Loki's semantics (errors and labels aggregated away never surface) and far less work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from logyard.errors import BadRequestError, LimitError
+from logyard.labels import LabelSet
+from logyard.logql import ast
+from logyard.logql.log_result import collect_entries, encode_streams
+from logyard.logql.metric import binop, range_agg, result_json, steps, vector_agg
+from logyard.logql.metric.series import StepMatrix
+from logyard.logql.parser import parse
+from logyard.logql.pipeline import compile_pipeline, needs_labels_after_parsers
+from logyard.logql.rows import Rows, group_codes, meta_pairs
+from logyard.logql.stages.builder import ERROR_DETAILS_LABEL, ERROR_LABEL, PRESERVE_ERROR_LABEL
+from logyard.logql.unwrap import unwrap_value
+
+INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "
+                     "to a range query type")
+MAX_SERIES = ("maximum number of series ({n}) reached for a single query; consider reducing query cardinality "
+              "by adding more specific stream selectors, reducing the time range, or aggregating results "
+              "with functions like sum(), count() or topk()")
+PIPELINE_ERROR = ("pipeline error: '{err}' for series: '{series}'.\n"
+                  "Use a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\n"
+                  "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
+                  "The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n")
+
+# Range operations whose `sum by` parent Loki pushes into the extractor (canInjectVectorGrouping).
+_INJECTABLE = frozenset({"bytes_over_time", "bytes_rate", "count_over_time", "rate", "sum_over_time"})
+_BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_entries: int = 5000
+    max_series: int = 500
+    max_points: int = 11000
+
+
+class Engine:
+    def __init__(self, store, limits: Limits = Limits()) -> None:
+        self.store = store
+        self.limits = limits
+
+    # --- entry points ---------------------------------------------------------------------------
+    def query_range(self, tenant: str, query: str, start: int, end: int, step: int | None,
+                    interval: int | None, limit: int, direction: str) -> dict:
+        expr = parse(query)
+        if ast.is_log_query(expr):
+            return {"resultType": "streams", "result": self.log_query(tenant, expr, start, end, limit, direction)}
+        if end < start:
+            raise BadRequestError("end timestamp must not be before or equal to start time")
+        step = step if step is not None else steps.default_step_ns(start, end)
+        steps.check_step(start, end, step)
+        grid = steps.range_grid(start, end, step)
+        value = _Eval(self, tenant, grid).eval(expr, None)
+        if isinstance(value, float):
+            sm = binop.vector(value, grid)
+            sm = StepMatrix((LabelSet(),), grid, sm.values, sm.present)
+            return result_json.matrix_data(sm)
+        self._check_series(value)
+        return result_json.matrix_data(value)
+
+    def query_instant(self, tenant: str, query: str, ts: int, limit: int, direction: str) -> dict:
+        expr = parse(query)
+        if ast.is_log_query(expr):
+            raise BadRequestError(INSTANT_LOG_QUERY)
+        grid = steps.instant_grid(ts)
+        value = _Eval(self, tenant, grid).eval(expr, None)
+        if isinstance(value, float):
+            return result_json.scalar_data(value, ts)
+        self._check_series(value)
+        return result_json.vector_data(value, keep_order=_outer_sort(expr))
+
+    # --- log queries ----------------------------------------------------------------------------
+    def log_query(self, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
+                  direction: str) -> list[dict]:
+        streams = self.store.streams(tenant, list(expr.selector.matchers), start, end)
+        if not streams:
+            return []
+        pipeline = compile_pipeline(expr.pipeline, streams)
+        tables = self.store.read(tenant, list(streams), start, end, direction=direction,
+                                 columns=("stream", "ts", "line", "meta"))
+        parts = collect_entries(tables, pipeline, limit, direction)
+        return encode_streams(parts, streams, direction)
+
+    def _check_series(self, sm: StepMatrix) -> None:
+        n = int(sm.merge_duplicates().present.any(axis=1).sum()) if len(sm) else 0
+        if n > self.limits.max_series:
+            raise LimitError(MAX_SERIES.format(n=self.limits.max_series))
+
+
+def _outer_sort(expr) -> bool:
+    return isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "sort_desc")
+
+
+class _Eval:
+    """Evaluates one metric expression tree on one step grid."""
+
+    def __init__(self, engine: Engine, tenant: str, grid: np.ndarray) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.grid = grid
+
+    def eval(self, expr, parent):
+        if isinstance(expr, ast.NumberLiteral):
+            return float(expr.value)
+        if isinstance(expr, ast.VectorExpr):
+            return binop.vector(expr.value, self.grid)
+        if isinstance(expr, ast.RangeAggregation):
+            return self.range_aggregation(expr, parent)
+        if isinstance(expr, ast.VectorAggregation):
+            inner = self.eval(expr.expr, expr)
+            if isinstance(inner, float):
+                inner = binop.vector(inner, self.grid)
+            g = expr.grouping
+            return vector_agg.aggregate(expr.op, inner, g.labels if g else (), bool(g and g.without),
+                                        expr.param)
+        if isinstance(expr, ast.BinaryOp):
+            return self.binary(expr)
+        if isinstance(expr, ast.LabelReplace):
+            inner = self.eval(expr.expr, expr)
+            return binop.label_replace(inner, expr.dst, expr.replacement, expr.src, expr.regex)
+        raise AssertionError(f"BUG: cannot evaluate {type(expr).__name__}")
+
+    def binary(self, expr: ast.BinaryOp):
+        lhs = self.eval(expr.lhs, expr)
+        rhs = self.eval(expr.rhs, expr)
+        if isinstance(lhs, float) and isinstance(rhs, float):
+            return binop.scalar_binop(expr.op, lhs, rhs)
+        if isinstance(rhs, float):
+            return binop.vector_scalar_binop(expr.op, lhs, rhs, scalar_left=False, return_bool=expr.bool_mod)
+        if isinstance(lhs, float):
+            return binop.vector_scalar_binop(expr.op, rhs, lhs, scalar_left=True, return_bool=expr.bool_mod)
+        m = expr.matching
+        if m is None:
+            matching = binop.VectorMatching()
+        else:
+            card = {None: binop.ONE_TO_ONE, "left": binop.MANY_TO_ONE, "right": binop.ONE_TO_MANY}[m.group_side]
+            matching = binop.VectorMatching(card=card, on=m.on, labels=tuple(m.labels), include=tuple(m.include))
+        return binop.vector_binop(expr.op, lhs, rhs, matching, return_bool=expr.bool_mod)
+
+    # --- range aggregations ---------------------------------------------------------------------
+    def range_aggregation(self, expr: ast.RangeAggregation, parent) -> StepMatrix:
+        grouping = expr.grouping
+        if (grouping is None and isinstance(parent, ast.VectorAggregation) and parent.op == "sum"
+                and expr.op in _INJECTABLE):
+            grouping = parent.grouping or ast.Grouping(without=False, labels=())
+        labels, ids, ts, values = self.extract(expr, grouping)
+        grid = self.grid
+        if expr.op == "absent_over_time":
+            inner = range_agg.range_step_matrix("count_over_time", labels, ids, ts, values, grid,
+                                                expr.range_ns, expr.offset_ns)
+            eq = LabelSet((m.name, m.value) for m in expr.log.selector.matchers if m.op == "=")
+            return range_agg.absent_over_time(inner, eq)
+        return range_agg.range_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
+                                           expr.offset_ns, expr.param, unwrap=expr.unwrap is not None)
+
+    def extract(self, expr: ast.RangeAggregation, grouping: ast.Grouping | None):
+        """Samples of the range aggregation: series labels, and per sample (series id, ts, value)."""
+        store, tenant = self.engine.store, self.tenant
+        lo = int(self.grid[0]) - expr.offset_ns - expr.range_ns + 1   # windows are (t-range, t]
+        hi = int(self.grid[-1]) - expr.offset_ns + 1
+        log = expr.log
+        streams = store.streams(tenant, list(log.selector.matchers), lo, hi)
+        empty = ([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        if not streams:
+            return empty
+        pipe = log.pipeline
+        no_labels = (grouping is not None and not grouping.without and not grouping.labels
+                     and expr.unwrap is None and not needs_labels_after_parsers(pipe))
+        compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels)
+        need_line = bool(compiled.filters or compiled.row_stages)
+        columns = ["stream", "ts", "meta"]
+        if need_line:
+            columns.append("line")
+        if expr.op in _BYTES_OPS:
+            columns.append("len")
+        keys: dict[LabelSet, int] = {}
+        all_ids, all_ts, all_vals = [], [], []
+        for table in store.read(tenant, list(streams), lo, hi, direction="forward", columns=tuple(columns)):
+            if table.num_rows == 0:
+                continue
+            rows = compiled.columnar(Rows.from_table(table))
+            if not len(rows):
+                continue
+            if compiled.row_stages or expr.unwrap is not None:
+                ids, ts, vals = self._row_samples(expr, compiled, rows, grouping, keys)
+            else:
+                ids, ts, vals = self._group_samples(expr, rows, streams, grouping, keys)
+            all_ids.append(ids)
+            all_ts.append(ts)
+            all_vals.append(vals)
+        if not all_ids:
+            return empty
+        ids = np.concatenate(all_ids)
+        ts = np.concatenate(all_ts)
+        vals = np.concatenate(all_vals)
+        order = np.lexsort((ts, ids))
+        return list(keys), ids[order], ts[order], vals[order]
+
+    def _group_samples(self, expr, rows: Rows, streams, grouping, keys):
+        """No row stages: series are (stream, metadata) combinations, grouped without a row loop."""
+        codes, uniq = group_codes(rows)
+        key_ids = np.empty(len(uniq), dtype=np.int64)
+        for j, (sid, meta) in enumerate(uniq):  # per distinct series, not per row
+            labels = LabelSet({**dict(streams[sid]), **dict(meta_pairs(meta))}.items())
+            labels = _apply_grouping(labels, grouping)
+            key_ids[j] = keys.setdefault(labels, len(keys))
+        ids = key_ids[codes]
+        if expr.op in _BYTES_OPS:
+            vals = rows.line_bytes().astype(np.float64)
+        else:
+            vals = np.ones(len(rows))
+        return ids, rows.ts, vals
+
+    def _row_samples(self, expr, compiled, rows: Rows, grouping, keys):
+        unwrap = expr.unwrap
+        filters = None
+        if unwrap is not None and unwrap.filters:
+            from logyard.logql.pipeline import _label_node
+
+            filters = [_label_node(f) for f in unwrap.filters]
+        values: list[float] = []
+
+        def extra(ts, line, lbs):
+            if unwrap is None:
+                values.append(float(len(line.encode())) if expr.op in _BYTES_OPS else 1.0)
+                return lbs.labels()
+            raw = lbs.get(unwrap.label)
+            if raw is None:
+                return None  # Loki: a line without the unwrapped label gives no sample
+            v = unwrap_value(raw, unwrap.conv, lbs)
+            lbs.delete(unwrap.label)
+            if filters:
+                for f in filters:
+                    _, keep = f.process(ts, line, lbs)
+                    if not keep:
+                        return None
+            values.append(v)
+            return lbs.labels()
+
+        out = compiled.per_row(rows, extra) if compiled.row_stages else _plain_rows(compiled, rows, extra)
+        ids = np.empty(len(out), dtype=np.int64)
+        for i, labels in enumerate(out.labels or []):  # per surviving row: labels are dicts
+            ls = _apply_grouping(LabelSet(labels.items()), grouping)
+            if ERROR_LABEL in labels and labels.get(PRESERVE_ERROR_LABEL) != "true":
+                if any(k == ERROR_LABEL for k, _ in ls):
+                    raise BadRequestError(PIPELINE_ERROR.format(err=labels[ERROR_LABEL], series=str(ls)))
+            ids[i] = keys.setdefault(ls, len(keys))
+        return ids, out.ts, np.asarray(values, dtype=np.float64)
+
+
+def _plain_rows(compiled, rows: Rows, extra) -> Rows:
+    """Unwrap with no row stages: run only the extraction step per row."""
+    from dataclasses import replace as _replace
+
+    return compiled.per_row(rows, extra) if compiled.row_stages else _replace(
+        compiled, row_stages=[_NoopStage()]).per_row(rows, extra)
+
+
+class _NoopStage:
+    def process(self, ts, line, lbs):
+        return line, True
+
+
+def _apply_grouping(labels: LabelSet, grouping: ast.Grouping | None) -> LabelSet:
+    if grouping is None:
+        return labels
+    if grouping.without:
+        return labels.without(grouping.labels)
+    return labels.keep(grouping.labels)
+
+
+__all__ = ["Engine", "Limits", "ERROR_DETAILS_LABEL"]

@@ -1,0 +1,155 @@
+"""AST log pipeline → an executable pipeline over `Rows`.
+
+The leading line filters become one columnar step (Arrow/RE2 kernels over the whole line column).
+Everything after them runs per row, over a `LabelsBuilder` per entry, on the rows that survived:
+parsers, label filters, formatters, drop/keep. Label names the row stages need are known up front,
+so a metric query whose labels are all aggregated away can skip parsing altogether (Loki's
+parser hints: `sum(count_over_time({…} | json [5m]))` never parses and never fails on bad JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pyarrow as pa
+
+from logyard.labels import LabelSet
+from logyard.logql import ast
+from logyard.logql import stages as st
+from logyard.logql.rows import Rows, meta_pairs
+
+
+def _label_node(node) -> object:
+    if isinstance(node, ast.LabelAnd):
+        return st.AndLabelFilter(_label_node(node.left), _label_node(node.right))
+    if isinstance(node, ast.LabelOr):
+        return st.OrLabelFilter(_label_node(node.left), _label_node(node.right))
+    if isinstance(node, ast.LabelCompare):
+        kind = node.kind
+        op = "==" if node.op == "=" and kind in ("number", "duration", "bytes") else node.op
+        if kind == "string":
+            return st.StringLabelFilter(node.name, op, node.value)
+        if kind == "number":
+            return st.NumericLabelFilter(node.name, op, float(node.value))
+        if kind == "duration":
+            return st.DurationLabelFilter(node.name, op, node.value)
+        if kind == "bytes":
+            return st.BytesLabelFilter(node.name, op, node.value)
+        if kind == "ip":
+            return st.IPLabelFilter(node.name, op, node.value)
+    raise AssertionError(f"BUG: unknown label filter node {node!r}")
+
+
+def compile_stage(stage) -> object:
+    """One AST stage → the row stage with Loki's semantics."""
+    if isinstance(stage, ast.LineFilter):
+        return st.LineFilter(stage.op, [stage.value, *stage.or_values],
+                             [stage.is_ip, *(stage.or_is_ip or (False,) * len(stage.or_values))])
+    if isinstance(stage, ast.JSONParser):
+        if stage.params:
+            return st.JSONExpressionParser({p.name: p.expression for p in stage.params})
+        return st.JSONParser()
+    if isinstance(stage, ast.LogfmtParser):
+        if stage.params:
+            return st.LogfmtExpressionParser({p.name: p.expression for p in stage.params}, stage.strict)
+        return st.LogfmtParser(stage.strict, stage.keep_empty)
+    if isinstance(stage, ast.RegexpParser):
+        return st.RegexpParser(stage.pattern)
+    if isinstance(stage, ast.PatternParser):
+        return st.PatternParser(stage.pattern)
+    if isinstance(stage, ast.Unpack):
+        return st.UnpackParser()
+    if isinstance(stage, ast.LabelFilter):
+        return _label_node(stage.filter)
+    if isinstance(stage, ast.LineFormat):
+        return st.LineFormatter(stage.template)
+    if isinstance(stage, ast.LabelFormat):
+        return st.LabelsFormatter([st.LabelFmt(op.dst, op.value, not op.is_template) for op in stage.ops])
+    if isinstance(stage, (ast.Drop, ast.Keep)):
+        items = [i.matcher if i.matcher is not None else i.name for i in stage.items]
+        return st.DropLabels(items) if isinstance(stage, ast.Drop) else st.KeepLabels(items)
+    if isinstance(stage, ast.Decolorize):
+        return st.Decolorizer()
+    raise AssertionError(f"BUG: unknown pipeline stage {stage!r}")
+
+
+_NEEDS_LABELS = (ast.LabelFilter, ast.LineFormat, ast.LabelFormat, ast.Drop, ast.Keep)
+
+
+@dataclass
+class CompiledPipeline:
+    """Columnar line filters, then row stages; `stream_labels` resolves stream ids."""
+
+    filters: list
+    row_stages: list
+    stream_labels: dict[int, LabelSet]
+
+    @property
+    def has_row_stages(self) -> bool:
+        return bool(self.row_stages)
+
+    def columnar(self, rows: Rows) -> Rows:
+        if not self.filters or not len(rows):
+            return rows
+        keep = st.filters_mask(rows.line, self.filters)
+        return rows if keep.all() else rows.take(keep)
+
+    def per_row(self, rows: Rows, extra=None) -> Rows:
+        """Run the row stages; `extra(ts, line, lbs)` may inspect each surviving builder (unwrap)."""
+        if not self.row_stages:
+            return rows
+        out_idx, out_lines, out_labels = [], [], []
+        lines = rows.line.to_pylist()
+        metas = rows.meta.to_pylist() if rows.meta is not None else [""] * len(rows)
+        stream_dicts: dict[int, dict] = {}
+        stages = self.row_stages
+        # Per-row loop: parsers and templates work on one entry at a time (only surviving rows).
+        for i, (ts, sid, line, meta) in enumerate(zip(rows.ts.tolist(), rows.stream.tolist(), lines, metas)):
+            sd = stream_dicts.get(sid)
+            if sd is None:
+                sd = stream_dicts[sid] = dict(self.stream_labels[sid])
+            lbs = st.LabelsBuilder(sd, dict(meta_pairs(meta)) if meta else None)
+            keep = True
+            for stage in stages:
+                line, keep = stage.process(ts, line, lbs)
+                if not keep:
+                    break
+            if not keep:
+                continue
+            if extra is not None:
+                labels = extra(ts, line, lbs)
+                if labels is None:
+                    continue
+            else:
+                labels = lbs.labels()
+            out_idx.append(i)
+            out_lines.append(line)
+            out_labels.append(labels)
+        idx = np.asarray(out_idx, dtype=np.int64)
+        return Rows(rows.ts[idx], rows.stream[idx], pa.array(out_lines, pa.large_string()),
+                    None, out_labels, None)
+
+
+def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, skip_parsers: bool = False
+                     ) -> CompiledPipeline:
+    stages = list(pipeline)
+    filters = []
+    while stages and isinstance(stages[0], ast.LineFilter):
+        filters.append(compile_stage(stages.pop(0)))
+    if skip_parsers:
+        stages = [s for s in stages if not isinstance(s, ast.PARSER_STAGES)]
+    return CompiledPipeline(filters, [compile_stage(s) for s in stages], stream_labels)
+
+
+def needs_labels_after_parsers(pipeline: tuple) -> bool:
+    """True when some stage reads labels (so parsers must run even if the result drops them)."""
+    return any(isinstance(s, _NEEDS_LABELS) for s in pipeline)
+
+
+def needs_line(pipeline: tuple) -> bool:
+    return bool(pipeline)
+
+
+def with_rows(rows: Rows, **changes) -> Rows:
+    return replace(rows, **changes)
