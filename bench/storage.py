@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -110,6 +111,11 @@ def main() -> None:
     for t in store.read("fake", nginx, start, end):
         break
     t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    needle = manifest["needle"]
+    hits = sum(pc.sum(pc.match_substring(t.column("line"), needle)).as_py() or 0
+               for t in store.read("fake", ids, start, end, line_contains=[needle]))
+    t_needle = time.perf_counter() - t0
     store.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"workload: {lines:,} lines, {raw / 1e6:.1f} MB of line text, {len(pushes)} pushes (decode {t_decode:.1f}s, untimed)")
@@ -127,6 +133,7 @@ def main() -> None:
     row("full read all columns s", f"{t_read:.2f}")
     row("read stream+ts only s", f"{t_count:.2f} ({n_count:,})")
     row("first window of nginx backward ms", f"{t_first * 1000:.1f}")
+    row("needle read+filter ms (hits)", f"{t_needle * 1000:.1f} ({hits})")
     row("peak RSS MiB (incl. decoded workload)", f"{rss:.0f}")
 
 

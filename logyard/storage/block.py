@@ -205,6 +205,18 @@ class BlockReader:
             ok &= ((bytes_ >> (7 - (trigrams & 7)).astype(np.uint8)) & 1).all(axis=1)
         return np.flatnonzero(ok).tolist()
 
+    def covers(self, row_groups: list[int], ids: np.ndarray | None, start_ns: int, end_ns: int) -> bool:
+        """Whether every row of these row groups is wanted (then the reader need not filter):
+        their time range lies inside the window and every stream id in their range is in `ids`."""
+        smin, smax, tmin, tmax = self._rg  # type: ignore[misc]
+        g = np.asarray(row_groups, dtype=np.int64)
+        if not ((tmin[g] >= start_ns) & (tmax[g] < end_ns)).all():
+            return False
+        if ids is None:
+            return True
+        inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
+        return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
+
     def read(self, row_groups: list[int], columns: list[str]) -> pa.Table:
         self._load()
         try:

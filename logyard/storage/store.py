@@ -262,7 +262,8 @@ class Store:
             rgs = r.row_groups(ids, lo, hi, tri)
             if rgs:
                 sources.append((r, rgs))
-                parts.append(R.select_rows(r.read(rgs, want), ids, lo, hi))
+                t = r.read(rgs, want)
+                parts.append(t if r.covers(rgs, ids, lo, hi) else R.select_rows(t, ids, lo, hi))
         if head is not None and head.num_rows:
             # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
             hp = R.sort_dedup(head)

@@ -1,0 +1,66 @@
+"""Block files: written sorted with per-stream ranges, pruned by row-group statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from logyard.errors import CorruptDataError
+from logyard.storage import format as F
+from logyard.storage.block import BlockReader, needed_trigrams, write_block
+
+
+def table(n_streams=3, per=10):
+    stream = np.repeat(np.arange(1, n_streams + 1), per)
+    ts = np.tile(np.arange(per) * 10, n_streams)
+    lines = [f"s{s} t{t} é" for s, t in zip(stream, ts)]
+    return pa.table({"stream": stream, "ts": ts, "line": pa.array(lines, pa.large_string()),
+                     "meta": [""] * len(lines), "len": pa.array([len(x.encode()) for x in lines], pa.int32())})
+
+
+@pytest.fixture
+def small_groups(monkeypatch):
+    monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", 10)
+
+
+def test_write_block_records_per_stream_ranges(tmp_path):
+    info = write_block(table(), tmp_path, "b/x.parquet", tenant="t", window_start=0)
+    s = info.streams
+    assert (s.ids.tolist(), s.min_ts.tolist(), s.max_ts.tolist(), s.rows.tolist()) == ([1, 2, 3], [0] * 3, [90] * 3, [10] * 3)
+    assert s.bytes.tolist() == [int(table().column("len").to_numpy()[i * 10:(i + 1) * 10].sum()) for i in range(3)]
+    assert (info.rows, info.min_ts, info.max_ts) == (30, 0, 90)
+    assert not list(tmp_path.rglob("*" + F.TMP_SUFFIX))
+
+
+@pytest.mark.parametrize("ids,start,end,groups,covered", [
+    (None, 0, 100, [0, 1, 2], True),
+    ([2], 0, 100, [1], True),
+    ([1, 3], 0, 100, [0, 2], True),
+    ([2], 50, 60, [1], False),          # the group has rows outside the time window
+    ([4], 0, 100, [], True),
+    ([1], 100, 200, [], True),
+])
+def test_row_groups_are_pruned_by_stream_and_time(tmp_path, small_groups, ids, start, end, groups, covered):
+    write_block(table(), tmp_path, "x.parquet", tenant="t", window_start=0)
+    r = BlockReader(tmp_path / "x.parquet")
+    sel = r.row_groups(None if ids is None else np.array(ids), start, end)
+    assert sel == groups
+    if sel:
+        assert r.covers(sel, None if ids is None else np.array(ids), start, end) == covered
+
+
+def test_trigram_bitmaps_prune_row_groups_in_compacted_blocks(tmp_path, small_groups):
+    write_block(table(), tmp_path, "x.parquet", tenant="t", window_start=0, level=1)
+    r = BlockReader(tmp_path / "x.parquet")
+    assert r.row_groups(None, 0, 100, needed_trigrams(["s2 t5"])) == [1]
+    assert r.row_groups(None, 0, 100, needed_trigrams(["0 é"])) == [0, 1, 2]
+    assert r.read([1], ["line"]).column("line").to_pylist()[5] == "s2 t50 é"
+
+
+def test_a_truncated_block_raises_corrupt_data_error_naming_the_file(tmp_path):
+    write_block(table(), tmp_path, "x.parquet", tenant="t", window_start=0)
+    p = tmp_path / "x.parquet"
+    p.write_bytes(p.read_bytes()[:-100])
+    with pytest.raises(CorruptDataError, match="x.parquet"):
+        BlockReader(p).row_groups(None, 0, 100)
