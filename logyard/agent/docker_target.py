@@ -261,13 +261,18 @@ class DockerTargets:
             r.thread.join(timeout=5)
 
     def _loop(self) -> None:
+        # the discovery itself is a row on /targets, so an unreachable engine shows its error there
+        key = f"docker_sd/{self.job}/{self.sd.host or os.environ.get('DOCKER_HOST', 'default')}"
+        self.registry.put(TargetInfo(key, self.job, "docker_sd", {"host": self.sd.host or ""}, {}, "starting"))
         while not self._stop.is_set():
             try:
                 if self.api is None:
                     self.api = self.client_factory()
                 self.refresh()
+                self.registry.update(key, state="running", last_error="")
             except Exception as exc:  # the engine may be down for a while: show it, try again
                 log.warning("docker discovery (%s): %s", self.job, exc)
+                self.registry.update(key, state="error", last_error=str(exc))
                 self.api = None
             self._stop.wait(self.sd.refresh_interval)
 

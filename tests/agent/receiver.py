@@ -21,6 +21,7 @@ class Receiver:
         self.metadata: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
         self.pushes = 0
         self.status = 204
+        self.script: list[int] = []  # statuses to answer first, one per request, before `status`
         self.headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
         self.port = port
@@ -42,7 +43,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with rec.lock:
                     rec.headers.append(dict(self.headers))
-                    status = rec.status
+                    status = rec.script.pop(0) if rec.script else rec.status
                 if status == 204:
                     req = PushRequest()
                     req.ParseFromString(bytes(cramjam.snappy.decompress_raw(body)))
