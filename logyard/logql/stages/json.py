@@ -15,6 +15,7 @@ Semantics copied from Loki:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -41,6 +42,9 @@ from .logfmt import sanitize_label_key
 JSON_ERROR = "JSONParserErr"
 
 
+_NOT_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
+
+
 def _sanitized_join(parts: list[bytes]) -> str:
     """Loki's buildSanitizedPrefixFromBuffer: sanitize each part, skip blank ones, join with `_`."""
     out: list[str] = []
@@ -52,17 +56,57 @@ def _sanitized_join(parts: list[bytes]) -> str:
             out.append("_")
         elif "0" <= text[0] <= "9":
             out.append("_")
-        out.append("".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or c == "_" or "0" <= c <= "9") else "_"
-                           for c in text))
+        out.append(_NOT_LABEL_CHAR.sub("_", text))
     return "".join(out)
 
 
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)  # NaN / Infinity are not JSON for jsonparser either
+
+
+# Fast path for valid JSON: the C decoder, numbers kept as their source text, members in order.
+class _Members(list):
+    """A decoded JSON object: its (key, value) pairs in order, duplicates kept (not a JSON array)."""
+
+
+class _Fallback(Exception):
+    """The fast path cannot reproduce Loki here (lone surrogate escapes): use the byte walk."""
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_Members, parse_float=str, parse_int=str,
+                            parse_constant=_reject_constant)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    return _SURROGATES.search(text) is not None
+
+
 class JSONParser:
-    """`| json` with no parameters."""
+    """`| json` with no parameters.
+
+    Valid JSON takes the C decoder and gives the same labels as Loki's walk; anything else (or a
+    lone surrogate escape) goes through the byte-level port for Loki's exact error and partial labels.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[bytes, ...], str] = {}
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         if lbs.no_labels():
             return line, True
+        try:
+            decoded = _DECODER.decode(line)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, _Members):
+            try:
+                self._fast(decoded, [], lbs)
+                return line, True
+            except StopScan:
+                return line, True
+            except _Fallback:
+                pass
         data = line.encode("utf-8", "surrogatepass")
         try:
             self._walk(data, [], lbs)
@@ -85,20 +129,46 @@ class JSONParser:
 
         object_each(data, member)
 
-    @staticmethod
-    def _label(prefix: list[bytes], key: bytes, value: bytes, kind: str, lbs: LabelsBuilder) -> None:
+    def _fast(self, pairs: list, prefix: list[bytes], lbs: LabelsBuilder) -> None:
+        for key, value in pairs:
+            bkey = key.encode("utf-8", "surrogatepass")
+            if isinstance(value, _Members):
+                if lbs.should_extract_prefix(_sanitized_join(prefix + [bkey])):
+                    self._fast(value, prefix + [bkey], lbs)
+                continue  # Loki checks for early stop after values, not after objects
+            if isinstance(value, bool):
+                self._set(prefix, bkey, "true" if value else "false", lbs)
+            elif isinstance(value, str):  # a string, or a number as written
+                if _has_surrogate(value) or _has_surrogate(key):
+                    raise _Fallback
+                self._set(prefix, bkey, value.replace("\ufffd", " "), lbs)
+            # null and arrays give no label
+            if lbs.all_required_extracted():
+                raise StopScan
+
+    def _set(self, prefix: list[bytes], key: bytes, text: str, lbs: LabelsBuilder) -> None:
+        name = self._name(prefix, key, lbs)
+        if name and lbs.should_extract(name) and name not in lbs.extracted:
+            lbs.set(PARSED, name, text)
+
+    def _name(self, prefix: list[bytes], key: bytes, lbs: LabelsBuilder) -> str:
+        path = (*prefix, key)
+        name = self._names.get(path)
+        if name is None:
+            if not prefix:
+                name = sanitize_label_key(key.decode("utf-8", "replace"))
+            else:
+                name = _sanitized_join([*prefix, key])
+            if len(self._names) < 4096:  # field names repeat from line to line
+                self._names[path] = name
+        if not name or lbs.extracted_name(name) == name:
+            return name
         if not prefix:
-            name = sanitize_label_key(key.decode("utf-8", "replace"))
-            if not name:
-                return
-            name = lbs.extracted_name(name)
-        else:
-            name = _sanitized_join(prefix + [key])
-            if lbs.extracted_name(name) != name:
-                name = _sanitized_join(prefix + [key + b"_extracted"])
-        if not lbs.should_extract(name) or name in lbs.extracted:
-            return
-        lbs.set(PARSED, name, value_text(value, kind))
+            return name + "_extracted"
+        return _sanitized_join([*prefix, key + b"_extracted"])
+
+    def _label(self, prefix: list[bytes], key: bytes, value: bytes, kind: str, lbs: LabelsBuilder) -> None:
+        self._set(prefix, key, value_text(value, kind), lbs)
 
 
 _PATH_TOKEN = re.compile(r'\s*(?:\.?([A-Za-z_][A-Za-z0-9_]*)|\[\s*(\d+)\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\])')

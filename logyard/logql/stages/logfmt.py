@@ -9,6 +9,7 @@ JSON escapes. Errors carry Loki's text (`logfmt syntax error at pos 79 : unexpec
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 
 from logyard.errors import BadRequestError
@@ -208,6 +209,9 @@ def _value_text(v: bytes) -> str:
     return v.decode("utf-8", "replace").replace("\ufffd", " ")
 
 
+_NOT_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
+
+
 def sanitize_label_key(key: str, is_prefix: bool = True) -> str:
     """Loki's sanitizeLabelKey: trim, prefix a leading digit with `_`, map other runes to `_`."""
     key = key.strip()
@@ -215,8 +219,7 @@ def sanitize_label_key(key: str, is_prefix: bool = True) -> str:
         return key
     if is_prefix and "0" <= key[0] <= "9":
         key = "_" + key
-    return "".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or c == "_" or "0" <= c <= "9") else "_"
-                   for c in key)
+    return _NOT_LABEL_CHAR.sub("_", key)
 
 
 class LogfmtParser:

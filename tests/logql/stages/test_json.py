@@ -60,3 +60,22 @@ LINE = '{"tags":["vision","x"],"r":{"c":{"ip":"::1"}},"o":{"k":1},"n":null,"s":"
 )
 def test_json_parameters(exprs, line, expected):
     assert parsed(JSONExpressionParser(exprs), line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"a":{"b":{"c":1}},"d":[{"x":1}],"e":null,"f":false,"g":1.50,"h":"x\\u00e9\\n","i":-2E3}',
+        '{"a":1,"a":2,"A":{"b":"\\ufffd"}," k ":{"":"v"},"9":{"9":9}}',
+        '  {"app":"x","n":{"app":{"deep":"y"}}}  ',
+        '{"s":"\\"quoted\\" \\\\ back \\/ slash","t":true}',
+    ],
+)
+def test_fast_path_agrees_with_lokis_walk(line):
+    from logyard.logql.stages.builder import LabelsBuilder
+
+    fast = LabelsBuilder({"app": "a"})
+    JSONParser().process(0, line, fast)
+    slow = LabelsBuilder({"app": "a"})
+    JSONParser()._walk(line.encode(), [], slow)
+    assert fast.labels() == slow.labels()
