@@ -531,10 +531,13 @@ def children(expr: Expr) -> tuple[Expr, ...]:
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
-    """Every node of the expression tree (not the pipeline stages), parents before children."""
-    yield expr
-    for child in children(expr):
-        yield from walk(child)
+    """Every node of the expression tree (not the pipeline stages), parents before children, left
+    to right (without recursion: binary chains can be thousands deep)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
 
 
 def log_queries(expr: Expr) -> list[LogQuery]:

@@ -12,6 +12,7 @@ operators, ranges, durations, byte sizes, flags) reports line 0, keeping its col
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from logyard.errors import ParseError
@@ -71,15 +72,17 @@ class Lexer:
     def __init__(self, text: str) -> None:
         self.src = text
         self.pos = 0
+        self._newlines = [i for i, ch in enumerate(text) if ch == "\n"] if "\n" in text else []
 
     # -- positions ------------------------------------------------------------------------------
 
     def _position(self, start: int) -> tuple[int, int]:
+        """1-based line and column (in characters) of `start`, as Go's scanner counts them."""
         if not self.src:
             return 0, 0  # Go's scanner reports no position at all for an empty input
-        line = self.src.count("\n", 0, start) + 1
-        col = start - self.src.rfind("\n", 0, start)
-        return line, col
+        before = bisect_left(self._newlines, start)
+        line_start = self._newlines[before - 1] + 1 if before else 0
+        return before + 1, start - line_start + 1
 
     def _error(self, message: str, start: int, invalidated: bool = False) -> ParseError:
         line, col = self._position(start)
@@ -264,13 +267,14 @@ class Lexer:
 
     def _is_function(self, i: int) -> bool:
         """Loki's test of whether a function name is used as a function: `(` or `by (` / `without (` follows."""
-        rest = self.src[i:].lstrip()
-        if rest.startswith("("):
+        src = self.src
+        i = _skip_spaces(src, i)
+        if src.startswith("(", i):
             return True
-        lower = rest[:7].lower()
+        lower = src[i:i + 7].lower()
         for word in ("by", "without"):
             if lower.startswith(word):
-                return rest[len(word):].lstrip().startswith("(")
+                return src.startswith("(", _skip_spaces(src, i + len(word)))
         return False
 
     def _scan_string(self, start: int) -> None:
@@ -311,6 +315,12 @@ class Lexer:
                 raise self._error("invalid char escape", start)
             i += 1
         return i
+
+
+def _skip_spaces(src: str, i: int) -> int:
+    while i < len(src) and src[i].isspace():
+        i += 1
+    return i
 
 
 def tokenize(text: str) -> list[Token]:

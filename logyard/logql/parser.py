@@ -507,22 +507,32 @@ class _Parser:
     def parse_label_filter(self, rule: str | None) -> ast.LabelNode:
         """A label filter expression. `rule` is the connective whose right operand this is: yacc
         reduces (returns) only when both it and the next connective have a precedence and the next
-        one's is not higher; `,` and juxtaposition have none, so they always continue."""
+        one's is not higher. `,` and juxtaposition have none, so their right operand is everything
+        that follows: they are folded here without recursion (long `a=1, b=2, …` lists stay flat)."""
+        pending: list[ast.LabelNode] = []  # left operands of `,` / juxtaposition, awaiting the rest
         left = self._label_atom()
         while True:
             kind = self.tok.kind
             if kind not in ("or", "and", ",", "IDENTIFIER", "("):
-                return left
+                break
             next_prec = _LABEL_PREC.get(kind)
             rule_prec = _LABEL_PREC.get(rule) if rule else None
-            if rule is not None and rule_prec is not None and next_prec is not None and next_prec <= rule_prec:
-                return left
+            if rule_prec is not None and next_prec is not None and next_prec <= rule_prec:
+                break
             if kind in ("or", "and", ","):
                 self.take()
                 if self.tok.kind not in ("IDENTIFIER", "("):
                     self.fail("IDENTIFIER", "(")
-            right = self.parse_label_filter(kind if kind in _LABEL_PREC else ",")
+            if next_prec is None:
+                pending.append(left)
+                left = self._label_atom()
+                rule = ","
+                continue
+            right = self.parse_label_filter(kind)
             left = ast.LabelOr(left, right) if kind == "or" else ast.LabelAnd(left, right)
+        for earlier in reversed(pending):
+            left = ast.LabelAnd(earlier, left)
+        return left
 
     def _label_atom(self) -> ast.LabelNode:
         if self.tok.kind == "(":
@@ -718,7 +728,11 @@ def parse_unvalidated(query: str) -> ast.Expr:
     size = len(query.encode("utf-8", "surrogateescape"))
     if size >= MAX_INPUT_SIZE:
         raise ParseError(f"input size too long ({size} > {MAX_INPUT_SIZE})")
-    return _Parser(query).parse_root()
+    try:
+        return _Parser(query).parse_root()
+    except RecursionError:
+        # Loki's parser has no depth limit; ours is Python's stack (hundreds of nested parentheses)
+        raise ParseError("expression nests too deeply") from None
 
 
 def parse(query: str) -> ast.Expr:

@@ -69,17 +69,21 @@ def line_filter_error(f: ast.LineFilter) -> str | None:
 
 
 def _check_tree(expr) -> None:
-    if isinstance(expr, ast.Invalid):
-        raise ParseError(expr.message)
-    if isinstance(expr, ast.BinaryOp):
-        _check_tree(expr.lhs)
-        _check_tree(expr.rhs)
-    elif isinstance(expr, (ast.VectorAggregation, ast.LabelReplace)):
-        _check_tree(expr.expr)
-    elif isinstance(expr, ast.RangeAggregation):
-        check_selector(expr.log.selector)
-    elif isinstance(expr, ast.LogQuery):
-        check_selector(expr.selector)
+    # Loki's order: a node's own error, then its children left to right (an explicit stack, so
+    # that long `a + b + c + …` chains need no recursion).
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Invalid):
+            raise ParseError(node.message)
+        if isinstance(node, ast.BinaryOp):
+            stack.extend((node.rhs, node.lhs))
+        elif isinstance(node, (ast.VectorAggregation, ast.LabelReplace)):
+            stack.append(node.expr)
+        elif isinstance(node, ast.RangeAggregation):
+            check_selector(node.log.selector)
+        elif isinstance(node, ast.LogQuery):
+            check_selector(node.selector)
 
 
 def check_selector(selector: ast.StreamSelector) -> None:

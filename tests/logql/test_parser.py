@@ -278,3 +278,16 @@ def test_parse_matchers_errors(text, message):
     with pytest.raises(BadRequestError) as exc:
         parse_matchers(text)
     assert str(exc.value) == message
+
+
+def test_long_chains_parse_without_recursion():
+    sums = parse("sum(" + " + ".join(['rate({a="b"}[5m])'] * 1500) + ")")
+    assert len(ast.selectors(sums)) == 1500
+    (stage,) = parse('{a="b"} | ' + ", ".join(f'x{i}="1"' for i in range(1500))).pipeline
+    assert isinstance(stage.filter, ast.LabelAnd)
+
+
+@pytest.mark.parametrize("query", ["(" * 3000 + "1" + ")" * 3000, "{a=\"b\"} | " + "(" * 3000 + 'x="1"' + ")" * 3000])
+def test_absurd_nesting_is_a_parse_error_not_a_crash(query):
+    with pytest.raises(ParseError, match="^parse error : expression nests too deeply$"):
+        parse(query)
