@@ -83,9 +83,11 @@ class _RawStream:
     pairs: list[tuple[str, str]]  # parsed labels, empty values dropped, possibly with duplicates
     ts: np.ndarray  # int64 ns
     lines: list[str]
-    sm: dict[int, list[tuple[str, str]]]  # entry index -> structured metadata pairs, as sent
+    sm: dict[int, dict[str, str]]  # entry index -> structured metadata, as sent
     index: int = 0  # position in the request, for error messages
     values: list | None = None  # the JSON entries, kept to explain a bad one
+    fffd: bool = True  # whether a value may hold U+FFFD (Loki strips it from metadata values)
+    sm_dropped: list[int] = field(default_factory=list)  # entries refused for their metadata
 
 
 _NO_TS = np.zeros(0, dtype=np.int64)
@@ -210,8 +212,10 @@ def _decode_json(body: bytes) -> list[_RawStream]:
             _explain_bad_timestamp(si, [v[0] for v in raw.values])
         raise BadRequestError("invalid timestamps") from None
     start = 0
+    fffd = b"\xef\xbf\xbd" in body or re.search(rb"\\u[fF]{3}[dD]", body) is not None
     for raw in out:
         raw.ts = ts_int[start : start + len(raw.lines)]
+        raw.fffd = fffd
         start += len(raw.lines)
     return out
 
@@ -226,18 +230,23 @@ def _json_stream(si: int, s: dict) -> _RawStream:
     labels = s.get("stream") or {}
     if not isinstance(labels, dict):
         raise BadRequestError(f"streams[{si}].stream must be an object of label names to values, not {_kind(labels)}")
-    for k, v in labels.items():
-        if not isinstance(v, str):
+    if not {*map(type, labels.values())} <= {str}:
+        for k, v in labels.items():
             if isinstance(v, (dict, list)):
                 raise BadRequestError(f"streams[{si}].stream.{k}: label values must be strings, not {_kind(v)}")
-            labels[k] = orjson.dumps(v).decode()  # Loki takes a scalar's JSON text as the value
-    pairs = _json_labels(labels)
+            if not isinstance(v, str):
+                labels[k] = orjson.dumps(v).decode()  # Loki takes a scalar's JSON text as the value
+    key = tuple(labels.items())
+    pairs = _PARSED_LABELS.get(key)
+    if pairs is None:
+        pairs = _json_labels(labels)
+        _remember(_PARSED_LABELS, key, pairs)
     values = s.get("values")
     if values is None:
         values = []
     if not isinstance(values, list):
         raise BadRequestError(f"streams[{si}].values must be an array, not {_kind(values)}")
-    if any(v is None for v in values):
+    if None in values:
         values = [v for v in values if v is not None]  # Loki skips null entries
     try:
         # Per-row Python, unavoidable: orjson hands us lists of lists; these are C-level loops.
@@ -247,22 +256,37 @@ def _json_stream(si: int, s: dict) -> _RawStream:
     except (IndexError, KeyError, TypeError):
         _explain_bad_entry(si, values)
         raise BadRequestError(f"streams[{si}].values: malformed entries") from None
-    sm: dict[int, list[tuple[str, str]]] = {}
+    sm: dict[int, dict[str, str]] = {}
     if len(values) and max(lens) > 2:
+        # Per-entry Python over entries with structured metadata only.
         for i in np.flatnonzero(np.asarray(lens) > 2).tolist():
             meta = values[i][2]
-            if not isinstance(meta, dict):
-                raise BadRequestError(
-                    f"streams[{si}].values[{i}][2]: structured metadata must be an object, not {_kind(meta)}"
-                )
-            for k, v in meta.items():
-                if not isinstance(v, str):
-                    raise BadRequestError(
-                        f"streams[{si}].values[{i}][2].{k}: structured metadata values must be strings, not {_kind(v)}"
-                    )
+            if type(meta) is not dict or not {*map(type, meta.values())} <= {str}:
+                _explain_bad_metadata(si, i, meta)
             if meta:
-                sm[i] = list(meta.items())
+                sm[i] = meta
     return _RawStream(pairs, _NO_TS, lines, sm, si, values), ts
+
+
+def _explain_bad_metadata(si: int, i: int, meta: object) -> None:
+    if not isinstance(meta, dict):
+        raise BadRequestError(f"streams[{si}].values[{i}][2]: structured metadata must be an object, not {_kind(meta)}")
+    for k, v in meta.items():
+        if not isinstance(v, str):
+            raise BadRequestError(
+                f"streams[{si}].values[{i}][2].{k}: structured metadata values must be strings, not {_kind(v)}"
+            )
+
+
+# Streams repeat from push to push: their parsed labels and validation outcome are cached.
+_CACHE_LIMIT = 50_000
+_PARSED_LABELS: dict[tuple, list[tuple[str, str]]] = {}
+
+
+def _remember(cache: dict, key: object, value: object) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 def _json_labels(labels: dict[str, str]) -> list[tuple[str, str]]:
@@ -326,9 +350,9 @@ def _decode_protobuf(body: bytes) -> list[_RawStream]:
         for i, e in enumerate(entries):
             if len(e.structuredMetadata):
                 if lenient:
-                    sm[i] = [(_text(p.name), _text(p.value)) for p in e.structuredMetadata]
+                    sm[i] = {_text(p.name): _text(p.value) for p in e.structuredMetadata}
                 else:
-                    sm[i] = [(p.name, p.value) for p in e.structuredMetadata]
+                    sm[i] = {p.name: p.value for p in e.structuredMetadata}
         out.append(_RawStream(pairs, secs * 1_000_000_000 + nanos, lines, sm, len(out)))
     return out
 
@@ -364,8 +388,44 @@ def normalize_metadata_name(name: str) -> str:
     return out
 
 
+# Structured metadata names seen to need no renaming (most bodies repeat a handful of names).
+_CLEAN_NAMES: set[str] = set()
+_LEVEL_KEYS = frozenset((*LEVEL_FIELDS, LEVEL_LABEL, "severity_number"))
+
+
+def _metadata_name(name: str) -> str:
+    fixed = normalize_metadata_name(name)
+    if fixed == name and len(_CLEAN_NAMES) < 10000:
+        _CLEAN_NAMES.add(name)
+    return fixed
+
+
+@dataclass
+class _StreamInfo:
+    """What validation and enrichment need of one stream's labels, worked out once per label set."""
+
+    pairs: list[tuple[str, str]]  # with service_name
+    labels: LabelSet
+    printed: str  # as Loki prints it in messages
+    level: str | None  # detected_level from a level-like stream label
+    problem: tuple[str, str] | None  # (discard reason, message) when the stream is invalid
+
+
+_STREAM_INFO: dict[tuple, dict[tuple, _StreamInfo]] = {}
+
+
+def _with_service_name(pairs: list[tuple[str, str]], service_list: list[str]) -> list[tuple[str, str]]:
+    names = {k for k, _ in pairs}
+    if SERVICE_NAME in names or not service_list or not names.isdisjoint(_INTERNAL_LABELS):
+        return pairs
+    found = dict(pairs)
+    service = next((found[n] for n in service_list if found.get(n)), UNKNOWN_SERVICE)
+    return pairs + [(SERVICE_NAME, service)]
+
+
 class _Validator:
     def __init__(self, max_line: int, max_names: int, max_name_len: int, max_value_len: int, max_sm_size: int, max_sm_count: int) -> None:  # fmt: skip
+        self.limits = (max_line, max_names, max_name_len, max_value_len, max_sm_size, max_sm_count)
         self.max_line = max_line
         self.max_names = max_names
         self.max_name_len = max_name_len
@@ -374,6 +434,7 @@ class _Validator:
         self.max_sm_count = max_sm_count
         self.errors: list[str] = []
         self.result = DecodeResult(streams=[])
+        self.sm_entries: list[dict[str, str]] = []  # accepted metadata, counted in bytes at the end
 
     def discard(self, reason: str, lines: int, nbytes: int, message: str | None) -> None:
         r = self.result
@@ -383,56 +444,65 @@ class _Validator:
             self.errors.append(message)
 
     def run(self, raw: list[_RawStream], service_list: list[str], levels: bool) -> DecodeResult:
-        kept: list[tuple[list[tuple[str, str]], _RawStream]] = []
+        kept: list[tuple[_StreamInfo, _RawStream]] = []
+        cache = _STREAM_INFO.setdefault((tuple(service_list), self.limits), {})
         for s in raw:
-            pairs = self.stream_labels(s.pairs, service_list)
             if not s.lines:
                 continue  # Loki skips empty streams before validating them
-            if self.stream_error(pairs, s):
+            key = tuple(s.pairs)
+            info = cache.get(key)
+            if info is None:
+                info = self.stream_info(s.pairs, service_list)
+                _remember(cache, key, info)
+            if info.problem is not None:
+                size = sum(len(line.encode()) for line in s.lines)  # error path only
+                self.discard(info.problem[0], len(s.lines), size, info.problem[1])
                 continue
-            kept.append((pairs, s))
+            kept.append((info, s))
         if kept:
             self.entries(kept, levels)
+        if self.sm_entries:
+            # Loki's structured metadata size: names and values, without detected_level (added after).
+            texts = [t for m in self.sm_entries for kv in m.items() if kv[0] != LEVEL_LABEL for t in kv]
+            self.result.metadata_bytes = int(pc.sum(pc.binary_length(pa.array(texts, type=pa.string()))).as_py() or 0)
         if self.errors:
             self.result.error = BadRequestError(_group_errors(self.errors))
         return self.result
 
-    @staticmethod
-    def stream_labels(pairs: list[tuple[str, str]], service_list: list[str]) -> list[tuple[str, str]]:
+    def stream_info(self, raw_pairs: list[tuple[str, str]], service_list: list[str]) -> _StreamInfo:
+        pairs = _with_service_name(raw_pairs, service_list)
+        labels = dict(pairs)
+        field_value = next((labels[f] for f in LEVEL_FIELDS if f in labels), None)
+        return _StreamInfo(
+            pairs=pairs,
+            labels=LabelSet(pairs),
+            printed=_print_labels(pairs),
+            # Loki: a level field among the stream labels decides every entry's detected_level.
+            level=None if field_value is None else normalize_level(field_value),
+            problem=self.stream_problem(pairs),
+        )
+
+    def stream_problem(self, pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """Loki's ValidateLabels: (reason, message) when the whole stream must be dropped."""
         names = {k for k, _ in pairs}
-        if SERVICE_NAME in names or not service_list or any(n in names for n in _INTERNAL_LABELS):
-            return pairs
-        found = dict(pairs)
-        service = next((found[n] for n in service_list if found.get(n)), UNKNOWN_SERVICE)
-        return pairs + [(SERVICE_NAME, service)]
-
-    def stream_error(self, pairs: list[tuple[str, str]], s: _RawStream) -> bool:
-        """Loki's ValidateLabels: the whole stream is dropped, with its message."""
-        if any(k == n for k, _ in pairs for n in _INTERNAL_LABELS):
-            return False
-        count = len(pairs) - (1 if any(k == SERVICE_NAME for k, _ in pairs) else 0)
-        problem = None
+        if not names.isdisjoint(_INTERNAL_LABELS):
+            return None
+        count = len(pairs) - (1 if SERVICE_NAME in names else 0)
+        printed = _print_labels(pairs)
         if self.max_names and count > self.max_names:
-            problem = ("max_label_names_per_series", MAX_LABEL_NAMES, count, self.max_names)
-        else:
-            last = ""
-            for k, v in sorted(pairs):
-                if self.max_name_len and len(k.encode()) > self.max_name_len:
-                    problem = ("label_name_too_long", LABEL_NAME_TOO_LONG, k)
-                elif self.max_value_len and len(v.encode()) > self.max_value_len:
-                    problem = ("label_value_too_long", LABEL_VALUE_TOO_LONG, v)
-                elif k == last:
-                    problem = ("duplicate_label_names", DUPLICATE_LABEL, k)
-                if problem:
-                    break
-                last = k
-        if problem is None:
-            return False
-        size = sum(len(line.encode()) for line in s.lines)  # error path only
-        self.discard(problem[0], len(s.lines), size, problem[1].format(_print_labels(pairs), *problem[2:]))
-        return True
+            return "max_label_names_per_series", MAX_LABEL_NAMES.format(printed, count, self.max_names)
+        last = ""
+        for k, v in sorted(pairs):
+            if self.max_name_len and len(k.encode()) > self.max_name_len:
+                return "label_name_too_long", LABEL_NAME_TOO_LONG.format(printed, k)
+            if self.max_value_len and len(v.encode()) > self.max_value_len:
+                return "label_value_too_long", LABEL_VALUE_TOO_LONG.format(printed, v)
+            if k == last:
+                return "duplicate_label_names", DUPLICATE_LABEL.format(printed, k)
+            last = k
+        return None
 
-    def entries(self, kept: list[tuple[list[tuple[str, str]], _RawStream]], levels: bool) -> None:
+    def entries(self, kept: list[tuple[_StreamInfo, _RawStream]], levels: bool) -> None:
         # One column for the whole body: byte lengths, size checks and level detection run once.
         all_lines = [line for _, s in kept for line in s.lines] if len(kept) > 1 else kept[0][1].lines
         try:
@@ -442,76 +512,85 @@ class _Validator:
                 _explain_bad_entry(s.index, s.values or [])
             raise BadRequestError("log lines must be strings") from None
         nbytes = pc.binary_length(column).to_numpy()
-        ok = np.ones(len(all_lines), dtype=bool)
-        if self.max_line:
-            for i in np.flatnonzero(nbytes > self.max_line).tolist():
-                ok[i] = False  # per-row only for the few lines over the limit
+        ok = nbytes <= self.max_line if self.max_line else np.ones(len(all_lines), dtype=bool)
+        all_ok = bool(ok.all())
         codes = detect_levels(column) if levels else None
 
         start = 0
-        for pairs, s in kept:
+        for info, s in kept:
             n = len(s.lines)
             stop = start + n
-            keep = ok[start:stop].copy()
-            if not keep.all():
-                printed = _print_labels(pairs)
+            keep = None
+            if not all_ok and not ok[start:stop].all():
+                keep = ok[start:stop].copy()
                 for i in np.flatnonzero(~keep).tolist():
                     size = int(nbytes[start + i])
-                    self.discard("line_too_long", 1, size, LINE_TOO_LONG.format(self.max_line, printed, size))
-            metadata = self.metadata(pairs, s, keep, codes[start:stop] if codes is not None else None)
-            idx = np.flatnonzero(keep)
-            if len(idx):
-                all_kept = len(idx) == n
-                lines = s.lines if all_kept else [s.lines[i] for i in idx.tolist()]
-                ts = s.ts
-                meta = metadata if all_kept else [metadata[i] for i in idx.tolist()]
-                self.result.streams.append(PushStream(LabelSet(pairs), ts if all_kept else ts[idx], lines, meta))
-                self.result.lines += len(idx)
-                self.result.bytes += int(nbytes[start:stop][keep].sum())
+                    self.discard("line_too_long", 1, size, LINE_TOO_LONG.format(self.max_line, info.printed, size))
+            metadata = self.metadata(info, s, keep, codes[start:stop] if codes is not None else None)
+            if keep is None and s.sm_dropped:
+                keep = np.ones(n, dtype=bool)
+            if keep is not None:
+                for i in s.sm_dropped:
+                    keep[i] = False
+                idx = np.flatnonzero(keep)
+                if len(idx):
+                    ilist = idx.tolist()
+                    self.result.streams.append(
+                        PushStream(info.labels, s.ts[idx], [s.lines[i] for i in ilist], [metadata[i] for i in ilist])
+                    )
+                    self.result.lines += len(idx)
+                ok[start + np.flatnonzero(~keep)] = False
+            else:
+                self.result.streams.append(PushStream(info.labels, s.ts, s.lines, metadata))
+                self.result.lines += n
             start = stop
+        self.result.bytes = int(nbytes.sum() if all_ok and ok.all() else nbytes[ok].sum())
 
-    def metadata(self, pairs: list[tuple[str, str]], s: _RawStream, keep: np.ndarray, codes: np.ndarray | None) -> list[str]:  # fmt: skip
+    def metadata(self, info: _StreamInfo, s: _RawStream, keep: np.ndarray | None, codes: np.ndarray | None) -> list[str]:  # fmt: skip
         """Per entry: canonical JSON of its structured metadata, `detected_level` included."""
         n = len(s.lines)
-        stream_level = None
-        if codes is not None:
-            # Loki: a level field among the stream labels decides for every entry.
-            labels = dict(pairs)
-            field_value = next((labels[f] for f in LEVEL_FIELDS if f in labels), None)
-            if field_value is not None:
-                stream_level = normalize_level(field_value)
+        stream_level = info.level
         if codes is None:
             out = [""] * n
         elif stream_level is not None:
             out = [orjson.dumps({LEVEL_LABEL: stream_level}).decode()] * n
         else:
             out = _LEVEL_ONLY[codes].tolist()
-        printed = None
+        if not s.sm:
+            return out
+        code_list = codes.tolist() if codes is not None else None
+        keep_list = keep.tolist() if keep is not None else None
+        max_size, max_count = self.max_sm_size, self.max_sm_count
+        # Per-entry Python, deliberately: only entries that carry structured metadata get here.
         for i, sm in s.sm.items():
-            if not keep[i]:
+            if keep_list is not None and not keep_list[i]:
                 continue
-            size = sum(len(k.encode()) + len(v.encode()) for k, v in sm)
-            problem = None
-            if self.max_sm_size and size > self.max_sm_size:
-                problem = "structured_metadata_too_large", SM_TOO_LARGE, size, self.max_sm_size
-            elif self.max_sm_count and len(sm) > self.max_sm_count:
-                problem = "structured_metadata_too_many", SM_TOO_MANY, len(sm), self.max_sm_count
-            if problem:
-                printed = printed or _print_labels(pairs)
-                self.discard(problem[0], 1, len(s.lines[i].encode()) + size, problem[1].format(printed, problem[2], problem[3]))
-                keep[i] = False
+            if max_size and (sum(map(len, sm.values())) + sum(map(len, sm))) * 4 > max_size:
+                size = sum(len(k.encode()) + len(v.encode()) for k, v in sm.items())  # may be over
+            else:
+                size = -1
+            if (max_size and size > max_size) or (max_count and len(sm) > max_count):
+                if size > max_size:
+                    reason, text = "structured_metadata_too_large", SM_TOO_LARGE.format(info.printed, size, max_size)
+                else:
+                    reason, text = "structured_metadata_too_many", SM_TOO_MANY.format(info.printed, len(sm), max_count)
+                self.discard(reason, 1, len(s.lines[i].encode()) + max(size, 0), text)
+                s.sm_dropped.append(i)
                 continue
-            self.result.metadata_bytes += size
-            meta: dict[str, str] = {}
-            for k, v in sm:
-                if "\ufffd" in v:
-                    v = v.replace("\ufffd", "")  # Loki drops U+FFFD (its mark of invalid UTF-8)
-                meta[normalize_metadata_name(k)] = v
-            if codes is not None:
-                level = _entry_level(meta, stream_level, int(codes[i]))
-                if level:
-                    meta[LEVEL_LABEL] = level
+            meta = sm
+            if not _CLEAN_NAMES.issuperset(sm) or (s.fffd and any("\ufffd" in v for v in sm.values())):
+                # Loki renames keys and drops U+FFFD (its mark of invalid UTF-8) from values.
+                meta = {_metadata_name(k): v.replace("\ufffd", "") for k, v in sm.items()}
+            if code_list is not None:
+                if stream_level is None and meta.keys().isdisjoint(_LEVEL_KEYS):
+                    meta = {**meta, LEVEL_LABEL: LEVELS[code_list[i]]}
+                else:
+                    level = _entry_level(meta, stream_level, code_list[i])
+                    meta = {k: v for k, v in meta.items() if k != LEVEL_LABEL}
+                    if level:
+                        meta[LEVEL_LABEL] = level
             out[i] = orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
+            self.sm_entries.append(meta)
         return out
 
 

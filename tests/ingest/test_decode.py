@@ -295,3 +295,26 @@ def test_json_round_trip_gives_back_every_entry(streams):
             assert decoded == meta
     assert result.lines == sum(len(e) for _, e in streams)
     assert result.bytes == sum(len(line.encode()) for _, e in streams for _, line, _ in e)
+
+
+def test_structured_metadata_limits_drop_the_entry_with_loki_messages():
+    body = one({"job": "p"}, [TS, "a", {"k1": "v", "k2": "v"}], [TS, "b", {"k1": "v"}])
+    result = decode_push(body, CT, None, max_structured_metadata_count=1)
+    assert [s.lines for s in result.streams] == [["b"]]
+    assert result.discarded_lines == {"structured_metadata_too_many": 1}
+    assert str(result.error).startswith("stream '{job=\"p\", service_name=\"p\"}' has too many structured metadata labels: '2', limit: '1'")
+    result = decode_push(body, CT, None, max_structured_metadata_size=4)
+    assert result.discarded_lines == {"structured_metadata_too_large": 1}
+    assert "has structured metadata too large: '6' bytes, limit: '4' bytes" in str(result.error)
+
+
+def test_metadata_bytes_count_names_and_values_sent():
+    body = one({"job": "p"}, [TS, "a", {"trace_id": "abc"}], [TS, "b", {"k": "é"}])
+    result = decode_push(body, CT, None)
+    assert result.metadata_bytes == len("trace_idabc") + len("ké".encode())
+    assert result.bytes == 2
+
+
+def test_unicode_replacement_characters_are_dropped_from_metadata_values():
+    stream = only_stream(one({"job": "p"}, [TS, "a", {"k": "x\ufffdy"}]))
+    assert orjson.loads(stream.metadata[0])["k"] == "xy"

@@ -1,0 +1,72 @@
+"""Push decoding throughput on the benchmark workload (gzipped Loki JSON bodies from gen_bench.py).
+
+    python bench/decode.py [--data /tmp/bench-data] [--files 460] [--repeat 2]
+
+Prints one table: CPU time per line (process time, so that other processes on a shared machine
+distort it less than wall time) for gunzip alone, for the whole decode_push of the gzipped body,
+and for level detection alone, with lines per second for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from logyard.ingest.decode import decode_push  # noqa: E402
+from logyard.ingest.level import detect_levels  # noqa: E402
+
+
+def best_of(repeat: int, fn) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="/tmp/bench-data")
+    ap.add_argument("--files", type=int, default=460)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+
+    paths = sorted(Path(args.data).glob("push-*.json.gz"))[: args.files]
+    if not paths:
+        sys.exit(f"no push-*.json.gz in {args.data}: run gen_bench.py --out {args.data} first")
+    bodies = [p.read_bytes() for p in paths]
+    raw_size = sum(len(gzip.decompress(b)) for b in bodies[:1]) * len(bodies)
+    columns = []
+    lines = 0
+    for b in bodies:
+        text = [v[1] for s in orjson.loads(gzip.decompress(b))["streams"] for v in s["values"]]
+        columns.append(pa.array(text, type=pa.string()))
+        lines += len(text)
+    decode_push(bodies[0], "application/json", "gzip")  # warm up imports and caches
+
+    def run_decode() -> None:
+        n = sum(decode_push(b, "application/json", "gzip").lines for b in bodies)
+        assert n == lines, (n, lines)
+
+    rows = [
+        ("gunzip only", best_of(args.repeat, lambda: [gzip.decompress(b) for b in bodies])),
+        ("decode_push (gzip JSON)", best_of(args.repeat, run_decode)),
+        ("  of which detect_levels", best_of(args.repeat, lambda: [detect_levels(c) for c in columns])),
+    ]
+    print(f"{len(bodies)} bodies, {lines:,} lines, ~{raw_size / 1e6:,.0f} MB JSON")
+    print(f"{'phase':28s} {'us/line':>8s} {'lines/s':>12s}")
+    for name, seconds in rows:
+        print(f"{name:28s} {seconds / lines * 1e6:8.3f} {lines / seconds:12,.0f}")
+
+
+if __name__ == "__main__":
+    main()
