@@ -53,9 +53,17 @@ def _stage_errors(pipeline):
 
 
 def line_filter_error(f: ast.LineFilter) -> str | None:
-    """The error Loki gives when it compiles a line filter: a bad regex or line-filter pattern."""
+    """The error Loki gives when it compiles a line filter: a bad regex, pattern or ip()."""
     for value, is_ip in f.terms():
         if is_ip:
+            if f.op not in ("|=", "!="):
+                return "ip: invalid operation"
+            from logyard.logql.stages.ip import IPMatcher  # imported late, like the template engine
+
+            try:
+                IPMatcher(value)
+            except BadRequestError as e:
+                return e.message
             continue
         if f.op in ("|~", "!~"):
             err = go_regexp_error(value)

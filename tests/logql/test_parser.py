@@ -243,6 +243,9 @@ def test_selectors_walks_every_leg():
         ('{a="b"} | label_format a=b, a=c',
          "parse error : stage '| label_format a=b,a=c' : multiple label name 'a' not allowed in a single format operation"),
         ('{a="b"} |= "x" |~ "(" | json', "parse error : stage '|= \"x\" |~ \"(\"' : error parsing regexp: missing closing ): `(`"),
+        ('{a="b"} |~ ip("1.1.1.1")', "parse error : stage '|~ ip(\"1.1.1.1\")' : ip: invalid operation"),
+        ('{a="b"} |= ip("nope")', "parse error : stage '|= ip(\"nope\")' : ip: invalid pattern: \"nope\""),
+        ('{a="b"} |> "<a> x"', "parse error : stage '|> \"<a> x\"' : named captures are not allowed: found '<a>'"),
     ],
 )
 def test_invalid_queries_fail_with_lokis_text(query, message):
