@@ -115,18 +115,34 @@ class LogyardServer:
         return f"http://127.0.0.1:{self.port}/loki/api/v1/push"
 
     def streams(self, **match: str) -> list[tuple[dict, list[tuple[int, str]]]]:
+        """Every stored entry of matching streams, paging forward 5000 at a time (Loki's limit)."""
         selector = "{" + ", ".join(f'{k}="{v}"' for k, v in match.items()) + "}"
         now = time.time_ns()
-        r = httpx.get(
-            f"http://127.0.0.1:{self.port}/loki/api/v1/query_range",
-            params={"query": selector, "start": str(now - 6 * 3600 * 10**9), "end": str(now + 600 * 10**9),
-                    "limit": "1000000", "direction": "forward"},
-            timeout=60,
-        )
-        r.raise_for_status()
-        return [
-            (s["stream"], [(int(ts), line) for ts, line, *_ in s["values"]]) for s in r.json()["data"]["result"]
-        ]
+        start, end = now - 6 * 3600 * 10**9, now + 600 * 10**9
+        seen: set[tuple[str, int, str]] = set()
+        out: dict[str, tuple[dict, list[tuple[int, str]]]] = {}
+        while True:
+            r = httpx.get(
+                f"http://127.0.0.1:{self.port}/loki/api/v1/query_range",
+                params={"query": selector, "start": str(start), "end": str(end), "limit": "5000",
+                        "direction": "forward"},
+                timeout=60,
+            )
+            r.raise_for_status()
+            result = r.json()["data"]["result"]
+            n, last = 0, start
+            for s in result:
+                key = repr(sorted(s["stream"].items()))
+                labels, values = out.setdefault(key, (s["stream"], []))
+                for ts, line, *_ in s["values"]:
+                    n += 1
+                    last = max(last, int(ts))
+                    if (key, int(ts), line) not in seen:
+                        seen.add((key, int(ts), line))
+                        values.append((int(ts), line))
+            if n < 5000:
+                return list(out.values())
+            start = last  # inclusive: entries at `last` already seen are skipped above
 
     def lines(self, **match: str) -> list[str]:
         rows = sorted((ts, line) for _, values in self.streams(**match) for ts, line in values)
