@@ -13,27 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from logyard.errors import BadRequestError, LimitError
+from logyard.errors import BadRequestError
 from logyard.labels import LabelSet
 from logyard.logql import ast
 from logyard.logql.log_result import collect_entries, encode_streams
-from logyard.logql.metric import binop, range_agg, result_json, steps, vector_agg
+from logyard.logql.metric import binop, limits, range_agg, result_json, steps, vector_agg
 from logyard.logql.metric.series import StepMatrix
 from logyard.logql.parser import parse
 from logyard.logql.pipeline import compile_pipeline, needs_labels_after_parsers
 from logyard.logql.rows import Rows, group_codes, meta_pairs
-from logyard.logql.stages.builder import ERROR_DETAILS_LABEL, ERROR_LABEL, PRESERVE_ERROR_LABEL
 from logyard.logql.unwrap import unwrap_value
 
 INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "
                      "to a range query type")
-MAX_SERIES = ("maximum number of series ({n}) reached for a single query; consider reducing query cardinality "
-              "by adding more specific stream selectors, reducing the time range, or aggregating results "
-              "with functions like sum(), count() or topk()")
-PIPELINE_ERROR = ("pipeline error: '{err}' for series: '{series}'.\n"
-                  "Use a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\n"
-                  "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
-                  "The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n")
 
 # Range operations whose `sum by` parent Loki pushes into the extractor (canInjectVectorGrouping).
 _INJECTABLE = frozenset({"bytes_over_time", "bytes_rate", "count_over_time", "rate", "sum_over_time"})
@@ -80,7 +72,7 @@ class Engine:
         if isinstance(value, float):
             return result_json.scalar_data(value, ts)
         self._check_series(value)
-        return result_json.vector_data(value, keep_order=_outer_sort(expr))
+        return result_json.vector_data(value, keep_order=_has_sort(expr))
 
     # --- log queries ----------------------------------------------------------------------------
     def log_query(self, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
@@ -95,13 +87,12 @@ class Engine:
         return encode_streams(parts, streams, direction)
 
     def _check_series(self, sm: StepMatrix) -> None:
-        n = int(sm.merge_duplicates().present.any(axis=1).sum()) if len(sm) else 0
-        if n > self.limits.max_series:
-            raise LimitError(MAX_SERIES.format(n=self.limits.max_series))
+        limits.check_series_limit(sm, self.limits.max_series)
 
 
-def _outer_sort(expr) -> bool:
-    return isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "sort_desc")
+def _has_sort(expr) -> bool:
+    """Loki keeps the evaluation order of an instant vector when sort/sort_desc appears anywhere."""
+    return any(isinstance(e, ast.VectorAggregation) and e.op in ("sort", "sort_desc") for e in ast.walk(expr))
 
 
 class _Eval:
@@ -161,10 +152,11 @@ class _Eval:
         if expr.op == "absent_over_time":
             inner = range_agg.range_step_matrix("count_over_time", labels, ids, ts, values, grid,
                                                 expr.range_ns, expr.offset_ns)
-            eq = LabelSet((m.name, m.value) for m in expr.log.selector.matchers if m.op == "=")
-            return range_agg.absent_over_time(inner, eq)
-        return range_agg.range_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
-                                           expr.offset_ns, expr.param, unwrap=expr.unwrap is not None)
+            return range_agg.absent_over_time(inner, range_agg.absent_labels(expr.log.selector.matchers))
+        out = range_agg.range_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
+                                          expr.offset_ns, expr.param, unwrap=expr.unwrap is not None)
+        limits.check_pipeline_errors(out)  # Loki's RangeVectorEvaluator: no __error__ series survive
+        return out
 
     def extract(self, expr: ast.RangeAggregation, grouping: ast.Grouping | None):
         """Samples of the range aggregation: series labels, and per sample (series id, ts, value)."""
@@ -253,11 +245,7 @@ class _Eval:
         out = compiled.per_row(rows, extra) if compiled.row_stages else _plain_rows(compiled, rows, extra)
         ids = np.empty(len(out), dtype=np.int64)
         for i, labels in enumerate(out.labels or []):  # per surviving row: labels are dicts
-            ls = _apply_grouping(LabelSet(labels.items()), grouping)
-            if ERROR_LABEL in labels and labels.get(PRESERVE_ERROR_LABEL) != "true":
-                if any(k == ERROR_LABEL for k, _ in ls):
-                    raise BadRequestError(PIPELINE_ERROR.format(err=labels[ERROR_LABEL], series=str(ls)))
-            ids[i] = keys.setdefault(ls, len(keys))
+            ids[i] = keys.setdefault(_apply_grouping(LabelSet(labels.items()), grouping), len(keys))
         return ids, out.ts, np.asarray(values, dtype=np.float64)
 
 
@@ -282,4 +270,4 @@ def _apply_grouping(labels: LabelSet, grouping: ast.Grouping | None) -> LabelSet
     return labels.keep(grouping.labels)
 
 
-__all__ = ["Engine", "Limits", "ERROR_DETAILS_LABEL"]
+__all__ = ["Engine", "Limits"]
