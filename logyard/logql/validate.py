@@ -102,6 +102,19 @@ def check_selector(selector: ast.StreamSelector) -> None:
 
 def stage_error(stage) -> str | None:
     """The error Loki gives when it builds this stage, or None."""
+    if isinstance(stage, (ast.JSONParser, ast.LogfmtParser)) and stage.params:
+        # the parameter expressions are checked by the stages that run them (imported late)
+        from logyard.logql.stages.json import JSONExpressionParser
+        from logyard.logql.stages.logfmt import LogfmtExpressionParser
+
+        expressions = {p.name: p.expression for p in stage.params}
+        try:
+            if isinstance(stage, ast.JSONParser):
+                JSONExpressionParser(expressions)
+            else:
+                LogfmtExpressionParser(expressions, stage.strict)
+        except BadRequestError as e:
+            return e.message
     if isinstance(stage, ast.LineFormat):
         err = template_error(stage.template, "line")
         return f"invalid line template: {err}" if err else None
