@@ -3,8 +3,8 @@
 Loki's rules, copied:
 * string filters (`=`, `!=`, `=~`, `!~`) compare the label value, "" when the label is missing;
   regexes are RE2, anchored at both ends. `__error__` is compared with the pipeline error.
-  Quirk: a regex that Loki simplifies to "always true" (`=~""`, `=~".*"`) keeps every entry,
-  and its negation keeps none.
+  Quirks: a regex that Loki simplifies to "always true" (`=~""`, `=~".*"`) keeps every entry,
+  and its negation keeps none; `=~"foo.*"`-like shapes are substring tests (see label_regex).
 * numeric (`status >= 500`), duration (`duration > 50ms`, Go's ParseDuration) and bytes
   (`size > 150KB`, go-humanize's ParseBytes) filters drop an entry whose label is MISSING, and keep
   an entry whose value does not parse, marking it `__error__=LabelFilterErr` with the parse error as
@@ -21,6 +21,8 @@ from logyard.logql.durations import parse_bytes, parse_go_duration
 from .builder import LabelsBuilder
 from .gotext import compile_re2, parse_float
 from .ip import IPMatcher
+from .label_regex import matches as simple_matches
+from .label_regex import simplify_label_regex
 
 LABEL_FILTER_ERROR = "LabelFilterErr"
 STRING_OPS = ("=", "!=", "=~", "!~")
@@ -51,14 +53,17 @@ class StringLabelFilter:
         self.name, self.op, self.value = name, op, value
         self._regex = None
         self._always: bool | None = None
+        self._simple = None
         if op in ("=~", "!~"):
             try:
-                self._regex = compile_re2(f"^(?:{value})$")
                 compile_re2(value)
+                self._regex = compile_re2(f"^(?:{value})$")
             except ValueError as exc:
                 raise BadRequestError(str(exc)) from None
             if value in _ALWAYS_TRUE_REGEXES:
                 self._always = op == "=~"
+            else:
+                self._simple = simplify_label_regex(value)
 
     def required_label_names(self) -> list[str]:
         return [self.name]
@@ -70,7 +75,10 @@ class StringLabelFilter:
             return value == self.value
         if self.op == "!=":
             return value != self.value
-        hit = self._regex.search(value) is not None  # type: ignore[union-attr]
+        if self._simple is not None:
+            hit = simple_matches(self._simple[0], self._simple[1], value)
+        else:
+            hit = self._regex.search(value) is not None  # type: ignore[union-attr]
         return hit if self.op == "=~" else not hit
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:

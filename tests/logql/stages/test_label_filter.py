@@ -59,6 +59,15 @@ def test_label_filter_error_does_not_replace_an_earlier_error():
         (StringLabelFilter("v", "=~", ""), "anything", True),  # Loki: =~"" is always true
         (StringLabelFilter("v", "!~", ""), "", False),  # and !~"" never
         (StringLabelFilter("v", "!=", "x"), "y", True),
+        # Loki's regex simplifier turns these shapes into substring tests, not anchored matches
+        (StringLabelFilter("v", "=~", "/api.*"), "/v2/api/x", True),
+        (StringLabelFilter("v", "=~", ".*foo"), "foobar", True),
+        (StringLabelFilter("v", "=~", "/api/(ds|search).*"), "/x/api/search", True),
+        (StringLabelFilter("v", "=~", "(?i)err.*"), "AN ERROR", True),
+        (StringLabelFilter("v", "!~", ".*foo.*|bar"), "xbarx", True),  # bar alone is an equality
+        (StringLabelFilter("v", "=~", "foo"), "xfoo", False),
+        (StringLabelFilter("v", "=~", "bar|baz"), "xbar", False),  # left to the anchored regex
+        (StringLabelFilter("v", "=~", "f.*o"), "xfoo", False),
         (IPLabelFilter("v", "=", "2001:db8::/32"), "2001:db8::7", True),
         (IPLabelFilter("v", "!=", "10.0.0.0/8"), "10.2.3.4", False),
     ],
