@@ -255,73 +255,59 @@ class _Parser:
                 self.fail("{", "(")
         elif self.tok.kind not in ("{", "("):
             self.fail("NUMBER", "{", "(")
-        log, range_ns, offset_ns, unwrap, also = self.parse_log_range()
-        self._close(also)
+        log, range_ns, offset_ns, unwrap = self.parse_log_range()
+        self.expect(")")  # Loki's grammar has reduced the range by now, so it names only `)`
         grouping = self._grouping() if self.tok.kind in ("by", "without") else None
         return make_range_aggregation(op, log, range_ns, offset_ns, unwrap, param, grouping)
 
     def parse_log_range(self):
-        """Every spelling of a log range: `{s} | p | unwrap u [r] offset o`, `{s}[r] offset o | p | unwrap u`,
-        `({s} | p | unwrap u)[r] offset o`, `({s}[r])`. Returns the parts and the tokens that could
-        still have continued it (for the message when `)` does not follow)."""
-        if self.tok.kind == "(":
-            self.take()
-            if self.tok.kind == "(":
-                parts = self.parse_log_range()
-                self._close(parts[4])
-                return (*parts[:4], ())
-            if self.tok.kind != "{":
-                self.fail("{", "(")
+        """Every spelling of a log range, as (log query, range, offset, unwrap):
+        `{s} | p | unwrap u [r] offset o`, `{s}[r] offset o | p | unwrap u`,
+        `({s} | p | unwrap u)[r] offset o`, `({s})[r] offset o | unwrap u` and `(<any of these>)`."""
+        if self.tok.kind != "(":
             selector = self.parse_selector()
             if self.tok.kind == "RANGE":
-                parts = self._after_range(selector)
-                self._close(parts[4])
-                return (*parts[:4], ())
+                return self._after_range(selector)
             stages, unwrap = self.parse_pipeline(allow_unwrap=True)
-            if self.tok.kind == "RANGE" and (stages or unwrap):
-                range_ns = self.take().value
-                offset_ns = self._offset()
-                self.expect(")")
-                return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, ()
-            if self.tok.kind != ")":
+            if self.tok.kind != "RANGE":
                 self.fail(*(("RANGE", "|") if unwrap else ()))
-            self.take()
-            range_ns = self.expect("RANGE").value
-            offset_ns = self._offset()
-            also: tuple[str, ...] = ("offset",) if not offset_ns else ()
-            if not stages and unwrap is None and self.tok.kind == "|":
-                self.take()
-                self.expect("unwrap")
-                unwrap = self._unwrap()
-                also = ("|",)
-            elif not stages and unwrap is None:
-                also += ("|",)
-            return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, also
+            range_ns = self.take().value
+            return ast.LogQuery(selector, stages), range_ns, self._offset(), unwrap
+        self.take()
+        if self.tok.kind == "(":
+            parts = self.parse_log_range()
+            self.expect(")")
+            return parts
+        if self.tok.kind != "{":
+            self.fail("{", "(")
         selector = self.parse_selector()
-        if self.tok.kind == "RANGE":
-            return self._after_range(selector)
+        if self.tok.kind == "RANGE":  # `({s}[r] …)`
+            parts = self._after_range(selector)
+            self.expect(")")
+            return parts
         stages, unwrap = self.parse_pipeline(allow_unwrap=True)
-        if self.tok.kind != "RANGE":
+        if self.tok.kind == "RANGE" and (stages or unwrap):  # `({s} | p [r] …)`
+            range_ns = self.take().value
+            offset_ns = self._offset()
+            self.expect(")")
+            return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap
+        if self.tok.kind != ")":
             self.fail(*(("RANGE", "|") if unwrap else ()))
-        range_ns = self.take().value
+        self.take()  # `({s} | p)[r] offset o`; only a bare selector may take an unwrap after that
+        range_ns = self.expect("RANGE").value
         offset_ns = self._offset()
-        return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, ()
+        if not stages and unwrap is None and self.tok.kind == "|":
+            self.take()
+            self.expect("unwrap")
+            unwrap = self._unwrap()
+        return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap
 
     def _after_range(self, selector):
+        """`{s}[r] offset o | p | unwrap u`: the range straight after the selector."""
         range_ns = self.take().value
         offset_ns = self._offset()
         stages, unwrap = self.parse_pipeline(allow_unwrap=True)
-        if unwrap is not None:
-            also: tuple[str, ...] = ("|",)
-        elif stages:
-            return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, None
-        else:
-            also = ()
-        return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap, also
-
-    def _close(self, also=()) -> None:
-        """The `)` after a log range. Loki's grammar has reduced the range by then, so it names only `)`."""
-        self.expect(")")
+        return ast.LogQuery(selector, stages), range_ns, offset_ns, unwrap
 
     def _offset(self) -> int:
         if self.tok.kind != "offset":
