@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
+from logyard.storage import trigrams
 
 
 @dataclass
@@ -75,34 +76,6 @@ def stream_ranges(table: pa.Table) -> StreamRanges:
     )
 
 
-def trigram_hashes(data: np.ndarray) -> np.ndarray:
-    """Hash of every 3-byte window of a uint8 array (TRIGRAM_BITS buckets)."""
-    if data.size < 3:
-        return np.empty(0, dtype=np.uint32)
-    h = (data[:-2].astype(np.uint32) << 16) | (data[1:-1].astype(np.uint32) << 8) | data[2:]
-    shift = 32 - (F.TRIGRAM_BITS.bit_length() - 1)
-    return (h * np.uint32(F.TRIGRAM_MULT)) >> np.uint32(shift)
-
-
-def needed_trigrams(substrings) -> np.ndarray:
-    """Trigram hashes a line must contain to contain all `substrings` (shorter ones add none)."""
-    parts = [trigram_hashes(np.frombuffer(s.encode(), dtype=np.uint8)) for s in substrings]
-    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint32)
-
-
-def trigram_bitmaps(line: pa.Array, rg_rows: int) -> bytes:
-    """One bitmap per row group of `rg_rows` rows; trigrams across line ends only add false hits."""
-    off = np.frombuffer(line.buffers()[1], dtype=np.int64, count=len(line) + 1, offset=line.offset * 8)
-    buf = line.buffers()[2]
-    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8)
-    out = []
-    for i in range(0, len(line), rg_rows):  # one step per row group
-        bits = np.zeros(F.TRIGRAM_BITS, dtype=np.bool_)
-        bits[trigram_hashes(data[off[i] : off[min(i + rg_rows, len(line))]])] = True
-        out.append(np.packbits(bits).tobytes())
-    return b"".join(out)
-
-
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
                 level: int = 0) -> BlockInfo:
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename."""
@@ -115,7 +88,9 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     # the footer, which would hold the bitmaps twice.
     kv = {F.BLOCK_META_KEY: orjson.dumps(meta)}
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
-        kv[F.BLOCK_TRIGRAM_KEY] = trigram_bitmaps(table.column("line").chunk(0), F.BLOCK_ROW_GROUP_ROWS)
+        rg = F.BLOCK_ROW_GROUP_ROWS
+        bounds = [(lo, min(lo + rg, table.num_rows)) for lo in range(0, table.num_rows, rg)]
+        kv[F.BLOCK_TRIGRAM_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
@@ -159,7 +134,7 @@ class BlockReader:
         self._lock = threading.Lock()
         self._md: pq.FileMetaData | None = None
         self._rg: tuple[np.ndarray, ...] | None = None
-        self._trigrams: np.ndarray | None = None  # (row groups, TRIGRAM_BITS / 8) packed bits
+        self._trigrams: trigrams.TrigramIndex | None = None
 
     def _load(self) -> None:
         with self._lock:
@@ -186,24 +161,22 @@ class BlockReader:
             self._rg = (arr[0], arr[1], arr[2], arr[3])
             blob = (md.metadata or {}).get(F.BLOCK_TRIGRAM_KEY)
             if blob is not None:
-                if len(blob) != n * F.TRIGRAM_BITS // 8:
-                    raise CorruptDataError(f"{self.path}: trigram bitmaps are {len(blob)} bytes for {n} row groups")
-                self._trigrams = np.frombuffer(blob, dtype=np.uint8).reshape(n, F.TRIGRAM_BITS // 8)
+                self._trigrams = trigrams.TrigramIndex(blob, n, str(self.path))
             self._md = md
 
     def row_groups(self, ids: np.ndarray | None, start_ns: int, end_ns: int,
-                   trigrams: np.ndarray | None = None) -> list[int]:
+                   need: np.ndarray | None = None) -> list[int]:
         """Row groups that may hold rows of the sorted `ids` (None = all) in [start_ns, end_ns),
-        and, with `trigrams` (see needed_trigrams), lines containing all those trigrams."""
+        and, with `need` (trigrams.needed), lines that may contain all those trigrams."""
         self._load()
         smin, smax, tmin, tmax = self._rg  # type: ignore[misc]
         ok = (tmin < end_ns) & (tmax >= start_ns)
         if ids is not None:
             ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
-        if trigrams is not None and trigrams.size and self._trigrams is not None:
-            bytes_ = self._trigrams[:, trigrams >> 3]  # packbits order: bit 7 first
-            ok &= ((bytes_ >> (7 - (trigrams & 7)).astype(np.uint8)) & 1).all(axis=1)
-        return np.flatnonzero(ok).tolist()
+        sel = np.flatnonzero(ok)
+        if need is not None and need.size and self._trigrams is not None and sel.size:
+            sel = sel[self._trigrams.may_contain(sel, need)]
+        return sel.tolist()
 
     def covers(self, row_groups: list[int], ids: np.ndarray | None, start_ns: int, end_ns: int) -> bool:
         """Whether every row of these row groups is wanted (then the reader need not filter):

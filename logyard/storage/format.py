@@ -80,13 +80,8 @@ BLOCK_COLUMN_ENCODING = {
     "len": "DELTA_BINARY_PACKED",
 }
 
-# Trigram bitmaps (compacted blocks): per row group, bit h(t) is set for every 3-byte sequence t of
-# the concatenated line bytes. A substring filter of >= 3 bytes can skip a row group that lacks one
-# of its trigrams. 2^14 bits (2 KiB) per 16k-row group measured 5-25 % full on the benchmark
-# workload, so a 15-byte needle passes a foreign row group with odds below 1e-8.
-BLOCK_TRIGRAM_KEY = b"logyard.trigrams"  # footer key-value: n_row_groups bitmaps of TRIGRAM_BITS bits
-TRIGRAM_BITS = 1 << 14
-TRIGRAM_MULT = 2654435761  # Knuth's multiplicative hash, taking the top 14 bits of 32
+# Trigram bitmaps of compacted blocks (see trigrams.py for the blob layout).
+BLOCK_TRIGRAM_KEY = b"logyard.trigrams"
 
 # Compaction merges the blocks of one tenant and window when they are more than one, and the result
 # stays below this size (rows); a window beyond it keeps several blocks.

@@ -23,7 +23,8 @@ from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage.block import BlockInfo, BlockReader, needed_trigrams, write_block
+from logyard.storage import trigrams
+from logyard.storage.block import BlockInfo, BlockReader, write_block
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.maintenance import Maintenance
@@ -234,7 +235,7 @@ class Store:
             hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
-        tri = needed_trigrams(line_contains) if line_contains else None
+        tri = trigrams.needed(line_contains) if line_contains else None
         head = self._head_rows(tenant, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")

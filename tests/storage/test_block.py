@@ -8,7 +8,8 @@ import pytest
 
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
-from logyard.storage.block import BlockReader, needed_trigrams, write_block
+from logyard.storage.block import BlockReader, write_block
+from logyard.storage.trigrams import needed as needed_trigrams
 
 
 def table(n_streams=3, per=10):

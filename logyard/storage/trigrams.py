@@ -1,0 +1,84 @@
+"""Per-row-group trigram bitmaps: let a substring filter skip row groups that cannot match.
+
+For each row group of a compacted block, every 3-byte sequence of its line bytes is hashed into a
+bitmap sized to the number of distinct trigrams (about 4 bits per trigram, so about a quarter of
+the bits are set). A line containing "xq7-needle-5150" contains its 13 trigrams; a row group
+whose bitmap lacks one of them is skipped, and one that lacks none is read (false hits cost only
+time). Trigrams that span two lines are included: they can only add false hits.
+
+Blob layout (Parquet footer key `logyard.trigrams`): u8 log2(bits) per row group, then the bitmaps
+in row-group order, each `2**k / 8` bytes, bits in `numpy.packbits` order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from logyard.errors import CorruptDataError
+
+BITS_PER_TRIGRAM = 4
+MIN_LOG2, MAX_LOG2 = 10, 20  # 128 B .. 128 KiB per row group
+_MULT = np.uint32(2654435761)  # Knuth's multiplicative hash; the top k bits are the bucket
+
+
+def trigrams(data: np.ndarray) -> np.ndarray:
+    """The 24-bit value of every 3-byte window of a uint8 array."""
+    if data.size < 3:
+        return np.empty(0, dtype=np.uint32)
+    return (data[:-2].astype(np.uint32) << 16) | (data[1:-1].astype(np.uint32) << 8) | data[2:]
+
+
+def needed(substrings) -> np.ndarray:
+    """Distinct trigrams a line must contain to contain every substring (short ones add none)."""
+    parts = [trigrams(np.frombuffer(s.encode(), dtype=np.uint8)) for s in substrings]
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint32)
+
+
+def _bucket(t: np.ndarray, k: int) -> np.ndarray:
+    return (t.astype(np.uint32) * _MULT) >> np.uint32(32 - k)
+
+
+def build(line: pa.Array, row_group_bounds: list[tuple[int, int]]) -> bytes:
+    """The blob for a large_string column cut into row groups [lo, hi)."""
+    off = np.frombuffer(line.buffers()[1], dtype=np.int64, count=len(line) + 1, offset=line.offset * 8)
+    buf = line.buffers()[2]
+    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8)
+    seen = np.zeros(1 << 24, dtype=np.bool_)
+    ks, maps = [], []
+    for lo, hi in row_group_bounds:  # one step per row group
+        seen[:] = False
+        seen[trigrams(data[off[lo] : off[hi]])] = True
+        distinct = np.flatnonzero(seen)
+        k = int(np.clip(np.ceil(np.log2(max(1, BITS_PER_TRIGRAM * distinct.size))), MIN_LOG2, MAX_LOG2))
+        bits = np.zeros(1 << k, dtype=np.bool_)
+        bits[_bucket(distinct, k)] = True
+        ks.append(k)
+        maps.append(np.packbits(bits).tobytes())
+    return bytes(ks) + b"".join(maps)
+
+
+class TrigramIndex:
+    """The parsed blob of one block."""
+
+    def __init__(self, blob: bytes, n_row_groups: int, where: str) -> None:
+        if len(blob) < n_row_groups:
+            raise CorruptDataError(f"{where}: trigram blob shorter than its {n_row_groups} sizes")
+        self.ks = list(blob[:n_row_groups])
+        if any(not MIN_LOG2 <= k <= MAX_LOG2 for k in self.ks):
+            raise CorruptDataError(f"{where}: trigram bitmap size out of range")
+        sizes = [(1 << k) // 8 for k in self.ks]
+        if len(blob) != n_row_groups + sum(sizes):
+            raise CorruptDataError(f"{where}: trigram blob is {len(blob)} bytes, expected {n_row_groups + sum(sizes)}")
+        arr = np.frombuffer(blob, dtype=np.uint8)
+        starts = np.cumsum([n_row_groups, *sizes[:-1]]) if sizes else []
+        self.maps = [arr[s : s + n] for s, n in zip(starts, sizes)]
+
+    def may_contain(self, candidates: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """For the row groups `candidates`, whether each may hold a line with all `need` trigrams."""
+        out = np.ones(len(candidates), dtype=bool)
+        for j, g in enumerate(candidates.tolist()):  # one step per candidate row group
+            b = _bucket(need, self.ks[g])
+            byte = self.maps[g][b >> 3]
+            out[j] = bool(((byte >> (7 - (b & 7)).astype(np.uint8)) & 1).all())
+        return out
