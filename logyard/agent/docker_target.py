@@ -18,6 +18,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -259,6 +260,7 @@ class DockerTargets:
             self._thread.join(timeout=10)
         for r in list(self.readers.values()):
             r.thread.join(timeout=5)
+        self.flush_held(force=True)
 
     def _loop(self) -> None:
         # the discovery itself is a row on /targets, so an unreachable engine shows its error there
@@ -269,12 +271,23 @@ class DockerTargets:
                 if self.api is None:
                     self.api = self.client_factory()
                 self.refresh()
+                self.flush_held()
                 self.registry.update(key, state="running", last_error="")
             except Exception as exc:  # the engine may be down for a while: show it, try again
                 log.warning("docker discovery (%s): %s", self.job, exc)
                 self.registry.update(key, state="error", last_error=str(exc))
                 self.api = None
             self._stop.wait(self.sd.refresh_interval)
+
+    def flush_held(self, force: bool = False) -> None:
+        """Multiline blocks that waited long enough. Docker positions do not track held lines, so
+        a block still held at a crash is read again only if it is newer than the last position."""
+        if self.pipeline is None or not self.pipeline.holds:
+            return
+        entries = self.pipeline.flush(time.time_ns(), force)
+        if entries:
+            chunks, _ = chunks_from_entries(entries, self.stamper)
+            self.shipper.submit({}, chunks)
 
     def refresh(self) -> None:
         filters: dict[str, list[str]] = {}

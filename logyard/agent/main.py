@@ -63,6 +63,7 @@ class Agent:
 
     def stop(self) -> None:
         self._ready.clear()
+        self.shipper.close_readers()
         for d in self.docker:
             d.stop()
         self.files.stop()

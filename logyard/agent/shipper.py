@@ -46,6 +46,7 @@ class Shipper:
         self.positions = Positions(positions_path, ignore_invalid_positions)
         self.journal = Journal(Path(str(positions_path) + ".journal"))
         self._stop = threading.Event()
+        self._closing = threading.Event()  # readers are stopping: a submit waiting for room gives up
         self.clients = [PushClient(c, metrics, self._stop.wait) for c in clients]
         self._cfgs = list(clients)
         self._cond = threading.Condition()
@@ -106,6 +107,12 @@ class Shipper:
         for c in self.clients:
             c.close()
 
+    def close_readers(self) -> None:
+        """Called before readers are stopped, so that none stays blocked on back-pressure."""
+        self._closing.set()
+        with self._cond:
+            self._cond.notify_all()
+
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -126,13 +133,16 @@ class Shipper:
         size = sum(len(s.entries) for s in streams) + 64
         with self._cond:
             waited = False
-            while self._unacked > 0 and self._unacked + size > self.max_unacked and not self._stop.is_set():
+            while (
+                self._unacked > 0 and self._unacked + size > self.max_unacked
+                and not self._stop.is_set() and not self._closing.is_set()
+            ):
                 if not waited:
                     self.metrics.backpressure_waits.inc()
                     waited = True
                 self._cond.wait(0.5)
-            if self._stop.is_set():
-                return False
+            if self._stop.is_set() or (self._closing.is_set() and self._unacked + size > self.max_unacked):
+                return False  # not journaled: the reader's position stays, the lines are read again
             rec = Record(self._next_seq, positions, [s for s in streams if s.count])
             self.journal.append(rec)
             self._next_seq += 1

@@ -8,6 +8,7 @@ stages these see each line once, and a file read without stages never enters thi
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 from logyard.errors import ConfigError
@@ -45,22 +46,28 @@ class Stage:
 
 
 class Pipeline:
+    """The stages of one scrape config. Shared by that config's readers (one thread per container),
+    so a run through it holds a lock: stages keep state (multiline blocks, rate buckets, metrics)."""
+
     def __init__(self, stages: list[Stage]) -> None:
         self.stages = stages
         self.holds = any(s.holds for s in stages)
+        self._lock = threading.Lock()
 
     def process(self, entries: list[Entry]) -> list[Entry]:
-        for stage in self.stages:
-            if not entries:
-                break
-            entries = stage.process(entries)
-        return entries
+        with self._lock:
+            for stage in self.stages:
+                if not entries:
+                    break
+                entries = stage.process(entries)
+            return entries
 
     def flush(self, now_ns: int, force: bool = False) -> list[Entry]:
         out: list[Entry] = []
-        for i, stage in enumerate(self.stages):
-            if stage.holds:
-                out += self._run_from(i, stage.flush(now_ns, force))
+        with self._lock:
+            for i, stage in enumerate(self.stages):
+                if stage.holds:
+                    out += self._run_from(i, stage.flush(now_ns, force))
         return out
 
     def _run_from(self, i: int, entries: list[Entry]) -> list[Entry]:
