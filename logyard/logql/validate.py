@@ -197,15 +197,15 @@ _NAMED_GROUP = re.compile(r"\(\?P?<([^>]*)>")
 
 def regexp_parser_error(pattern: str) -> str | None:
     """Loki's checks on `| regexp "…"`: it compiles, and names at least one, unique, capture."""
+    err = go_regexp_error(pattern)
+    if err and "duplicate capture group name" not in err:  # Go allows duplicate names; Loki does not
+        return err
     names = _NAMED_GROUP.findall(pattern)
     seen = set()
     for n in names:
         if n in seen:
             return f"duplicate extracted label name '{n}'"
         seen.add(n)
-    err = go_regexp_error(pattern)
-    if err:
-        return err
     if not names:
         return "at least one named capture must be supplied"
     return None
