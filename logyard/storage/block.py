@@ -76,6 +76,19 @@ def stream_ranges(table: pa.Table) -> StreamRanges:
     )
 
 
+def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
+    """Row groups of at most BLOCK_ROW_GROUP_ROWS rows and about BLOCK_ROW_GROUP_BYTES of line text
+    (at least one row), so that pruning by stream, time or trigram skips similar amounts of work."""
+    cum = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))
+    n, out, lo = len(lens), [], 0
+    while lo < n:  # one step per row group
+        by_bytes = int(np.searchsorted(cum, cum[lo] + F.BLOCK_ROW_GROUP_BYTES, "right")) - 1
+        hi = max(lo + 1, min(lo + F.BLOCK_ROW_GROUP_ROWS, by_bytes, n))
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
                 level: int = 0) -> BlockInfo:
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename."""
@@ -87,9 +100,8 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     # Added through the writer, not the Arrow schema: the schema is also stored base64-encoded in
     # the footer, which would hold the bitmaps twice.
     kv = {F.BLOCK_META_KEY: orjson.dumps(meta)}
+    bounds = row_group_bounds(table.column("len").to_numpy())
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
-        rg = F.BLOCK_ROW_GROUP_ROWS
-        bounds = [(lo, min(lo + rg, table.num_rows)) for lo in range(0, table.num_rows, rg)]
         kv[F.BLOCK_TRIGRAM_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +117,8 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
             column_encoding=F.BLOCK_COLUMN_ENCODING,
             write_statistics=F.BLOCK_STATS_COLUMNS,
         ) as writer:
-            writer.write_table(table, row_group_size=F.BLOCK_ROW_GROUP_ROWS)
+            for lo, hi in bounds:
+                writer.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
             writer.add_key_value_metadata(kv)
         f.flush()
         os.fsync(f.fileno())

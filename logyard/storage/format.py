@@ -72,6 +72,7 @@ BLOCK_COMPRESSION = "zstd"
 FLUSH_COMPRESSION_LEVEL = 1
 COMPACT_COMPRESSION_LEVEL = 12
 BLOCK_ROW_GROUP_ROWS = 16_384  # the ratio is the same as 64k rows; smaller groups prune better
+BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row groups of fewer rows
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta"]
 BLOCK_COLUMN_ENCODING = {

@@ -8,7 +8,7 @@ import pytest
 
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
-from logyard.storage.block import BlockReader, write_block
+from logyard.storage.block import BlockReader, row_group_bounds, write_block
 from logyard.storage.trigrams import needed as needed_trigrams
 
 
@@ -65,3 +65,13 @@ def test_a_truncated_block_raises_corrupt_data_error_naming_the_file(tmp_path):
     p.write_bytes(p.read_bytes()[:-100])
     with pytest.raises(CorruptDataError, match="x.parquet"):
         BlockReader(p).row_groups(None, 0, 100)
+
+
+@pytest.mark.parametrize("lens,expected", [
+    ([10] * 5, [(0, 5)]),
+    ([600_000, 600_000, 10], [(0, 1), (1, 3)]),
+    ([2 << 20, 5], [(0, 1), (1, 2)]),  # a row longer than the budget still gets a group
+    ([], []),
+])
+def test_row_groups_are_bounded_by_line_bytes(lens, expected):
+    assert row_group_bounds(np.array(lens, dtype=np.int64)) == expected
