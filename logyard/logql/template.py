@@ -888,6 +888,8 @@ class _State:
         if isinstance(first, ChainNode):
             base = self.eval_arg(dot, first.node)
             return self.eval_fields(dot, base, first.fields, cmd.args[1:], final)
+        if isinstance(first, NilNode):
+            self.errorf("nil is not a command")
         if len(cmd.args) > 1 or final is not _MISSING_ARG:
             self.errorf(f"can't give argument to non-function {first.source()}")
         return self.eval_arg(dot, first)
@@ -897,7 +899,7 @@ class _State:
         if isinstance(node, DotNode):
             return dot
         if isinstance(node, NilNode):
-            self.errorf("nil is not a command")
+            return None  # an argument may be nil; a command may not (see eval_command)
         if isinstance(node, LiteralNode):
             return node.value
         if isinstance(node, FieldNode):

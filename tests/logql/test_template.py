@@ -81,6 +81,12 @@ def render(text: str, labels: dict | None = None) -> str:
         ("{{ (fromJson .json).a.b }} {{ index (fromJson .json) \"a\" \"b\" 1 }}", "[1 2] 2"),
         ("{{ 3.0 }} {{ 1e3 }} {{ 1e21 }} {{ 0.00001 }} {{ 'a' }}", "3 1000 1e+21 1e-05 97"),
         ("{{ html \"<a&b>\" }} {{ urlquery \"a b\" }}", "&lt;a&amp;b&gt; a+b"),
+        ("{{ printf \"%v|%s\" nil nil }}", "<nil>|%!s(<nil>)"),
+        ("{{ printf \"%-8q|%+d|%x|%X|% d\" \"a\" 5 \"hi\" 255 3 }}", '"a"     |+5|6869|FF| 3'),
+        ("{{ printf \"%6.2f|%e|%g|%G\" 3.14159 123456.0 0.000012 1e21 }}", "  3.14|1.234560e+05|1.2e-05|1E+21"),
+        ("{{ 1 | printf \"%d %d\" 2 }} {{ (printf \"%s-%s\" .app .n) | upper }}", "2 1 WEB-42"),
+        ("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", "2"),
+        ("{{ $.app }}{{ range fromJson \"[1]\" }}{{ $.n }}{{ . }}{{ end }}", "web421"),
     ],
 )
 def test_render(text, expected):
@@ -121,6 +127,7 @@ def test_parse_errors_are_worded_as_go(text, message):
         ("{{ .app.x }}", 'template: line:1:3: executing "line" at <.app.x>: can\'t evaluate field x in type string'),
         ("{{ trunc .app .app }}", 'template: line:1:3: executing "line" at <trunc .app .app>: '
                                   "wrong type for value; expected int; got string"),
+        ("{{ nil }}", 'template: line:1:3: executing "line" at <nil>: nil is not a command'),
         ("{{ upper }}", 'template: line:1:3: executing "line" at <upper>: wrong number of args for upper: want 1 got 0'),
         ("{{ eq .app 1 }}", 'template: line:1:3: executing "line" at <eq .app 1>: error calling eq: '
                             "incompatible types for comparison"),
