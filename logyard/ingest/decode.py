@@ -212,7 +212,7 @@ def _decode_json(body: bytes) -> list[_RawStream]:
             _explain_bad_timestamp(si, [v[0] for v in raw.values])
         raise BadRequestError("invalid timestamps") from None
     start = 0
-    fffd = b"\xef\xbf\xbd" in body or re.search(rb"\\u[fF]{3}[dD]", body) is not None
+    fffd = b"\xef\xbf\xbd" in body or b"\\ufffd" in body or b"\\uFFFD" in body
     for raw in out:
         raw.ts = ts_int[start : start + len(raw.lines)]
         raw.fffd = fffd
