@@ -88,6 +88,7 @@ class ServerProcess:
             self.proc.wait()
 
     def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait; 0 for a clean shutdown (uvicorn re-raises SIGTERM once it has shut down)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -95,7 +96,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.returncode if self.proc else 0
+        code = self.proc.returncode if self.proc else 0
+        return 0 if code == -signal.SIGTERM else code
 
     def __enter__(self) -> "ServerProcess":
         return self.start()
