@@ -209,8 +209,8 @@ def parse_bytes(text: str) -> int:
 
 
 def format_bytes(n: int) -> str:
-    """A byte count as a token that parses back to exactly n (`150000B`; `0KB`, since Go's scanner
-    reads `0B` as a binary number without digits)."""
+    """A byte count as a token that parses back to exactly n (`150000B`; `0KB`, since Loki's scanner
+    fails on `0B`: "decimal literal has no digits")."""
     return f"{n}B" if n else "0KB"
 
 

@@ -197,35 +197,59 @@ class Lexer:
         return Token(kind, self.src[start:end], value, 0 if invalidated else line, col, start, end)
 
     def _scan_number(self) -> None:
-        src = self.src
-        i = self.pos
-        digits = "0123456789_"
-        prefix = ""
-        if src[i] == "0" and i + 1 < len(src) and src[i + 1] in "xXoObB":
-            prefix = src[i + 1].lower()
-            digits = {"x": "0123456789abcdefABCDEF_", "o": "01234567_", "b": "01_"}[prefix]
-            i += 2
-        first = i
-        while i < len(src) and src[i] in digits:
+        """Scan a number as Loki's copy of Go's scanner does, reporting its first error at the
+        number's start. Loki's copy only takes `0b` as a binary prefix when a binary digit follows,
+        so `0B` is a "decimal literal" without digits (and `size > 0B` fails in Loki)."""
+        src, start, n = self.src, self.pos, len(self.src)
+        i = start
+        base, prefix, digsep, invalid = 10, "", 0, ""
+        seen_dot = src[i] == "."
+        is_float = False
+        if seen_dot:
             i += 1
-        if prefix and i == first and not (prefix == "x" and i < len(src) and src[i] == "."):
-            # Go's scanner: `0B` is a binary literal without digits (so `size > 0B` fails in Loki too)
-            name = {"x": "hexadecimal", "o": "octal", "b": "binary"}[prefix]
-            raise self._error(f"{name} literal has no digits", self.pos)
-        if i < len(src) and src[i] == ".":
-            i += 1
-            while i < len(src) and src[i] in digits:
+        else:
+            if src[i] == "0":
                 i += 1
-        if i < len(src) and src[i] in ("pP" if "a" in digits else "eE"):
-            j = i + 1
-            if j < len(src) and src[j] in "+-":
-                j += 1
-            if j < len(src) and src[j].isdigit() and src[j].isascii():
-                i = j
-                while i < len(src) and (src[i] in "0123456789_"):
-                    i += 1
-            else:
-                raise self._error("exponent has no digits", self.pos)
+                c = src[i].lower() if i < n else ""
+                if c == "x":
+                    i, base, prefix = i + 1, 16, "x"
+                elif c == "o":
+                    i, base, prefix = i + 1, 8, "o"
+                elif c == "b":
+                    if i + 1 < n and src[i + 1] in "01":
+                        i, base, prefix = i + 1, 2, "b"
+                else:
+                    base, prefix, digsep = 8, "0", 1
+            i, ds, invalid = _digits(src, i, base, invalid)
+            digsep |= ds
+            if i < n and src[i] == ".":
+                i, seen_dot = i + 1, True
+        if seen_dot:
+            is_float = True
+            if prefix in ("o", "b"):
+                raise self._error(f"invalid radix point in {_LITNAME[prefix]}", start)
+            i, ds, invalid = _digits(src, i, base, invalid)
+            digsep |= ds
+        if not digsep & 1:
+            raise self._error(f"{_LITNAME[prefix]} has no digits", start)
+        e = src[i] if i < n else ""
+        if e in "eE" and e or (e in "pP" and e and prefix == "x"):
+            if e in "eE" and prefix not in ("", "0"):
+                raise self._error(f"'{e}' exponent requires decimal mantissa", start)
+            i += 1
+            is_float = True
+            if i < n and src[i] in "+-":
+                i += 1
+            i, ds, _ = _digits(src, i, 10, "")
+            if not ds & 1:
+                raise self._error("exponent has no digits", start)
+            digsep |= ds
+        elif prefix == "x" and is_float:
+            raise self._error("hexadecimal mantissa requires a 'p' exponent", start)
+        if not is_float and invalid:
+            raise self._error(f"invalid digit '{invalid}' in {_LITNAME[prefix]}", start)
+        if digsep & 2 and _invalid_separator(src[start:i]):
+            raise self._error("'_' must separate successive digits", start)
         self.pos = i
 
     def _number(self, start: int) -> Token:
@@ -315,6 +339,52 @@ class Lexer:
                 raise self._error("invalid char escape", start)
             i += 1
         return i
+
+
+_LITNAME = {"": "decimal literal", "x": "hexadecimal literal", "o": "octal literal", "0": "octal literal",
+            "b": "binary literal"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _digits(src: str, i: int, base: int, invalid: str) -> tuple[int, int, str]:
+    """Go's scanner `digits`: (end, bit 1 = a digit seen | bit 2 = a `_` seen, first invalid digit)."""
+    digsep = 0
+    while i < len(src):
+        c = src[i]
+        if c == "_":
+            digsep |= 2
+        elif base <= 10 and "0" <= c <= "9":
+            digsep |= 1
+            if ord(c) >= ord("0") + base and not invalid:
+                invalid = c
+        elif base > 10 and c in _HEX:
+            digsep |= 1
+        else:
+            break
+        i += 1
+    return i, digsep, invalid
+
+
+def _invalid_separator(text: str) -> bool:
+    """Go's rule: each `_` must sit between digits (or right after a base prefix)."""
+    x1 = " "
+    d = "."
+    i = 0
+    if len(text) >= 2 and text[0] == "0" and text[1].lower() in "xob":
+        x1, d, i = text[1].lower(), "0", 2
+    for c in text[i:]:
+        p = d
+        if c == "_":
+            if p != "0":
+                return True
+            d = "_"
+        elif c.isdigit() and c.isascii() or (x1 == "x" and c in _HEX):
+            d = "0"
+        else:
+            if p == "_":
+                return True
+            d = "."
+    return d == "_"
 
 
 def _skip_spaces(src: str, i: int) -> int:

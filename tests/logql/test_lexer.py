@@ -104,3 +104,26 @@ def test_lexical_errors_have_lokis_text_and_position(query, message):
     with pytest.raises(ParseError) as exc:
         tokenize(query)
     assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("number", ["0b01", "0x1A", "0x1p3", "0755", "0.9", ".5", "5.", "1e6", "1_000"])
+def test_numbers_scan_like_lokis_scanner(number):
+    assert [(t.kind, t.text) for t in tokenize(number)][:-1] == [("NUMBER", number)]
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        # Loki's scanner only takes `0b` as a prefix before a binary digit: `0B` is a digitless decimal
+        ('{a="b"} | size < 0B', "parse error at line 1, col 18: decimal literal has no digits"),
+        ("09", "parse error at line 1, col 1: invalid digit '9' in octal literal"),
+        ("0x", "parse error at line 1, col 1: hexadecimal literal has no digits"),
+        ("1e", "parse error at line 1, col 1: exponent has no digits"),
+        ("0x1.8", "parse error at line 1, col 1: hexadecimal mantissa requires a 'p' exponent"),
+        ("1__0", "parse error at line 1, col 1: '_' must separate successive digits"),
+    ],
+)
+def test_malformed_numbers_fail_like_lokis_scanner(query, message):
+    with pytest.raises(ParseError) as exc:
+        tokenize(query)
+    assert str(exc.value) == message
