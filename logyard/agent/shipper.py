@@ -34,7 +34,7 @@ class Shipper:
         positions_path: Path,
         clients: Sequence[ClientConfig],
         metrics: AgentMetrics,
-        max_unacked_bytes: int = 64 * 1024 * 1024,
+        max_unacked_bytes: int = 16 * 1024 * 1024,
         sync_period: float = 10.0,
         ignore_invalid_positions: bool = False,
         monotonic: Callable[[], float] = time.monotonic,

@@ -99,7 +99,7 @@ class PositionsConfig(_Model):
     ignore_invalid_yaml: bool = False
     # logyard: the spool of timestamped, not yet acknowledged lines lives beside the positions file;
     # readers pause when it holds this much (bounded memory, back-pressure).
-    max_unacked_bytes: Size = 64 * 1024 * 1024
+    max_unacked_bytes: Size = 16 * 1024 * 1024
 
 
 class DockerFilter(_Model):
