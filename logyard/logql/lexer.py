@@ -175,12 +175,8 @@ class Lexer:
 
         if ch == "'":
             # A Go char literal; Loki does not know it and calls it an IDENTIFIER.
-            end = start + 1
-            while end < len(src) and src[end] not in "'\n":
-                end += 2 if src[end] == "\\" else 1
-            if end >= len(src) or src[end] != "'":
-                raise self._error("literal not terminated", start)
-            self.pos = end + 1
+            if self._scan_string(start, "'") != 1:
+                raise self._error("invalid char literal", start)
             return self._make("IDENTIFIER", start, self.pos, src[start:self.pos])
 
         two = src[start:start + 2]
@@ -301,41 +297,36 @@ class Lexer:
                 return src.startswith("(", _skip_spaces(src, i + len(word)))
         return False
 
-    def _scan_string(self, start: int) -> None:
-        """Scan a "..." literal the way Go's scanner does, reporting its first error at the literal's start."""
+    def _scan_string(self, start: int, quote: str = '"') -> int:
+        """Scan a quoted literal as Go's scanner does (first error at the literal's start); returns
+        the number of characters in it."""
         src = self.src
         i = start + 1
+        count = 0
         while True:
             if i >= len(src) or src[i] == "\n":
                 raise self._error("literal not terminated", start)
             c = src[i]
-            if c == '"':
+            if c == quote:
                 self.pos = i + 1
-                return
-            if c == "\\":
-                i = self._scan_escape(i + 1, start)
-            else:
-                i += 1
+                return count
+            i = self._scan_escape(i + 1, start, quote) if c == "\\" else i + 1
+            count += 1
 
-    def _scan_escape(self, i: int, start: int) -> int:
+    def _scan_escape(self, i: int, start: int, quote: str) -> int:
         src = self.src
         c = src[i] if i < len(src) else ""
-        if c and c in 'abfnrtv\\"':
+        if c and c in "abfnrtv\\" + quote:
             return i + 1
-        spec = {"x": (16, 2), "u": (16, 4), "U": (16, 8)}.get(c)
         if c and c in "01234567":
-            base, n, i = 8, 3, i
-        elif spec is not None:
-            (base, n), i = spec, i + 1
+            base, n = 8, 3
+        elif c and c in "xuU":
+            (base, n), i = {"x": (16, 2), "u": (16, 4), "U": (16, 8)}[c], i + 1
         else:
-            if i >= len(src) or c == "\n":
-                raise self._error("literal not terminated", start)
             raise self._error("invalid char escape", start)
         for _ in range(n):
             d = src[i] if i < len(src) else ""
-            if not d or not d.isascii() or not d.isalnum() or int(d, 36) >= base:
-                if i >= len(src) or d == "\n":
-                    raise self._error("literal not terminated", start)
+            if not (d.isascii() and d.isalnum()) or int(d, 36) >= base:
                 raise self._error("invalid char escape", start)
             i += 1
         return i

@@ -127,3 +127,14 @@ def test_malformed_numbers_fail_like_lokis_scanner(query, message):
     with pytest.raises(ParseError) as exc:
         tokenize(query)
     assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [('"\\x', "parse error at line 1, col 1: invalid char escape"),  # Go reports the escape first
+     ("'ab'", "parse error at line 1, col 1: invalid char literal")],
+)
+def test_escape_and_char_errors_are_gos(query, message):
+    with pytest.raises(ParseError) as exc:
+        tokenize(query)
+    assert str(exc.value) == message
