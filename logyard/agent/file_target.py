@@ -270,6 +270,7 @@ class FileTargets:
                 t.close()
                 del self.tailers[path]
                 self.registry.remove(path)
+                self.shipper.submit({path: None}, [])  # gone for good: a new file there starts at 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="files", daemon=True)

@@ -48,7 +48,7 @@ class StreamChunk:
 @dataclass
 class Record:
     seq: int
-    positions: dict[str, str]
+    positions: dict[str, str | None]  # None: forget the source
     streams: list[StreamChunk] = field(default_factory=list)
 
     @property

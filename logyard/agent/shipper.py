@@ -72,7 +72,7 @@ class Shipper:
                 continue
             self._pending.append(rec)
             self._unacked += rec.size
-            self._resume.update(rec.positions)
+            _merge(self._resume, rec.positions)
         if self._pending:
             self._next_seq = self._pending[-1].seq + 1
             log.info("replaying %d unacknowledged journal records", len(self._pending))
@@ -123,13 +123,10 @@ class Shipper:
         with self._cond:
             return self._resume.get(key)
 
-    def forget(self, key: str) -> None:
-        """A source that is gone for good (a deleted file): drop its position at the next record."""
-        with self._cond:
-            self._resume.pop(key, None)
+    def submit(self, positions: dict[str, str | None], streams: list[StreamChunk]) -> bool:
+        """Journal entries with the positions reached after them; False if the agent is stopping.
 
-    def submit(self, positions: dict[str, str], streams: list[StreamChunk]) -> bool:
-        """Journal entries with the positions reached after them; False if the agent is stopping."""
+        A position of None forgets the source (a file that is gone for good)."""
         size = sum(len(s.entries) for s in streams) + 64
         with self._cond:
             waited = False
@@ -148,7 +145,7 @@ class Shipper:
             self._next_seq += 1
             self._pending.append(rec)
             self._unacked += rec.size
-            self._resume.update(positions)
+            _merge(self._resume, positions)
             self.metrics.unacked_bytes.set(self._unacked)
             self._cond.notify_all()
         return True
@@ -214,7 +211,7 @@ class Shipper:
             while self._pending and self._pending[0].seq <= done:
                 rec = self._pending.popleft()
                 self._unacked -= rec.size
-                self._acked_positions.update(rec.positions)
+                _merge(self._acked_positions, rec.positions)
                 self._acked_seq = rec.seq
             self.metrics.unacked_bytes.set(self._unacked)
             self._cond.notify_all()
@@ -241,3 +238,11 @@ class Shipper:
     def pending_records(self) -> int:
         with self._cond:
             return len(self._pending)
+
+
+def _merge(into: dict[str, str], positions: dict[str, str | None]) -> None:
+    for key, pos in positions.items():
+        if pos is None:
+            into.pop(key, None)
+        else:
+            into[key] = pos

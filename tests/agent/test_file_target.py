@@ -129,3 +129,30 @@ def test_the_position_stays_at_a_held_multiline_block(tmp_path, sink):
     # "2026 two" is still held: a restart must read it again, so the position is where it starts
     assert parse_position(shipper.resume(str(path)))[0] == len("2026 one\n  more\n")
     shipper.stop()
+
+
+def test_a_deleted_file_is_forgotten_so_a_new_one_there_starts_at_zero(tmp_path, sink):
+    from logyard.agent.assemble import Stamper as _Stamper
+    from logyard.agent.file_target import FileTargets
+    from logyard.config.agent import ScrapeConfig
+
+    (tmp_path / "logs").mkdir()
+    path = tmp_path / "logs" / "a.log"
+    path.write_text("first file, long line\n")
+    shipper = Shipper(tmp_path / "positions.yaml", [ClientConfig(url=sink.url, batchwait=0.01)], AgentMetrics())
+    shipper.open()
+    shipper.start()
+    sc = ScrapeConfig(job_name="j", static_configs=[{"labels": {"job": "t", "__path__": f"{tmp_path}/logs/*.log"}}])
+    files = FileTargets([sc], shipper, _Stamper(), AgentMetrics(), TargetRegistry(), {})
+    files.sync()
+    drain(files.tailers[str(path)])
+    path.unlink()
+    drain(files.tailers[str(path)])
+    drain(files.tailers[str(path)])  # sees the deletion, closes the file
+    files.sync()
+    assert str(path) not in files.tailers and shipper.resume(str(path)) is None
+    path.write_text("new\n")
+    files.sync()
+    drain(files.tailers[str(path)])
+    wait_until(lambda: sink.lines(job="t") == ["first file, long line", "new"])
+    shipper.stop()
