@@ -75,3 +75,14 @@ def test_a_truncated_block_raises_corrupt_data_error_naming_the_file(tmp_path):
 ])
 def test_row_groups_are_bounded_by_line_bytes(lens, expected):
     assert row_group_bounds(np.array(lens, dtype=np.int64)) == expected
+
+
+def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path):
+    rng = np.random.default_rng(1)
+    noise = [bytes(rng.integers(33, 127, 2000, dtype=np.uint8)).decode() for _ in range(300)]
+    t = pa.table({"stream": np.ones(300, np.int64), "ts": np.arange(300), "line": pa.array(noise, pa.large_string()),
+                  "meta": [""] * 300, "len": pa.array([2000] * 300, pa.int32())})
+    write_block(t, tmp_path, "x.parquet", tenant="t", window_start=0, level=1)
+    r = BlockReader(tmp_path / "x.parquet")
+    assert r.row_groups(None, 0, 1000, needed_trigrams(["this is not in the noise"])) == [0]
+    assert r._trigrams is not None and r._trigrams.ks == [0]
