@@ -55,7 +55,12 @@ def go_quote(s: str) -> str:
 
 
 def format_number(value: float) -> str:
-    """Print a float as Go's %v does for LogQL literals (`8`, `0.5`, `1e+21`), so that it lexes back."""
+    """Print a float as Go's %v does for LogQL literals (`8`, `0.5`, `1e+21`), so that it lexes back.
+    (A folded `0/0` or `2^2000` prints as Go's `NaN` / `+Inf`, which, as in Loki, does not parse back.)"""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
     if value == int(value) and abs(value) < 1e21:
         return str(int(value))
     text = repr(value)

@@ -294,3 +294,8 @@ def test_long_chains_parse_without_recursion():
 def test_absurd_nesting_is_a_parse_error_not_a_crash(query):
     with pytest.raises(ParseError, match="^parse error : expression nests too deeply$"):
         parse(query)
+
+
+@pytest.mark.parametrize("query, printed", [("2 ^ 2000", "+Inf"), ("-2 ^ 1025", "-Inf"), ("0 / 0", "NaN")])
+def test_folded_specials_print_as_go_does(query, printed):
+    assert str(parse(query)) == printed
