@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 import orjson
 
 from logyard.logql.durations import parse_bytes, parse_go_duration
-from logyard.logql.stages.gotext import compile_re2, parse_float
+from logyard.logql.gotext import compile_re2, parse_float
 
 from .template_values import (
     NO_VALUE,

@@ -2,7 +2,7 @@
 
 Template values are Python `str`, `int`, `float`, `bool`, `None` (Go nil), `list`, `dict` and
 `GoTime`. This module prints them the way Go's fmt package does, so `line_format` output matches
-Loki byte for byte: floats in shortest form (`%v` switches to exponent form at 1e21), `%5s`
+Loki byte for byte: floats in shortest form (`%v` is `%g`: exponent form from 1e6 and below 1e-4), `%5s`
 padding by runes, `%!d(string=x)` for a verb that does not fit its operand, Go's time layouts.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from logyard.logql.stages.gotext import go_quote
+from logyard.logql.gotext import go_quote
 
 NO_VALUE = object()  # a missing key of a map that is not the label map: prints "<no value>"
 
@@ -280,8 +280,9 @@ def go_type(v: object) -> str:
     return "<nil>"
 
 
-def format_float(f: float, fmt: str = "g", prec: int = -1, v_style: bool = True) -> str:
-    """Go's float formatting: %v (shortest, exponent at >= 1e21 or < 1e-4), %g, %e, %f."""
+def format_float(f: float, fmt: str = "g", prec: int = -1) -> str:
+    """Go's float formatting: %v / %g (shortest digits, exponent form at >= 1e6 or < 1e-4, as
+    strconv's 'g' with precision -1: `1e+06`, `123456.5`), %e, %f."""
     if math.isnan(f):
         return "NaN"
     if math.isinf(f):
@@ -291,14 +292,14 @@ def format_float(f: float, fmt: str = "g", prec: int = -1, v_style: bool = True)
     if fmt == "e":
         s = f"{f:.{6 if prec < 0 else prec}e}"
         return _go_exp(s)
-    # 'g': shortest digits; exponent form below 1e-4 or from 1e21 (%v) / 1e6 (%g)
+    # 'g': shortest digits; exponent form below 1e-4 or from 1e6 (Go: eprec = 6 when shortest)
     if prec < 0:
         if f == 0:
             return "-0" if math.copysign(1, f) < 0 else "0"
         dec = Decimal(repr(f))
         exp = dec.adjusted()
         sig = "".join(ch for ch in format(dec.normalize(), "e").split("e")[0] if ch.isdigit()).rstrip("0") or "0"
-        if exp < -4 or exp >= (21 if v_style else 6):
+        if exp < -4 or exp >= 6:
             mant = sig[0] + ("." + sig[1:] if len(sig) > 1 else "")
             sign = "-" if f < 0 else ""
             return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
@@ -449,7 +450,7 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: obje
             s = format_float(fv, "e", 6 if prec is None else prec)
             s = s.upper() if verb == "E" else s
         else:
-            s = format_float(fv, "g", -1 if prec is None else prec, v_style=False)
+            s = format_float(fv, "g", -1 if prec is None else prec)
             s = s.upper() if verb == "G" else s
         if "+" in flags and not s.startswith(("-", "+")):
             s = "+" + s

@@ -79,7 +79,7 @@ def render(text: str, labels: dict | None = None) -> str:
         ("{{ ceil 1.2 }} {{ floor 1.8 }} {{ round 1.2345 2 }} {{ round 1.5 0 }} {{ float64 .f }}", "2 1 1.23 2 1.5"),
         ("{{ bytes \"1.5KiB\" }} {{ duration \"1m30s\" }} {{ duration_seconds \"250ms\" }}", "1536 90 0.25"),
         ("{{ (fromJson .json).a.b }} {{ index (fromJson .json) \"a\" \"b\" 1 }}", "[1 2] 2"),
-        ("{{ 3.0 }} {{ 1e3 }} {{ 1e21 }} {{ 0.00001 }} {{ 'a' }}", "3 1000 1e+21 1e-05 97"),
+        ("{{ 3.0 }} {{ 1e3 }} {{ 1e21 }} {{ 0.00001 }} {{ 'a' }} {{ 1e6 }} {{ 123456.5 }}", "3 1000 1e+21 1e-05 97 1e+06 123456.5"),
         ("{{ html \"<a&b>\" }} {{ urlquery \"a b\" }}", "&lt;a&amp;b&gt; a+b"),
         ("{{ printf \"%v|%s\" nil nil }}", "<nil>|%!s(<nil>)"),
         ("{{ printf \"%-8q|%+d|%x|%X|% d\" \"a\" 5 \"hi\" 255 3 }}", '"a"     |+5|6869|FF| 3'),

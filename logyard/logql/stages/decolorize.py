@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .builder import LabelsBuilder
-from .gotext import compile_re2
+from logyard.logql.gotext import compile_re2
 
 ANSI_PATTERN = (
     r"[\x{1b}\x{9b}][[\]()#;?]*(?:(?:(?:[a-zA-Z\d]*(?:;[a-zA-Z\d]*)*)?\x{07})"

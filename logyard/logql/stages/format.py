@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from logyard.errors import BadRequestError
-# The module, not its names: template imports stages.gotext, so names may not exist yet here.
-from logyard.logql import template as templates
+from logyard.logql.template import Template, TemplateError, parse_template
 
 from .builder import ERROR_LABEL, PARSED, LabelsBuilder
 
@@ -30,7 +29,7 @@ TEMPLATE_ERROR = "TemplateFormatErr"
 class LineFormatter:
     def __init__(self, template: str) -> None:
         try:
-            self.template: templates.Template = templates.parse_template(template, "line")
+            self.template: Template = parse_template(template, "line")
         except BadRequestError as exc:
             raise BadRequestError(f"invalid line template: {exc}") from None
         self.simple_key = self.template.simple_field
@@ -44,7 +43,7 @@ class LineFormatter:
             return ("" if value is None else value), True
         try:
             return self.template.render(lbs.labels(), line, ts), True
-        except templates.TemplateError as exc:
+        except TemplateError as exc:
             lbs.err, lbs.err_details = TEMPLATE_ERROR, str(exc)
             return line, True
 
@@ -66,12 +65,12 @@ class LabelsFormatter:
             if f.name in seen:
                 raise BadRequestError(f"multiple label name '{f.name}' not allowed in a single format operation")
             seen.add(f.name)
-        self.formats: list[tuple[LabelFmt, templates.Template | None]] = []
+        self.formats: list[tuple[LabelFmt, Template | None]] = []
         for f in formats:
             tmpl = None
             if not f.rename:
                 try:
-                    tmpl = templates.parse_template(f.value, "label")
+                    tmpl = parse_template(f.value, "label")
                 except BadRequestError as exc:
                     raise BadRequestError(f"invalid template for label '{f.name}': {exc}") from None
             self.formats.append((f, tmpl))
@@ -95,7 +94,7 @@ class LabelsFormatter:
                 snapshot = lbs.labels()
             try:
                 value = tmpl.render(snapshot, line, ts)
-            except templates.TemplateError as exc:
+            except TemplateError as exc:
                 lbs.err, lbs.err_details = TEMPLATE_ERROR, str(exc)
                 continue
             lbs.set(PARSED, f.name, value)

@@ -13,7 +13,7 @@ import re
 
 from logyard.errors import BadRequestError
 
-from .gotext import go_quote
+from logyard.logql.gotext import go_quote
 
 _IPV4_SPAN = re.compile(rb"[0-9.]*")
 _IPV6_SPAN = re.compile(rb"[0-9a-fA-F:.]*")

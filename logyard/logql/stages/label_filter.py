@@ -19,7 +19,7 @@ from logyard.errors import BadRequestError
 from logyard.logql.durations import parse_bytes, parse_go_duration
 
 from .builder import LabelsBuilder
-from .gotext import compile_re2, parse_float
+from logyard.logql.gotext import compile_re2, parse_float
 from .ip import IPMatcher
 from .label_regex import matches as simple_matches
 from .label_regex import simplify_label_regex

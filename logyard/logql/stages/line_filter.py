@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from logyard.errors import BadRequestError
 
-from .gotext import compile_re2
+from logyard.logql.gotext import compile_re2
 from .ip import IPMatcher
 from .pattern import PatternLineFilter
 

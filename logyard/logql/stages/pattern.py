@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from logyard.errors import BadRequestError
 
 from .builder import LabelsBuilder
-from .gotext import re2_escape
+from logyard.logql.gotext import re2_escape
 
 _CAPTURE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 

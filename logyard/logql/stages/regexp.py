@@ -9,7 +9,7 @@ from __future__ import annotations
 from logyard.errors import BadRequestError
 
 from .builder import LabelsBuilder
-from .gotext import compile_re2
+from logyard.logql.gotext import compile_re2
 from .logfmt import sanitize_label_key
 
 
