@@ -1,6 +1,6 @@
 """The LogQL syntax tree: frozen dataclasses, each printing itself back as canonical LogQL.
 
-`parse(str(e)) == e` holds for every tree the parser builds. Sugar is normalised away while parsing,
+`parse(str(e)) == e` holds for every tree the parser builds (save NaN/Inf literals, below). Sugar is normalised away while parsing,
 so the evaluator sees one shape per meaning:
 - a log query is always `LogQuery(selector, pipeline)`; `(…)` around it leaves no trace;
 - `{s}[5m] | json` and `({s} | json)[5m]` both become `RangeAggregation(log={s} | json, range_ns=…)`;
@@ -14,7 +14,9 @@ Node overview (log side): StreamSelector, LogQuery, and the stages LineFilter, L
 RegexpParser, PatternParser, Unpack, LabelFilter (tree of LabelCompare / LabelAnd / LabelOr),
 LineFormat, LabelFormat, Drop, Keep, Decolorize; Unwrap sits on RangeAggregation.
 Metric side: RangeAggregation, VectorAggregation, BinaryOp (+ VectorMatching), NumberLiteral,
-VectorExpr, LabelReplace, with Grouping for `by`/`without`.
+VectorExpr, LabelReplace, with Grouping for `by`/`without`. `Invalid` exists only between parsing
+and validation. Helpers: `is_log_query`, `walk`, `log_queries`, `selectors`, `range_aggregations`.
+(Folded `0/0` and overflowing literals print as Go's `NaN`/`+Inf`, which do not parse back.)
 """
 
 from __future__ import annotations
