@@ -246,20 +246,21 @@ def _json_stream(si: int, s: dict) -> _RawStream:
         values = []
     if not isinstance(values, list):
         raise BadRequestError(f"streams[{si}].values must be an array, not {_kind(values)}")
-    if None in values:
-        values = [v for v in values if v is not None]  # Loki skips null entries
     try:
         # Per-row Python, unavoidable: orjson hands us lists of lists; these are C-level loops.
         ts = [v[0] for v in values]
         lines = [v[1] for v in values]
-        lens = list(map(len, values))
+        widest = max(map(len, values), default=2)
     except (IndexError, KeyError, TypeError):
-        _explain_bad_entry(si, values)
-        raise BadRequestError(f"streams[{si}].values: malformed entries") from None
+        if None not in values:
+            _explain_bad_entry(si, values)
+            raise BadRequestError(f"streams[{si}].values: malformed entries") from None
+        return _json_stream(si, {"stream": labels, "values": [v for v in values if v is not None]})  # Loki skips nulls
     sm: dict[int, dict[str, str]] = {}
-    if len(values) and max(lens) > 2:
+    if widest > 2:
         # Per-entry Python over entries with structured metadata only.
-        for i in np.flatnonzero(np.asarray(lens) > 2).tolist():
+        lens = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        for i in np.flatnonzero(lens > 2).tolist():
             meta = values[i][2]
             if type(meta) is not dict or not {*map(type, meta.values())} <= {str}:
                 _explain_bad_metadata(si, i, meta)
@@ -560,22 +561,10 @@ class _Validator:
             return out
         code_list = codes.tolist() if codes is not None else None
         keep_list = keep.tolist() if keep is not None else None
-        max_size, max_count = self.max_sm_size, self.max_sm_count
+        max_size, max_count = self.max_sm_size, self.max_sm_count  # Loki checks size, then count
         # Per-entry Python, deliberately: only entries that carry structured metadata get here.
         for i, sm in s.sm.items():
             if keep_list is not None and not keep_list[i]:
-                continue
-            if max_size and (sum(map(len, sm.values())) + sum(map(len, sm))) * 4 > max_size:
-                size = sum(len(k.encode()) + len(v.encode()) for k, v in sm.items())  # may be over
-            else:
-                size = -1
-            if (max_size and size > max_size) or (max_count and len(sm) > max_count):
-                if size > max_size:
-                    reason, text = "structured_metadata_too_large", SM_TOO_LARGE.format(info.printed, size, max_size)
-                else:
-                    reason, text = "structured_metadata_too_many", SM_TOO_MANY.format(info.printed, len(sm), max_count)
-                self.discard(reason, 1, len(s.lines[i].encode()) + max(size, 0), text)
-                s.sm_dropped.append(i)
                 continue
             meta = sm
             if not _CLEAN_NAMES.issuperset(sm) or (s.fffd and any("\ufffd" in v for v in sm.values())):
@@ -589,7 +578,21 @@ class _Validator:
                     meta = {k: v for k, v in meta.items() if k != LEVEL_LABEL}
                     if level:
                         meta[LEVEL_LABEL] = level
-            out[i] = orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
+            dumped = orjson.dumps(meta, option=orjson.OPT_SORT_KEYS)
+            # The JSON text is longer than names plus values: only a long one needs counting.
+            if (max_size and len(dumped) > max_size) or (max_count and len(sm) > max_count):
+                size = sum(len(k.encode()) + len(v.encode()) for k, v in sm.items())
+                if max_size and size > max_size:
+                    reason, text = "structured_metadata_too_large", SM_TOO_LARGE.format(info.printed, size, max_size)
+                elif max_count and len(sm) > max_count:
+                    reason, text = "structured_metadata_too_many", SM_TOO_MANY.format(info.printed, len(sm), max_count)
+                else:
+                    reason = ""
+                if reason:
+                    self.discard(reason, 1, len(s.lines[i].encode()) + size, text)
+                    s.sm_dropped.append(i)
+                    continue
+            out[i] = dumped.decode()
             self.sm_entries.append(meta)
         return out
 
