@@ -136,10 +136,7 @@ def stage_error(stage) -> str | None:
 
 def template_error(text: str, name: str) -> str | None:
     """Go text/template's parse error for `text` (named `name`, as Loki names them), or None."""
-    # Imported late: only queries with templates need the engine. `stages` first, because importing
-    # `template` on its own currently runs into an import cycle (template -> stages -> template).
-    import logyard.logql.stages  # noqa: F401
-    from logyard.logql.template import parse_template
+    from logyard.logql.template import parse_template  # imported late: only templates need the engine
 
     try:
         parse_template(text, name=name)
