@@ -184,6 +184,12 @@ class Store:
             heads = [*self._frozen, self._head]
             return [v for v in (h.view(tenant) for h in heads) if v is not None]
 
+    def _snapshot(self, tenant: str) -> tuple[list[TenantHeadView], tuple[BlockInfo, ...]]:
+        """Head views, then the block list. In this order a concurrent flush can only make a row
+        appear twice (frozen head + its new block: reads dedup), never make it vanish."""
+        views = self._head_views(tenant)
+        return views, self._index.blocks(tenant)
+
     def _reader(self, b: BlockInfo) -> BlockReader:
         r = self._readers.get(b.path)
         if r is None:
@@ -193,11 +199,12 @@ class Store:
     def _active(self, tenant: str, start_ns: int, end_ns: int) -> set[int]:
         """Ids of the streams with data in [start_ns, end_ns), in blocks or in the head."""
         out: set[int] = set()
-        for b in self._index.blocks(tenant):
+        views, blocks = self._snapshot(tenant)
+        for b in blocks:
             if b.min_ts < end_ns and b.max_ts >= start_ns:
                 s = b.streams
                 out.update(s.ids[s.overlapping(start_ns, end_ns)].tolist())
-        for v in self._head_views(tenant):
+        for v in views:
             out.update(sid for sid, st in v.stats.items() if st.min_ts < end_ns and st.max_ts >= start_ns)
         return out
 
@@ -227,8 +234,9 @@ class Store:
         ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
         if ids.size == 0 or start_ns >= end_ns:
             return
+        views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
-        for b in self._index.blocks(tenant):
+        for b in blocks:
             if b.min_ts >= end_ns or b.max_ts < start_ns:
                 continue
             s = b.streams
@@ -236,7 +244,7 @@ class Store:
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
         tri = trigrams.needed(line_contains) if line_contains else None
-        head = self._head_rows(tenant, ids, start_ns, end_ns)
+        head = self._head_rows(views, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
         for w in windows:
@@ -246,8 +254,8 @@ class Store:
             if t.num_rows:
                 yield t
 
-    def _head_rows(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int) -> pa.Table:
-        parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in self._head_views(tenant)]
+    def _head_rows(self, views: list[TenantHeadView], ids: np.ndarray, start_ns: int, end_ns: int) -> pa.Table:
+        parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in views]
         parts = [p for p in parts if p.num_rows]
         if not parts:
             return pa.table({"stream": pa.array([], pa.int64()), "ts": pa.array([], pa.int64())})
@@ -318,7 +326,8 @@ class Store:
         out = {"streams": int(ids.size), "chunks": 0, "bytes": 0, "entries": 0}
         if not ids.size:
             return out
-        for b in self._index.blocks(tenant):
+        views, blocks = self._snapshot(tenant)
+        for b in blocks:
             if b.min_ts >= end_ns or b.max_ts < start_ns:
                 continue
             s = b.streams
@@ -327,7 +336,7 @@ class Store:
             out["bytes"] += int(s.bytes[m].sum())
             out["entries"] += int(s.rows[m].sum())
         idset = set(ids.tolist())
-        for v in self._head_views(tenant):
+        for v in views:
             for sid, st in v.stats.items():
                 if sid in idset and st.min_ts < end_ns and st.max_ts >= start_ns:
                     out["chunks"] += 1

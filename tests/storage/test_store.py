@@ -238,3 +238,29 @@ def test_line_contains_skips_compacted_row_groups_without_the_substring(make_sto
     assert 0 < len(hinted) <= 100 and any("xq7-needle-5150" in r[2] for r in hinted)
     assert len(rows(s.read("t", ids, T0, T0 + HOUR, line_contains=["ab"]))) == 1000  # too short to prune
     assert rows(s.read("t", ids, T0, T0 + HOUR, line_contains=["no such text here"])) == []
+
+
+def test_reads_stay_exact_while_duplicates_are_flushed_and_compacted(make_store):
+    s = make_store()
+    batch = [push(A, T0 + np.arange(300) * 10**9, [f"l{i}" for i in range(300)]),
+             push(B, T0 + HOUR + np.arange(200) * 10**9, [f"m{i}" for i in range(200)])]
+    s.append("t", batch)
+    ids = ids_of(s)
+    expected = rows(s.read("t", ids, T0, T0 + 2 * HOUR))
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            s.append("t", batch)  # exact duplicates: the answer must not change
+            s.flush()
+            s.compact()
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        for _ in range(30):
+            assert rows(s.read("t", ids, T0, T0 + 2 * HOUR)) == expected
+            assert len(rows(s.read("t", ids, T0, T0 + 2 * HOUR, columns=("stream", "ts")), ("stream", "ts"))) == 500
+    finally:
+        stop.set()
+        t.join()
