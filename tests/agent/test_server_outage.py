@@ -14,8 +14,8 @@ from tests.agent.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
-LINES = 600_000
-LINE = "outage {i:07d} " + "y" * 180  # ~200 bytes: 120 MB written while the server is down
+LINES = 300_000
+LINE = "outage {i:07d} " + "y" * 180  # ~200 bytes: 60 MB written while the server is down
 RSS_BOUND_MIB = 110
 
 CONFIG = """
