@@ -196,6 +196,35 @@ def decode(line: bytes) -> Iterator[tuple[bytes | None, bytes | None, LogfmtSynt
         yield key, (line[vstart:pos] if pos > vstart else None), None
 
 
+# A line with no syntax error at all, tokenized without backtracking (possessive quantifiers), so
+# the common case skips the byte-level decoder; anything else (errors, U+FFFD) takes the decoder.
+_KEY = r'[^\x00-\x20="]++'
+_QUOTED = r'"(?:[^"\\]++|\\[\s\S])*+"'
+_BARE = r'[^\x00-\x20="]*+'
+_WELL_FORMED = re.compile(rf"(?:[\x00-\x20]*+{_KEY}(?:=(?:{_QUOTED}|{_BARE}))?+)*+[\x00-\x20]*+")
+_PAIR = re.compile(rf"[\x00-\x20]*+({_KEY})(?:=({_QUOTED}|{_BARE}))?+")
+
+
+def _fast_pairs(line: str) -> list[tuple[str, str | None]] | None:
+    """(key, value) pairs of a well-formed line (value None for a bare key or an empty value),
+    or None when the line needs the exact decoder."""
+    if "\ufffd" in line or _WELL_FORMED.fullmatch(line) is None:
+        return None
+    out: list[tuple[str, str | None]] = []
+    for m in _PAIR.finditer(line):
+        key, value = m.group(1), m.group(2)
+        if value is not None and value[:1] == '"':
+            if "\\" in value:
+                raw = _unquote(value.encode("utf-8", "surrogatepass"))
+                if raw is None:
+                    return None
+                value = raw.decode("utf-8", "replace")
+            else:
+                value = value[1:-1]
+        out.append((key, value or None))
+    return out
+
+
 def _has_rune_error(b: bytes) -> bool:
     try:
         b.decode("utf-8")
@@ -228,46 +257,51 @@ class LogfmtParser:
     def __init__(self, strict: bool = False, keep_empty: bool = False) -> None:
         self.strict = strict
         self.keep_empty = keep_empty
-        self._keys: dict[bytes, str] = {}
+        self._keys: dict[str, str] = {}
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         if lbs.no_labels():
             return line, True
-        error: str | None = None
         # per-row by nature: runs on the rows left after line filters
-        for key, value, err in decode(line.encode("utf-8", "surrogatepass")):
-            if key is None:
+        fast = _fast_pairs(line)
+        if fast is not None:
+            for key, value in fast:
+                if self._pair(self._name(key), value, lbs):
+                    break
+            return line, True
+        error: str | None = None
+        for bkey, bvalue, err in decode(line.encode("utf-8", "surrogatepass")):
+            if bkey is None:
                 if err is not None:
                     error = str(err)
                 if self.strict:
                     break
                 continue
-            name = self._name(key)
-            if not name:
-                continue
-            name = lbs.extracted_name(name)
-            if not lbs.should_extract(name) or name in lbs.extracted:
-                continue
-            if value is None:
-                if not self.keep_empty:
-                    continue
-                text = ""
-            else:
-                text = _value_text(value)
-                if not text and not self.keep_empty:
-                    continue
-            lbs.set(PARSED, name, text)
-            if lbs.all_required_extracted():
+            name = self._name(bkey.decode("utf-8", "replace"))
+            if self._pair(name, None if bvalue is None else _value_text(bvalue), lbs):
                 break
         if self.strict and error is not None:
             lbs.set_error(LOGFMT_ERROR, error)
         return line, True
 
-    def _name(self, key: bytes) -> str:
+    def _pair(self, name: str, text: str | None, lbs: LabelsBuilder) -> bool:
+        """Record one pair as Loki does; True when the hints say parsing can stop."""
+        if not name:
+            return False
+        name = lbs.extracted_name(name)
+        if not lbs.should_extract(name) or name in lbs.extracted:
+            return False
+        if not text and not self.keep_empty:
+            return False
+        lbs.set(PARSED, name, text or "")
+        return lbs.all_required_extracted()
+
+    def _name(self, key: str) -> str:
         name = self._keys.get(key)
         if name is None:
-            name = sanitize_label_key(key.decode("utf-8", "replace"))
-            self._keys[key] = name
+            name = sanitize_label_key(key)
+            if len(self._keys) < 4096:  # keys repeat from line to line
+                self._keys[key] = name
         return name
 
 
