@@ -127,10 +127,11 @@ class Matcher:
 
 
 def compile_anchored(pattern: str):
-    """Compile a label-matcher regex the way Prometheus does: anchored at both ends, RE2 syntax."""
+    """Compile a label-matcher regex the way Prometheus does: anchored at both ends, `.` matching
+    newlines too (`^(?s:re)$`), RE2 syntax."""
     options = re2.Options()
     options.log_errors = False
-    return re2.compile(f"^(?:{pattern})$", options)
+    return re2.compile(f"^(?s:{pattern})$", options)
 
 
 def matches_all(labels: LabelSet, matchers: Iterable[Matcher]) -> bool:

@@ -76,21 +76,13 @@ def parse_time(value: str | None, default_ns: int, name: str) -> int:
 
 
 def parse_duration_or_seconds(value: str, name: str) -> int:
-    """`step`/`interval`: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`); returns ns."""
-    from logyard.logql.durations import parse_duration  # the one duration grammar, LogQL's
+    """`step`/`interval`/`since`: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`); ns."""
+    from logyard.logql.durations import parse_seconds_or_duration  # the one duration grammar, LogQL's
 
     try:
-        f = float(value)
-    except ValueError:
-        try:
-            return parse_duration(value)
-        except Exception:
-            raise BadRequestError(
-                f"could not parse '{name}' parameter: cannot parse \"{value}\" to a valid duration"
-            ) from None
-    if not math.isfinite(f):
-        raise BadRequestError(f"could not parse '{name}' parameter: cannot parse \"{value}\" to a valid duration")
-    return int(round(f * NS))
+        return parse_seconds_or_duration(value)
+    except ValueError as exc:
+        raise BadRequestError(f"could not parse '{name}' parameter: {exc}") from None
 
 
 def parse_limit(value: str | None, max_entries: int) -> int:
