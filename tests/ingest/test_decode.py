@@ -6,6 +6,7 @@ import gzip
 import json
 import zlib
 
+import cramjam
 import numpy as np
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from logyard.errors import BadRequestError, UnprocessableError
 from logyard.ingest.decode import decode_push, normalize_metadata_name
 
 CT = "application/json"
+PB = "application/x-protobuf"
 TS = "1767139200000000000"
 
 
@@ -318,3 +320,25 @@ def test_metadata_bytes_count_names_and_values_sent():
 def test_unicode_replacement_characters_are_dropped_from_metadata_values():
     stream = only_stream(one({"job": "p"}, [TS, "a", {"k": "x\ufffdy"}]))
     assert orjson.loads(stream.metadata[0])["k"] == "xy"
+
+
+# -- garbage in, logyard errors out ----------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200), json_values.map(orjson.dumps), st.builds(lambda v: push({"stream": {"a": "b"}, "values": v}), json_values)))
+def test_any_body_decodes_or_raises_a_logyard_error(body):
+    snappy = bytes(cramjam.snappy.compress_raw(body))
+    cases = ((CT, None, body), (PB, None, body), (PB, None, snappy), (CT, "gzip", body), (CT, "deflate", body))
+    for content_type, encoding, data in cases:
+        try:
+            result = decode_push(data, content_type, encoding)
+        except (BadRequestError, UnprocessableError):
+            continue
+        assert all(len(s.lines) == len(s.timestamps) == len(s.metadata) for s in result.streams)

@@ -65,3 +65,13 @@ names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
 @given(st.dictionaries(names, st.text(min_size=1, max_size=20), max_size=6))
 def test_printed_label_map_parses_back(labels):
     assert dict(parse_labels(labels_string(labels))) == labels
+
+
+@given(st.text(alphabet=st.sampled_from(list('{}=",\'`\\ab_1 \n!~.xu0')) | st.characters(), max_size=30))
+def test_any_label_string_parses_or_raises_a_parse_error(text):
+    try:
+        pairs = parse_labels(text)
+    except LabelParseError as e:
+        assert str(e).split(": parse error: ", 1)[0].count(":") == 1  # line:col
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in pairs)
