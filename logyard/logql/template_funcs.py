@@ -17,6 +17,7 @@ import time as _time
 import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -311,21 +312,13 @@ def _to_date(fmt: str, s: str) -> GoTime:
 
 
 def _to_date_in_zone(fmt: str, zone: str, s: str) -> GoTime:
-    offset, name = 0, "UTC"
-    if zone not in ("", "UTC", "Local"):
-        try:
-            from datetime import datetime
-            from zoneinfo import ZoneInfo
-
-            tz = ZoneInfo(zone)
-            probe = datetime(2000, 1, 1, tzinfo=tz)
-            utcoff = probe.utcoffset()
-            offset = int(utcoff.total_seconds()) if utcoff else 0
-            name = probe.tzname() or zone
-        except Exception:  # unknown zone: Loki falls back to UTC
-            offset, name = 0, "UTC"
+    # Loki: an unknown zone falls back to UTC; a value that does not parse is the zero time
     try:
-        return parse_time(fmt, s, offset, name)
+        location = ZoneInfo(zone) if zone not in ("", "UTC", "Local") else None
+    except (ZoneInfoNotFoundError, ValueError):
+        location = None
+    try:
+        return parse_time(fmt, s, location)
     except ValueError:
         return GoTime(ZERO_TIME_NS)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 from logyard.logql.gotext import go_quote
@@ -202,8 +202,9 @@ _PARSE_PATTERNS = {
 }
 
 
-def parse_time(layout: str, value: str, default_offset: int = 0, default_zone: str = "UTC") -> GoTime:
-    """Go's time.ParseInLocation for the common layout tokens; ValueError when it does not fit."""
+def parse_time(layout: str, value: str, location: tzinfo | None = None) -> GoTime:
+    """Go's time.ParseInLocation for the common layout tokens; ValueError when it does not fit.
+    Without a zone in the value, the wall time is read in `location` (UTC when None)."""
     parts = []
     for kind, tok in layout_tokens(layout):
         if kind == "lit":
@@ -239,7 +240,7 @@ def parse_time(layout: str, value: str, default_offset: int = 0, default_zone: s
     minute, second = int(g.get("minute") or 0), int(g.get("second") or 0)
     frac = g.get("frac") or ""
     ns_frac = int((frac + "000000000")[:9]) if frac else 0
-    offset, zone = default_offset, default_zone
+    offset, zone = 0, "UTC"
     tz = g.get("tz")
     if tz:
         if tz == "Z":
@@ -253,6 +254,11 @@ def parse_time(layout: str, value: str, default_offset: int = 0, default_zone: s
         wall = datetime(max(year, 1), month, day, hour, minute, second, tzinfo=timezone.utc)
     except ValueError:
         raise ValueError(f"parsing time {go_quote(value)}: day out of range") from None
+    if not tz and location is not None:
+        local = wall.replace(tzinfo=location)
+        utcoff = local.utcoffset()
+        offset = int(utcoff.total_seconds()) if utcoff else 0
+        zone = local.tzname() or "UTC"
     secs = int((wall - _EPOCH).total_seconds()) - offset
     if year == 0:
         secs -= 365 * 86400  # Go's year 0 is one (non-leap-counted here) year before year 1
