@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -96,11 +97,13 @@ class PushClient:
 
     def _post(self, body: bytes) -> tuple[int, str]:
         """(status, reason); status 0 for connection errors."""
+        start = time.monotonic()
         try:
-            with self.metrics.request_duration.labels(self.host, "").time():
-                resp = self.http.post(self.cfg.url, content=body)
+            resp = self.http.post(self.cfg.url, content=body)
         except httpx.TransportError as exc:
+            self.metrics.request_duration.labels(self.host, "0").observe(time.monotonic() - start)
             return 0, f"{type(exc).__name__}: {exc}"
+        self.metrics.request_duration.labels(self.host, str(resp.status_code)).observe(time.monotonic() - start)
         if 200 <= resp.status_code < 300:
             return resp.status_code, ""
         return resp.status_code, f"HTTP {resp.status_code}: {resp.text[:500].strip()}"

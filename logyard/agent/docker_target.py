@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 import numpy as np
 
