@@ -27,17 +27,40 @@ def _arr(col) -> pa.Array:
     return col
 
 
+MAX_SLICES = 256
+
+
 def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: int) -> pa.Table:
-    """Rows of the streams `ids` (None = all) with start_ns <= ts < end_ns."""
-    if table.num_rows == 0:
+    """Rows of the sorted unique streams `ids` (None = all) with start_ns <= ts < end_ns.
+
+    Block rows are sorted by (stream, ts), so the wanted rows form a few contiguous runs: they are
+    returned as zero-copy slices rather than a filtered copy when there are not too many runs.
+    """
+    n = table.num_rows
+    if n == 0:
         return table
-    ts = table.column("ts")
-    mask = pc.and_(pc.greater_equal(ts, pa.scalar(start_ns, pa.int64())), pc.less(ts, pa.scalar(end_ns, pa.int64())))
+    ts = _np(table.column("ts"))
+    keep = (ts >= start_ns) & (ts < end_ns)
     if ids is not None:
-        mask = pc.and_(mask, pc.is_in(table.column("stream"), value_set=pa.array(ids, pa.int64())))
-    if pc.all(mask).as_py():
+        stream = _np(table.column("stream"))
+        top = int(stream.max())
+        if ids.size and 0 <= int(stream.min()) and top <= 1 << 24:
+            lut = np.zeros(top + 1, dtype=bool)  # stream ids are small dense integers
+            lut[ids[ids <= top]] = True
+            keep &= lut[stream]
+        else:
+            keep &= np.isin(stream, ids)
+    if keep.all():
         return table
-    return table.filter(mask)
+    edges = np.flatnonzero(np.diff(keep.astype(np.int8))) + 1
+    bounds = np.concatenate(([0], edges, [n]))
+    starts = bounds[:-1][keep[bounds[:-1]]] if n else bounds[:0]
+    if len(starts) == 0:
+        return table.slice(0, 0)
+    if len(starts) <= MAX_SLICES:
+        ends = bounds[1:][keep[bounds[:-1]]]
+        return pa.concat_tables([table.slice(a, b - a) for a, b in zip(starts.tolist(), ends.tolist())])
+    return table.filter(pa.array(keep))
 
 
 def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = None) -> np.ndarray:

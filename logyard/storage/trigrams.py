@@ -22,7 +22,8 @@ import pyarrow as pa
 from logyard.errors import CorruptDataError
 
 BITS_PER_TRIGRAM = 4
-MIN_LOG2, MAX_LOG2 = 10, 16  # 128 B .. 8 KiB per row group (about 1 MiB of line text)
+MIN_LOG2, MAX_LOG2 = 10, 16  # written: 128 B .. 8 KiB per row group (about 1 MiB of line text)
+READ_MAX_LOG2 = 24  # accepted when reading: every 24-bit trigram its own bit
 _MULT = np.uint32(2654435761)  # Knuth's multiplicative hash; the top k bits are the bucket
 
 
@@ -72,7 +73,7 @@ class TrigramIndex:
         if len(blob) < n_row_groups:
             raise CorruptDataError(f"{where}: trigram blob shorter than its {n_row_groups} sizes")
         self.ks = list(blob[:n_row_groups])
-        if any(k and not MIN_LOG2 <= k <= MAX_LOG2 for k in self.ks):
+        if any(k and not MIN_LOG2 <= k <= READ_MAX_LOG2 for k in self.ks):
             raise CorruptDataError(f"{where}: trigram bitmap size out of range")
         sizes = [(1 << k) // 8 if k else 0 for k in self.ks]
         if len(blob) != n_row_groups + sum(sizes):
