@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 RETENTION_EVERY_S = 60.0
 COMPACT_EVERY_S = 30.0
+COMPACT_QUIET_S = 10.0  # background compaction waits for this long without a flush: during an
+# ingest burst both cores go to ingest, and the windows are merged once, after it
 TRASH_GRACE_S = 120.0
 
 
@@ -76,7 +78,8 @@ class Maintenance:
                 if now - last_retention >= RETENTION_EVERY_S:
                     last_retention = now
                     self.apply_retention()
-                if now - last_compact >= COMPACT_EVERY_S:
+                quiet = now - self.store.last_flush >= COMPACT_QUIET_S
+                if now - last_compact >= COMPACT_EVERY_S and quiet:
                     last_compact = now
                     self.compact()
                 self.empty_trash()

@@ -63,6 +63,7 @@ class Store:
         self._readers: dict[str, BlockReader] = {}
         self._seq = 0
         self._open = False
+        self.last_flush = float("-inf")  # monotonic time the last flush finished
         self.maintenance = Maintenance(self)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -142,6 +143,8 @@ class Store:
                 with self._lock:
                     self._frozen.remove(head)
             self._wal.remove_through(sealed)
+            if pending:
+                self.last_flush = time.monotonic()
 
     def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False) -> list[BlockInfo]:
         """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
