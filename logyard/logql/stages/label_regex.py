@@ -1,7 +1,10 @@
-"""How Loki really evaluates a label filter regex: its "simplifier" before the anchored regex.
+"""How Loki really evaluates filter regexes: its "simplifier" runs before any regex.
+
+For line filters the rewrite only matters for alternations with an empty leg (see
+`line_regex_without_empty_legs`). For label filters it changes more:
 
 Loki rewrites common regex shapes of `| label =~ "…"` into literal tests, and those tests are not
-all anchored. Copied quirks:
+all anchored. Copied quirks for labels:
 * `foo` → equals foo; `(?i)foo` → equals foo ignoring case (same as the anchored regex);
 * `foo.*`, `.*foo`, `.*foo.*` → CONTAINS foo — so `path=~"/api.*"` also keeps "/v2/api/x";
 * `lit(a|bc).*` → contains "lita" or contains "litbc";
@@ -143,3 +146,39 @@ def matches(alternatives: Alternatives, ignore_case: bool, value: str) -> bool:
         if (value == lit) if kind == "eq" else (lit in value):
             return True
     return False
+
+
+def line_regex_without_empty_legs(pattern: str) -> str | bool | None:
+    """Loki quirk for line filter regexes (grafana/loki#19523): in an alternation that its
+    simplifier rewrites, an empty leg vanishes instead of matching everything, so
+    `|~ "(notfound|)"` keeps only lines containing "notfound". Returns the regex without the
+    empty legs, True when every leg is empty (always true), None when the quirk does not apply."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, OverflowError, RecursionError):
+        return None
+    flags = parsed.state.flags & ~_UNICODE
+    if flags & ~_IGNORECASE:
+        return None
+    legs = _legs(_unwrap(list(parsed)))
+    if legs is None or all(leg for leg in legs):
+        return None
+    kept = [leg for leg in legs if leg]
+    if not kept:
+        return True
+    literals: list[str] = []
+    for leg in kept:
+        if len(leg) == 1 and _is_star(leg[0]):
+            continue  # `.*` is always true as well: it vanishes too
+        alt = _concat(leg, False)
+        if alt is None:
+            return None
+        literals.extend(lit for _, lit in alt)
+    if not literals:
+        return True
+    if sum(1 for lit in literals if len(lit) == 1) > 1 or len({lit[0] for lit in literals}) < len(literals):
+        return None  # Go would factor these legs differently
+    from logyard.logql.gotext import re2_escape
+
+    body = "|".join(re2_escape(lit) for lit in literals)
+    return ("(?i)" if flags & _IGNORECASE else "") + body

@@ -10,6 +10,7 @@ Loki quirks copied here:
   true: `|= "" or "foo"` keeps only lines containing `foo` (Loki's newOrFilter).
 * `!= "a" or "b"` means neither `a` nor `b`.
 * `|~ ".+"` keeps non-empty lines (Loki replaces it by an exists filter).
+* `|~ "(notfound|)"`: the empty leg vanishes, only lines containing "notfound" are kept.
 * `|> ""` keeps only empty lines.
 """
 
@@ -25,6 +26,7 @@ from logyard.errors import BadRequestError
 
 from logyard.logql.gotext import compile_re2
 from .ip import IPMatcher
+from .label_regex import line_regex_without_empty_legs
 from .pattern import PatternLineFilter
 
 LINE_FILTER_OPS = ("|=", "!=", "|~", "!~", "|>", "!>")
@@ -67,6 +69,12 @@ class _Alternative:
             self.always = value in _TRUE_REGEXES
             if value == ".+":
                 self.kind = "exists"
+            quirk = line_regex_without_empty_legs(value)
+            if quirk is True:
+                self.always = True
+            elif isinstance(quirk, str):
+                self.value = quirk
+                self._regex = compile_re2(quirk)
         else:
             self.kind = "pattern"
             self._pattern = PatternLineFilter(value)

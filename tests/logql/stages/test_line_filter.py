@@ -61,6 +61,10 @@ def test_line_filter_keeps_what_loki_keeps(case_id):
         ("|~", [""], ["x"], [True]),
         ("|~", [".+"], ["", "x"], [False, True]),
         ("|=", ["", "foo"], ["foo", "bar"], [True, False]),  # always-true alternative vanishes
+        ("|~", ["(notfound|)"], ["notfound here", "bar"], [True, False]),  # grafana/loki#19523
+        ("|~", ["(|)"], ["x"], [True]),
+        ("!~", ["foo|"], ["foo", "bar"], [False, True]),
+        ("|~", ["a|b|"], ["a", "c"], [True, True]),  # Go makes a class of a|b: plain regex
         ("!=", ["a", "b"], ["a", "b", "c"], [False, False, True]),  # != "a" or "b": neither
         ("|~", ["(?i)error"], ["ERROR x", "Error", "err"], [True, True, False]),
         ("|~", ["a.b"], ["a\nb", "axb"], [False, True]),  # dot does not match newline
