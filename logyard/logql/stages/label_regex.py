@@ -121,7 +121,11 @@ def simplify_label_regex(pattern: str) -> tuple[Alternatives, bool] | None:
         return None if simple is None else (simple, ignore_case)
     out: Alternatives = []
     firsts: set[str] = set()
+    if not any(legs):
+        return [("contains", "")], ignore_case  # every leg empty: always true
     for leg in legs:
+        if not leg:
+            continue  # an empty leg vanishes (Loki's newOrFilter drops always-true legs)
         lit = _literal(leg)
         if lit is not None and len(lit) <= 1:
             return None

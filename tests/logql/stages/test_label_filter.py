@@ -68,6 +68,7 @@ def test_label_filter_error_does_not_replace_an_earlier_error():
         (StringLabelFilter("v", "=~", "foo"), "xfoo", False),
         (StringLabelFilter("v", "=~", "bar|baz"), "xbar", False),  # left to the anchored regex
         (StringLabelFilter("v", "=~", "f.*o"), "xfoo", False),
+        (StringLabelFilter("v", "=~", "foo|"), "", False),  # the empty leg vanishes
         (IPLabelFilter("v", "=", "2001:db8::/32"), "2001:db8::7", True),
         (IPLabelFilter("v", "!=", "10.0.0.0/8"), "10.2.3.4", False),
     ],
