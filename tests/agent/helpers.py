@@ -93,13 +93,19 @@ class LogyardServer:
         import logyard.cli  # noqa: F401 - the e2e tests must fail, not skip, while the CLI is missing
 
         self.port = free_port()
+        self.data_dir = data_dir
         self.log = open(log_path, "ab")
+        self.log_path = log_path
+        self.start()
+
+    def start(self) -> None:
+        """(Again) on the same port and data directory."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logyard", "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "logyard", "serve", "--listen", f"127.0.0.1:{self.port}",
+             "--data-dir", str(self.data_dir)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         STARTED.append(self.proc)
-        self.log_path = log_path
         wait_until(self._ready, 60, "logyard serve /ready")
 
     def _ready(self) -> bool:
