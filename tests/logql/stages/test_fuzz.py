@@ -57,3 +57,18 @@ def test_ip_filter_column_and_row_forms_agree(lines):
 
     f = LineFilter("|=", ["10.0.0.0/8"], [True])
     assert f.mask(pa.array(lines)).tolist() == [f.test(x) for x in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["<_>", "a", "b", " ", "ab", "[", "é"]), min_size=1, max_size=5).map("".join),
+       st.lists(st.text(alphabet="ab [é\n", max_size=12), min_size=1, max_size=6))
+def test_pattern_filter_column_form_agrees_with_lokis_leftmost_test(pattern, lines):
+    import pyarrow as pa
+
+    from logyard.errors import BadRequestError
+
+    try:
+        f = LineFilter("|>", [pattern])
+    except BadRequestError:
+        return  # consecutive captures
+    assert f.mask(pa.array(lines)).tolist() == [f.test(x) for x in lines]
