@@ -421,11 +421,9 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: obje
             s = v[:prec]
         else:
             s = sprint_value(v)
-            zero_ok = not isinstance(v, str)
     elif verb == "s":
         if isinstance(v, str):
             s = v if prec is None else v[:prec]
-            zero_ok = True
         elif isinstance(v, GoTime):
             s = str(v)
         else:
@@ -479,7 +477,13 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: obje
             return _bad(verb, v)
     else:
         return _bad(verb, v)
-    return _pad(s, width, flags, zero_ok and verb not in ("s", "q", "v", "t", "c"))
+    # Go pads with zeros for every verb (strings too), except that a precision cancels it for
+    # integers and that Inf/NaN are never zero-padded.
+    if isinstance(v, int) and not isinstance(v, bool) and prec is not None:
+        zero_ok = False
+    if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
+        zero_ok = False
+    return _pad(s, width, flags, zero_ok)
 
 
 def sprintf(fmt: str, args: list) -> str:
