@@ -178,14 +178,22 @@ def _replace(s: str, old: str, new: str, n: int) -> str:
     return s.replace(old, new, n)
 
 
+def _is_separator(ch: str) -> bool:
+    """Go's strings.Title word separator: ASCII other than alphanumerics and `_`, or a space."""
+    if ord(ch) <= 0x7F:
+        return not (ch.isalnum() or ch == "_")
+    if ch.isalpha() or ch.isdigit():
+        return False
+    return ch.isspace()
+
+
 def _title(s: str) -> str:
-    """strings.Title: upper-case the first letter of each word (words split on non-letters)."""
+    """strings.Title (sprig's `title`): title-case the letter after each separator."""
     out = []
-    prev_letter = False
+    prev = " "
     for ch in s:
-        is_word = ch.isalnum() or ch == "_" or ch == "'"
-        out.append(ch.upper() if is_word and not prev_letter else ch)
-        prev_letter = is_word
+        out.append(ch.upper() if _is_separator(prev) else ch)
+        prev = ch
     return "".join(out)
 
 

@@ -85,6 +85,7 @@ def render(text: str, labels: dict | None = None) -> str:
         ("{{ 3.0 }} {{ 1e3 }} {{ 1e21 }} {{ 0.00001 }} {{ 'a' }} {{ 1e6 }} {{ 123456.5 }}", "3 1000 1e+21 1e-05 97 1e+06 123456.5"),
         ("{{ html \"<a&b>\" }} {{ urlquery \"a b\" }}", "&lt;a&amp;b&gt; a+b"),
         ("{{ printf \"%v|%s\" nil nil }}", "<nil>|%!s(<nil>)"),
+        ("{{ title \"it's a-b c_d\" }}", "It'S A-B C_d"),  # strings.Title's separators
         ("{{ printf \"%05s|%05d|%-05d|%08.3d|%05.1f|%5t\" \"ab\" -42 7 5 -2.25 true }}",
          "000ab|-0042|7    |     005|-02.2| true"),
         ("{{ printf \"%-8q|%+d|%x|%X|% d\" \"a\" 5 \"hi\" 255 3 }}", '"a"     |+5|6869|FF| 3'),
