@@ -86,7 +86,6 @@ class _RawStream:
     sm: dict[int, dict[str, str]]  # entry index -> structured metadata, as sent
     index: int = 0  # position in the request, for error messages
     values: list | None = None  # the JSON entries, kept to explain a bad one
-    fffd: bool = True  # whether a value may hold U+FFFD (Loki strips it from metadata values)
     sm_dropped: list[int] = field(default_factory=list)  # entries refused for their metadata
 
 
@@ -183,7 +182,7 @@ def _media_type(content_type: str | None) -> str:
 
 
 def _decode_json(body: bytes) -> list[_RawStream]:
-    if not body.strip():
+    if not body or body.isspace():
         raise BadRequestError("EOF")  # Loki's answer to an empty body
     try:
         doc = orjson.loads(body)
@@ -212,10 +211,8 @@ def _decode_json(body: bytes) -> list[_RawStream]:
             _explain_bad_timestamp(si, [v[0] for v in raw.values])
         raise BadRequestError("invalid timestamps") from None
     start = 0
-    fffd = b"\xef\xbf\xbd" in body or b"\\ufffd" in body or b"\\uFFFD" in body
     for raw in out:
         raw.ts = ts_int[start : start + len(raw.lines)]
-        raw.fffd = fffd
         start += len(raw.lines)
     return out
 
@@ -567,7 +564,7 @@ class _Validator:
             if keep_list is not None and not keep_list[i]:
                 continue
             meta = sm
-            if not _CLEAN_NAMES.issuperset(sm) or (s.fffd and any("\ufffd" in v for v in sm.values())):
+            if not _CLEAN_NAMES.issuperset(sm) or "\ufffd" in "\n".join(sm.values()):
                 # Loki renames keys and drops U+FFFD (its mark of invalid UTF-8) from values.
                 meta = {_metadata_name(k): v.replace("\ufffd", "") for k, v in sm.items()}
             if code_list is not None:
