@@ -33,6 +33,9 @@ from logyard.storage.wal import Wal, build_record, encode_record, frame
 log = logging.getLogger(__name__)
 
 READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
+# An append that finds the head this much over head_max_bytes flushes itself: memory stays within
+# about (1 + BACKPRESSURE + 2) x head_max_bytes (active head, frozen head, flush copies).
+BACKPRESSURE = 1.25
 
 
 class Store:
@@ -115,8 +118,9 @@ class Store:
             head_bytes = self._head.bytes
         if head_bytes >= self.head_max_bytes:
             self.maintenance.wake()
-            if head_bytes >= 2 * self.head_max_bytes:
-                # Back-pressure: the flusher is behind; bound memory by flushing in this thread.
+            if head_bytes >= BACKPRESSURE * self.head_max_bytes:
+                # Back-pressure: the flusher is behind; bound memory by flushing in this thread
+                # (waiting first for the flush in progress).
                 self.maybe_flush()
 
     def maybe_flush(self) -> None:
@@ -145,6 +149,7 @@ class Store:
             self._wal.remove_through(sealed)
             if pending:
                 self.last_flush = time.monotonic()
+                pa.default_memory_pool().release_unused()  # hand the flush's copies back to the OS
 
     def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False) -> list[BlockInfo]:
         """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
