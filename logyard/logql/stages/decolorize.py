@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .builder import LabelsBuilder
+from .line_filter import as_string_array
 from logyard.logql.gotext import compile_re2
 
 ANSI_PATTERN = (
@@ -20,7 +21,7 @@ _ANSI = compile_re2(ANSI_PATTERN)
 
 def decolorize_column(lines: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Every line without its ANSI sequences."""
-    return pc.replace_substring_regex(lines, ANSI_PATTERN, "")
+    return pc.replace_substring_regex(as_string_array(lines), ANSI_PATTERN, "")
 
 
 def decolorize(line: str) -> str:

@@ -34,6 +34,15 @@ _NEGATED = {"!=", "!~", "!>"}
 _TRUE_REGEXES = {"", ".*", "(?:)", "()", "(.*)", "(?:.*)"}
 
 
+def as_string_array(lines: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous (large_)string array: Arrow's string kernels take neither chunks nor string_view."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks() if lines.num_chunks else pa.array([], pa.large_string())
+    if pa.types.is_string_view(lines.type):
+        lines = lines.cast(pa.large_string())
+    return lines
+
+
 def _as_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     mask = pc.fill_null(mask, False)
     if isinstance(mask, pa.ChunkedArray):
@@ -150,8 +159,7 @@ class LineFilter:
 
     def mask(self, lines: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Bool mask of the lines this filter keeps."""
-        if isinstance(lines, pa.ChunkedArray):
-            lines = lines.combine_chunks() if lines.num_chunks else pa.array([], pa.string())
+        lines = as_string_array(lines)
         acc = self.alternatives[0].mask(lines)
         for alt in self.alternatives[1:]:
             acc = acc | alt.mask(lines)
@@ -169,8 +177,7 @@ class LineFilter:
 
 def filters_mask(lines: pa.Array | pa.ChunkedArray, filters: Sequence[LineFilter]) -> np.ndarray:
     """AND of several consecutive line filters, evaluating each only on rows still alive."""
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks() if lines.num_chunks else pa.array([], pa.string())
+    lines = as_string_array(lines)
     keep = np.ones(len(lines), dtype=bool)
     for f in filters:
         idx = np.flatnonzero(keep)

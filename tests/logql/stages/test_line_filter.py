@@ -121,7 +121,9 @@ def test_line_filter_errors_are_worded_as_loki(op, value, ip, message):
     assert str(exc.value) == message
 
 
-def test_filters_mask_accepts_chunked_and_empty_input():
+def test_filters_mask_accepts_chunked_string_view_and_empty_input():
+    view = pa.array(["a error", "b"], pa.string_view())
+    assert filters_mask(view, [LineFilter("|~", ["err.r"]), LineFilter("|>", ["<_> error"])]).tolist() == [True, False]
     chunked = pa.chunked_array([pa.array(["a error", "b"]), pa.array(["error c"])])
     assert filters_mask(chunked, [LineFilter("|=", ["error"])]).tolist() == [True, False, True]
     assert filters_mask(pa.array([], pa.string()), [LineFilter("|=", ["x"])]).dtype == np.bool_
