@@ -85,6 +85,8 @@ class Store:
             log.info("replayed %d WAL rows into the head", rows)
         self._wal.start()
         self._open = True
+        if self._head.bytes >= self.head_max_bytes:
+            self.flush()  # a long WAL (flushes failing before the restart): start within bounds
 
     def close(self) -> None:
         """Clean shutdown: stop the maintenance thread, flush the head, close files."""

@@ -264,3 +264,12 @@ def test_reads_stay_exact_while_duplicates_are_flushed_and_compacted(make_store)
     finally:
         stop.set()
         t.join()
+
+
+def test_a_replayed_head_over_the_size_limit_is_flushed_at_open(make_store):
+    s = make_store()
+    load_two_hours(s)
+    abandon(s)
+    s2 = make_store(head_max_bytes=10)
+    assert s2.sizes()["head_lines"] == 0 and s2.sizes()["blocks"] == 2
+    assert len(rows(s2.read("t", ids_of(s2), T0, T0 + 2 * HOUR))) == 5
