@@ -12,7 +12,6 @@ import ipaddress
 import re
 
 from logyard.errors import BadRequestError
-
 from logyard.logql.gotext import go_quote
 
 _IPV4_SPAN = re.compile(rb"[0-9.]*")
@@ -29,9 +28,10 @@ CANDIDATE_REGEX_V6 = r"::|(?:[0-9a-fA-F]{1,4}:){6}"  # "::" or the full eight-gr
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _parse_addr(text: str) -> Address:
-    # Go's netip.ParseAddr rejects zones in prefixes/ranges and IPv4 leading zeros, as ipaddress does.
-    if "%" in text:
+def _parse_addr(text: str, zone_ok: bool = False) -> Address:
+    # netip: a zone (`fe80::1%eth0`) is fine for one address (it then never equals a scanned,
+    # zoneless address) but not in a range; IPv4 leading zeros are rejected, as by ipaddress.
+    if "%" in text and not zone_ok:
         raise ValueError(text)
     return ipaddress.ip_address(text)
 
@@ -49,7 +49,7 @@ class IPMatcher:
         self.version = 4
         self._seen: dict[bytes, bool] = {}
         try:
-            self._single = _parse_addr(pattern)
+            self._single = _parse_addr(pattern, zone_ok=True)
             self.version = self._single.version
             return
         except ValueError:
