@@ -85,6 +85,65 @@ class Demuxer:
         return out
 
 
+class LineAssembler:
+    """(stream, time, line) from demultiplexed payloads of `timestamps=1` logs.
+
+    Without a TTY every frame is one message, `<RFC3339Nano time> <text>`; Docker cuts messages over
+    16 KiB into parts without the final newline, which are joined here under the first part's time.
+    A TTY stream has no frames: it is split at newlines and each line has its time in front.
+    """
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.partial: dict[str, tuple[int, bytes]] = {}
+        self.carry: dict[str, bytes] = {}
+
+    def feed(self, stream: str, payload: bytes) -> list[tuple[str, int, bytes]]:
+        out = []
+        if self.tty:
+            parts = (self.carry.pop(stream, b"") + payload).split(b"\n")
+            rest = parts.pop()
+            if rest:
+                self.carry[stream] = rest
+            for raw in parts:
+                ts_text, _, line = raw.partition(b" ")
+                ts = _timestamp(ts_text)
+                if ts is not None:
+                    out.append((stream, ts, line.rstrip(b"\r")))
+            return out
+        ts_text, _, text = payload.partition(b" ")
+        ts = _timestamp(ts_text)
+        if ts is None:
+            return out
+        held = self.partial.pop(stream, None)
+        if held is not None:
+            ts, text = held[0], held[1] + text
+        if text.endswith(b"\n"):
+            out.append((stream, ts, text[:-1]))
+        else:
+            self.partial[stream] = (ts, text)
+        return out
+
+    def rest(self) -> list[tuple[str, int, bytes]]:
+        """What is left when the stream ends (a last line without its newline)."""
+        out = [(s, ts, text) for s, (ts, text) in self.partial.items()]
+        for s, raw in self.carry.items():
+            ts_text, _, line = raw.partition(b" ")
+            ts = _timestamp(ts_text)
+            if ts is not None:
+                out.append((s, ts, line.rstrip(b"\r")))
+        self.partial.clear()
+        self.carry.clear()
+        return out
+
+
+def _timestamp(text: bytes) -> int | None:
+    try:
+        return parse_rfc3339(text.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 class ContainerReader:
     """Reads one container's logs from its position; ends when the container stops (or on `stop`)."""
 
@@ -145,45 +204,32 @@ class ContainerReader:
         self.sock = api._get_raw_response_socket(self.response)
         api._disable_socket_timeout(self.sock)  # a follow stream may be quiet for hours
         self.owner.registry.update(self.key, state="running")
-        carry = {"stdout": b"", "stderr": b""}
         skip_ts, skip_n = last_ts, at_last  # lines at the resume time already journaled
-        demux = Demuxer(tty)
+        demux, lines = Demuxer(tty), LineAssembler(tty)
         raw = self.response.raw
         while True:
             # read1 returns what has arrived (up to 1 MiB): a burst becomes one batch, a quiet
             # container's single line is shipped at once
             data = raw.read1(1024 * 1024)
-            if not data:
-                break
             batch: list[tuple[str, int, bytes]] = []
-            for stream, payload in demux.feed(data):
+            for stream, payload in demux.feed(data) if data else []:
                 self.owner.metrics.read_bytes.labels(self.key).inc(len(payload))
-                parts = (carry[stream] + payload).split(b"\n")
-                carry[stream] = parts.pop()
-                for raw_line in parts:
-                    ts_text, _, line = raw_line.partition(b" ")
-                    try:
-                        ts = parse_rfc3339(ts_text.decode())
-                    except ValueError:
-                        continue
-                    if ts < skip_ts:
-                        continue
-                    if ts == skip_ts and skip_n > 0:
-                        skip_n -= 1
-                        continue
-                    batch.append((stream, ts, line.rstrip(b"\r") if tty else line))
-            if batch:
-                last_ts, at_last = self._ship(batch, last_ts, at_last)
-        batch = []
-        for stream, rest in carry.items():
-            if rest:
-                ts_text, _, line = rest.partition(b" ")
-                try:
-                    batch.append((stream, parse_rfc3339(ts_text.decode()), line))
-                except ValueError:
-                    pass
-        if batch:
-            self._ship(batch, last_ts, at_last)
+                batch += lines.feed(stream, payload)
+            if not data:
+                batch = lines.rest()
+            kept = []
+            for row in batch:
+                ts = row[1]
+                if ts < skip_ts:
+                    continue
+                if ts == skip_ts and skip_n > 0:
+                    skip_n -= 1
+                    continue
+                kept.append(row)
+            if kept:
+                last_ts, at_last = self._ship(kept, last_ts, at_last)
+            if not data:
+                return
 
     def _ship(self, batch: list[tuple[str, int, bytes]], last_ts: int, at_last: int) -> tuple[int, int]:
         owner = self.owner

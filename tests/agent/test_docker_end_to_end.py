@@ -90,6 +90,15 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
 
     wait_until(lambda: complete(web) and complete(worker, ("stdout",)), 60, "first container lines")
 
+    # a line over Docker's 16 KiB message size arrives as parts, and is joined again
+    long = client.containers.run(
+        image, ["sh", "-c", "s=x; for i in $(seq 16); do s=$s$s; done; echo $s; echo done; sleep 1000"],
+        name="aixcl-long-1", detach=True, network_mode="none",
+        labels={"com.docker.compose.project": "aixcl", "com.docker.compose.service": "long"},
+    )
+    wait_until(lambda: len(received(sink, long.name, "stdout")) == 2, 60, "the long line")
+    assert sorted(line for _, line in received(sink, long.name, "stdout")) == ["done", "x" * 65536]
+
     # stop and restart under the running agent: the restarted command writes its lines again, anew
     web.kill()
     web.start()
@@ -108,6 +117,7 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
     wait_until(lambda: len(truth(web, "stdout")) == 900 and complete(web), 60, "lines after a second restart")
     assert agent.stop() == 0
 
+    long.remove(force=True)
     for c, streams in ((web, ("stdout", "stderr")), (worker, ("stdout",)), (burst, ("stdout", "stderr")),
                        (short, ("stdout", "stderr"))):
         for s in streams:

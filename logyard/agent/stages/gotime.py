@@ -152,8 +152,18 @@ def _offset_seconds(tz: str) -> int:
 _RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})")
 
 
+_SECONDS_CACHE: dict[str, int] = {}
+
+
 def parse_rfc3339(text: str) -> int:
     """RFC3339 with up to nanosecond precision (Docker's and CRI's timestamps)."""
+    # fast path for the UTC form Docker writes: the seconds part repeats from line to line
+    if len(text) >= 20 and text[-1] == "Z" and text[10] == "T" and (len(text) == 20 or text[19] == "."):
+        secs = _SECONDS_CACHE.get(text[:19])
+        if secs is not None:
+            frac = text[20:-1]
+            if frac.isdigit() and len(frac) <= 9 or not frac:
+                return secs * 1_000_000_000 + (int((frac + "00000000")[:9]) if frac else 0)
     m = _RFC3339.match(text)
     if m is None:
         raise ValueError(f"{text!r} is not an RFC3339 timestamp")
@@ -161,4 +171,8 @@ def parse_rfc3339(text: str) -> int:
     secs = calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s), 0, 0, 0))
     if tz not in ("Z", "z"):
         secs -= _offset_seconds(tz)
+    elif m.end() == len(text) and text[10] == "T":
+        if len(_SECONDS_CACHE) > 4096:
+            _SECONDS_CACHE.clear()
+        _SECONDS_CACHE[text[:19]] = secs
     return secs * 1_000_000_000 + (int((frac + "00000000")[:9]) if frac else 0)
