@@ -40,6 +40,23 @@ class StreamStats:
 class TenantHead:
     batches: list[pa.RecordBatch] = field(default_factory=list)
     stats: dict[int, StreamStats] = field(default_factory=dict)
+    small: int = 0  # batches below SMALL_BATCH_ROWS in `batches`
+
+
+# Agents push small batches; thousands of tiny batches would make every head read pay a per-chunk
+# cost. Every MERGE_SMALL_BATCHES small ones are concatenated (a row is copied a few times at most,
+# since a merged batch stops being small once it reaches SMALL_BATCH_ROWS).
+SMALL_BATCH_ROWS = 4096
+MERGE_SMALL_BATCHES = 64
+
+
+def _merge_small(th: TenantHead) -> None:
+    small = [b for b in th.batches if b.num_rows < SMALL_BATCH_ROWS]
+    big = [b for b in th.batches if b.num_rows >= SMALL_BATCH_ROWS]
+    merged = pa.concat_batches(small)
+    # A new list: readers keep iterating the tuple they copied.
+    th.batches = [*big, merged]
+    th.small = 1 if merged.num_rows < SMALL_BATCH_ROWS else 0
 
 
 @dataclass
@@ -87,6 +104,10 @@ class Head:
         if th is None:
             th = self.tenants[rec.tenant] = TenantHead()
         th.batches.append(hb)
+        if hb.num_rows < SMALL_BATCH_ROWS:
+            th.small += 1
+            if th.small >= MERGE_SMALL_BATCHES:
+                _merge_small(th)
         # One Python step per stream of the push (not per line).
         for sid, lo, hi, n, b in zip(ids.tolist(), mins.tolist(), maxs.tolist(), counts.tolist(), nbytes.tolist()):
             st = th.stats.get(sid)
