@@ -8,9 +8,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logyard.logql.gotext import compile_re2
+
 from .builder import LabelsBuilder
 from .line_filter import as_string_array
-from logyard.logql.gotext import compile_re2
 
 ANSI_PATTERN = (
     r"[\x{1b}\x{9b}][[\]()#;?]*(?:(?:(?:[a-zA-Z\d]*(?:;[a-zA-Z\d]*)*)?\x{07})"

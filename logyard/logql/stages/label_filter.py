@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from logyard.errors import BadRequestError
 from logyard.logql.durations import parse_bytes, parse_go_duration
+from logyard.logql.gotext import compile_re2, parse_float
 
 from .builder import LabelsBuilder
-from logyard.logql.gotext import compile_re2, parse_float
 from .ip import IPMatcher
 from .label_regex import matches as simple_matches
 from .label_regex import simplify_label_regex

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 
 from logyard.errors import BadRequestError
+from logyard.logql.gotext import re2_escape
 
 from .builder import LabelsBuilder
-from logyard.logql.gotext import re2_escape
 
 _CAPTURE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 
