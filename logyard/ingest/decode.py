@@ -58,7 +58,6 @@ SM_TOO_MANY = (
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SM_NAME_OK = re.compile(r"[A-Za-z_](?:[A-Za-z0-9]|_(?!_))*")
-_LEVEL_FIELD_SET = frozenset(LEVEL_FIELDS)
 # `{"detected_level":"<level>"}` for each code, the metadata of an entry that has nothing else.
 _LEVEL_ONLY = np.array([orjson.dumps({LEVEL_LABEL: lv}).decode() for lv in LEVELS], dtype=object)
 

@@ -102,12 +102,6 @@ _KEYWORDS = (
 )
 
 
-def level_of_value(value: str) -> int | None:
-    """The level code a field value names, or None when Loki would fall back to keywords."""
-    name = VALUE_LEVELS.get(value.lower()) if len(value) <= 11 else None
-    return None if name is None else LEVELS.index(name)
-
-
 def normalize_level(value: str) -> str:
     """Loki's normalizeLogLevel: known names to their canonical spelling, anything else unchanged."""
     return VALUE_LEVELS.get(value.lower(), value) if len(value) <= 11 else value
