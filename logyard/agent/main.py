@@ -77,6 +77,7 @@ def run(config: AgentConfig, listen: str | None = None) -> None:
     """Run until SIGTERM/SIGINT, then stop readers, try to deliver what is pending, save positions."""
     if listen is None:
         listen = f"{config.server.http_listen_address}:{config.server.http_listen_port}"
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per push would drown the agent's own log
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

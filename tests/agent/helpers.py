@@ -33,8 +33,18 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str = "co
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def agent_command() -> list[str]:
+    """The lead's `logyard agent` when the CLI is there, else the agent's own `python -m logyard.agent`."""
+    try:
+        import logyard.cli  # noqa: F401
+
+        return [sys.executable, "-m", "logyard", "agent"]
+    except ImportError:
+        return [sys.executable, "-m", "logyard.agent"]
+
+
 class AgentProcess:
-    """`python -m logyard.agent` on 127.0.0.1 with a config file; `kill9()` to crash it."""
+    """The agent as a process on 127.0.0.1 with a config file; `kill9()` to crash it."""
 
     def __init__(self, config_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.config_path = config_path
@@ -46,7 +56,7 @@ class AgentProcess:
     def start(self) -> "AgentProcess":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logyard.agent", "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"],
+            [*agent_command(), "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env,
         )
         STARTED.append(self.proc)
