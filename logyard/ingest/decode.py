@@ -277,7 +277,7 @@ def _explain_bad_metadata(si: int, i: int, meta: object) -> None:
 
 # Streams repeat from push to push: their parsed labels and validation outcome are cached.
 _CACHE_LIMIT = 50_000
-_PARSED_LABELS: dict[tuple, list[tuple[str, str]]] = {}
+_PARSED_LABELS: dict[tuple | str, list[tuple[str, str]]] = {}  # JSON label items or protobuf text
 
 
 def _remember(cache: dict, key: object, value: object) -> None:
@@ -331,25 +331,28 @@ def _decode_protobuf(body: bytes) -> list[_RawStream]:
     out = []
     for s in req.streams:
         label_text = _text(s.labels) if lenient else s.labels
-        try:
-            pairs = parse_labels(label_text)
-        except LabelParseError as e:
-            raise BadRequestError(f"couldn't parse labels: {e}") from e
+        pairs = _PARSED_LABELS.get(label_text)
+        if pairs is None:
+            try:
+                pairs = parse_labels(label_text)
+            except LabelParseError as e:
+                raise BadRequestError(f"couldn't parse labels: {e}") from e
+            _remember(_PARSED_LABELS, label_text, pairs)
         entries = s.entries
-        # Per-row Python, unavoidable: upb exposes entries as objects.
+        # Per-row Python, unavoidable: upb exposes entries as objects; each field read is one call.
+        lines = [e.line for e in entries]
+        stamps = [e.timestamp for e in entries]
+        metas = [e.structuredMetadata for e in entries]
         if lenient:
-            lines = [_text(e.line) for e in entries]
-        else:
-            lines = [e.line for e in entries]
-        secs = np.fromiter((e.timestamp.seconds for e in entries), dtype=np.int64, count=len(entries))
-        nanos = np.fromiter((e.timestamp.nanos for e in entries), dtype=np.int64, count=len(entries))
+            lines = [_text(b) for b in lines]
+        secs = np.fromiter([t.seconds for t in stamps], dtype=np.int64, count=len(stamps))
+        nanos = np.fromiter([t.nanos for t in stamps], dtype=np.int64, count=len(stamps))
         sm = {}
-        for i, e in enumerate(entries):
-            if len(e.structuredMetadata):
-                if lenient:
-                    sm[i] = {_text(p.name): _text(p.value) for p in e.structuredMetadata}
-                else:
-                    sm[i] = {p.name: p.value for p in e.structuredMetadata}
+        for i in [i for i, m in enumerate(metas) if m]:
+            if lenient:
+                sm[i] = {_text(p.name): _text(p.value) for p in metas[i]}
+            else:
+                sm[i] = {p.name: p.value for p in metas[i]}
         out.append(_RawStream(pairs, secs * 1_000_000_000 + nanos, lines, sm, len(out)))
     return out
 
