@@ -16,6 +16,10 @@ _GO_FLOAT = re.compile(
 )
 
 
+# unicode.IsSpace: what Go's strings.TrimSpace / bytes.TrimSpace remove.
+GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 def go_quote(s: str) -> str:
     """Go's `strconv.Quote` / `%q` for a string."""
     out = ['"']

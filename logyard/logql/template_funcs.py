@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from logyard.logql.durations import parse_bytes, parse_go_duration
-from logyard.logql.gotext import compile_re2, parse_float
+from logyard.logql.gotext import GO_SPACE, compile_re2, parse_float
 
 from .template_values import (
     NO_VALUE,
@@ -156,7 +156,6 @@ def _go_trim_chars(s: str, cutset: str, left: bool, right: bool) -> str:
     return s
 
 
-_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def _replace(s: str, old: str, new: str, n: int) -> str:
@@ -606,7 +605,7 @@ _F: dict[str, tuple[str, str | None, object]] = {
     "TrimRight": ("ss", None, lambda s, c: _go_trim_chars(s, c, False, True)),
     "TrimPrefix": ("ss", None, lambda s, p: s[len(p):] if p and s.startswith(p) else s),
     "TrimSuffix": ("ss", None, lambda s, p: s[: len(s) - len(p)] if p and s.endswith(p) else s),
-    "TrimSpace": ("s", None, lambda s: s.strip(_GO_SPACE)),
+    "TrimSpace": ("s", None, lambda s: s.strip(GO_SPACE)),
     "regexReplaceAll": ("sss", None, lambda r, s, p: _regex_replace_all(r, s, p, False)),
     "regexReplaceAllLiteral": ("sss", None, lambda r, s, p: _regex_replace_all(r, s, p, True)),
     "count": ("ss", None, _count),
@@ -636,7 +635,7 @@ _F: dict[str, tuple[str, str | None, object]] = {
     "nindent": ("is", None, lambda n, s: "\n" + _indent(n, s)),
     "replace": ("sss", None, lambda old, new, s: _replace(s, old, new, -1)),
     "repeat": ("is", None, lambda n, s: s * max(n, 0) if n >= 0 else _neg_repeat()),
-    "trim": ("s", None, lambda s: s.strip(_GO_SPACE)),
+    "trim": ("s", None, lambda s: s.strip(GO_SPACE)),
     "trimAll": ("ss", None, lambda c, s: _go_trim_chars(s, c, True, True)),
     "trimSuffix": ("ss", None, lambda p, s: s[: len(s) - len(p)] if p and s.endswith(p) else s),
     "trimPrefix": ("ss", None, lambda p, s: s[len(p):] if p and s.startswith(p) else s),

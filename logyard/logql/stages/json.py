@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from logyard.errors import BadRequestError
 from logyard.labels import is_valid_label_name
+from logyard.logql.gotext import GO_SPACE
 
 from .builder import PARSED, LabelsBuilder
 from .jsonscan import (
@@ -49,7 +50,7 @@ def _sanitized_join(parts: list[bytes]) -> str:
     """Loki's buildSanitizedPrefixFromBuffer: sanitize each part, skip blank ones, join with `_`."""
     out: list[str] = []
     for part in parts:
-        text = part.decode("utf-8", "replace").strip()
+        text = part.decode("utf-8", "replace").strip(GO_SPACE)
         if not text:
             continue
         if out:

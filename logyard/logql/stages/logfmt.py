@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 
 from logyard.errors import BadRequestError
 from logyard.labels import is_valid_label_name
+from logyard.logql.gotext import GO_SPACE
 
 from .builder import METADATA, PARSED, LabelsBuilder
 
@@ -243,7 +244,7 @@ _NOT_LABEL_CHAR = re.compile(r"[^a-zA-Z0-9_]")
 
 def sanitize_label_key(key: str, is_prefix: bool = True) -> str:
     """Loki's sanitizeLabelKey: trim, prefix a leading digit with `_`, map other runes to `_`."""
-    key = key.strip()
+    key = key.strip(GO_SPACE)
     if not key:
         return key
     if is_prefix and "0" <= key[0] <= "9":
