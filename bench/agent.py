@@ -43,6 +43,13 @@ SINK = textwrap.dedent(
     """
 )
 
+STAGES = """    pipeline_stages:
+      - regex: {expression: '^(?P<ts>\\S+) (?P<method>[A-Z]+)'}
+      - timestamp: {source: ts, format: RFC3339}
+      - logfmt: {mapping: {seq: ""}}
+      - structured_metadata: {seq: ""}
+"""
+
 WORDS = ["GET", "/api/v1/items", "200", "user=alice", "latency_ms=12", "level=info", "msg=\"request served\"",
          "trace_id=4bf92f3577b34da6", "POST", "/login", "500", "level=error", "upstream timeout"]
 
@@ -79,6 +86,8 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--server", choices=["sink", "logyard"], default="sink")
+    ap.add_argument("--stages", action="store_true",
+                    help="run lines through regex + timestamp + logfmt stages (per-line Python)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         d = Path(tmp)
@@ -100,6 +109,7 @@ def main() -> None:
             f"positions: {{filename: '{d}/positions.yaml', sync_period: 1s}}\n"
             f"scrape_configs:\n  - job_name: bench\n    static_configs:\n"
             f"      - labels: {{job: bench, __path__: '{d}/logs/*.log'}}\n"
+            + (STAGES if args.stages else "")
         )
         agent = AgentProcess(d / "agent.yaml", d / "agent.log")
         t_start = time.monotonic()
@@ -118,6 +128,7 @@ def main() -> None:
             sink.wait()
     print(f"{'figure':<34}{'value':>14}")
     print(f"{'target':<34}{args.server:>14}")
+    print(f"{'stages':<34}{'regex+ts+logfmt' if args.stages else 'none':>14}")
     print(f"{'lines':<34}{total:>14,}")
     print(f"{'MB of files':<34}{size / 1e6:>14.1f}")
     print(f"{'start-up seconds (to /ready)':<34}{t0 - t_start:>14.2f}")

@@ -161,3 +161,28 @@ def test_metrics_stage_counts_on_the_agent_registry():
 def test_stage_mistakes_are_config_errors(stages):
     with pytest.raises(ConfigError):
         build_pipeline(stages)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('level=error msg="disk \\"full\\" now" id=7', {"level": "error", "msg": 'disk "full" now', "id": "7"}),
+        ("bare x= y=\"\"", {"bare": "", "x": "", "y": ""}),
+        ('a=1  b="two words"   c=3', {"a": "1", "b": "two words", "c": "3"}),
+    ],
+)
+def test_logfmt_values(line, expected):
+    from logyard.agent.stages.extract import parse_logfmt
+
+    assert parse_logfmt(line) == expected
+
+
+@pytest.mark.parametrize("pattern, text, hit", [
+    (r"^\d+$", "١٢٣", False),  # Go's \d is ASCII only
+    (r"[[:alpha:]]+x", "abcx", True),  # a POSIX class: runs on RE2
+    (r"(a+)+b", "a" * 40 + "c", False),  # nested quantifier: RE2, no catastrophic backtracking
+])
+def test_regexes_keep_go_semantics(pattern, text, hit):
+    from logyard.agent.stages.extract import compile_re2
+
+    assert (compile_re2(pattern).search(text) is not None) == hit
