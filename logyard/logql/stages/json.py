@@ -172,28 +172,76 @@ class JSONParser:
         self._set(prefix, key, value_text(value, kind), lbs)
 
 
-_PATH_TOKEN = re.compile(r'\s*(?:\.?([A-Za-z_][A-Za-z0-9_]*)|\[\s*(\d+)\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\])')
+def _json_path_tokens(expr: str) -> list[tuple[str, object]]:
+    """Loki's jsonexpr scanner: FIELD, INDEX, STRING (a `["…"]` key, no escapes), DOT, LSB, RSB.
+    A lexical error ends the input, as Loki's scanner returns EOF after recording it."""
+    out: list[tuple[str, object]] = []
+    i, n = 0, len(expr)
+    while i < n:
+        c = expr[i]
+        if c in " \t\n":
+            i += 1
+        elif c.isdigit():
+            j = i
+            while j < n and expr[j] not in " \t\n.]":
+                if not expr[j].isdigit():
+                    raise ValueError(f"non-integer value: {expr[j]}")
+                j += 1
+            if j < n and expr[j] == ".":
+                raise ValueError("cannot use float as array index")
+            out.append(("INDEX", int(expr[i:j])))
+            i = j
+        elif c in "[].":
+            out.append(({"[": "LSB", "]": "RSB", ".": "DOT"}[c], c))
+            i += 1
+        elif c == "_" or c.isascii() and c.isalpha():
+            j = i
+            while j < n and (expr[j] == "_" or expr[j].isascii() and expr[j].isalnum()):
+                j += 1
+            out.append(("FIELD", expr[i:j]))
+            i = j
+        elif c == '"':
+            j = i + 1
+            while j < n and expr[j] not in '"]':
+                j += 1
+            out.append(("STRING", expr[i + 1 : j]))
+            i = j + 1 if j < n and expr[j] == '"' else j
+        else:
+            raise ValueError(f"unexpected char {c}")
+    return out
 
 
 def parse_json_path(expr: str) -> list[str | int]:
-    """A `json` parameter expression (`a.b`, `tags[0]`, `["with.dot"]`) as keys and indexes."""
+    """A `json` parameter expression (`a.b`, `tags[0]`, `["with.dot"]`) as keys and indexes,
+    with Loki's grammar: a first field or bracket access, then `[…]` or `.field` steps."""
+    try:
+        tokens = _json_path_tokens(expr)
+    except ValueError as exc:
+        raise BadRequestError(f"cannot parse expression [{expr}]: {exc}") from None
     path: list[str | int] = []
-    pos = 0
-    text = expr.strip()
-    while pos < len(text):
-        m = _PATH_TOKEN.match(text, pos)
-        if m is None or (m.group(1) is not None and pos > 0 and text[pos] != "." and
-                         text[m.start(1) - 1:m.start(1)] != "."):
-            raise BadRequestError(f"cannot parse expression [{expr}]: syntax error")
-        if m.group(1) is not None:
-            path.append(m.group(1))
-        elif m.group(2) is not None:
-            path.append(int(m.group(2)))
+    i = 0
+
+    def fail(at: int) -> BadRequestError:
+        tok = tokens[at][0] if at < len(tokens) else "$end"
+        return BadRequestError(f"cannot parse expression [{expr}]: syntax error: unexpected {tok}")
+
+    while i < len(tokens) or not path:
+        kind = tokens[i][0] if i < len(tokens) else "$end"
+        if kind == "FIELD" and not path:
+            path.append(tokens[i][1])  # type: ignore[arg-type]
+            i += 1
+        elif kind == "DOT" and path:
+            if i + 1 >= len(tokens) or tokens[i + 1][0] != "FIELD":
+                raise fail(i + 1)
+            path.append(tokens[i + 1][1])  # type: ignore[arg-type]
+            i += 2
+        elif kind == "LSB":
+            if i + 2 >= len(tokens) or tokens[i + 1][0] not in ("STRING", "INDEX") or tokens[i + 2][0] != "RSB":
+                raise fail(i + 1 if i + 1 >= len(tokens) or tokens[i + 1][0] not in ("STRING", "INDEX") else i + 2)
+            path.append(tokens[i + 1][1])  # type: ignore[arg-type]
+            i += 3
         else:
-            path.append(re.sub(r"\\(.)", r"\1", m.group(3)))
-        pos = m.end()
-    if not path:
-        raise BadRequestError(f"cannot parse expression [{expr}]: syntax error")
+            raise fail(i)
     return path
 
 

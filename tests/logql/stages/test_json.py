@@ -79,3 +79,27 @@ def test_fast_path_agrees_with_lokis_walk(line):
     slow = LabelsBuilder({"app": "a"})
     JSONParser()._walk(line.encode(), [], slow)
     assert fast.labels() == slow.labels()
+
+
+@pytest.mark.parametrize(
+    "expr, path",
+    [("a.b", ["a", "b"]), ("tags[0]", ["tags", 0]), ('["r"]["c"].ip', ["r", "c", "ip"]), ('a["x.y"]', ["a", "x.y"])],
+)
+def test_json_path_expressions(expr, path):
+    from logyard.logql.stages.json import parse_json_path
+
+    assert parse_json_path(expr) == path
+
+
+@pytest.mark.parametrize(
+    "expr, detail",
+    [("a-b", "unexpected char -"), ("tags[0.5]", "cannot use float as array index"),
+     ("a..b", "syntax error: unexpected DOT"), ("", "syntax error: unexpected $end")],
+)
+def test_json_path_errors(expr, detail):
+    from logyard.errors import BadRequestError
+    from logyard.logql.stages.json import parse_json_path
+
+    with pytest.raises(BadRequestError) as exc:
+        parse_json_path(expr)
+    assert str(exc.value) == f"cannot parse expression [{expr}]: {detail}"
