@@ -50,6 +50,7 @@ class Shipper:
         self.clients = [PushClient(c, metrics, self._stop.wait) for c in clients]
         self._cfgs = list(clients)
         self._cond = threading.Condition()
+        self._sync_lock = threading.Lock()
         self._pending: deque[Record] = deque()
         self._unacked = 0
         self._next_seq = 0
@@ -172,9 +173,12 @@ class Shipper:
                     fd = self.journal.sync_handle()
                     self._cond.release()  # fsync without blocking readers' appends
                     try:
-                        if fd is not None:
-                            os.fsync(fd)  # durable before it is first sent
-                            os.close(fd)
+                        # under _sync_lock: another client's sender that found nothing left to
+                        # sync still waits here until this fsync is done
+                        with self._sync_lock:
+                            if fd is not None:
+                                os.fsync(fd)  # durable before it is first sent
+                                os.close(fd)
                     finally:
                         self._cond.acquire()
                     return batch
