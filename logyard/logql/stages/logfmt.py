@@ -8,7 +8,6 @@ JSON escapes. Errors carry Loki's text (`logfmt syntax error at pos 79 : unexpec
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 
@@ -369,10 +368,33 @@ class LogfmtExpressionParser:
 
 
 def _parse_logfmt_expr(expr: str) -> str:
-    """A logfmt parameter is a key name; Loki's grammar also accepts it quoted."""
-    text = expr
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        text = json.loads(text)
-    if not text:
-        raise BadRequestError(f"cannot parse expression [{expr}]: syntax error")
-    return text
+    """A logfmt parameter as Loki's logfmt-expression scanner reads it: an identifier or a quoted
+    string, then quoted strings; the key matched is Loki's `fmt.Sprintf("%v", parts...)`."""
+    parts: list[str] = []
+    i, n = 0, len(expr)
+    while i < n:
+        c = expr[i]
+        if c in " \t\n":
+            i += 1
+        elif (c == "_" or c.isascii() and c.isalpha()) and not parts:
+            j = i
+            while j < n and (expr[j] == "_" or expr[j].isascii() and expr[j].isalnum()):
+                j += 1
+            parts.append(expr[i:j])
+            i = j
+        elif c == '"':
+            j = i + 1
+            while j < n and expr[j] not in '"]':
+                j += 1
+            parts.append(expr[i + 1 : j])
+            i = j + 1
+        elif c == "_" or c.isascii() and c.isalpha():
+            raise BadRequestError(f"cannot parse expression [{expr}]: syntax error: unexpected KEY")
+        else:
+            raise BadRequestError(f"cannot parse expression [{expr}]: unexpected char {c}")
+    if not parts:
+        raise BadRequestError(f"cannot parse expression [{expr}]: syntax error: unexpected $end")
+    key = parts[0]
+    if len(parts) > 1:
+        key += "%!(EXTRA " + ", ".join(f"string={p}" for p in parts[1:]) + ")"
+    return key

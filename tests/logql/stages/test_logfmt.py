@@ -68,3 +68,14 @@ def test_logfmt_parameters(exprs, line, expected):
 def test_logfmt_parameter_names_are_validated():
     with pytest.raises(BadRequestError, match="invalid extracted label name '1a'"):
         LogfmtExpressionParser({"1a": "x"})
+
+
+@pytest.mark.parametrize(
+    "expr, message",
+    [("foo.bar", "cannot parse expression [foo.bar]: unexpected char ."),
+     ("", "cannot parse expression []: syntax error: unexpected $end")],
+)
+def test_logfmt_parameter_expressions_use_lokis_grammar(expr, message):
+    with pytest.raises(BadRequestError) as exc:
+        LogfmtExpressionParser({"x": expr})
+    assert str(exc.value) == message
