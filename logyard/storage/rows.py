@@ -14,10 +14,56 @@ META_TYPE = pa.dictionary(pa.int32(), pa.string())
 
 
 def take(table: pa.Table, order: np.ndarray) -> pa.Table:
-    """`table.take`, column by column on contiguous arrays (Table.take and ChunkedArray.take
-    measured several times slower on pyarrow 26: they concatenate chunks per call)."""
-    idx = pa.array(order)
-    return pa.Table.from_arrays([_arr(c).take(idx) for c in table.columns], schema=table.schema)
+    """Rows in `order`, column by column: strings through `take_strings`, integers through NumPy
+    (Table.take and ChunkedArray.take concatenate all chunks first: a full extra copy)."""
+    cols = []
+    for f, c in zip(table.schema, table.columns):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            out = take_strings(c, order)
+            cols.append(out if pa.types.is_large_string(f.type) else out.cast(f.type))
+        elif pa.types.is_integer(f.type):
+            cols.append(pa.array(_np(c)[order], f.type))
+        else:
+            cols.append(_arr(c).take(pa.array(order)))
+    return pa.Table.from_arrays(cols, schema=table.schema)
+
+
+def take_strings(col, order: np.ndarray) -> pa.LargeStringArray:
+    """Gather strings of a (chunked) string column by row order, as large_string, straight from
+    the chunks: one memcpy per run of consecutive rows, and sorting pushed data yields long runs."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    sizes = [len(c) for c in chunks]
+    n_all = sum(sizes)
+    start = np.empty(n_all, dtype=np.int64)  # byte position of each row in its chunk's data
+    length = np.empty(n_all, dtype=np.int64)
+    datas = []
+    r0 = 0
+    for c in chunks:  # one step per chunk
+        if c.null_count:
+            raise AssertionError("BUG: null strings in a row column")
+        width = 8 if pa.types.is_large_string(c.type) else 4
+        off = np.frombuffer(c.buffers()[1], dtype=np.int64 if width == 8 else np.int32,
+                            count=len(c) + 1, offset=c.offset * width).astype(np.int64)
+        start[r0 : r0 + len(c)] = off[:-1]
+        length[r0 : r0 + len(c)] = np.diff(off)
+        buf = c.buffers()[2]
+        datas.append(np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8))
+        r0 += len(c)
+    n = len(order)
+    new_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(length[order], out=new_off[1:])
+    out = np.empty(int(new_off[-1]), dtype=np.uint8)
+    if n:
+        chunk_of = np.repeat(np.arange(len(chunks)), sizes)[order]
+        brk = np.flatnonzero((np.diff(order) != 1) | (np.diff(chunk_of) != 0)) + 1
+        first = np.concatenate(([0], brk))
+        last = np.concatenate((brk, [n])) - 1
+        lo = start[order[first]]
+        hi = start[order[last]] + length[order[last]]
+        # One step per run of consecutive rows (a memcpy each), not per row.
+        for ch, a, b, d in zip(chunk_of[first].tolist(), lo.tolist(), hi.tolist(), new_off[first].tolist()):
+            out[d : d + b - a] = datas[ch][a:b]
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(new_off), pa.py_buffer(out))
 
 
 def _arr(col) -> pa.Array:
@@ -81,14 +127,14 @@ def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = Non
         eq &= m[1:] == m[:-1]
     if not eq.any():
         return order
-    line = _arr(table.column("line"))
+    line = table.column("line")
     involved = np.flatnonzero(np.concatenate(([False], eq)) | np.concatenate((eq, [False])))
     run = np.concatenate(([0], np.cumsum(~eq)))[involved]
-    sub = pa.table({"run": run, "line": line.take(pa.array(order[involved]))})
+    sub = pa.table({"run": run, "line": take_strings(line, order[involved])})
     perm = pc.sort_indices(sub, sort_keys=[("run", "ascending"), ("line", "ascending")]).to_numpy()
     order[involved] = order[involved][perm]
     cand = np.flatnonzero(eq)  # position cand+1 may repeat position cand
-    same = pc.equal(line.take(pa.array(order[cand + 1])), line.take(pa.array(order[cand])))
+    same = pc.equal(take_strings(line, order[cand + 1]), take_strings(line, order[cand]))
     drop = cand[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)] + 1
     return np.delete(order, drop) if drop.size else order
 

@@ -159,14 +159,13 @@ class Store:
         out: list[BlockInfo] = []
         if table.num_rows == 0:
             return out
-        if table.schema.field("line").type != pa.large_string():
-            table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
-        table = table.combine_chunks()  # `take` on a many-chunk column would concatenate it per call
         win = R._np(table.column("ts")) // self.window_ns
         if not clean:
             order = R.sorted_order(table, dedup=True, major=win)
-            table = R.take(table, order)
+            table = R.take(table, order)  # straight from the head's chunks: one copy
             win = win[order]
+        if table.schema.field("line").type != pa.large_string():
+            table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
         table = R.with_len(table)
         cuts = np.concatenate(([0], np.flatnonzero(np.diff(win)) + 1, [len(win)]))
         for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):

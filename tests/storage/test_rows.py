@@ -43,3 +43,20 @@ def test_sort_rows_orders_by_stream_then_time(rows):
     got = as_rows(R.sort_rows(table_of(rows)))
     assert [r[:2] for r in got] == sorted(r[:2] for r in rows)
     assert sorted(got) == sorted(rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.lists(st.text(max_size=6), max_size=8), min_size=1, max_size=4),
+       large=st.booleans(), data=st.data())
+def test_take_strings_matches_arrow_take_across_chunks(chunks, large, data):
+    typ = pa.large_string() if large else pa.string()
+    col = pa.chunked_array([pa.array(c, typ) for c in chunks], typ)
+    flat = [x for c in chunks for x in c]
+    order = data.draw(st.lists(st.integers(0, max(0, len(flat) - 1)), max_size=20)) if flat else []
+    got = R.take_strings(col, np.array(order, dtype=np.int64))
+    assert got.type == pa.large_string() and got.to_pylist() == [flat[i] for i in order]
+
+
+def test_take_strings_reads_sliced_arrays_from_their_offset():
+    arr = pa.array(["zero", "one", "two", "three"]).slice(1, 3)
+    assert R.take_strings(arr, np.array([2, 0, 1])).to_pylist() == ["three", "one", "two"]
