@@ -86,15 +86,9 @@ _LOGFMT_FAST = (
     rf"^(?:{_WS}*{_KCH}+(?:={_KCH}*)?(?:{_WS}|$))*?{_WS}*(?i:level)"
     rf"(?:=(?:{_KCH}+(?:{_WS}|$)|{_QV})|=?(?:{_WS}|$))"
 )
-_OTHER_KEYS = "log[.]level|severitytext|severity_text|severity|lvl"
-_ANY_KEY = rf'(?:^|[\x00-\x20"])(?i:level|{_OTHER_KEYS})(?:=|{_WS}|$)'
-# Whichever comes first: a `level` key (with its value), another level key, or a level keyword.
-_FIRST = (
-    rf'(?:^|[\x00-\x20"])(?P<lv>(?i:level))(?:=(?:(?P<q>{_QV})|(?P<u>{_KCH}*))|{_WS}|$)'
-    rf'|(?:^|[\x00-\x20"])(?P<oh>(?i:{_OTHER_KEYS}))(?:=|{_WS}|$)'
-    r"|(?:^|[ \t\n\[({\"'=|])(?P<kw>(?i:trace|debug|fatal|critical|error|err|warning|warn|info))"
-    r"(?:$|[ \t\n\[\](){}:,!\"'=|])"
-)
+_LOGFMT_PLAIN = rf'(?:^|[\x00-\x20"])(?i:level)(?:=(?:(?P<q>{_QV})|(?P<u>{_KCH}*))|{_WS}|$)'
+# Any level key reachable by the token walk (fails fast on lines that are not logfmt).
+_LOGFMT_ANY = _logfmt_pattern("|".join(_LOGFMT_HINTS))
 
 _KEYWORDS = (
     r"(?i)(?:^|[ \t\n\[({\"'=|])(?P<kw>trace|debug|fatal|critical|error|err|warning|warn|info)"
@@ -115,17 +109,20 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
         return codes
     values = np.full(n, None, dtype=object)  # per line: the level field's raw value, if found
     found = np.zeros(n, dtype=bool)
-    kw_code = np.full(n, -1, dtype=np.int8)  # the keyword search's answer, where already known
 
     is_json = _is_json(lines)
     json_idx = np.flatnonzero(is_json)
     if len(json_idx):
         opened = _mask(pc.match_substring_regex(lines.take(pa.array(json_idx)), _JSON_OPEN))
-        if opened.any():
-            _json_values(lines, json_idx[opened], values, found)
-    other = np.flatnonzero(~is_json)
-    if len(other):
-        _first_match_values(lines, other, values, found, kw_code)
+        json_idx = json_idx[opened]
+    if len(json_idx):
+        _json_values(lines, json_idx, values, found)
+
+    # Loki only treats lines holding `=` as logfmt, but without one no level value can be found
+    # and the keyword search decides either way, so that test is skipped.
+    logfmt_idx = np.flatnonzero(~is_json)
+    if len(logfmt_idx):
+        _logfmt_values(lines, logfmt_idx, values, found)
 
     hit = np.flatnonzero(found)
     if len(hit):
@@ -134,12 +131,7 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
         known = pos >= 0
         codes[hit[known]] = _VALUE_CODES[pos[known]]
 
-    # Lines without a usable level value: the keyword search, unless its answer is already known.
     rest = np.flatnonzero(codes < 0)
-    if len(rest):
-        have = kw_code[rest] >= 0
-        codes[rest[have]] = kw_code[rest[have]]
-        rest = rest[~have]
     if len(rest):
         codes[rest] = UNKNOWN
         sub = lines.take(pa.array(rest)) if len(rest) < n else lines
@@ -150,37 +142,6 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
             pos = pc.index_in(pc.utf8_lower(kw), value_set=_KW_KEYS).fill_null(-1).to_numpy()
             codes[rest[has]] = np.where(pos >= 0, _KW_CODES[pos], UNKNOWN)
     return codes
-
-
-def _first_match_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray, kw_code: np.ndarray) -> None:  # fmt: skip
-    """Non-JSON lines: one search for whichever comes first, a level key or a level keyword.
-
-    A full scan costs the same whatever the regex, so one pass answers most lines: a `level` key
-    reached through unquoted tokens gives the value, a keyword with no level key after it gives
-    the keyword search's answer, nothing at all gives `unknown`. The rest takes Loki's token walk.
-    """
-    sub = lines if len(idx) == len(lines) else lines.take(pa.array(idx))
-    m = pc.extract_regex(sub, _FIRST)
-    # Arrow gives a group that took no part in the match as "" (and the whole row as null).
-    lv = _mask(pc.not_equal(m.field("lv"), ""))
-    kw = _mask(pc.not_equal(m.field("kw"), ""))
-    slow = _mask(pc.not_equal(m.field("oh"), ""))
-    kw_code[idx[~(lv | kw | slow)]] = UNKNOWN
-    if lv.any():
-        rows = np.flatnonzero(lv)
-        fast = _mask(pc.match_substring_regex(sub.take(pa.array(rows)), _LOGFMT_FAST))
-        slow[rows[~fast]] = True
-        rows = rows[fast]
-        picked = pa.array(rows)
-        _take_values(m.field("u").take(picked), m.field("q").take(picked), idx[rows], values, found)
-    if kw.any():
-        rows = np.flatnonzero(kw)
-        pos = pc.index_in(pc.utf8_lower(m.field("kw").take(pa.array(rows))), value_set=_KW_KEYS).to_numpy()
-        kw_code[idx[rows]] = _KW_CODES[pos]
-        # A level key after the keyword still decides, if the token walk reaches it.
-        slow[rows[_mask(pc.match_substring_regex(sub.take(pa.array(rows)), _ANY_KEY))]] = True
-    if slow.any():
-        _token_walk_values(sub, idx, np.flatnonzero(slow), values, found)
 
 
 def _is_json(lines: pa.Array) -> np.ndarray:
@@ -251,23 +212,34 @@ def _json_level_walk(line: str) -> str | None:
     return walk(doc, 0)
 
 
-def _token_walk_values(sub: pa.Array, idx: np.ndarray, rest: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:  # fmt: skip
-    """Loki's logfmt scan for the few lines the first search cannot settle, hint by hint in order."""
+def _logfmt_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+    sub = lines.take(pa.array(idx))
+    # Fast lane: `level` reached through unquoted tokens only (RE2's DFA answers yes/no cheaply).
+    # There the first textual occurrence of the key is the token, so a short unanchored search
+    # gets its value; anchored submatch extraction would cost several times more.
+    fast = _mask(pc.match_substring_regex(sub, _LOGFMT_FAST))
+    if fast.any():
+        _take_values(pc.extract_regex(sub.filter(pa.array(fast)), _LOGFMT_PLAIN), idx[fast], values, found)
+    # Slow lane: lines that mention a level key but not that simply; hint by hint, in Loki's order.
+    rest = np.flatnonzero(~fast)
+    if len(rest):
+        rest = rest[_mask(pc.match_substring_regex(sub.take(pa.array(rest)), _LOGFMT_ANY))]
     for pattern in _LOGFMT_PATTERNS:
         if len(rest) == 0:
             return
         part = sub.take(pa.array(rest))
         ok = _mask(pc.match_substring_regex(part, pattern))
         if ok.any():
-            m = pc.extract_regex(part.filter(pa.array(ok)), pattern)
-            _take_values(m.field("u"), m.field("q"), idx[rest[ok]], values, found)
+            _take_values(pc.extract_regex(part.filter(pa.array(ok)), pattern), idx[rest[ok]], values, found)
         rest = rest[~ok]
 
 
-def _take_values(unq: pa.Array, quo: pa.Array, rows: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+def _take_values(m: pa.StructArray, rows: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+    unq = m.field("u").to_pylist()
+    quo = m.field("q").to_pylist()
     # Per-row Python over matched values only: the unquoted or the unescaped quoted value.
-    column = np.empty(len(rows), dtype=object)
-    column[:] = [u if u else _unquote_logfmt(q) if q else None for u, q in zip(unq.to_pylist(), quo.to_pylist())]
+    column = np.empty(len(unq), dtype=object)
+    column[:] = [u if u else _unquote_logfmt(q) if q else None for u, q in zip(unq, quo)]
     values[rows] = column
     found[rows] = True
 
