@@ -8,9 +8,12 @@ Loki (pkg/distributor/field_detection.go) looks at each line in turn:
   3. a value that is a known level name (case-insensitively) gives the level; any other value, or
      none, falls back to a keyword search: the earliest of trace/debug/fatal/critical/error/err/
      warning/warn/info standing between word boundaries in the lower-cased line, else `unknown`.
-Here each step is one RE2 pass over an Arrow column; only JSON lines whose level key sits after a
-nested object or array (or lines that are not valid JSON) are looked at one by one in Python.
-Stream labels and structured metadata take precedence; the caller (`decode.py`) applies them.
+Here each step is an RE2 pass over an Arrow column. Yes/no tests run on RE2's DFA and are cheap;
+submatch extraction costs several times more, so it only runs on the lines a test has selected,
+with a short unanchored pattern (anchored token walks are kept for the few lines that need them).
+Only JSON lines whose level key sits after a nested object or array (or that are not valid JSON)
+are looked at one by one in Python. Stream labels and structured metadata take precedence; the
+caller (`decode.py`) applies them.
 """
 
 from __future__ import annotations
