@@ -13,6 +13,7 @@ Loki runs templates with `missingkey=zero` over a `map[string]string`, so a miss
 
 from __future__ import annotations
 
+from .template_builtins import truth
 from .template_funcs import Context, FuncError, call_function
 from .template_lex import _goq
 from .template_parse import (
@@ -48,19 +49,6 @@ class _Break(Exception):
 
 class _Continue(Exception):
     pass
-
-
-def truth(v: object) -> bool:
-    """Go template truthiness: false, 0, nil and empty string/list/map are false."""
-    if v is None or v is NO_VALUE:
-        return False
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)):
-        return v != 0
-    if isinstance(v, (str, list, dict)):
-        return len(v) > 0
-    return True
 
 
 class _State:

@@ -24,6 +24,7 @@ import orjson
 from logyard.logql.durations import parse_bytes, parse_go_duration
 from logyard.logql.gotext import GO_SPACE, compile_re2, parse_float
 
+from .template_builtins import FuncError, and_, eq, html, index, js, length, lt, or_, slice_, truth
 from .template_values import (
     NO_VALUE,
     ZERO_TIME_NS,
@@ -34,10 +35,6 @@ from .template_values import (
     sprintf,
     sprintln,
 )
-
-
-class FuncError(Exception):
-    """An error a template function reports; the executor adds Go's location prefix."""
 
 
 @dataclass(slots=True)
@@ -434,167 +431,26 @@ def _mod(a: object, b: object) -> int:
     return int(math.fmod(x, y))
 
 
-# --- builtins ------------------------------------------------------------------------------------
-
-
-def _basic_kind(v: object) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "string"
-    return "other"
-
-
-def _eq(arg1: object, *rest: object) -> bool:
-    if not rest:
-        raise FuncError("missing argument for comparison")
-    k1 = _basic_kind(arg1)
-    for a in rest:
-        k2 = _basic_kind(a)
-        if arg1 is None or a is None:
-            if arg1 is None and a is None:
-                return True
-            continue
-        if k1 == "other" or k2 == "other":
-            if isinstance(arg1, GoTime) and isinstance(a, GoTime):
-                if arg1 == a:
-                    return True
-                continue
-            raise FuncError("incompatible types for comparison")
-        if k1 != k2:
-            raise FuncError("incompatible types for comparison")
-        if arg1 == a:
-            return True
-    return False
-
-
-def _lt(a: object, b: object) -> bool:
-    ka, kb = _basic_kind(a), _basic_kind(b)
-    if ka in ("bool", "other") or kb in ("bool", "other"):
-        raise FuncError("invalid type for comparison")
-    if ka != kb:
-        raise FuncError("incompatible types for comparison")
-    return a < b  # type: ignore[operator]
-
-
-def _len(v: object) -> int:
-    if isinstance(v, str):
-        return len(v.encode("utf-8"))
-    if isinstance(v, (list, dict)):
-        return len(v)
-    raise FuncError(f"len of type {go_type(v)}")
-
-
-def _index(item: object, *indexes: object) -> object:
-    for ix in indexes:
-        if isinstance(item, dict):
-            if not isinstance(ix, str):
-                raise FuncError(f"value has type {go_type(ix)}; should be string")
-            item = item.get(ix, NO_VALUE)
-        elif isinstance(item, (list, str)):
-            if not isinstance(ix, int) or isinstance(ix, bool):
-                raise FuncError(f"cannot index slice/array with type {go_type(ix)}")
-            seq = item.encode("utf-8") if isinstance(item, str) else item
-            if ix < 0 or ix >= len(seq):
-                raise FuncError(f"index out of range: {ix}")
-            item = seq[ix]
-        elif item is None or item is NO_VALUE:
-            raise FuncError("index of untyped nil")
-        else:
-            raise FuncError(f"can't index item of type {go_type(item)}")
-    return item
-
-
-def _html(*args: object) -> str:
-    s = sprint(list(args))
-    return (s.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&#34;").replace("\x00", "\ufffd"))
-
-
-def _js(*args: object) -> str:
-    s = sprint(list(args))
-    out = []
-    for ch in s:
-        if ch in "\\'\"":
-            out.append("\\" + ch)
-        elif ch == "<":
-            out.append("\\u003C")
-        elif ch == ">":
-            out.append("\\u003E")
-        elif ch == "&":
-            out.append("\\u0026")
-        elif ch == "=":
-            out.append("\\u003D")
-        elif ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _and(*args: object) -> object:
-    for a in args:
-        if not _truth(a):
-            return a
-    return args[-1]
-
-
-def _or(*args: object) -> object:
-    for a in args:
-        if _truth(a):
-            return a
-    return args[-1]
-
-
-def _truth(v: object) -> bool:
-    if v is None or v is NO_VALUE:
-        return False
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)):
-        return v != 0
-    if isinstance(v, (str, list, dict)):
-        return len(v) > 0
-    return True
-
-
-def _slice(item: object, *idx: object) -> object:
-    if not isinstance(item, (str, list)):
-        raise FuncError(f"can't slice item of type {go_type(item)}")
-    ints = [i for i in idx if isinstance(i, int) and not isinstance(i, bool)]
-    if len(ints) != len(idx) or len(idx) > 2:
-        raise FuncError("invalid slice index")
-    start = ints[0] if ints else 0
-    end = ints[1] if len(ints) > 1 else len(item)
-    if not 0 <= start <= end <= len(item):
-        raise FuncError(f"index out of range: {end}")
-    return item[start:end]
-
-
 # name -> (param kinds, variadic kind or None, implementation, needs context)
 _F: dict[str, tuple[str, str | None, object]] = {
     # Go builtins
-    "and": ("a", "a", _and),
-    "or": ("a", "a", _or),
-    "not": ("a", None, lambda v: not _truth(v)),
-    "len": ("a", None, _len),
-    "index": ("a", "a", _index),
-    "slice": ("a", "a", _slice),
+    "and": ("a", "a", and_),
+    "or": ("a", "a", or_),
+    "not": ("a", None, lambda v: not truth(v)),
+    "len": ("a", None, length),
+    "index": ("a", "a", index),
+    "slice": ("a", "a", slice_),
     "print": ("", "a", lambda *a: sprint(list(a))),
     "printf": ("s", "a", lambda f, *a: sprintf(f, list(a))),
     "println": ("", "a", lambda *a: sprintln(list(a))),
-    "eq": ("a", "a", _eq),
-    "ne": ("aa", None, lambda a, b: not _eq(a, b)),
-    "lt": ("aa", None, _lt),
-    "le": ("aa", None, lambda a, b: _lt(a, b) or _eq(a, b)),
-    "gt": ("aa", None, lambda a, b: not (_lt(a, b) or _eq(a, b))),
-    "ge": ("aa", None, lambda a, b: not _lt(a, b)),
-    "html": ("", "a", _html),
-    "js": ("", "a", _js),
+    "eq": ("a", "a", eq),
+    "ne": ("aa", None, lambda a, b: not eq(a, b)),
+    "lt": ("aa", None, lt),
+    "le": ("aa", None, lambda a, b: lt(a, b) or eq(a, b)),
+    "gt": ("aa", None, lambda a, b: not (lt(a, b) or eq(a, b))),
+    "ge": ("aa", None, lambda a, b: not lt(a, b)),
+    "html": ("", "a", html),
+    "js": ("", "a", js),
     "urlquery": ("", "a", lambda *a: _query_escape(sprint(list(a)))),
     # Loki's own (strings package names are the deprecated originals)
     "ToLower": ("s", None, str.lower),
