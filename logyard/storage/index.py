@@ -20,6 +20,7 @@ from logyard.labels import LabelSet, Matcher
 from logyard.storage.block import BlockInfo, StreamRanges
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS streams (
     id INTEGER PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -96,6 +97,15 @@ class Index:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._load()
+
+    def setting(self, key: str, value: str) -> str:
+        """The stored value of a data-directory setting, recording `value` if there is none yet."""
+        with self._lock:
+            db = self._db
+            assert db is not None
+            db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, value))
+            (stored,) = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            return stored
 
     def close(self) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logyard.errors import ConfigError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.storage import format as F
@@ -75,6 +76,12 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / F.BLOCKS_DIR).mkdir(exist_ok=True)
         self._index.open()
+        stored = int(self._index.setting("block_window_ns", str(self.window_ns)))
+        if stored != self.window_ns:
+            # Blocks are cut on the stored windows; reads rely on every block matching one window.
+            self._index.close()
+            raise ConfigError(f"storage: block_window_ns {self.window_ns} differs from {stored}, "
+                              f"which the data directory {self.data_dir} was written with")
         self.maintenance.remove_orphans()
         rows = 0
         for rec in self._wal.replay():

@@ -273,3 +273,11 @@ def test_a_replayed_head_over_the_size_limit_is_flushed_at_open(make_store):
     s2 = make_store(head_max_bytes=10)
     assert s2.sizes()["head_lines"] == 0 and s2.sizes()["blocks"] == 2
     assert len(rows(s2.read("t", ids_of(s2), T0, T0 + 2 * HOUR))) == 5
+
+
+def test_opening_a_data_dir_with_another_block_window_is_refused(make_store):
+    from logyard.errors import ConfigError
+
+    make_store().close()
+    with pytest.raises(ConfigError, match="block_window_ns 1800000000000 differs from 3600000000000"):
+        make_store(block_window_ns=HOUR // 2)
