@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logyard.agent.journal import Journal, Record, StreamChunk
 from logyard.agent.push import encode_entries
@@ -65,3 +67,19 @@ def test_release_deletes_only_wholly_acknowledged_segments(tmp_path):
     j.release(1)
     j.close()
     assert [r.seq for r in Journal(tmp_path / "j").open()] == [2, 3]
+
+positions = st.dictionaries(st.text(max_size=20), st.one_of(st.none(), st.text(max_size=20)), max_size=4)
+chunks = st.lists(
+    st.tuples(st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.text(max_size=10), min_size=1,
+                              max_size=3),
+              st.binary(max_size=200), st.integers(0, 1000), st.integers(0, 2**40)),
+    max_size=4,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**62), positions, chunks)
+def test_record_codec_round_trips(seq, pos, streams):
+    rec = Record(seq, pos, [StreamChunk(LabelSet(lab.items()), e, n, b) for lab, e, n, b in streams])
+    back = Record.decode(rec.encode()[12:])
+    assert back == rec
