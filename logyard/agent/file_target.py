@@ -76,8 +76,8 @@ class FileTailer:
         self, path: str, labels: dict[str, str], pipeline: Pipeline | None, shipper: Shipper,
         stamper: Stamper, metrics: AgentMetrics, registry: TargetRegistry, monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.path = path
-        self.key = path
+        self.path = path  # where it is read (under the filesystem root)
+        self.key = labels.get("filename", path)  # how it is named: positions, metrics, /targets
         self.labels = labels
         self.label_set = LabelSet(labels.items())
         self.pipeline = pipeline if pipeline and pipeline.stages else None
@@ -151,7 +151,7 @@ class FileTailer:
                 cur.offset, cur.carry = 0, b""
                 self._submit(cur, [], None)
                 return True
-            self.metrics.file_bytes.labels(self.path).set(size)
+            self.metrics.file_bytes.labels(self.key).set(size)
             return False
         # renamed or deleted: the old file is read to its end; give a writer a moment to finish a line
         now = self.monotonic()
@@ -171,7 +171,7 @@ class FileTailer:
         return False
 
     def _consume(self, cur: _Open, data: bytes) -> None:
-        self.metrics.read_bytes.labels(self.path).inc(len(data))
+        self.metrics.read_bytes.labels(self.key).inc(len(data))
         buf = cur.carry + data if cur.carry else data
         cur.offset += len(data)
         cut = buf.rfind(b"\n")
@@ -187,7 +187,7 @@ class FileTailer:
         self._emit(cur, lines, cur.committed, start)
 
     def _emit(self, cur: _Open, lines: list[bytes], end_offset: int, start: int | None = None) -> None:
-        self.metrics.read_lines.labels(self.path).inc(len(lines))
+        self.metrics.read_lines.labels(self.key).inc(len(lines))
         try:
             b"\n".join(lines).decode("utf-8")
         except UnicodeDecodeError:
@@ -229,12 +229,18 @@ class FileTailer:
 
 
 class FileTargets:
-    """All file targets of the agent: expands globs every `sync_period`, polls tailers in one thread."""
+    """All file targets of the agent: expands globs every `sync_period`, polls tailers in one thread.
+
+    `root` is where the configured paths live: "/" normally, or the mount of the host's filesystem
+    when the agent runs in a container (or a test's temporary directory). Labels and positions
+    name files by their configured path, so moving the mount changes nothing downstream.
+    """
 
     def __init__(
         self, scrape_configs, shipper: Shipper, stamper: Stamper, metrics: AgentMetrics,
-        registry: TargetRegistry, pipelines: dict[str, Pipeline], sync_period: float = 1.0,
+        registry: TargetRegistry, pipelines: dict[str, Pipeline], sync_period: float = 1.0, root: str = "/",
     ) -> None:
+        self.root = os.path.abspath(root)
         self.groups = []  # (job, public labels, glob, exclude glob)
         for sc in scrape_configs:
             relabel = Relabeler(sc.relabel_configs)
@@ -253,24 +259,31 @@ class FileTargets:
     def sync(self) -> None:
         seen = set()
         for job, labels, pattern, exclude in self.groups:
-            excluded = set(glob.glob(exclude, recursive=True)) if exclude else set()
-            for path in glob.glob(pattern, recursive=True):
-                if path in excluded or path in seen or not os.path.isfile(path):
+            excluded = set(glob.glob(self._real(exclude), recursive=True)) if exclude else set()
+            for real in glob.glob(self._real(pattern), recursive=True):
+                if real in excluded or real in seen or not os.path.isfile(real):
                     continue
-                seen.add(path)
-                if path not in self.tailers:
-                    full = {**labels, "filename": path}
-                    self.tailers[path] = FileTailer(
-                        path, full, self.pipelines.get(job), self.shipper, self.stamper, self.metrics, self.registry
+                seen.add(real)
+                if real not in self.tailers:
+                    name = self._name(real)
+                    full = {**labels, "filename": name}
+                    self.tailers[real] = FileTailer(
+                        real, full, self.pipelines.get(job), self.shipper, self.stamper, self.metrics, self.registry
                     )
-                    self.registry.put(TargetInfo(path, job, "file", {"__path__": pattern, **labels}, full, "running"))
-        for path in list(self.tailers):
-            t = self.tailers[path]
-            if path not in seen and t.cur is None:
+                    self.registry.put(TargetInfo(name, job, "file", {"__path__": pattern, **labels}, full, "running"))
+        for real in list(self.tailers):
+            t = self.tailers[real]
+            if real not in seen and t.cur is None:
                 t.close()
-                del self.tailers[path]
-                self.registry.remove(path)
-                self.shipper.submit({path: None}, [])  # gone for good: a new file there starts at 0
+                del self.tailers[real]
+                self.registry.remove(t.key)
+                self.shipper.submit({t.key: None}, [])  # gone for good: a new file there starts at 0
+
+    def _real(self, pattern: str) -> str:
+        return pattern if self.root == "/" else os.path.join(self.root, pattern.lstrip("/"))
+
+    def _name(self, real: str) -> str:
+        return real if self.root == "/" else "/" + os.path.relpath(real, self.root)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="files", daemon=True)

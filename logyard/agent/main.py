@@ -22,9 +22,10 @@ SHUTDOWN_DRAIN_S = 5.0
 
 
 class Agent:
-    """The running agent; `docker_client` is injected for tests (default: from the config/env)."""
+    """The running agent. Injected for tests or containers: the Docker client factory (default: from
+    the config or DOCKER_HOST) and the filesystem root file paths are resolved under."""
 
-    def __init__(self, config: AgentConfig, docker_client_factory=None) -> None:
+    def __init__(self, config: AgentConfig, docker_client_factory=None, fs_root: str | None = None) -> None:
         self.config = config
         self.metrics = AgentMetrics()
         self.registry = TargetRegistry(on_change=self.metrics.targets_active.set)
@@ -37,7 +38,7 @@ class Agent:
         pipelines = {sc.job_name: build_pipeline(sc.pipeline_stages, self.metrics) for sc in config.scrape_configs}
         self.files = FileTargets(
             config.scrape_configs, self.shipper, self.stamper, self.metrics, self.registry, pipelines,
-            config.target_config.sync_period,
+            config.target_config.sync_period, fs_root or config.target_config.fs_root,
         )
         from logyard.agent.docker_target import DockerTargets
 

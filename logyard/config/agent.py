@@ -176,6 +176,9 @@ class ScrapeConfig(_Model):
 
 class TargetConfig(_Model):
     sync_period: Duration = 1.0  # how often file globs are re-expanded
+    # logyard: where `__path__` globs are resolved, e.g. /host when the host's / is mounted there;
+    # `filename` labels and positions keep the configured paths
+    fs_root: str = "/"
 
 
 class AgentConfig(_Model):

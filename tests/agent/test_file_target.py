@@ -156,3 +156,22 @@ def test_a_deleted_file_is_forgotten_so_a_new_one_there_starts_at_zero(tmp_path,
     drain(files.tailers[str(path)])
     wait_until(lambda: sink.lines(job="t") == ["first file, long line", "new"])
     shipper.stop()
+
+
+def test_paths_resolve_under_the_filesystem_root_and_keep_their_configured_names(tmp_path, sink):
+    from logyard.agent.file_target import FileTargets
+    from logyard.config.agent import ScrapeConfig
+
+    (tmp_path / "host" / "var" / "log").mkdir(parents=True)
+    (tmp_path / "host" / "var" / "log" / "syslog.log").write_text("booted\n")
+    shipper = Shipper(tmp_path / "positions.yaml", [ClientConfig(url=sink.url, batchwait=0.01)], AgentMetrics())
+    shipper.open()
+    shipper.start()
+    sc = ScrapeConfig(job_name="j", static_configs=[{"labels": {"job": "t", "__path__": "/var/log/*.log"}}])
+    files = FileTargets([sc], shipper, Stamper(), AgentMetrics(), TargetRegistry(), {}, root=str(tmp_path / "host"))
+    files.sync()
+    (tailer,) = files.tailers.values()
+    drain(tailer)
+    wait_until(lambda: sink.streams() == {'{filename="/var/log/syslog.log", job="t"}'})
+    assert shipper.resume("/var/log/syslog.log").startswith("7:")
+    shipper.stop()
