@@ -13,6 +13,7 @@ At ingest Loki also adds the `service_name` stream label and `detected_level` st
 
 from __future__ import annotations
 
+import gc
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -106,6 +107,32 @@ def decode_push(
     max_structured_metadata_count: int = 128,
 ) -> DecodeResult:
     """Decode, validate and enrich one push body. Limits of 0 mean no limit, as in Loki."""
+    # orjson makes a list per entry, all freed by reference counting once the body is decoded. With
+    # the collector on, those allocations set off ~9 collections per body (bench: 0.4 us/line
+    # spent collecting, ~1 us/line in all) for nothing; it waits until the decode is done.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _decode(
+            body, content_type, content_encoding, max_line_size, discover_service_name, discover_log_levels,
+            max_label_names_per_series, max_label_name_length, max_label_value_length,
+            max_structured_metadata_size, max_structured_metadata_count,
+        )  # fmt: skip
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _decode(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    max_line_size: int,
+    discover_service_name: list[str] | None,
+    discover_log_levels: bool,
+    *limits: int,
+) -> DecodeResult:
     body = _decompress(body, content_encoding or "")
     if _media_type(content_type) == "application/json":
         raw = _decode_json(body)
@@ -114,10 +141,7 @@ def decode_push(
         raw = _decode_protobuf(body)
     if not raw:
         raise UnprocessableError(MISSING_STREAMS)
-    validator = _Validator(
-        max_line_size, max_label_names_per_series, max_label_name_length, max_label_value_length,
-        max_structured_metadata_size, max_structured_metadata_count,
-    )  # fmt: skip
+    validator = _Validator(max_line_size, *limits)
     return validator.run(raw, discover_service_name or [], discover_log_levels)
 
 
