@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -118,6 +119,15 @@ class DockerSDConfig(_Model):
 class StaticConfig(_Model):
     targets: list[str] = Field(default_factory=lambda: ["localhost"])
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _names_are_valid(cls, labels: dict[str, str]) -> dict[str, str]:
+        # an invalid name would make the server reject every batch holding it
+        bad = [k for k in labels if not _LABEL_NAME.fullmatch(k)]
+        if bad:
+            raise ValueError(f"invalid label name(s) {', '.join(map(repr, bad))}: use [a-zA-Z_][a-zA-Z0-9_]*")
+        return labels
 
 
 class RelabelConfig(_Model):

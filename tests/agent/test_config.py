@@ -69,6 +69,8 @@ def test_a_promtail_compose_config_loads_unchanged():
         ("clients: [{url: x}]\nscrape_configs: [{job_name: a, relabel_configs: [{action: replace}]}]",
          "needs target_label"),
         ("clients: []", "clients"),
+        ("clients: [{url: x}]\nscrape_configs: [{job_name: a, static_configs: [{labels: {app-name: x}}]}]",
+         "invalid label name"),
         ("clients: [{url: x}]\npositions: {filenme: x}", r"<t>:2: positions.filenme: unknown key"),
     ],
 )
