@@ -139,10 +139,10 @@ def source_value(entry: Entry, source: str | None) -> str | None:
     v = entry.extracted.get(source)
     if v is None:
         return None
-    return v if isinstance(v, str) else _stringify(v)
+    return v if isinstance(v, str) else stringify(v)
 
 
-def _stringify(v: Any) -> str:
+def stringify(v: Any) -> str:
     import orjson
 
     if isinstance(v, bool):

@@ -7,7 +7,7 @@ import hashlib
 import re
 from typing import Any, Callable
 
-from logyard.agent.stages import Entry, Stage, _stringify, options, source_value, stage
+from logyard.agent.stages import Entry, Stage, stringify, options, source_value, stage
 from logyard.agent.stages.extract import compile_re2
 from logyard.agent.stages.gotime import make_parser
 from logyard.errors import ConfigError
@@ -33,7 +33,7 @@ class LabelsStage(Stage):
             for name, src in self.mapping.items():
                 v = e.extracted.get(src)
                 if v is not None:
-                    e.labels[name] = v if isinstance(v, str) else _stringify(v)
+                    e.labels[name] = v if isinstance(v, str) else stringify(v)
         return entries
 
 
@@ -47,7 +47,7 @@ class StructuredMetadataStage(Stage):
             for name, src in self.mapping.items():
                 v = e.extracted.get(src)
                 if v is not None:
-                    e.metadata[name] = v if isinstance(v, str) else _stringify(v)
+                    e.metadata[name] = v if isinstance(v, str) else stringify(v)
         return entries
 
 
@@ -201,14 +201,14 @@ def _compile_pipeline(expr: str, whole: str):
         value: Any = None
         for i, args in enumerate(commands):
             vals = [lookup(a[1], data) if a[0] == "field" else a[1] for a in args if a[0] != "func"]
-            vals = [v if isinstance(v, (str, int)) else _stringify(v) for v in vals]
+            vals = [v if isinstance(v, (str, int)) else stringify(v) for v in vals]
             if i > 0:
                 vals.append(value)
             if args[0][0] == "func":
                 value = _FUNCS[args[0][1]](*vals)
             else:
                 value = vals[0]
-        return value if isinstance(value, str) else _stringify(value)
+        return value if isinstance(value, str) else stringify(value)
 
     return run
 
@@ -224,7 +224,7 @@ class TemplateStage(Stage):
         for e in entries:
             data = dict(e.extracted)
             v = e.extracted.get(self.source)
-            data["Value"] = "" if v is None else (v if isinstance(v, str) else _stringify(v))
+            data["Value"] = "" if v is None else (v if isinstance(v, str) else stringify(v))
             data["Entry"] = e.line
             try:
                 e.extracted[self.source] = self.render(data)
