@@ -122,9 +122,10 @@ class Store:
         ids = self._index.stream_ids(tenant, rec.labels)
         parts = frame(encode_record(rec))
         with self._lock:
-            self._wal.append(parts)
+            ticket = self._wal.append(parts)
             self._head.add(rec, ids)
             head_bytes = self._head.bytes
+        self._wal.sync(ticket)  # outside the lock: concurrent appends share one fdatasync
         if head_bytes >= self.head_max_bytes:
             self.maintenance.wake()
             if head_bytes >= BACKPRESSURE * self.head_max_bytes:

@@ -179,6 +179,9 @@ class Wal:
         self._seq = 0
         self._seg_bytes = 0
         self._sealed_bytes = 0  # bytes of closed segments still on disk
+        self._sync_lock = threading.Lock()
+        self._written = 0  # records written (tickets handed out)
+        self._synced = 0  # records known to be on stable storage (with fsync on)
 
     # ---- replay -------------------------------------------------------------------------------
     def segments(self) -> list[tuple[int, Path]]:
@@ -261,18 +264,38 @@ class Wal:
         self._fd, self._seq, self._seg_bytes = fd, seq, len(F.WAL_SEGMENT_HEADER)
 
     def append(self, parts: list) -> int:
-        """Write one framed record (`frame(encode_record(rec))`, built outside any lock) to the OS,
-        and fsync it when asked, before returning; returns its size."""
+        """Write one framed record (`frame(encode_record(rec))`, built outside any lock) to the OS;
+        returns its ticket for `sync`. A `kill -9` after this loses nothing; power loss needs `sync`."""
         with self._lock:
             if self._fd is None:
                 raise AssertionError("BUG: WAL append before start()")
             n = _write_all(self._fd, parts)
-            if self.fsync:
-                os.fdatasync(self._fd)
             self._seg_bytes += n
+            self._written += 1
+            ticket = self._written
             if self._seg_bytes >= F.WAL_SEGMENT_MAX_BYTES:
                 self._rotate_locked()
-        return n
+        return ticket
+
+    def sync(self, ticket: int) -> None:
+        """With fsync on, return once record `ticket` is on stable storage. Group commit: one
+        fdatasync covers every record written before it, so concurrent appenders share it."""
+        if not self.fsync or self._synced >= ticket:
+            return
+        with self._sync_lock:
+            if self._synced >= ticket:
+                return
+            with self._lock:
+                target, fd = self._written, self._fd
+            if fd is None:
+                return  # closed: close() fsynced the segment
+            try:
+                os.fdatasync(fd)  # type: ignore[arg-type]
+            except OSError:
+                # Rotated meanwhile: the rotation fsynced the old segment and moved _synced.
+                if self._synced < ticket:
+                    raise
+            self._synced = max(self._synced, target)
 
     def rotate(self) -> int:
         """Seal the current segment and open the next; returns the sequence number sealed."""
@@ -284,6 +307,7 @@ class Wal:
         if self._fd is not None:
             if self.fsync:
                 os.fsync(self._fd)
+                self._synced = max(self._synced, self._written)
             os.close(self._fd)
             self._sealed_bytes += self._seg_bytes
         self._open_segment(sealed + 1)

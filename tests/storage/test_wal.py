@@ -119,3 +119,31 @@ def test_remove_through_deletes_only_sealed_segments(tmp_path):
     wal.close()
     assert [s for s, _ in wal.segments()] == [sealed + 1]
     assert replayed_lines(tmp_path)[1] == ["y"]
+
+
+def test_one_fdatasync_covers_every_record_written_before_it(tmp_path, monkeypatch):
+    import os
+
+    calls = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    wal = Wal(tmp_path, fsync=True)
+    list(wal.replay())
+    wal.start()
+    rec = frame(encode_record(build_record("t", [push({"app": "a"}, [1], ["x"])])))
+    t1, t2 = wal.append(rec), wal.append(rec)
+    wal.sync(t2)
+    wal.sync(t1)  # already covered
+    assert len(calls) == 1
+    wal.sync(wal.append(rec))
+    assert len(calls) == 2
+    wal.close()
+    assert len(replayed_lines(tmp_path)[1]) == 3
+
+
+def test_store_with_wal_fsync_round_trips(make_store):
+    from tests.storage.conftest import T0, rows
+
+    s = make_store(wal_fsync=True)
+    s.append("t", [push({"app": "a"}, [T0 + 1], ["durable"])])
+    assert [r[2] for r in rows(s.read("t", list(s.streams("t", [], T0, T0 + 10)), T0, T0 + 10))] == ["durable"]
