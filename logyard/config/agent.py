@@ -45,6 +45,14 @@ def parse_size(value: Any) -> int:
     return int(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit]
 
 
+def _check_label_names(labels: dict[str, str]) -> dict[str, str]:
+    # an invalid name would make the server reject every batch holding it
+    bad = [k for k in labels if not _LABEL_NAME.fullmatch(k)]
+    if bad:
+        raise ValueError(f"invalid label name(s) {', '.join(map(repr, bad))}: use [a-zA-Z_][a-zA-Z0-9_]*")
+    return labels
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
@@ -93,6 +101,11 @@ class ClientConfig(_Model):
     external_labels: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("external_labels")
+    @classmethod
+    def _names_are_valid(cls, labels: dict[str, str]) -> dict[str, str]:
+        return _check_label_names(labels)
+
 
 class PositionsConfig(_Model):
     filename: str = "/tmp/positions.yaml"
@@ -123,11 +136,7 @@ class StaticConfig(_Model):
     @field_validator("labels")
     @classmethod
     def _names_are_valid(cls, labels: dict[str, str]) -> dict[str, str]:
-        # an invalid name would make the server reject every batch holding it
-        bad = [k for k in labels if not _LABEL_NAME.fullmatch(k)]
-        if bad:
-            raise ValueError(f"invalid label name(s) {', '.join(map(repr, bad))}: use [a-zA-Z_][a-zA-Z0-9_]*")
-        return labels
+        return _check_label_names(labels)
 
 
 class RelabelConfig(_Model):

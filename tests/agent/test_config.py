@@ -71,6 +71,7 @@ def test_a_promtail_compose_config_loads_unchanged():
         ("clients: []", "clients"),
         ("clients: [{url: x}]\nscrape_configs: [{job_name: a, static_configs: [{labels: {app-name: x}}]}]",
          "invalid label name"),
+        ("clients: [{url: x, external_labels: {1host: x}}]", "clients.0.external_labels"),
         ("clients: [{url: x}]\npositions: {filenme: x}", r"<t>:2: positions.filenme: unknown key"),
     ],
 )

@@ -99,7 +99,10 @@ class MetricsStage(Stage):
         self._lock = threading.Lock()
 
     def bind_metrics(self, agent_metrics: Any) -> None:
-        agent_metrics.registry.register(self)
+        try:
+            agent_metrics.registry.register(self)
+        except ValueError as exc:  # the same metric name defined twice
+            raise ConfigError(f"metrics stage: {exc}") from exc
 
     def collect(self):
         with self._lock:
