@@ -53,7 +53,7 @@ _KW_CODES = np.array(list(_KEYWORD_CODES.values()), dtype=np.int8)
 # unicode.IsSpace, which Loki's isJSON applies to the leading characters.
 _GO_SPACE = r"\t\n\v\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 # The trailing side is scanned byte by byte; for valid UTF-8 only ASCII spaces can precede the `}`.
-_SPACE_CHARS = pa.array(["\t", "\n", "\v", "\f", "\r", " ", "\x85", "\xa0", "\u1680", *map(chr, range(0x2000, 0x200B)), "\u2028", "\u2029", "\u202f", "\u205f", "\u3000"])  # fmt: skip
+_LEAD_SPACE = rf"^[{_GO_SPACE}]"  # anchored: fails at the first character of most lines
 _LEAD_SPACE_BRACE = rf"^[{_GO_SPACE}]+\{{"
 # jsonparser itself skips only these before the opening brace; other spaces make it fail at once.
 _JSON_OPEN = r"^[ \t\n\r]*\{"
@@ -97,6 +97,8 @@ _KEYWORDS = (
     r"(?i)(?:^|[ \t\n\[({\"'=|])(?P<kw>trace|debug|fatal|critical|error|err|warning|warn|info)"
     r"(?:$|[ \t\n\[\](){}:,!\"'=|])"
 )
+# A level key or a keyword anywhere (a superset: the key text alone is enough here).
+_KEY_OR_KEYWORD = r"(?i)level|lvl|severity|" + _KEYWORDS[4:].replace("(?P<kw>", "(?:")
 
 
 def normalize_level(value: str) -> str:
@@ -125,9 +127,9 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
     # and the keyword search decides either way, so that test is skipped.
     logfmt_idx = np.flatnonzero(~is_json)
     if len(logfmt_idx):
-        _logfmt_values(lines, logfmt_idx, values, found)
+        _logfmt_values(lines, logfmt_idx, codes, values, found)
 
-    hit = np.flatnonzero(found)
+    hit = np.flatnonzero(found & (codes < 0))
     if len(hit):
         vals = pa.array(values[hit], type=pa.string())
         pos = pc.index_in(pc.utf8_lower(vals), value_set=_VALUE_KEYS).fill_null(-1).to_numpy()
@@ -150,7 +152,7 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
 def _is_json(lines: pa.Array) -> np.ndarray:
     """Loki's isJSON: `{` first and `}` last, spaces aside. Anchored checks fail fast on most lines."""
     first = _mask(pc.starts_with(lines, "{"))
-    spaced = np.flatnonzero(_mask(pc.is_in(pc.utf8_slice_codeunits(lines, 0, 1), value_set=_SPACE_CHARS)))
+    spaced = np.flatnonzero(_mask(pc.match_substring_regex(lines, _LEAD_SPACE)))
     if len(spaced):
         first[spaced] = _mask(pc.match_substring_regex(lines.take(pa.array(spaced)), _LEAD_SPACE_BRACE))
     idx = np.flatnonzero(first)
@@ -215,7 +217,7 @@ def _json_level_walk(line: str) -> str | None:
     return walk(doc, 0)
 
 
-def _logfmt_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:
+def _logfmt_values(lines: pa.Array, idx: np.ndarray, codes: np.ndarray, values: np.ndarray, found: np.ndarray) -> None:  # fmt: skip
     sub = lines.take(pa.array(idx))
     # Fast lane: `level` reached through unquoted tokens only (RE2's DFA answers yes/no cheaply).
     # There the first textual occurrence of the key is the token, so a short unanchored search
@@ -225,6 +227,11 @@ def _logfmt_values(lines: pa.Array, idx: np.ndarray, values: np.ndarray, found: 
         _take_values(pc.extract_regex(sub.filter(pa.array(fast)), _LOGFMT_PLAIN), idx[fast], values, found)
     # Slow lane: lines that mention a level key but not that simply; hint by hint, in Loki's order.
     rest = np.flatnonzero(~fast)
+    if len(rest):
+        # About half of these lines hold neither a level key nor a keyword: one test settles them.
+        either = _mask(pc.match_substring_regex(sub.take(pa.array(rest)), _KEY_OR_KEYWORD))
+        codes[idx[rest[~either]]] = UNKNOWN
+        rest = rest[either]
     if len(rest):
         rest = rest[_mask(pc.match_substring_regex(sub.take(pa.array(rest)), _LOGFMT_ANY))]
     for pattern in _LOGFMT_PATTERNS:
