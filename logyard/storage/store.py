@@ -29,7 +29,7 @@ from logyard.storage.block import BlockInfo, BlockReader, write_block
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.maintenance import Maintenance
-from logyard.storage.wal import Wal, build_record, encode_record, frame
+from logyard.storage.wal import Wal, build_record, decode_record, encode_record, frame
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,15 @@ class Store:
     # ---- writes -------------------------------------------------------------------------------
     def append(self, tenant: str, streams: list[PushStream]) -> None:
         """Durable on return: the record is written to the WAL (fsynced if asked) first."""
-        streams = [s for s in streams if len(s)]
-        if not streams:
-            return
-        rec = build_record(tenant, streams)
-        ids = self._index.stream_ids(tenant, rec.labels)
-        parts = frame(encode_record(rec))
+        payload = prepare_append(tenant, streams)
+        if payload is not None:
+            self.append_prepared(payload)
+
+    def append_prepared(self, payload: bytes) -> None:
+        """`append` of a payload made by `prepare_append` (possibly in another process)."""
+        rec = decode_record(payload, "prepared append")
+        ids = self._index.stream_ids(rec.tenant, rec.labels)
+        parts = frame([payload])
         with self._lock:
             ticket = self._wal.append(parts)
             self._head.add(rec, ids)
@@ -403,6 +406,15 @@ class Store:
             "blocks": len(blocks),
             "streams": self._index.stream_count(),
         }
+
+
+def prepare_append(tenant: str, streams: list[PushStream]) -> bytes | None:
+    """The WAL payload of an append: pure and picklable, so the server can build it in a worker
+    process (the Arrow conversion of lines is most of an append's cost) and commit it here."""
+    streams = [s for s in streams if len(s)]
+    if not streams:
+        return None
+    return b"".join(bytes(p) if not isinstance(p, bytes) else p for p in encode_record(build_record(tenant, streams)))
 
 
 def _empty(cols: list[str]) -> pa.Table:
