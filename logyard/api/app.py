@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -20,8 +21,7 @@ from logyard.api.metrics import ServerMetrics
 from logyard.api.tenant import tenant_of
 from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import LogyardError
-from logyard.ingest.decode import decode_push
-from logyard.ingest.sample_age import filter_sample_age
+from logyard.api.ingest_pool import DecodeOptions, Decoded, DecodePool, decode_body
 from logyard.storage.store import Store
 
 log = logging.getLogger("logyard.api")
@@ -54,6 +54,14 @@ class Server:
             wal_fsync=cfg.storage.wal_fsync,
         )
         self.metrics = ServerMetrics(self._sizes)
+        self.decode_options = DecodeOptions(
+            max_line_size=self.max_line_size,
+            discover_service_name=tuple(lim.discover_service_name),
+            discover_log_levels=lim.discover_log_levels,
+            max_age_ns=parse_duration_ns(lim.reject_old_samples_max_age) if lim.reject_old_samples else None,
+            grace_ns=parse_duration_ns(lim.creation_grace_period),
+        )
+        self.decode_pool = DecodePool(cfg.server.decode_workers)
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         from logyard.logql.engine import Engine, Limits
@@ -80,6 +88,7 @@ class Server:
         self.ready.set()
 
     def close(self) -> None:
+        self.decode_pool.shutdown()
         if self.ready.is_set():
             self.store.close()
 
@@ -95,34 +104,28 @@ class Server:
         self.require_ready()
         tenant = self.tenant(request)
         body = await request.body()
-        ctype = request.headers.get("content-type")
-        cenc = request.headers.get("content-encoding")
-        await run_in_threadpool(self._push, tenant, body, ctype, cenc)
+        args = (tenant, body, request.headers.get("content-type"), request.headers.get("content-encoding"),
+                self.decode_options)
+        future = self.decode_pool.submit(*args)
+        if future is None:
+            decoded = await run_in_threadpool(decode_body, *args)
+        else:
+            decoded = await asyncio.wrap_future(future)
+        if decoded.payload is not None:
+            await run_in_threadpool(self.store.append_prepared, decoded.payload)
+        self._count(tenant, decoded)
+        if decoded.error is not None:
+            # Loki stores the valid entries of a push and still answers 400 for the invalid ones.
+            raise LogyardError(decoded.error[1], status=decoded.error[0])
         return Response(status_code=204)
 
-    def _push(self, tenant: str, body: bytes, ctype, cenc) -> None:
-        lim = self.cfg.limits
-        res = decode_push(body, ctype, cenc, max_line_size=self.max_line_size,
-                          discover_service_name=lim.discover_service_name,
-                          discover_log_levels=lim.discover_log_levels)
-        streams, error = res.streams, res.error
-        max_age = parse_duration_ns(lim.reject_old_samples_max_age) if lim.reject_old_samples else None
-        streams, too_old, age_error = filter_sample_age(
-            streams, time.time_ns(), max_age, parse_duration_ns(lim.creation_grace_period))
-        for reason, n in too_old.items():
+    def _count(self, tenant: str, d: Decoded) -> None:
+        for reason, n in d.discarded.items():
             self.metrics.discarded.labels(reason, tenant).inc(n)
-        error = error or age_error
-        for reason, n in res.discarded_lines.items():
-            self.metrics.discarded.labels(reason, tenant).inc(n)
-        for reason, n in res.discarded_bytes.items():
+        for reason, n in d.discarded_bytes.items():
             self.metrics.discarded_bytes.labels(reason, tenant).inc(n)
-        if streams:
-            self.store.append(tenant, streams)
-        self.metrics.lines_received.labels(tenant).inc(res.lines)
-        self.metrics.bytes_received.labels(tenant).inc(res.bytes)
-        if error is not None:
-            # Loki stores the valid entries of a push and still answers 400 for the invalid ones.
-            raise error
+        self.metrics.lines_received.labels(tenant).inc(d.lines)
+        self.metrics.bytes_received.labels(tenant).inc(d.bytes)
 
     # --- small endpoints --------------------------------------------------------------------
     async def ready_route(self, request: Request) -> Response:

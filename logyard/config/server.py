@@ -47,6 +47,8 @@ class ServerSection(_Strict):
     http_listen_address: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     http_listen_port: int = Field(3100, ge=0, le=65535, description="HTTP port (Loki's default 3100).")
     log_level: str = Field("info", pattern="^(debug|info|warn|error)$")
+    decode_workers: int | None = Field(
+        None, ge=0, description="Processes that decode pushes (default: one per core; 0 decodes in the server process).")
 
 
 class StorageSection(_Strict):
