@@ -17,7 +17,6 @@ from typing import Collection, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logyard.errors import ConfigError
 from logyard.ingest.model import PushStream
