@@ -219,7 +219,3 @@ def _is_sorted(stream: np.ndarray, ts: np.ndarray) -> bool:
         return False
     same = ds == 0
     return not (np.diff(ts)[same] < 0).any()
-
-
-def _has_equal_keys(stream: np.ndarray, ts: np.ndarray) -> bool:
-    return bool(((stream[1:] == stream[:-1]) & (ts[1:] == ts[:-1])).any())
