@@ -74,7 +74,8 @@ class FileTailer:
 
     def __init__(
         self, path: str, labels: dict[str, str], pipeline: Pipeline | None, shipper: Shipper,
-        stamper: Stamper, metrics: AgentMetrics, registry: TargetRegistry, monotonic: Callable[[], float] = time.monotonic,
+        stamper: Stamper, metrics: AgentMetrics, registry: TargetRegistry,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path  # where it is read (under the filesystem root)
         self.key = labels.get("filename", path)  # how it is named: positions, metrics, /targets

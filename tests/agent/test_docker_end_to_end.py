@@ -132,7 +132,9 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
         assert labels["stream"] in ("stdout", "stderr")
 
 
-def test_compose_containers_started_stopped_restarted_arrive_once_at_logyard_serve(tmp_path, docker_engine, docker_client):
+def test_compose_containers_started_stopped_restarted_arrive_once_at_logyard_serve(
+    tmp_path, docker_engine, docker_client
+):
     server = LogyardServer(tmp_path / "data", tmp_path / "server.log")
     try:
         scenario(tmp_path, server, docker_engine, docker_client)

@@ -28,7 +28,8 @@ def test_sigterm_stops_cleanly_and_saves_positions(tmp_path):
     cfg.write_text(
         f"clients: [{{url: '{sink.url}', batchwait: 10ms}}]\n"
         f"positions: {{filename: '{tmp_path}/positions.yaml', sync_period: 1h}}\n"
-        f"scrape_configs: [{{job_name: j, static_configs: [{{labels: {{job: j, __path__: '{tmp_path}/logs/*.log'}}}}]}}]\n"
+        "scrape_configs: [{job_name: j, static_configs: [{labels: {job: j, __path__: '"
+        f"{tmp_path}/logs/*.log'}}}}]}}]\n"
     )
     agent = AgentProcess(cfg, tmp_path / "agent.log").start()
     try:

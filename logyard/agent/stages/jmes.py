@@ -11,7 +11,9 @@ from typing import Any
 
 from logyard.errors import ConfigError
 
-_TOKEN = re.compile(r'\s*(?:(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|"(?P<quoted>(?:[^"\\]|\\.)*)"|\[(?P<index>-?\d+)\]|(?P<dot>\.))')
+_TOKEN = re.compile(
+    r'\s*(?:(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|"(?P<quoted>(?:[^"\\]|\\.)*)"|\[(?P<index>-?\d+)\]|(?P<dot>\.))'
+)
 
 
 def compile_path(expr: str) -> list[str | int]:

@@ -105,7 +105,9 @@ class OutputStage(Stage):
 @stage("timestamp")
 class TimestampStage(Stage):
     def __init__(self, opts) -> None:
-        o = options(opts, {"source", "format", "fallback_formats", "location", "action_on_failure"}, {"source", "format"})
+        o = options(
+            opts, {"source", "format", "fallback_formats", "location", "action_on_failure"}, {"source", "format"}
+        )
         self.source = o["source"]
         loc = o.get("location")
         self.parsers = [make_parser(f, loc) for f in [o["format"], *(o.get("fallback_formats") or [])]]
