@@ -14,10 +14,13 @@ so a body that fails the strict decode is decoded again leniently and its text r
 from __future__ import annotations
 
 import cramjam
+import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from logyard.errors import BadRequestError
+from logyard.ingest.labelparse import LabelParseError, parse_labels
+from logyard.ingest.raw import PARSED_LABELS, RawStream, remember
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -86,3 +89,38 @@ def parse_push_request(body: bytes, snappy: bool = True):
         except DecodeError as e:
             raise BadRequestError(f"invalid protobuf push request: {e}") from e
         return raw, True
+
+
+def decode_protobuf(body: bytes) -> list[RawStream]:
+    req, lenient = parse_push_request(body)
+    out = []
+    for s in req.streams:
+        label_text = _text(s.labels) if lenient else s.labels
+        pairs = PARSED_LABELS.get(label_text)
+        if pairs is None:
+            try:
+                pairs = parse_labels(label_text)
+            except LabelParseError as e:
+                raise BadRequestError(f"couldn't parse labels: {e}") from e
+            remember(PARSED_LABELS, label_text, pairs)
+        entries = s.entries
+        # Per-row Python, unavoidable: upb exposes entries as objects; each field read is one call.
+        lines = [e.line for e in entries]
+        stamps = [e.timestamp for e in entries]
+        metas = [e.structuredMetadata for e in entries]
+        if lenient:
+            lines = [_text(b) for b in lines]
+        secs = np.fromiter([t.seconds for t in stamps], dtype=np.int64, count=len(stamps))
+        nanos = np.fromiter([t.nanos for t in stamps], dtype=np.int64, count=len(stamps))
+        sm = {}
+        for i in [i for i, m in enumerate(metas) if m]:
+            if lenient:
+                sm[i] = {_text(p.name): _text(p.value) for p in metas[i]}
+            else:
+                sm[i] = {p.name: p.value for p in metas[i]}
+        out.append(RawStream(pairs, secs * 1_000_000_000 + nanos, lines, sm, len(out)))
+    return out
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", errors="replace")

@@ -1,0 +1,58 @@
+"""A push body's transport layer: Content-Encoding and Content-Type, with Go's error texts."""
+
+from __future__ import annotations
+
+import zlib
+
+from logyard.errors import BadRequestError
+
+
+def decompress(body: bytes, encoding: str) -> bytes:
+    if encoding in ("", "snappy"):
+        return body  # Loki: "snappy" is undone by the protobuf path itself
+    if encoding == "gzip":
+        return _gunzip(body)
+    if encoding == "deflate":
+        try:
+            d = zlib.decompressobj(-15)  # Go's flate.NewReader: raw DEFLATE, no zlib header
+            out = d.decompress(body) + d.flush()
+        except zlib.error as e:
+            raise BadRequestError(f"flate: corrupt input ({e})") from e
+        if not d.eof:
+            raise BadRequestError("unexpected EOF")
+        return out
+    raise BadRequestError(f'Content-Encoding "{encoding}" not supported')
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Gzip, multi-member like Go's gzip.Reader, with Go's texts for the usual failures."""
+    parts = []
+    while True:
+        if len(body) < 10:
+            raise BadRequestError("unexpected EOF")  # Go: the 10-byte header cannot be read
+        if body[:2] != b"\x1f\x8b":
+            raise BadRequestError("gzip: invalid header")
+        d = zlib.decompressobj(31)
+        try:
+            parts.append(d.decompress(body))
+            parts.append(d.flush())
+        except zlib.error as e:
+            text = "gzip: invalid checksum" if "check" in str(e) else f"flate: corrupt input ({e})"
+            raise BadRequestError(text) from e
+        if not d.eof:
+            raise BadRequestError("unexpected EOF")
+        body = d.unused_data
+        if not body:
+            return b"".join(parts)
+
+
+def media_type(content_type: str | None) -> str:
+    """Like Go's mime.ParseMediaType, just enough: lower-cased type without parameters."""
+    if not content_type or not content_type.strip():
+        return "application/json"  # logyard's choice: Loki answers 400 `mime: no media type`
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        raise BadRequestError("mime: no media type")
+    if "/" not in media:
+        raise BadRequestError("mime: expected slash after first token")
+    return media

@@ -1,0 +1,34 @@
+"""The decoded-but-unvalidated form of a pushed stream, shared by the JSON and protobuf decoders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RawStream:
+    """One stream as decoded from the wire, before validation."""
+
+    pairs: list[tuple[str, str]]  # parsed labels, empty values dropped, possibly with duplicates
+    ts: np.ndarray  # int64 ns
+    lines: list[str]
+    sm: dict[int, dict[str, str]]  # entry index -> structured metadata, as sent
+    index: int = 0  # position in the request, for error messages
+    values: list | None = None  # the JSON entries, kept to explain a bad one
+    sm_dropped: list[int] = field(default_factory=list)  # entries refused for their metadata
+
+
+NO_TS = np.zeros(0, dtype=np.int64)
+
+# Streams repeat from push to push: their parsed labels are cached (validation outcomes too,
+# in validate.py). Bounded: the whole cache is dropped when full.
+CACHE_LIMIT = 50_000
+PARSED_LABELS: dict[tuple | str, list[tuple[str, str]]] = {}  # JSON label items or protobuf text
+
+
+def remember(cache: dict, key: object, value: object) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
