@@ -364,7 +364,10 @@ class DockerTargets:
             )
             new.start()
         for cid in list(self.readers):
-            if cid not in present:
-                self.readers.pop(cid).stop()
+            if cid not in present:  # removed (a container's labels never change)
+                reader = self.readers.pop(cid)
+                reader.stop()
+                reader.thread.join(timeout=5)
                 self.done.discard(cid)
-                self.registry.remove(f"docker/{cid}")
+                self.registry.remove(reader.key)
+                self.shipper.submit({reader.key: None}, [])  # its position is of no use any more

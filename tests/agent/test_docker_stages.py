@@ -61,6 +61,9 @@ scrape_configs:
 
         with sink.lock:
             assert sorted(ts for _, ts, _ in sink.order) == sorted(parse_rfc3339(t.split(" ")[0]) for t in truth)
+        assert agent.shipper.resume(f"docker/{c.id}") is not None
+        c.remove(force=True)  # a removed container's position is forgotten
+        wait_until(lambda: agent.shipper.resume(f"docker/{c.id}") is None, 30, "position forgotten")
     finally:
         agent.stop()
         sink.stop()
