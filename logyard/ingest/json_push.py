@@ -31,6 +31,9 @@ def decode_json(body: bytes) -> list[RawStream]:
         raise BadRequestError(f"push body must be a JSON object with a `streams` array, not {_kind(doc)}")
     streams = doc.get("streams")
     if streams is None:
+        # Loki's decoder (jsoniter) matches the top-level field name case-insensitively.
+        streams = next((v for k, v in doc.items() if k.lower() == "streams"), None)
+    if streams is None:
         return []
     if not isinstance(streams, list):
         raise BadRequestError(f"`streams` must be an array, not {_kind(streams)}")

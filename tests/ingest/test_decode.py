@@ -203,6 +203,11 @@ def test_invalid_streams_are_dropped_with_loki_messages(labels, reason, text):
     assert text in str(result.error)
 
 
+def test_top_level_field_name_is_case_insensitive_like_jsoniter():
+    body = orjson.dumps({"Streams": [{"stream": {"job": "a"}, "values": [[TS, "x"]]}]})
+    assert decode_push(body, CT, None).lines == 1
+
+
 def test_streams_without_entries_are_skipped_quietly():
     body = push({"stream": {"job": "a"}, "values": []}, {"stream": {"job": "b"}})
     result = decode_push(body, CT, None)
