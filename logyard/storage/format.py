@@ -14,6 +14,7 @@ import pyarrow as pa
 WAL_DIR = "wal"
 BLOCKS_DIR = "blocks"
 INDEX_FILE = "index.sqlite"
+LOCK_FILE = "LOCK"  # flock()ed by the process that has the directory open
 TMP_SUFFIX = ".tmp"
 
 # ---- WAL --------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ a snapshot (head batches, block list) under `_lock` and read without it.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -67,18 +69,21 @@ class Store:
         self._seq = 0
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
+        self._dir_lock: int | None = None
         self.maintenance = Maintenance(self)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def open(self) -> None:
         """Create directories, open the index, replay the WAL into the head."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_dir()
         (self.data_dir / F.BLOCKS_DIR).mkdir(exist_ok=True)
         self._index.open()
         stored = int(self._index.setting("block_window_ns", str(self.window_ns)))
         if stored != self.window_ns:
             # Blocks are cut on the stored windows; reads rely on every block matching one window.
             self._index.close()
+            self._unlock_dir()
             raise ConfigError(f"storage: block_window_ns {self.window_ns} differs from {stored}, "
                               f"which the data directory {self.data_dir} was written with")
         self.maintenance.remove_orphans()
@@ -103,7 +108,23 @@ class Store:
         self._wal.close()
         self.maintenance.empty_trash(force=True)
         self._index.close()
+        self._unlock_dir()
         self._open = False
+
+    def _lock_dir(self) -> None:
+        """One process per data directory: a second one would interleave WAL segments and blocks."""
+        fd = os.open(self.data_dir / F.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"storage: data directory {self.data_dir} is in use by another logyard process") from None
+        self._dir_lock = fd
+
+    def _unlock_dir(self) -> None:
+        if self._dir_lock is not None:
+            os.close(self._dir_lock)  # closing the descriptor releases the flock
+            self._dir_lock = None
 
     def start_background(self) -> None:
         self.maintenance.start()

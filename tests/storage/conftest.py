@@ -49,4 +49,5 @@ def abandon(store: Store) -> None:
     store.stop_background()
     store._wal.close()
     store._index.close()
+    store._unlock_dir()  # the OS drops a dead process's flock
     store._open = False

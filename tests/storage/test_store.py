@@ -281,3 +281,13 @@ def test_opening_a_data_dir_with_another_block_window_is_refused(make_store):
     make_store().close()
     with pytest.raises(ConfigError, match="block_window_ns 1800000000000 differs from 3600000000000"):
         make_store(block_window_ns=HOUR // 2)
+
+
+def test_a_data_dir_open_in_one_store_is_refused_to_another(make_store):
+    from logyard.errors import ConfigError
+
+    s = make_store()
+    with pytest.raises(ConfigError, match="in use by another logyard process"):
+        make_store()
+    s.close()
+    make_store()  # released on close
