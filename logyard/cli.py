@@ -92,7 +92,10 @@ def agent(config: str, listen: str) -> None:
     _setup_logging("info")
     from logyard.agent.main import run
 
-    run(cfg, listen=listen)
+    try:
+        run(cfg, listen=listen)
+    except ConfigError as exc:  # some checks (metric stages) happen while the agent is built
+        raise click.ClickException(exc.message) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,11 +17,11 @@ from logyard.errors import BadRequestError
 from logyard.labels import LabelSet
 from logyard.logql import ast
 from logyard.logql.log_result import collect_entries, encode_streams
-from logyard.logql.metric import binop, limits, range_agg, result_json, steps, vector_agg
+from logyard.logql.metric import additive, binop, limits, range_agg, result_json, steps, vector_agg
 from logyard.logql.metric.series import StepMatrix
 from logyard.logql.parser import parse
 from logyard.logql.pipeline import compile_pipeline, needs_labels_after_parsers
-from logyard.logql.rows import Rows, group_codes, meta_pairs
+from logyard.logql.rows import Rows, group_codes, group_codes_by_meta_names, meta_pairs
 from logyard.logql.unwrap import unwrap_value
 
 INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "
@@ -82,12 +82,17 @@ class Engine:
             return []
         pipeline = compile_pipeline(expr.pipeline, streams)
         tables = self.store.read(tenant, list(streams), start, end, direction=direction,
-                                 columns=("stream", "ts", "line", "meta"))
+                                 columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr))
         parts = collect_entries(tables, pipeline, limit, direction)
         return encode_streams(parts, streams, direction)
 
     def _check_series(self, sm: StepMatrix) -> None:
         limits.check_series_limit(sm, self.limits.max_series)
+
+
+def required_substrings(log: ast.LogQuery) -> list[str]:
+    """Substrings every matching line contains (leading `|= "x"` filters): a block-pruning hint."""
+    return [f.value for f in log.line_filters() if f.op == "|=" and not f.or_values and not f.is_ip and f.value]
 
 
 def _has_sort(expr) -> bool:
@@ -150,11 +155,17 @@ class _Eval:
         labels, ids, ts, values = self.extract(expr, grouping)
         grid = self.grid
         if expr.op == "absent_over_time":
-            inner = range_agg.range_step_matrix("count_over_time", labels, ids, ts, values, grid,
-                                                expr.range_ns, expr.offset_ns)
+            inner = additive.additive_step_matrix("count_over_time", labels, ids, ts, values, grid,
+                                                  expr.range_ns, expr.offset_ns)
             return range_agg.absent_over_time(inner, range_agg.absent_labels(expr.log.selector.matchers))
-        out = range_agg.range_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
-                                          expr.offset_ns, expr.param, unwrap=expr.unwrap is not None)
+        if expr.op in additive.ADDITIVE_OPS:
+            out = additive.additive_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
+                                                expr.offset_ns, unwrap=expr.unwrap is not None)
+        else:
+            order = np.lexsort((ts, ids))
+            out = range_agg.range_step_matrix(expr.op, labels, ids[order], ts[order], values[order], grid,
+                                              expr.range_ns, expr.offset_ns, expr.param,
+                                              unwrap=expr.unwrap is not None)
         limits.check_pipeline_errors(out)  # Loki's RangeVectorEvaluator: no __error__ series survive
         return out
 
@@ -180,7 +191,8 @@ class _Eval:
             columns.append("len")
         keys: dict[LabelSet, int] = {}
         all_ids, all_ts, all_vals = [], [], []
-        for table in store.read(tenant, list(streams), lo, hi, direction="forward", columns=tuple(columns)):
+        for table in store.read(tenant, list(streams), lo, hi, direction="forward", columns=tuple(columns),
+                                line_contains=required_substrings(log)):
             if table.num_rows == 0:
                 continue
             rows = compiled.columnar(Rows.from_table(table))
@@ -195,18 +207,23 @@ class _Eval:
             all_vals.append(vals)
         if not all_ids:
             return empty
-        ids = np.concatenate(all_ids)
-        ts = np.concatenate(all_ts)
-        vals = np.concatenate(all_vals)
-        order = np.lexsort((ts, ids))
-        return list(keys), ids[order], ts[order], vals[order]
+        # Samples in read order; the caller sorts them only for the ops that need order.
+        return list(keys), np.concatenate(all_ids), np.concatenate(all_ts), np.concatenate(all_vals)
 
     def _group_samples(self, expr, rows: Rows, streams, grouping, keys):
-        """No row stages: series are (stream, metadata) combinations, grouped without a row loop."""
-        codes, uniq = group_codes(rows)
+        """No row stages: series are (stream, metadata) combinations, grouped without a row loop.
+
+        With `by (...)`, only the metadata names in the grouping matter, so high-cardinality metadata
+        (trace ids) never multiplies the series: each row's key is (stream, the grouped metadata values).
+        """
+        if grouping is not None and not grouping.without and rows.meta is not None:
+            codes, uniq = group_codes_by_meta_names(rows, grouping.labels)
+        else:
+            codes, uniq = group_codes(rows)
         key_ids = np.empty(len(uniq), dtype=np.int64)
         for j, (sid, meta) in enumerate(uniq):  # per distinct series, not per row
-            labels = LabelSet({**dict(streams[sid]), **dict(meta_pairs(meta))}.items())
+            pairs = meta_pairs(meta) if isinstance(meta, str) else meta
+            labels = LabelSet({**dict(streams[sid]), **dict(pairs)}.items())
             labels = _apply_grouping(labels, grouping)
             key_ids[j] = keys.setdefault(labels, len(keys))
         ids = key_ids[codes]

@@ -100,6 +100,36 @@ def group_codes(rows: Rows) -> tuple[np.ndarray, list[tuple[int, str]]]:
     return codes, keys
 
 
+def group_codes_by_meta_names(rows: Rows, names) -> tuple[np.ndarray, list[tuple[int, tuple]]]:
+    """Like `group_codes`, but metadata reduced to the given names: (stream, ((name, value), ...))."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(rows.meta)
+    dictionary = enc.dictionary
+    meta_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # Which dictionary entries mention any grouped name at all (one vectorised search per name).
+    mentions = np.zeros(len(dictionary), dtype=bool)
+    for name in names:
+        mentions |= pc.match_substring(dictionary, f'"{name}":').to_numpy(zero_copy_only=False)
+    reduced_of: dict[tuple, int] = {(): 0}
+    reduced_list: list[tuple] = [()]
+    dict_reduced = np.zeros(len(dictionary), dtype=np.int64)
+    wanted = set(names)
+    entries = dictionary.take(pa.array(np.flatnonzero(mentions))).to_pylist() if mentions.any() else []
+    # Per distinct metadata value that mentions a grouped name (rare unless grouping by it).
+    for j, text in zip(np.flatnonzero(mentions).tolist(), entries):
+        pairs = tuple(p for p in meta_pairs(text) if p[0] in wanted)
+        dict_reduced[j] = reduced_of.setdefault(pairs, len(reduced_list))
+        if dict_reduced[j] == len(reduced_list):
+            reduced_list.append(pairs)
+    red = dict_reduced[meta_codes]
+    n = len(reduced_list)
+    combined = rows.stream * n + red
+    uniq, codes = np.unique(combined, return_inverse=True)
+    keys = [(int(c // n), reduced_list[int(c % n)]) for c in uniq.tolist()]
+    return codes, keys
+
+
 def materialise_labels(rows: Rows, stream_labels: dict[int, LabelSet]) -> Rows:
     """Give every row its own label dict: stream labels plus structured metadata."""
     if rows.labels is not None:

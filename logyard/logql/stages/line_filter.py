@@ -28,6 +28,7 @@ from logyard.logql.gotext import compile_re2
 from .ip import IPMatcher
 from .label_regex import line_regex_without_empty_legs
 from .pattern import PatternLineFilter
+from .substring import contains_mask
 
 LINE_FILTER_OPS = ("|=", "!=", "|~", "!~", "|>", "!>")
 _NEGATED = {"!=", "!~", "!>"}
@@ -93,7 +94,7 @@ class _Alternative:
         if self.always:
             return np.ones(n, dtype=bool)
         if self.kind == "contains":
-            return _as_bool(pc.match_substring(lines, self.value))
+            return contains_mask(lines, self.value)
         if self.kind == "regex":
             return _as_bool(pc.match_substring_regex(lines, self.value))
         if self.kind == "exists":
