@@ -53,8 +53,10 @@ _KW_CODES = np.array(list(_KEYWORD_CODES.values()), dtype=np.int8)
 # unicode.IsSpace, which Loki's isJSON applies to the leading characters.
 _GO_SPACE = r"\t\n\v\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 # The trailing side is scanned byte by byte; for valid UTF-8 only ASCII spaces can precede the `}`.
-_LEAD_SPACE = rf"^[{_GO_SPACE}]"  # anchored: fails at the first character of most lines
-_LEAD_SPACE_BRACE = rf"^[{_GO_SPACE}]+\{{"
+# Indexed by byte + 1 (so that -1, an empty line, is index 0): the ASCII spaces.
+_SPACE_LUT = np.zeros(257, dtype=bool)
+_SPACE_LUT[[10, 11, 12, 13, 14, 33]] = True
+_LEAD_SPACE_BRACE = rf"^[{_GO_SPACE}]*\{{"
 # jsonparser itself skips only these before the opening brace; other spaces make it fail at once.
 _JSON_OPEN = r"^[ \t\n\r]*\{"
 
@@ -115,11 +117,13 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
     values = np.full(n, None, dtype=object)  # per line: the level field's raw value, if found
     found = np.zeros(n, dtype=bool)
 
-    is_json = _is_json(lines)
+    is_json, first = _is_json(lines)
     json_idx = np.flatnonzero(is_json)
-    if len(json_idx):
-        opened = _mask(pc.match_substring_regex(lines.take(pa.array(json_idx)), _JSON_OPEN))
-        json_idx = json_idx[opened]
+    spaced = json_idx[first[json_idx] != 0x7B]
+    if len(spaced):
+        # jsonparser skips only ASCII spaces before the brace; after any other it finds nothing.
+        opened = _mask(pc.match_substring_regex(lines.take(pa.array(spaced)), _JSON_OPEN))
+        json_idx = np.setdiff1d(json_idx, spaced[~opened])
     if len(json_idx):
         _json_values(lines, json_idx, values, found)
 
@@ -149,17 +153,43 @@ def detect_levels(lines: pa.Array) -> np.ndarray:
     return codes
 
 
-def _is_json(lines: pa.Array) -> np.ndarray:
-    """Loki's isJSON: `{` first and `}` last, spaces aside. Anchored checks fail fast on most lines."""
-    first = _mask(pc.starts_with(lines, "{"))
-    spaced = np.flatnonzero(_mask(pc.match_substring_regex(lines, _LEAD_SPACE)))
-    if len(spaced):
-        first[spaced] = _mask(pc.match_substring_regex(lines.take(pa.array(spaced)), _LEAD_SPACE_BRACE))
-    idx = np.flatnonzero(first)
-    if len(idx):
-        tail = pc.utf8_rtrim(lines.take(pa.array(idx)), characters="\t\n\v\f\r ")
-        first[idx] = _mask(pc.ends_with(tail, "}"))
-    return first
+def _is_json(lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Loki's isJSON: `{` first and `}` last, spaces aside.
+
+    Read straight from the Arrow buffers: each line's first and last byte, one NumPy gather each.
+    Only lines that start with a space or a non-ASCII byte (a Unicode space may follow) or that
+    end in a space need a closer look.
+    """
+    first, last = _edge_bytes(lines)
+    out = (first == 0x7B) & (last == 0x7D)
+    lead = (first == 0x7B) | _SPACE_LUT[first + 1] | (first >= 0x80)
+    idx = np.flatnonzero(lead & ((last == 0x7D) | _SPACE_LUT[last + 1]) & ~out)
+    if len(idx):  # rare: spaces around the braces, or a non-ASCII first character
+        sub = lines.take(pa.array(idx))
+        opened = _mask(pc.match_substring_regex(sub, _LEAD_SPACE_BRACE))
+        closed = _mask(pc.ends_with(pc.utf8_rtrim(sub, characters="\t\n\v\f\r "), "}"))
+        out[idx] = opened & closed
+    return out, first
+
+
+def _edge_bytes(lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """First and last UTF-8 byte of every line (-1 for an empty line)."""
+    n = len(lines)
+    _, offsets_buf, data_buf = lines.buffers()[:3]
+    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width, count=n + 1 + lines.offset)[lines.offset :].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size else np.zeros(1, np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    empty = ends <= starts
+    first = data[np.where(empty, 0, starts)].astype(np.int16)
+    last = data[np.where(empty, 0, ends - 1)].astype(np.int16)
+    first[empty] = -1
+    last[empty] = -1
+    if lines.null_count:
+        valid = _mask(pc.is_valid(lines))
+        first[~valid] = -1
+        last[~valid] = -1
+    return first, last
 
 
 def _mask(arr: pa.Array) -> np.ndarray:
