@@ -35,15 +35,15 @@ def collect_entries(tables: Iterable, pipeline: Pipeline, limit: int, direction:
         order = np.argsort(rows.ts, kind="stable")
         if direction == "backward":
             order = order[::-1]
-        rows = rows.take(order)
         if not pipeline.has_row_stages:
-            got = rows.take(np.arange(min(remaining, len(rows))))
+            # Only the rows that make the limit are gathered (lines are the expensive column).
+            got = rows.take(order[:remaining])
             out.append(got)
             remaining -= len(got)
         else:
             pos, chunk = 0, max(256, remaining * 2)
-            while pos < len(rows) and remaining > 0:
-                part = pipeline.per_row(rows.take(np.arange(pos, min(pos + chunk, len(rows)))))
+            while pos < len(order) and remaining > 0:
+                part = pipeline.per_row(rows.take(order[pos:pos + chunk]))
                 pos += chunk
                 chunk *= 4
                 if len(part):

@@ -64,10 +64,14 @@ class Rows:
 
 
 def _flat(col) -> pa.Array:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    return arr
+    """One contiguous array; dictionary arrays (metadata) stay encoded until rows are taken."""
+    if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks == 1:
+            return col.chunk(0)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        return col.combine_chunks()
+    return col
 
 
 _META_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
