@@ -100,7 +100,8 @@ _KEYWORDS = (
     r"(?:$|[ \t\n\[\](){}:,!\"'=|])"
 )
 # A level key or a keyword anywhere (a superset: the key text alone is enough here).
-_KEY_OR_KEYWORD = r"(?i)level|lvl|severity|" + _KEYWORDS[4:].replace("(?P<kw>", "(?:")
+_KEY_TEXT = r"(?i)level|lvl|severity"
+_KEY_OR_KEYWORD = _KEY_TEXT + "|" + _KEYWORDS[4:].replace("(?P<kw>", "(?:")
 
 
 def normalize_level(value: str) -> str:
@@ -262,6 +263,8 @@ def _logfmt_values(lines: pa.Array, idx: np.ndarray, codes: np.ndarray, values: 
         either = _mask(pc.match_substring_regex(sub.take(pa.array(rest)), _KEY_OR_KEYWORD))
         codes[idx[rest[~either]]] = UNKNOWN
         rest = rest[either]
+    if len(rest):  # most of these hold a keyword only: the cheap test for key text goes first
+        rest = rest[_mask(pc.match_substring_regex(sub.take(pa.array(rest)), _KEY_TEXT))]
     if len(rest):
         rest = rest[_mask(pc.match_substring_regex(sub.take(pa.array(rest)), _LOGFMT_ANY))]
     for pattern in _LOGFMT_PATTERNS:
