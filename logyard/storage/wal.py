@@ -1,8 +1,8 @@
 """The write-ahead log: every `Store.append` is one CRC-checked record, written before it returns.
 
-A segment is an 8-byte header then records `[u32 length][u32 crc32][payload]`. The payload keeps the
-columns of the append as one Arrow IPC record batch, so writing is a few memcpys and replay is
-zero-copy. A torn last record (the process died inside `write`) is detected and cut off at open;
+A segment is an 8-byte header then records `[u32 length][u32 crc32][payload]`. The payload carries
+the Arrow buffers of the append's columns as they are in memory, handed to one `writev`: writing
+copies nothing in Python, and replay rebuilds the arrays around the bytes read. A torn last record (the process died inside `write`) is detected and cut off at open;
 a bad record followed by more data is corruption and raises `CorruptDataError` with file and offset.
 Segments are deleted once a flush has put everything in them into blocks.
 """
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 _REC_HEADER = struct.Struct("<II")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+_SIZES = struct.Struct("<I5Q")  # rows, then the byte size of each column buffer
+_COLUMN_FIELDS = ("ts", "line offsets", "line bytes", "meta offsets", "meta bytes")
 
 
 @dataclass
@@ -87,10 +89,29 @@ def encode_record(rec: WalRecord) -> list:
             counts.tobytes(),
         ]
     )
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, F.WAL_SCHEMA) as writer:
-        writer.write_batch(rec.batch)
-    return [prefix, sink.getvalue()]
+    bufs = _column_buffers(rec.batch)
+    sizes = _SIZES.pack(rec.batch.num_rows, *(b.size for b in bufs))
+    return [prefix + sizes, *bufs]
+
+
+def _column_buffers(batch: pa.RecordBatch) -> list[pa.Buffer]:
+    """The Arrow buffers of ts, line and meta as they are in memory (zero-copy): ts values, then
+    offsets and UTF-8 bytes of each string column (offsets rebased to 0 if the array is a slice)."""
+    n = batch.num_rows
+    ts, line, meta = batch.columns
+    if ts.null_count or line.null_count or meta.null_count:
+        raise AssertionError("BUG: null timestamp, line or metadata in a push")
+    out = [ts.buffers()[1].slice(ts.offset * 8, n * 8)]
+    for arr in (line, meta):
+        _, off_buf, data = arr.buffers()
+        off = np.frombuffer(off_buf, dtype="<i4", count=n + 1, offset=arr.offset * 4)
+        if off[0] != 0:
+            out.append(pa.py_buffer((off - off[0]).astype("<i4").tobytes()))
+        else:
+            out.append(off_buf.slice(arr.offset * 4, (n + 1) * 4))
+        end = int(off[-1])
+        out.append(data.slice(int(off[0]), end - int(off[0])) if data is not None else pa.py_buffer(b""))
+    return out
 
 
 def decode_record(payload, where: str = "WAL record") -> WalRecord:
@@ -135,16 +156,32 @@ def decode_record(payload, where: str = "WAL record") -> WalRecord:
     need(4 * n, "entry counts")
     counts = np.frombuffer(mv[pos : pos + 4 * n], dtype="<u4").astype(np.uint32)
     pos += 4 * n
+    need(_SIZES.size, "column sizes")
+    rows, *lens = _SIZES.unpack_from(mv, pos)
+    pos += _SIZES.size
+    if int(counts.sum(dtype=np.int64)) != rows:
+        raise CorruptDataError(f"{where}: entry counts sum to {int(counts.sum())}, columns hold {rows} rows")
+    expect = {0: 8 * rows, 1: 4 * (rows + 1), 3: 4 * (rows + 1)}
+    for i, name in enumerate(_COLUMN_FIELDS):
+        if i in expect and lens[i] != expect[i]:
+            raise CorruptDataError(f"{where}: field {name} is {lens[i]} bytes, expected {expect[i]}")
+    if pos + sum(lens) != len(mv):
+        raise CorruptDataError(f"{where}: column bytes {sum(lens)} do not fill the record ({len(mv) - pos} left)")
+    bufs = []
+    for i, n in enumerate(lens):
+        raw = mv[pos : pos + n]
+        # Integer buffers are copied once so they are aligned (a replay-only cost).
+        bufs.append(pa.py_buffer(np.frombuffer(raw, dtype=np.uint8).copy() if i in expect else raw))
+        pos += n
     try:
-        reader = pa.ipc.open_stream(pa.py_buffer(mv[pos:]))
-        batch = reader.read_next_batch()
-    except (pa.ArrowInvalid, StopIteration, OSError) as e:
+        line = pa.Array.from_buffers(pa.string(), rows, [None, bufs[1], bufs[2]])
+        meta = pa.Array.from_buffers(pa.string(), rows, [None, bufs[3], bufs[4]])
+        line.validate()
+        meta.validate()
+        ts = pa.Array.from_buffers(pa.int64(), rows, [None, bufs[0]])
+    except (pa.ArrowInvalid, ValueError) as e:
         raise CorruptDataError(f"{where}: columns do not decode ({e})") from e
-    if not batch.schema.equals(F.WAL_SCHEMA):
-        raise CorruptDataError(f"{where}: columns have schema {batch.schema}, expected {F.WAL_SCHEMA}")
-    if int(counts.sum(dtype=np.int64)) != batch.num_rows:
-        raise CorruptDataError(f"{where}: entry counts sum to {int(counts.sum())}, columns hold {batch.num_rows} rows")
-    return WalRecord(tenant, labels, counts, batch)
+    return WalRecord(tenant, labels, counts, pa.RecordBatch.from_arrays([ts, line, meta], schema=F.WAL_SCHEMA))
 
 
 def frame(parts: list) -> list:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -147,3 +148,14 @@ def test_store_with_wal_fsync_round_trips(make_store):
     s = make_store(wal_fsync=True)
     s.append("t", [push({"app": "a"}, [T0 + 1], ["durable"])])
     assert [r[2] for r in rows(s.read("t", list(s.streams("t", [], T0, T0 + 10)), T0, T0 + 10))] == ["durable"]
+
+
+def test_record_codec_handles_sliced_column_buffers():
+    import pyarrow as pa
+
+    from logyard.storage.wal import WalRecord
+
+    full = build_record("t", [push({"app": "a"}, [1, 2, 3, 4], ["one", "two", "three", "four"], ["", "m", "", "n"])])
+    part = WalRecord("t", full.labels, np.array([2], dtype=np.uint32), full.batch.slice(1, 2))
+    back = decode_record(b"".join(bytes(memoryview(p)) for p in encode_record(part)))
+    assert back.batch.equals(part.batch) and isinstance(back.batch.column(1), pa.StringArray)
