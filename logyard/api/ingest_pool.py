@@ -61,8 +61,12 @@ def decode_body(tenant: str, body: bytes, ctype: str | None, cenc: str | None, o
 
 def _warm() -> None:
     """Import the decoding modules once per worker, before the first push waits on it."""
+    import gc
+
     import logyard.ingest.decode  # noqa: F401
     import logyard.storage.store  # noqa: F401
+
+    gc.freeze()  # the imported modules are permanent: keep collections from walking them
 
 
 class DecodePool:
