@@ -28,8 +28,8 @@ WAL_SEGMENT_DIGITS = 12
 WAL_RECORD_HEADER_SIZE = 8
 WAL_RECORD_MAX_BYTES = 1 << 30  # a longer declared length is corruption, not a record
 WAL_SEGMENT_MAX_BYTES = 256 << 20  # rotate to a new segment beyond this
-# Payload: u8 codec version, u16 tenant length + tenant UTF-8, u32 labels-JSON length + labels JSON
-# (a list of streams, each a list of [name, value] pairs), u32 count + u32[count] entries per stream,
+# Payload: u8 codec version, u16 tenant length + tenant UTF-8, u32 labels length + per stream
+# (u32 length + canonical JSON [[name, value], ...]), u32 count + u32[count] entries per stream,
 # u32 rows + 5 x u64 buffer sizes, then the buffers: ts int64[rows], line offsets int32[rows+1],
 # line UTF-8 bytes, meta offsets int32[rows+1], meta UTF-8 bytes (Arrow's layout, little endian).
 WAL_RECORD_VERSION = 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import orjson
@@ -90,6 +91,7 @@ class Index:
         self._db: sqlite3.Connection | None = None
         self.tenants: dict[str, TenantStreams] = {}
         self._blocks: dict[str, tuple[BlockInfo, ...]] = {}
+        self._key_ids: dict[str, dict[bytes, int]] = {}  # canonical label JSON -> id, per tenant
 
     def open(self) -> None:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -134,21 +136,25 @@ class Index:
         self._blocks = {t: tuple(b) for t, b in blocks.items()}
 
     # ---- streams ------------------------------------------------------------------------------
-    def stream_ids(self, tenant: str, label_sets: list[LabelSet]) -> np.ndarray:
-        """Ids for label sets, creating (and persisting) the new ones."""
-        ts = self.tenants.get(tenant)
-        out = np.empty(len(label_sets), dtype=np.int64)
+    def stream_ids(self, tenant: str, keys: list[bytes], labels: Callable[[], list[LabelSet]]) -> np.ndarray:
+        """Ids for streams given by their canonical label JSON (`wal.label_key`), creating (and
+        persisting) the new ones; `labels()` is called only when a key is not known yet."""
+        known = self._key_ids.get(tenant, {})
+        out = np.empty(len(keys), dtype=np.int64)
         missing = []
-        for i, ls in enumerate(label_sets):  # one dict lookup per stream of a push
-            sid = ts.ids.get(ls) if ts is not None else None
+        for i, k in enumerate(keys):  # one dict lookup per stream of a push
+            sid = known.get(k)
             if sid is None:
                 missing.append(i)
             else:
                 out[i] = sid
         if missing:
+            label_sets = labels()
             with self._lock:
                 for i in missing:
-                    out[i] = self._create_stream(tenant, label_sets[i])
+                    sid = self._create_stream(tenant, label_sets[i])
+                    self._key_ids.setdefault(tenant, {})[keys[i]] = sid
+                    out[i] = sid
         return out
 
     def _create_stream(self, tenant: str, labels: LabelSet) -> int:

@@ -30,7 +30,7 @@ from logyard.storage.block import BlockInfo, BlockReader, write_block
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.maintenance import Maintenance
-from logyard.storage.wal import Wal, build_record, decode_record, encode_record, frame
+from logyard.storage.wal import Wal, WalRecord, build_record, decode_record, encode_record, frame
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Store:
         self.maintenance.remove_orphans()
         rows = 0
         for rec in self._wal.replay():
-            ids = self._index.stream_ids(rec.tenant, rec.labels)
+            ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
             self._head.add(rec, ids)
             rows += rec.rows
         if rows:
@@ -135,15 +135,18 @@ class Store:
     # ---- writes -------------------------------------------------------------------------------
     def append(self, tenant: str, streams: list[PushStream]) -> None:
         """Durable on return: the record is written to the WAL (fsynced if asked) first."""
-        payload = prepare_append(tenant, streams)
-        if payload is not None:
-            self.append_prepared(payload)
+        streams = [s for s in streams if len(s)]
+        if streams:
+            rec = build_record(tenant, streams)
+            # In process, the record's own buffers go to the WAL: no joined copy, no decode.
+            self._commit(rec, frame(encode_record(rec)))
 
     def append_prepared(self, payload: bytes) -> None:
         """`append` of a payload made by `prepare_append` (possibly in another process)."""
-        rec = decode_record(payload, "prepared append")
-        ids = self._index.stream_ids(rec.tenant, rec.labels)
-        parts = frame([payload])
+        self._commit(decode_record(payload, "prepared append"), frame([payload]))
+
+    def _commit(self, rec: WalRecord, parts: list) -> None:
+        ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
         with self._lock:
             ticket = self._wal.append(parts)
             self._head.add(rec, ids)

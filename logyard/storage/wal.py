@@ -15,7 +15,6 @@ import os
 import struct
 import threading
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -37,18 +36,51 @@ _SIZES = struct.Struct("<I5Q")  # rows, then the byte size of each column buffer
 _COLUMN_FIELDS = ("ts", "line offsets", "line bytes", "meta offsets", "meta bytes")
 
 
-@dataclass
 class WalRecord:
-    """One append call: the tenant, the label set and entry count of each stream, the columns."""
+    """One append call: the tenant, the label set and entry count of each stream, the columns.
 
-    tenant: str
-    labels: list[LabelSet]
-    counts: np.ndarray  # uint32, one per stream; rows of stream i follow those of stream i-1
-    batch: pa.RecordBatch  # F.WAL_SCHEMA: ts, line, meta
+    Each stream's labels travel as their canonical JSON (`keys`); the index maps known keys to ids
+    directly, so a decoded record builds LabelSets only for streams it has not seen."""
+
+    __slots__ = ("tenant", "counts", "batch", "_labels", "_keys", "_where")
+
+    def __init__(self, tenant: str, labels: list[LabelSet] | None, counts: np.ndarray, batch: pa.RecordBatch,
+                 keys: list[bytes] | None = None, where: str = "WAL record") -> None:
+        self.tenant = tenant
+        self.counts = counts  # uint32, one per stream; rows of stream i follow those of stream i-1
+        self.batch = batch  # F.WAL_SCHEMA: ts, line, meta
+        self._labels = labels
+        self._keys = keys
+        self._where = where
 
     @property
     def rows(self) -> int:
         return self.batch.num_rows
+
+    @property
+    def keys(self) -> list[bytes]:
+        if self._keys is None:
+            self._keys = [label_key(ls) for ls in self._labels or ()]
+        return self._keys
+
+    @property
+    def labels(self) -> list[LabelSet]:
+        if self._labels is None:
+            self._labels = [parse_label_key(k, self._where) for k in self._keys or ()]
+        return self._labels
+
+
+def label_key(labels: LabelSet) -> bytes:
+    """The canonical JSON of a label set: [[name, value], ...] in name order."""
+    return orjson.dumps(tuple(labels))
+
+
+def parse_label_key(key: bytes, where: str = "WAL record") -> LabelSet:
+    try:
+        pairs = orjson.loads(key)
+        return LabelSet((k, v) for k, v in pairs if isinstance(k, str) and isinstance(v, str))
+    except (orjson.JSONDecodeError, TypeError, ValueError) as e:
+        raise CorruptDataError(f"{where}: labels do not decode") from e
 
 
 def build_record(tenant: str, streams: Sequence[PushStream]) -> WalRecord:
@@ -76,7 +108,7 @@ def encode_record(rec: WalRecord) -> list:
     tenant = rec.tenant.encode()
     if len(tenant) > F.WAL_TENANT_MAX_BYTES:
         raise AssertionError("BUG: tenant name longer than the WAL allows")
-    labels = orjson.dumps([list(map(list, ls)) for ls in rec.labels])
+    labels = b"".join(_U32.pack(len(k)) + k for k in rec.keys)
     counts = np.ascontiguousarray(rec.counts, dtype="<u4")
     prefix = b"".join(
         [
@@ -142,17 +174,21 @@ def decode_record(payload, where: str = "WAL record") -> WalRecord:
     (n,) = _U32.unpack_from(mv, pos)
     pos += 4
     need(n, "labels")
-    try:
-        raw_labels = orjson.loads(mv[pos : pos + n])
-        labels = [LabelSet((str(k), str(v)) for k, v in ls) for ls in raw_labels]
-    except (orjson.JSONDecodeError, TypeError, ValueError) as e:
-        raise CorruptDataError(f"{where}: labels do not decode") from e
-    pos += n
+    keys, p, end = [], pos, pos + n
+    while p < end:  # one step per stream: u32 length + canonical JSON
+        if p + 4 > end:
+            raise CorruptDataError(f"{where}: field labels: a length runs past the labels")
+        (k,) = _U32.unpack_from(mv, p)
+        if p + 4 + k > end:
+            raise CorruptDataError(f"{where}: field labels: a label set runs past the labels")
+        keys.append(bytes(mv[p + 4 : p + 4 + k]))
+        p += 4 + k
+    pos = end
     need(4, "stream count")
     (n,) = _U32.unpack_from(mv, pos)
     pos += 4
-    if n != len(labels) or n > F.WAL_MAX_STREAMS_PER_RECORD:
-        raise CorruptDataError(f"{where}: stream count {n} does not match {len(labels)} label sets")
+    if n != len(keys) or n > F.WAL_MAX_STREAMS_PER_RECORD:
+        raise CorruptDataError(f"{where}: stream count {n} does not match {len(keys)} label sets")
     need(4 * n, "entry counts")
     counts = np.frombuffer(mv[pos : pos + 4 * n], dtype="<u4").astype(np.uint32)
     pos += 4 * n
@@ -181,7 +217,8 @@ def decode_record(payload, where: str = "WAL record") -> WalRecord:
         ts = pa.Array.from_buffers(pa.int64(), rows, [None, bufs[0]])
     except (pa.ArrowInvalid, ValueError) as e:
         raise CorruptDataError(f"{where}: columns do not decode ({e})") from e
-    return WalRecord(tenant, labels, counts, pa.RecordBatch.from_arrays([ts, line, meta], schema=F.WAL_SCHEMA))
+    batch = pa.RecordBatch.from_arrays([ts, line, meta], schema=F.WAL_SCHEMA)
+    return WalRecord(tenant, None, counts, batch, keys=keys, where=where)
 
 
 def frame(parts: list) -> list:
