@@ -104,12 +104,14 @@ class Store:
         if not self._open:
             return
         self.stop_background()
-        self.flush()
-        self._wal.close()
-        self.maintenance.empty_trash(force=True)
-        self._index.close()
-        self._unlock_dir()
-        self._open = False
+        try:
+            self.flush()  # if this fails the WAL still holds everything: the next open replays it
+        finally:
+            self._wal.close()
+            self.maintenance.empty_trash(force=True)
+            self._index.close()
+            self._unlock_dir()
+            self._open = False
 
     def _lock_dir(self) -> None:
         """One process per data directory: a second one would interleave WAL segments and blocks."""
