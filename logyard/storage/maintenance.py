@@ -33,6 +33,7 @@ RETENTION_EVERY_S = 60.0
 COMPACT_EVERY_S = 5.0  # a pass with nothing to merge costs a scan of the block list
 COMPACT_QUIET_S = 10.0  # background compaction waits for this long without a flush: during an
 # ingest burst both cores go to ingest, and the windows are merged once, after it
+COMPACT_MAX_DEFER_S = 300.0
 TRASH_GRACE_S = 120.0
 
 
@@ -79,7 +80,8 @@ class Maintenance:
                     last_retention = now
                     self.apply_retention()
                 quiet = now - self.store.last_flush >= COMPACT_QUIET_S
-                if now - last_compact >= COMPACT_EVERY_S and quiet:
+                overdue = now - last_compact >= COMPACT_MAX_DEFER_S  # never quiet: compact anyway
+                if now - last_compact >= COMPACT_EVERY_S and (quiet or overdue):
                     last_compact = now
                     self.compact()
                 self.empty_trash()
