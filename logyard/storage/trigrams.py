@@ -1,16 +1,16 @@
 """Per-row-group trigram bitmaps: let a substring filter skip row groups that cannot match.
 
 For each row group of a compacted block, every 3-byte sequence of its line bytes is hashed into a
-bitmap sized to the number of distinct trigrams (2 to 4 bits per trigram, the size being a power of
-two, so a quarter to 40 % of the bits are set). A line containing "xq7-needle-5150" contains its 13 trigrams; a row group
-whose bitmap lacks one of them is skipped, and one that lacks none is read (false hits cost only
-time). Trigrams that span two lines are included: they can only add false hits.
+bitmap sized to the number of distinct trigrams (2 to 4 bits per trigram, the size being a power
+of two, so a quarter to 40 % of the bits are set). A line containing "xq7-needle-5150" contains its
+13 trigrams; a row group whose bitmap lacks one of them is skipped, and one that lacks none is read
+(false hits cost only time). Trigrams that span two lines are included: they only add false hits.
 
 A row group with more distinct trigrams than a 2**MAX_LOG2-bit map can serve at 2 bits each
 (random-looking text: hashes, base64, long JSON) gets about 1 bit per trigram instead, up to
 2**MAX_SPARSE_LOG2 bits, else no bitmap (k = 0) and is always read. On the benchmark workload those
 are 41 of 356 row groups (28k-233k distinct trigrams per MiB): at 4 bits each they took three
-quarters of the bitmap bytes; at 1 bit, 1 MB in all (0.003 x line bytes), and a needle query
+quarters of the bitmap bytes; at 1 bit, 1.3 MB in all (0.0037 x line bytes), and a needle query
 reads 10 row groups instead of 50.
 
 Blob layout (Parquet footer key `logyard.trigrams`): u8 log2(bits) per row group (0 = none), then
