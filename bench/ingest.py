@@ -50,6 +50,20 @@ def push_all(url: str, files: list[Path], clients: int) -> None:
         raise SystemExit("push failed: " + "; ".join(errors[:3]))
 
 
+def settled_size(path: Path, quiet_s: float = 15.0, limit_s: float = 180.0) -> int:
+    """Bytes of the data dir once background compaction has stopped changing it (the README's method)."""
+    deadline = time.monotonic() + limit_s
+    last, since = dir_bytes(path), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = dir_bytes(path)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clients", type=int, default=4)
@@ -67,9 +81,9 @@ def main() -> None:
         push_all(srv.url, files, args.clients)
         wall = time.perf_counter() - t0
         cpu = cpu_seconds(pid) - cpu0
-        rss = peak_rss_mib(pid)
+        rss = peak_rss_mib(pid)  # before compaction, as in the README's method
         httpx.post(srv.url + "/flush", timeout=600)
-        disk = dir_bytes(tmp / "data")
+        disk = settled_size(tmp / "data")
     finally:
         srv.stop()
     ours = {"lines/s": lines / wall, "MB/s": line_bytes / wall / 1e6, "cpu s": cpu,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from logyard.api import meta, query
 from logyard.api.metrics import ServerMetrics
 from logyard.api.tenant import tenant_of
 from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
-from logyard.errors import LogyardError
+from logyard.errors import ConfigError, LogyardError
 from logyard.api.ingest_pool import DecodeOptions, Decoded, DecodePool, decode_body
 from logyard.storage.store import Store
 
@@ -80,6 +81,10 @@ class Server:
         try:
             self.store.open()
             self.store.start_background()
+        except ConfigError as exc:  # a locked or incompatible data dir: nothing to serve, say so and stop
+            log.error("cannot use the data directory: %s", exc.message)
+            logging.shutdown()
+            os._exit(2)
         except BaseException as exc:  # reported by /ready and logged; the process keeps serving errors
             self.open_error = exc
             log.exception("opening the data directory failed")

@@ -54,7 +54,7 @@ class ServerSection(_Strict):
 class StorageSection(_Strict):
     data_dir: Path = Field(Path("./data"), description="Directory for the WAL, blocks and the index.")
     wal_fsync: bool = Field(False, description="fsync the WAL before acknowledging a push (power-loss safety).")
-    head_max_bytes: str | int = Field("64MiB", description="Cut blocks when the head holds this much line text.")
+    head_max_bytes: str | int = Field("32MiB", description="Cut blocks when the head holds this much line text.")
     head_max_age: str = Field("5m", description="Cut blocks when the oldest head data is this old.")
     block_window: str = Field("1h", description="Time span of one block.")
 
