@@ -46,7 +46,7 @@ class _Strict(BaseModel):
 class ServerSection(_Strict):
     http_listen_address: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     http_listen_port: int = Field(3100, ge=0, le=65535, description="HTTP port (Loki's default 3100).")
-    log_level: str = Field("info", pattern="^(debug|info|warn|error)$")
+    log_level: str = Field("info", pattern="^(debug|info|warn|error)$", description="debug, info, warn or error.")
     decode_workers: int | None = Field(
         None, ge=0, description="Processes that decode pushes (default: one per core; 0 decodes in the server process).")
 
@@ -77,14 +77,15 @@ class LimitsSection(_Strict):
     reject_old_samples_max_age: str = Field("168h", description="Oldest accepted entry age (Loki: 1w).")
     creation_grace_period: str = Field("10m", description="How far in the future an entry may be (Loki: 10m).")
     max_line_size: str | int = Field("256KB", description="Longest accepted line (Loki: 256KB).")
-    max_entries_limit_per_query: int = Field(5000, ge=1)
-    max_query_series: int = Field(500, ge=1)
+    max_entries_limit_per_query: int = Field(5000, ge=1, description="Largest `limit` of a log query.")
+    max_query_series: int = Field(500, ge=1, description="Most series a metric query may return.")
     max_query_points: int = Field(11000, ge=1, description="Points per series in a range query.")
     discover_service_name: list[str] = Field(
         default_factory=lambda: ["service", "app", "application", "app_name", "name",
                                  "app_kubernetes_io_name", "container", "container_name",
-                                 "k8s_container_name", "component", "workload", "job", "k8s_job_name"])
-    discover_log_levels: bool = True
+                                 "k8s_container_name", "component", "workload", "job", "k8s_job_name"],
+        description="Labels whose value becomes `service_name`, first present wins (Loki's list).")
+    discover_log_levels: bool = Field(True, description="Add `detected_level` structured metadata at ingest.")
 
     @field_validator("retention_period", "reject_old_samples_max_age", "creation_grace_period")
     @classmethod

@@ -57,3 +57,12 @@ def test_help_explains_every_option():
     assert r.returncode == 0
     for opt in ("--config", "--listen", "--data-dir"):
         assert opt in r.stdout
+
+
+def test_configuration_reference_is_generated_from_the_models():
+    from pathlib import Path
+
+    from logyard.config.docs import render
+
+    doc = Path(__file__).parents[2] / "docs" / "configuration.md"
+    assert doc.read_text().strip() == render().strip(), "run: python -m logyard.config.docs > docs/configuration.md"
