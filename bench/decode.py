@@ -4,7 +4,8 @@
 
 Prints one table: CPU time per line (process time, so that other processes on a shared machine
 distort it less than wall time) for gunzip alone and orjson parsing alone (the floor any Python
-decoder pays), for the whole decode_push of the gzipped body, and for level detection alone.
+decoder pays), for the whole decode_push of the gzipped body, for level detection alone, and for
+the server's worker path end to end (`decode_body`: decode_push, sample-age filter, WAL payload).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from logyard.ingest.decode import decode_push  # noqa: E402
+from logyard.api.ingest_pool import DecodeOptions, decode_body  # noqa: E402
+from logyard.ingest.decode import DEFAULT_LIST, decode_push  # noqa: E402
 from logyard.ingest.level import detect_levels  # noqa: E402
 
 
@@ -67,6 +69,13 @@ def main() -> None:
         n = sum(decode_push(b, "application/json", "gzip").lines for b in bodies)
         assert n == lines, (n, lines)
 
+    # The workload's timestamps lie in the past: no sample-age limit, so every line is kept.
+    opts = DecodeOptions(262144, tuple(DEFAULT_LIST), True, None, 0)
+
+    def run_body() -> None:
+        n = sum(decode_body("bench", b, "application/json", "gzip", opts).lines for b in bodies)
+        assert n == lines, (n, lines)
+
     raw = [gzip.decompress(b) for b in bodies]
     rows = [
         ("gunzip only", best_of(args.repeat, lambda: [gzip.decompress(b) for b in bodies])),
@@ -77,6 +86,7 @@ def main() -> None:
             "decode_push, levels off",
             best_of(args.repeat, lambda: [decode_push(b, "application/json", "gzip", discover_log_levels=False) for b in bodies]),
         ),
+        ("decode_body (worker, e2e)", best_of(args.repeat, run_body)),
     ]
     print(f"{len(bodies)} bodies, {lines:,} lines, ~{raw_size / 1e6:,.0f} MB JSON")
     print(f"{'phase':28s} {'us/line':>8s} {'lines/s':>12s}")

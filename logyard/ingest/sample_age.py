@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import numpy as np
+import pyarrow as pa
 
 from logyard.errors import BadRequestError
 from logyard.ingest.model import PushStream
@@ -17,6 +18,10 @@ from logyard.ingest.model import PushStream
 
 def _rfc3339(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _filter(column: pa.Array | None, keep: np.ndarray) -> pa.Array | None:
+    return None if column is None else column.filter(pa.array(keep))
 
 
 def filter_sample_age(streams: list[PushStream], now_ns: int, max_age_ns: int | None, grace_ns: int
@@ -46,7 +51,8 @@ def filter_sample_age(streams: list[PushStream], now_ns: int, max_age_ns: int | 
         if keep.any():
             idx = np.flatnonzero(keep).tolist()
             kept.append(replace(s, timestamps=ts[keep], lines=[s.lines[i] for i in idx],
-                                metadata=[s.metadata[i] for i in idx]))
+                                metadata=[s.metadata[i] for i in idx],
+                                arrow_lines=_filter(s.arrow_lines, keep), arrow_meta=_filter(s.arrow_meta, keep)))
     error = None
     if messages:
         total = sum(discarded.values())

@@ -8,6 +8,7 @@ normalisation, and `detected_level` (stream label, then metadata, then the line;
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -221,6 +222,7 @@ class Validator:
         all_ok = bool(ok.all())
         codes = detect_levels(column) if levels else None
 
+        whole: list[PushStream] = []
         start = 0
         for info, s in kept:
             n = len(s.lines)
@@ -246,9 +248,18 @@ class Validator:
                     self.result.lines += len(idx)
                 ok[start + np.flatnonzero(~keep)] = False
             else:
-                self.result.streams.append(PushStream(info.labels, s.ts, s.lines, metadata))
+                # The body's line column, sliced (zero-copy): storage need not convert the lines again.
+                whole.append(PushStream(info.labels, s.ts, s.lines, metadata, column.slice(start, n)))
+                self.result.streams.append(whole[-1])
                 self.result.lines += n
             start = stop
+        if whole:
+            # One conversion for the metadata of every stream kept whole, sliced back per stream.
+            meta = pa.array(list(itertools.chain.from_iterable(w.metadata for w in whole)), type=pa.string())
+            at = 0
+            for w in whole:
+                w.arrow_meta = meta.slice(at, len(w.metadata))
+                at += len(w.metadata)
         self.result.bytes = int(nbytes.sum() if all_ok and ok.all() else nbytes[ok].sum())
 
     def metadata(self, info: _StreamInfo, s: RawStream, keep: np.ndarray | None, codes: np.ndarray | None) -> list[str]:  # fmt: skip

@@ -89,6 +89,16 @@ def build_record(tenant: str, streams: Sequence[PushStream]) -> WalRecord:
     for s in streams:
         if len(s.timestamps) != len(s.lines) or len(s.metadata) != len(s.lines):
             raise AssertionError(f"BUG: PushStream {s.labels} has unequal column lengths")
+    if streams and all(s.arrow_lines is not None and s.arrow_meta is not None for s in streams):
+        # Decode already built the Arrow columns: concatenating them is a copy, not a conversion.
+        for s in streams:
+            if len(s.arrow_lines) != len(s.lines) or len(s.arrow_meta) != len(s.lines):
+                raise AssertionError(f"BUG: PushStream {s.labels} has unequal Arrow column lengths")
+        ts = np.concatenate([np.asarray(s.timestamps, dtype=np.int64) for s in streams])
+        lines_arr = _concat([s.arrow_lines for s in streams])
+        meta_arr = _concat([s.arrow_meta for s in streams])
+        batch = pa.record_batch([pa.array(ts, pa.int64()), lines_arr, meta_arr], schema=F.WAL_SCHEMA)
+        return WalRecord(tenant, [s.labels for s in streams], counts, batch)
     if len(streams) == 1:
         s = streams[0]
         ts, lines, meta = np.asarray(s.timestamps, dtype=np.int64), s.lines, s.metadata
@@ -101,6 +111,11 @@ def build_record(tenant: str, streams: Sequence[PushStream]) -> WalRecord:
         schema=F.WAL_SCHEMA,
     )
     return WalRecord(tenant, [s.labels for s in streams], counts, batch)
+
+
+def _concat(arrays: list[pa.Array]) -> pa.Array:
+    out = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+    return out if out.type == pa.string() else out.cast(pa.string())
 
 
 def encode_record(rec: WalRecord) -> list:
