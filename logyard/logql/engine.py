@@ -9,9 +9,13 @@ Loki's semantics (errors and labels aggregated away never surface) and far less 
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
+import pyarrow as pa
 
 from logyard.errors import BadRequestError
 from logyard.labels import LabelSet
@@ -88,6 +92,51 @@ class Engine:
 
     def _check_series(self, sm: StepMatrix) -> None:
         limits.check_series_limit(sm, self.limits.max_series)
+
+
+def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
+    """`tables`, advanced up to `depth` windows ahead in a worker thread.
+
+    Metric queries read every window; Parquet decoding (most of a read) releases the GIL, so the
+    next window decodes on the other core while this one is filtered and grouped. The worker stops
+    when the consumer does (an error, or the generator closed) and its errors surface here.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for t in tables:
+                if not put((t, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 -- handed to the consumer, raised there
+            put((_END, exc))
+
+    worker = threading.Thread(target=produce, name="logyard-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is _END:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+_END = object()
 
 
 def required_substrings(log: ast.LogQuery) -> list[str]:
@@ -191,11 +240,13 @@ class _Eval:
             columns.append("len")
         keys: dict[LabelSet, int] = {}
         all_ids, all_ts, all_vals = [], [], []
-        for table in store.read(tenant, list(streams), lo, hi, direction="forward", columns=tuple(columns),
-                                line_contains=required_substrings(log)):
+        keep_line = bool(compiled.row_stages) or expr.unwrap is not None
+        tables = store.read(tenant, list(streams), lo, hi, direction="forward", columns=tuple(columns),
+                            line_contains=required_substrings(log))
+        for table in read_ahead(tables):
             if table.num_rows == 0:
                 continue
-            rows = compiled.columnar(Rows.from_table(table))
+            rows = compiled.columnar_table(table, keep_line=keep_line)
             if not len(rows):
                 continue
             if compiled.row_stages or expr.unwrap is not None:

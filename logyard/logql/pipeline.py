@@ -95,6 +95,15 @@ class CompiledPipeline:
         keep = st.filters_mask(rows.line, self.filters)
         return rows if keep.all() else rows.take(keep)
 
+    def columnar_table(self, table: pa.Table, *, keep_line: bool = True) -> Rows:
+        """`columnar(Rows.from_table(table))`; without `keep_line` the lines are filtered in their
+        chunks and then dropped, never concatenated nor gathered (metric queries count rows)."""
+        if keep_line or "line" not in table.column_names:
+            return self.columnar(Rows.from_table(table))
+        keep = st.filters_mask(table.column("line"), self.filters) if self.filters else None
+        rows = Rows.from_table(table.drop_columns(["line"]))
+        return rows if keep is None or keep.all() else rows.take(keep)
+
     def per_row(self, rows: Rows, extra=None) -> Rows:
         """Run the row stages; `extra(ts, line, lbs)` may inspect each surviving builder (unwrap)."""
         if not self.row_stages:

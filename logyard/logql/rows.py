@@ -64,12 +64,13 @@ class Rows:
 
 
 def _flat(col) -> pa.Array:
-    """One contiguous array; dictionary arrays (metadata) stay encoded until rows are taken."""
+    """One contiguous array; dictionary arrays (metadata) stay encoded (Arrow's concatenation
+    unifies the chunks' dictionaries: no string is decoded)."""
     if isinstance(col, pa.ChunkedArray):
         if col.num_chunks == 1:
             return col.chunk(0)
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
+        if col.num_chunks == 0:
+            return pa.array([], col.type)
         return col.combine_chunks()
     return col
 
@@ -88,19 +89,56 @@ def meta_pairs(meta: str) -> tuple[tuple[str, str], ...]:
     return got
 
 
-def group_codes(rows: Rows) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """Vectorised grouping of rows by (stream, metadata): a code per row and the distinct keys."""
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)` for non-negative integer keys.
+
+    Keys here are mostly small (stream ids times a few metadata codes): then a lookup table over
+    their range replaces the hash/sort of `np.unique` (two linear passes, not 10 ms per 100k rows).
+    A table is at most 4 entries per value (or 64k), else `np.unique` it is.
+    """
+    values = np.asarray(values, dtype=np.int64)
+    if len(values) == 0:
+        return values[:0], np.zeros(0, dtype=np.int64)
+    lo, top = int(values.min()), int(values.max())
+    if lo < 0 or top >= max(1 << 16, 4 * len(values)):
+        uniq, codes = np.unique(values, return_inverse=True)
+        return uniq, codes.reshape(-1)
+    seen = np.zeros(top + 1, dtype=bool)
+    seen[values] = True
+    uniq = np.flatnonzero(seen)
+    lut = np.empty(top + 1, dtype=np.int64)
+    lut[uniq] = np.arange(len(uniq), dtype=np.int64)
+    return uniq, lut[values]
+
+
+def meta_codes(meta: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Per-row dictionary codes (int64) and the dictionary of a metadata column.
+
+    Storage hands metadata over dictionary-encoded: its indices are used as they are, rather than
+    hashing every row's text again. A dictionary may hold a value twice (or unused values);
+    callers only map codes to label sets, where duplicates meet again.
+    """
     import pyarrow.compute as pc
 
+    if isinstance(meta, pa.ChunkedArray):
+        meta = _flat(meta)
+    if not pa.types.is_dictionary(meta.type):
+        meta = pc.dictionary_encode(meta)
+    return meta.indices.to_numpy(zero_copy_only=False).astype(np.int64), meta.dictionary
+
+
+def group_codes(rows: Rows) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Vectorised grouping of rows by (stream, metadata): a code per row and the distinct keys."""
     if rows.meta is None:
-        uniq, codes = np.unique(rows.stream, return_inverse=True)
+        uniq, codes = dense_codes(rows.stream)
         return codes, [(int(s), "") for s in uniq.tolist()]
-    enc = pc.dictionary_encode(rows.meta)
-    meta_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    dictionary = enc.dictionary.to_pylist()
-    combined = rows.stream * (len(dictionary) + 1) + meta_codes
-    uniq, codes = np.unique(combined, return_inverse=True)
-    keys = [(int(c // (len(dictionary) + 1)), dictionary[int(c % (len(dictionary) + 1))]) for c in uniq.tolist()]
+    mcodes, dictionary = meta_codes(rows.meta)
+    used, mdense = dense_codes(mcodes)  # only the dictionary entries these rows use
+    sids, sdense = dense_codes(rows.stream)
+    n = len(used)
+    uniq, codes = dense_codes(sdense * n + mdense)
+    texts = dictionary.take(pa.array(used)).to_pylist()
+    keys = [(int(sids[c // n]), texts[c % n]) for c in uniq.tolist()]
     return codes, keys
 
 
@@ -108,29 +146,38 @@ def group_codes_by_meta_names(rows: Rows, names) -> tuple[np.ndarray, list[tuple
     """Like `group_codes`, but metadata reduced to the given names: (stream, ((name, value), ...))."""
     import pyarrow.compute as pc
 
-    enc = pc.dictionary_encode(rows.meta)
-    dictionary = enc.dictionary
-    meta_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if rows.meta is None or not names:
+        uniq, codes = dense_codes(rows.stream)
+        return codes, [(int(s), ()) for s in uniq.tolist()]
+    meta = _flat(rows.meta)
+    if not pa.types.is_dictionary(meta.type):
+        meta = pc.dictionary_encode(meta)
+    dictionary = meta.dictionary
     # Which dictionary entries mention any grouped name at all (one vectorised search per name).
     mentions = np.zeros(len(dictionary), dtype=bool)
     for name in names:
-        mentions |= pc.match_substring(dictionary, f'"{name}":').to_numpy(zero_copy_only=False)
+        mentions |= np.asarray(pc.fill_null(pc.match_substring(dictionary, f'"{name}":'), False), dtype=bool)
+    if not mentions.any():
+        # No row carries a grouped name: rows group by stream alone, the codes are not needed.
+        uniq, codes = dense_codes(rows.stream)
+        return codes, [(int(s), ()) for s in uniq.tolist()]
+    mcodes, dictionary = meta_codes(meta)
     reduced_of: dict[tuple, int] = {(): 0}
     reduced_list: list[tuple] = [()]
     dict_reduced = np.zeros(len(dictionary), dtype=np.int64)
     wanted = set(names)
-    entries = dictionary.take(pa.array(np.flatnonzero(mentions))).to_pylist() if mentions.any() else []
+    entries = dictionary.take(pa.array(np.flatnonzero(mentions))).to_pylist()
     # Per distinct metadata value that mentions a grouped name (rare unless grouping by it).
     for j, text in zip(np.flatnonzero(mentions).tolist(), entries):
         pairs = tuple(p for p in meta_pairs(text) if p[0] in wanted)
         dict_reduced[j] = reduced_of.setdefault(pairs, len(reduced_list))
         if dict_reduced[j] == len(reduced_list):
             reduced_list.append(pairs)
-    red = dict_reduced[meta_codes]
+    red = dict_reduced[mcodes]
     n = len(reduced_list)
-    combined = rows.stream * n + red
-    uniq, codes = np.unique(combined, return_inverse=True)
-    keys = [(int(c // n), reduced_list[int(c % n)]) for c in uniq.tolist()]
+    sids, sdense = dense_codes(rows.stream)
+    uniq, codes = dense_codes(sdense * n + red)
+    keys = [(int(sids[c // n]), reduced_list[c % n]) for c in uniq.tolist()]
     return codes, keys
 
 

@@ -178,6 +178,9 @@ class LineFilter:
 
 def filters_mask(lines: pa.Array | pa.ChunkedArray, filters: Sequence[LineFilter]) -> np.ndarray:
     """AND of several consecutive line filters, evaluating each only on rows still alive."""
+    if isinstance(lines, pa.ChunkedArray) and lines.num_chunks > 1:
+        # Chunk by chunk: the rows are independent, and no concatenated copy of the lines is made.
+        return np.concatenate([filters_mask(c, filters) for c in lines.chunks])
     lines = as_string_array(lines)
     keep = np.ones(len(lines), dtype=bool)
     for f in filters:
