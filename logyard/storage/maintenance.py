@@ -4,7 +4,8 @@ Compaction merges the blocks of one tenant and window into one (sorted, duplicat
 of that window need no cross-block dedup. A window that can still receive data is merged at the
 flush compression level; a settled one (ended more than `head_max_age_s` ago) is rewritten once at
 the high level, which is where the on-disk ratio comes from. Replaced files go to a trash and are
-deleted after a grace period, so a reader that took the old block list can still finish.
+deleted once no read that may have listed them is still running (reads pin the epoch they started
+in), or after a grace period at the latest (a read left unfinished does not pin the files forever).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ COMPACT_EVERY_S = 5.0  # a pass with nothing to merge costs a scan of the block 
 COMPACT_QUIET_S = 10.0  # background compaction waits for this long without a flush: during an
 # ingest burst both cores go to ingest, and the windows are merged once, after it
 COMPACT_MAX_DEFER_S = 300.0
-TRASH_GRACE_S = 120.0
+TRASH_GRACE_S = 120.0  # replaced files outlive a read still unfinished this long after it started
 
 
 class Maintenance:
@@ -43,8 +44,10 @@ class Maintenance:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._trash: list[tuple[Path, float]] = []
+        self._trash: list[tuple[Path, float, int]] = []  # path, delete-by time, epoch of the discard
         self._trash_lock = threading.Lock()
+        self._epoch = 0  # bumped by each discard
+        self._pins: Counter[int] = Counter()  # epoch -> reads in progress that started in it
         self.errors = 0  # maintenance passes that failed (each is logged)
 
     # ---- thread -------------------------------------------------------------------------------
@@ -143,23 +146,38 @@ class Maintenance:
         self._discard(blocks)
 
     # ---- files --------------------------------------------------------------------------------
+    def pin(self) -> int:
+        """Called by a read before it lists blocks: files discarded after this stay until `unpin`."""
+        with self._trash_lock:
+            self._pins[self._epoch] += 1
+            return self._epoch
+
+    def unpin(self, epoch: int) -> None:
+        with self._trash_lock:
+            self._pins[epoch] -= 1
+            if self._pins[epoch] <= 0:
+                del self._pins[epoch]
+
     def _discard(self, blocks: list[BlockInfo]) -> None:
+        """Called once the blocks are unregistered: reads pinned from now on cannot list them."""
         due = time.monotonic() + TRASH_GRACE_S
         with self._trash_lock:
+            self._epoch += 1
             for b in blocks:
                 self.store._readers.pop(b.path, None)
-                self._trash.append((self.store.data_dir / b.path, due))
+                self._trash.append((self.store.data_dir / b.path, due, self._epoch))
 
     def empty_trash(self, force: bool = False) -> None:
         now = time.monotonic()
         with self._trash_lock:
+            oldest_read = min(self._pins, default=self._epoch + 1)
             keep = []
-            for path, due in self._trash:
-                if force or due <= now:
+            for path, due, epoch in self._trash:
+                if force or due <= now or oldest_read >= epoch:
                     path.unlink(missing_ok=True)
                     _rmdir_if_empty(path.parent)
                 else:
-                    keep.append((path, due))
+                    keep.append((path, due, epoch))
             self._trash = keep
 
     def remove_orphans(self) -> None:

@@ -279,6 +279,14 @@ class Store:
         ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
         if ids.size == 0 or start_ns >= end_ns:
             return
+        pin = self.maintenance.pin()  # the files of the blocks it lists stay until the read ends
+        try:
+            yield from self._read(tenant, ids, start_ns, end_ns, direction, columns, line_contains)
+        finally:
+            self.maintenance.unpin(pin)
+
+    def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
+              columns: tuple[str, ...], line_contains: Sequence[str]) -> Iterator[pa.Table]:
         views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
         for b in blocks:

@@ -90,3 +90,40 @@ def test_open_removes_block_files_the_index_does_not_know(make_store):
     s2 = make_store()
     assert not stray.exists() and not tmp.exists()
     assert s2.sizes()["blocks"] == 1
+
+
+def block_files(store) -> set:
+    return set((store.data_dir / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX))
+
+
+def test_replaced_blocks_are_deleted_once_no_read_that_listed_them_is_running(make_store):
+    s = make_store()
+    for p in random_pushes(3, n_pushes=2):
+        s.append("t", p)
+        s.flush()
+    old = block_files(s)
+    ids = list(s.streams("t", [], T0, T0 + 4 * HOUR))
+    reading = s.read("t", ids, T0, T0 + 4 * HOUR, direction="forward")
+    first = next(reading)  # the read has listed the flushed blocks
+    assert s.compact() == len(old)
+    s.maintenance.empty_trash()
+    assert old <= block_files(s)  # kept for the unfinished read, which still sees every row
+    later = [first, *reading]
+    assert sum(t.num_rows for t in later) == sum(t.num_rows for t in s.read("t", ids, T0, T0 + 4 * HOUR))
+    s.maintenance.empty_trash()  # the read ended: no grace period to wait for
+    assert not old & block_files(s)
+
+
+def test_reads_started_after_a_compaction_do_not_keep_its_replaced_blocks(make_store):
+    s = make_store()
+    for p in random_pushes(4, n_pushes=2):
+        s.append("t", p)
+        s.flush()
+    old = block_files(s)
+    s.compact()
+    ids = list(s.streams("t", [], T0, T0 + 4 * HOUR))
+    reading = s.read("t", ids, T0, T0 + 4 * HOUR)
+    next(reading)
+    s.maintenance.empty_trash()
+    assert not old & block_files(s)
+    reading.close()
