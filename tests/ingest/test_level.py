@@ -36,6 +36,13 @@ def levels(lines: list[str]) -> list[str]:
         ("a=b=c level=dbg", "unknown"),  # syntax error before the key: keywords (no `dbg`)
         ("a=b c=d level=dbg", "debug"),
         ('x="unterminated level=debug', "debug"),  # keyword search finds `debug` after `=`
+        ('level="warn" msg=x', "warn"),  # a quoted value without its quotes
+        ('level="\\u0057ARN" msg=x', "warn"),  # a quoted value with escapes is JSON-unquoted
+        ('level="in\\"fo" x', "unknown"),  # unquoted to `in"fo`: unknown, and no keyword
+        ('level="" trace', "trace"),  # empty quoted value: keyword search
+        ('ts=1 lvl="Err" a=b', "error"),
+        ('{"level":"\\u0069nfo"} error', "error"),  # JSON values stay escaped: unknown, keyword
+        ('{"a":{"x":1},"level":"WARN"}', "warn"),  # after a nested object: the walk finds it
         # JSON: first string value of a level field, at most two objects deep
         ('{"level":"error","msg":"x"}', "error"),
         ('{"a":{"b":1},"Level":"debug"}', "debug"),
