@@ -81,3 +81,15 @@ def test_rows_from_table_keep_metadata_chunks_dictionary_encoded():
     rows = Rows.from_table(table)
     assert pa.types.is_dictionary(rows.meta.type)
     assert rows.meta.to_pylist() == ["a", "b", "a"]
+
+
+def test_metadata_chunks_with_different_dictionaries_group_by_their_text():
+    meta = pa.chunked_array([pa.array(['{"level":"info"}', '{"t":"1"}']).dictionary_encode(),
+                             pa.array(['{"t":"2"}', '{"level":"info"}']).dictionary_encode()])
+    table = pa.table({"stream": pa.array([1, 1, 1, 1]), "ts": pa.array([1, 2, 3, 4]), "meta": meta})
+    rows = Rows.from_table(table)
+    assert rows.meta.to_pylist() == ['{"level":"info"}', '{"t":"1"}', '{"t":"2"}', '{"level":"info"}']
+    codes, keys = group_codes_by_meta_names(rows, ["level"])
+    assert [keys[c] for c in codes.tolist()] == [(1, (("level", "info"),)), (1, ()), (1, ()), (1, (("level", "info"),))]
+    codes, keys = group_codes(rows)
+    assert [keys[c][1] for c in codes.tolist()] == rows.meta.to_pylist()

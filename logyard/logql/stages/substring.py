@@ -1,14 +1,25 @@
 """Substring search over a whole string column at memchr/memmem speed.
 
-Arrow's `match_substring` tests each string on its own (~170 MB/s here). Searching the column's
-single contiguous data buffer with `bytes.find` runs at C memmem speed (~1.5 GB/s) and touches
-Python once per occurrence, not once per line; occurrences map to rows through the offsets buffer.
+Arrow's `match_substring` tests each string on its own (~170 MB/s here). Two faster ways:
+* Small columns: search the column's contiguous data buffer with `bytes.find` (C memmem speed,
+  ~1.5 GB/s), touching Python once per occurrence, not once per line; occurrences map to rows
+  through the offsets buffer.
+* Large columns (a metric query's window): Arrow's RE2 kernel on the escaped literal. It is as fast
+  as memmem on rare needles and twice as fast on common ones (no Python step per occurrence, no copy
+  of the buffer into `bytes`), and it releases the GIL, so the next window's Parquet decoding and
+  this filter run on two cores at once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from logyard.logql.gotext import re2_escape
+
+# Line bytes from which the RE2 kernel beats the buffer scan (measured on the benchmark day).
+RE2_MIN_BYTES = 1 << 20
 
 
 def contains_mask(lines: pa.Array, needle: str) -> np.ndarray:
@@ -26,6 +37,8 @@ def contains_mask(lines: pa.Array, needle: str) -> np.ndarray:
     if data_buf is None:
         return mask
     lo, hi = int(offsets[0]), int(offsets[-1])
+    if hi - lo >= RE2_MIN_BYTES:
+        return np.asarray(pc.fill_null(pc.match_substring_regex(lines, re2_escape(needle)), False), dtype=bool)
     data = memoryview(data_buf)[lo:hi].tobytes()
     pat = needle.encode()
     plen = len(pat)
@@ -37,8 +50,6 @@ def contains_mask(lines: pa.Array, needle: str) -> np.ndarray:
     while pos >= 0:
         positions.append(pos)
         if len(positions) > limit:
-            import pyarrow.compute as pc
-
             return np.asarray(pc.fill_null(pc.match_substring(lines, needle), False), dtype=bool)
         pos = find(pat, pos + 1)  # +1, not +len: a straddling hit must not hide the next one
     if positions:

@@ -37,3 +37,14 @@ def test_random_columns_agree_with_arrow(lines, needle):
     arr = pa.array(lines, pa.string())
     want = np.asarray(pc.fill_null(pc.match_substring(arr, needle), False), dtype=bool)
     assert contains_mask(arr, needle).tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("needle", ["error", "a.b", "(x)", "é\\", "[*]"])
+def test_large_columns_answer_as_arrow_through_the_re2_kernel(needle, monkeypatch):
+    import logyard.logql.stages.substring as sub
+
+    monkeypatch.setattr(sub, "RE2_MIN_BYTES", 16)  # the large-column path on a small column
+    arr = pa.array(["an error", "a.b", "aXb", "(x)", "x", "é\\", "é", "[*]", "*", None, "errorerror"], pa.large_string())
+    want = np.asarray(pc.fill_null(pc.match_substring(arr, needle), False), dtype=bool)
+    assert contains_mask(arr, needle).tolist() == want.tolist()
+    assert contains_mask(arr.slice(2), needle).tolist() == want[2:].tolist()
