@@ -117,7 +117,7 @@ def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = Non
     """
     stream = _np(table.column("stream"))
     ts = _np(table.column("ts"))
-    order = np.lexsort((ts, stream) if major is None else (ts, stream, major))
+    order = _key_order(stream, ts, major)
     if not dedup or len(order) < 2:
         return order
     s, t = stream[order], ts[order]
@@ -137,6 +137,30 @@ def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = Non
     same = pc.equal(take_strings(line, order[cand + 1]), take_strings(line, order[cand]))
     drop = cand[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)] + 1
     return np.delete(order, drop) if drop.size else order
+
+
+def _key_order(stream: np.ndarray, ts: np.ndarray, major: np.ndarray | None) -> np.ndarray:
+    """`np.lexsort((ts, stream, major))`, as one stable argsort of a packed int64 key when the key
+    ranges fit in 63 bits (always for a block's hour; usually for a head): 4x faster, as pushed
+    rows come in sorted runs (per stream of each push) that timsort merges."""
+    n = len(ts)
+    if n < 2:
+        return np.arange(n)
+    tmin, tmax = int(ts.min()), int(ts.max())
+    smin, smax = int(stream.min()), int(stream.max())
+    tbits = (tmax - tmin).bit_length()
+    groups = smax - smin + 1
+    if major is not None:
+        mmin = int(major.min())
+        groups *= int(major.max()) - mmin + 1
+    if tbits > 62 or groups > 1 << (63 - tbits):
+        return np.lexsort((ts, stream) if major is None else (ts, stream, major))
+    key = stream - np.int64(smin)
+    if major is not None:
+        key += (major - np.int64(mmin)) * np.int64(smax - smin + 1)
+    key <<= np.int64(tbits)
+    key |= ts - np.int64(tmin)
+    return np.argsort(key, kind="stable")
 
 
 def sort_dedup(table: pa.Table) -> pa.Table:

@@ -60,3 +60,13 @@ def test_take_strings_matches_arrow_take_across_chunks(chunks, large, data):
 def test_take_strings_reads_sliced_arrays_from_their_offset():
     arr = pa.array(["zero", "one", "two", "three"]).slice(1, 3)
     assert R.take_strings(arr, np.array([2, 0, 1])).to_pylist() == ["three", "one", "two"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys=st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 1 << 20),
+                               st.one_of(st.integers(-50, 50), st.integers(-(1 << 62), 1 << 62))), max_size=50),
+       with_major=st.booleans())
+def test_packed_key_order_is_the_stable_lexsort_order(keys, with_major):
+    major, stream, ts = (np.array(k, dtype=np.int64) for k in (zip(*keys) if keys else ((), (), ())))
+    want = np.lexsort((ts, stream, major) if with_major else (ts, stream))
+    assert R._key_order(stream, ts, major if with_major else None).tolist() == want.tolist()
