@@ -208,7 +208,7 @@ class Validator:
 
     def entries(self, kept: list[tuple[_StreamInfo, RawStream]], levels: bool) -> None:
         # One column for the whole body: byte lengths, size checks and level detection run once.
-        all_lines = [line for _, s in kept for line in s.lines] if len(kept) > 1 else kept[0][1].lines
+        all_lines = list(itertools.chain.from_iterable(s.lines for _, s in kept)) if len(kept) > 1 else kept[0][1].lines
         try:
             column = pa.array(all_lines, type=pa.string())
         except (pa.ArrowException, TypeError):
