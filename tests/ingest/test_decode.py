@@ -347,3 +347,21 @@ def test_any_body_decodes_or_raises_a_logyard_error(body):
         except (BadRequestError, UnprocessableError):
             continue
         assert all(len(s.lines) == len(s.timestamps) == len(s.metadata) for s in result.streams)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"trace_id": "abc"},
+        {"k": 'quote " and \\ backslash\n'},  # escaped in the JSON text
+        {"k": "é✓", "nämé": "x"},  # non-ASCII values; a non-ASCII name is renamed first
+        {"detected_level": "WARN", "a": "b"},  # the client's level is not counted
+        {"level": "error", "span": "1"},  # a level field is counted, detected_level is not
+        {"severity_number": "9"},
+        {"detected_level": ""},
+    ],
+)
+def test_metadata_bytes_count_names_and_values_without_detected_level(meta):
+    result = decode_push(one({"job": "p"}, [TS, "line", meta]), CT, None)
+    expected = sum(len(normalize_metadata_name(k).encode()) + len(v.encode()) for k, v in meta.items() if k != "detected_level")
+    assert result.metadata_bytes == expected
