@@ -109,6 +109,13 @@ class Index:
             (stored,) = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
             return stored
 
+    def checkpoint(self) -> None:
+        """Fold SQLite's journal into the database and truncate it: it otherwise stays at its
+        high-water size (up to ~4 MB, its auto-checkpoint) until close."""
+        with self._lock:
+            if self._db is not None:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

@@ -128,6 +128,8 @@ class Maintenance:
                     continue
                 self._merge(tenant, chosen, level=1 if settled else 0)
                 replaced += len(chosen)
+            if replaced:
+                s._index.checkpoint()  # a compaction pass ends a burst of catalogue changes
         return replaced
 
     def _merge(self, tenant: str, blocks: list[BlockInfo], *, level: int) -> None:

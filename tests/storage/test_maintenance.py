@@ -127,3 +127,14 @@ def test_reads_started_after_a_compaction_do_not_keep_its_replaced_blocks(make_s
     s.maintenance.empty_trash()
     assert not old & block_files(s)
     reading.close()
+
+
+def test_a_compaction_pass_leaves_the_index_journal_empty(make_store):
+    s = make_store()
+    for p in random_pushes(5, n_pushes=8):
+        s.append("t", p)
+        s.flush()
+    journal = s.data_dir / (F.INDEX_FILE + "-wal")
+    assert journal.stat().st_size > 0
+    assert s.compact() > 0
+    assert journal.stat().st_size == 0
