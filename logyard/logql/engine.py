@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -85,9 +87,12 @@ class Engine:
         if not streams:
             return []
         pipeline = compile_pipeline(expr.pipeline, streams)
-        tables = self.store.read(tenant, list(streams), start, end, direction=direction,
-                                 columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr))
-        parts = collect_entries(tables, pipeline, limit, direction)
+        ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
+        # Windows are filtered in the reading threads; a limit the newest window fills reads no other.
+        windows = window_reads(self.store, tenant, ids, start, end, direction=direction,
+                               columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr),
+                               work=pipeline.columnar_table, ramp=True)
+        parts = collect_entries(windows, pipeline, limit, direction)
         return encode_streams(parts, streams, direction)
 
     def _check_series(self, sm: StepMatrix) -> None:
@@ -137,6 +142,56 @@ def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]
 
 
 _END = object()
+
+# Windows read at once by `window_reads`; a range of more windows than this (a query from 1970)
+# is read as one sequence, since each window's read costs a snapshot of the store.
+MAX_WINDOW_READS = 24 * 31
+
+
+def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
+                 line_contains=(), work=None, ahead: int = 2, ramp: bool = False) -> Iterator:
+    """The tables of [lo, hi), window by window in `direction` order, each read (and passed
+    through `work`) in a worker thread, up to `ahead` windows at once.
+
+    Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
+    decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
+    a log query whose limit the newest window fills reads nothing more.
+    """
+    work = work or (lambda t: t)
+    window = getattr(store, "window_ns", 0)
+    first = lo // window * window if window else 0
+    if not window or hi <= lo or (hi - first) // window > MAX_WINDOW_READS:
+        for t in read_ahead(store.read(tenant, ids, lo, hi, direction=direction, columns=columns,
+                                       line_contains=line_contains)):
+            yield work(t)
+        return
+    starts = list(range(first, hi, window))
+    if direction == "backward":
+        starts.reverse()
+
+    def one(w: int) -> list:
+        return [work(t) for t in store.read(tenant, ids, max(lo, w), min(hi, w + window), direction=direction,
+                                            columns=columns, line_contains=line_contains)]
+
+    nxt = 0
+    if ramp:
+        # In this thread: no hand-off to a worker (and back) when one window is all it takes.
+        yield from one(starts[0])
+        nxt = 1
+    if nxt == len(starts):
+        return
+    pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="logyard-window")
+    pending: deque = deque()
+    try:
+        while nxt < len(starts) or pending:
+            while nxt < len(starts) and len(pending) < ahead:
+                pending.append(pool.submit(one, starts[nxt]))
+                nxt += 1
+            yield from pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=False)
 
 
 def required_substrings(log: ast.LogQuery) -> list[str]:
@@ -241,12 +296,10 @@ class _Eval:
         keys: dict[LabelSet, int] = {}
         all_ids, all_ts, all_vals = [], [], []
         keep_line = bool(compiled.row_stages) or expr.unwrap is not None
-        tables = store.read(tenant, list(streams), lo, hi, direction="forward", columns=tuple(columns),
-                            line_contains=required_substrings(log))
-        for table in read_ahead(tables):
-            if table.num_rows == 0:
-                continue
-            rows = compiled.columnar_table(table, keep_line=keep_line)
+        stream_ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
+        for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
+                                 line_contains=required_substrings(log),
+                                 work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
             if not len(rows):
                 continue
             if compiled.row_stages or expr.unwrap is not None:

@@ -17,19 +17,18 @@ from logyard.logql.rows import Rows, group_codes, meta_pairs
 
 
 class Pipeline(Protocol):
-    def columnar(self, rows: Rows) -> Rows: ...
     def per_row(self, rows: Rows) -> Rows: ...
     @property
     def has_row_stages(self) -> bool: ...
 
 
-def collect_entries(tables: Iterable, pipeline: Pipeline, limit: int, direction: str) -> list[Rows]:
+def collect_entries(windows: Iterable[Rows], pipeline: Pipeline, limit: int, direction: str) -> list[Rows]:
+    """The first `limit` entries of the windows (`Rows` the columnar stages already filtered)."""
     out: list[Rows] = []
     remaining = limit
-    for table in tables:
-        if table.num_rows == 0:
-            continue
-        rows = pipeline.columnar(Rows.from_table(table))
+    if remaining <= 0:
+        return out
+    for rows in windows:
         if not len(rows):
             continue
         order = np.argsort(rows.ts, kind="stable")

@@ -98,9 +98,12 @@ class CompiledPipeline:
     def columnar_table(self, table: pa.Table, *, keep_line: bool = True) -> Rows:
         """`columnar(Rows.from_table(table))`; without `keep_line` the lines are filtered in their
         chunks and then dropped, never concatenated nor gathered (metric queries count rows)."""
-        if keep_line or "line" not in table.column_names:
+        if "line" not in table.column_names:
             return self.columnar(Rows.from_table(table))
-        keep = st.filters_mask(table.column("line"), self.filters) if self.filters else None
+        keep = st.filters_mask(table.column("line"), self.filters) if self.filters and table.num_rows else None
+        if keep_line:
+            # Only the surviving lines are joined into one array (not the whole window's first).
+            return Rows.from_table(table if keep is None or keep.all() else table.filter(pa.array(keep)))
         rows = Rows.from_table(table.drop_columns(["line"]))
         return rows if keep is None or keep.all() else rows.take(keep)
 

@@ -1,0 +1,70 @@
+"""`logyard.logql.engine.window_reads`: windows read by worker threads, answered in order."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from logyard.logql import engine
+from logyard.logql.engine import window_reads
+
+
+class FakeStore:
+    """Windows of 10 ns; `read` answers its range as one item and records the calls."""
+
+    window_ns = 10
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.calls: list[tuple[int, int]] = []
+        self.fail_at = fail_at
+        self.lock = threading.Lock()
+
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=()):
+        with self.lock:
+            self.calls.append((start, end))
+        if start == self.fail_at:
+            raise ValueError("broken block")
+        if start < end:
+            yield (start, end)
+
+
+def _read(store, lo, hi, direction="forward", **kw):
+    return list(window_reads(store, "t", np.array([1]), lo, hi, direction=direction, columns=("ts",), **kw))
+
+
+def test_windows_come_in_time_order_clipped_to_the_range():
+    assert _read(FakeStore(), 5, 32) == [(5, 10), (10, 20), (20, 30), (30, 32)]
+
+
+def test_backward_reads_come_newest_first():
+    assert _read(FakeStore(), 5, 32, "backward") == [(30, 32), (20, 30), (10, 20), (5, 10)]
+
+
+def test_work_runs_on_every_window():
+    assert _read(FakeStore(), 0, 20, work=lambda t: t[1] - t[0]) == [10, 10]
+
+
+def test_a_ramped_read_stopped_after_the_first_window_reads_no_other():
+    store = FakeStore()
+    it = window_reads(store, "t", np.array([1]), 0, 100, direction="backward", columns=("ts",), ramp=True)
+    assert next(it) == (90, 100)
+    it.close()
+    assert store.calls == [(90, 100)]
+
+
+def test_a_read_error_reaches_the_consumer():
+    with pytest.raises(ValueError, match="broken block"):
+        _read(FakeStore(fail_at=20), 0, 40)
+
+
+def test_a_range_of_too_many_windows_is_read_as_one_sequence(monkeypatch):
+    monkeypatch.setattr(engine, "MAX_WINDOW_READS", 3)
+    store = FakeStore()
+    assert _read(store, 0, 100) == [(0, 100)]
+    assert store.calls == [(0, 100)]
+
+
+def test_an_empty_range_reads_nothing():
+    assert _read(FakeStore(), 50, 50) == []
