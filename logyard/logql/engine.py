@@ -294,6 +294,7 @@ class _Eval:
         if expr.op in _BYTES_OPS:
             columns.append("len")
         keys: dict[LabelSet, int] = {}
+        key_cache: dict[tuple, int] = {}  # (stream, metadata) -> series id, across windows
         all_ids, all_ts, all_vals = [], [], []
         keep_line = bool(compiled.row_stages) or expr.unwrap is not None
         stream_ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
@@ -305,16 +306,19 @@ class _Eval:
             if compiled.row_stages or expr.unwrap is not None:
                 ids, ts, vals = self._row_samples(expr, compiled, rows, grouping, keys)
             else:
-                ids, ts, vals = self._group_samples(expr, rows, streams, grouping, keys)
+                ids, ts, vals = self._group_samples(expr, rows, streams, grouping, keys, key_cache)
             all_ids.append(ids)
             all_ts.append(ts)
             all_vals.append(vals)
         if not all_ids:
             return empty
         # Samples in read order; the caller sorts them only for the ops that need order.
-        return list(keys), np.concatenate(all_ids), np.concatenate(all_ts), np.concatenate(all_vals)
+        ids, ts = np.concatenate(all_ids), np.concatenate(all_ts)
+        if all_vals[0] is None:  # every sample counts 1: a read-only view, not an array of ones
+            return list(keys), ids, ts, np.broadcast_to(np.float64(1.0), ts.shape)
+        return list(keys), ids, ts, np.concatenate(all_vals)
 
-    def _group_samples(self, expr, rows: Rows, streams, grouping, keys):
+    def _group_samples(self, expr, rows: Rows, streams, grouping, keys, key_cache):
         """No row stages: series are (stream, metadata) combinations, grouped without a row loop.
 
         With `by (...)`, only the metadata names in the grouping matter, so high-cardinality metadata
@@ -325,16 +329,17 @@ class _Eval:
         else:
             codes, uniq = group_codes(rows)
         key_ids = np.empty(len(uniq), dtype=np.int64)
-        for j, (sid, meta) in enumerate(uniq):  # per distinct series, not per row
-            pairs = meta_pairs(meta) if isinstance(meta, str) else meta
-            labels = LabelSet({**dict(streams[sid]), **dict(pairs)}.items())
-            labels = _apply_grouping(labels, grouping)
-            key_ids[j] = keys.setdefault(labels, len(keys))
+        for j, key in enumerate(uniq):  # per distinct series, not per row
+            kid = key_cache.get(key)
+            if kid is None:
+                sid, meta = key
+                pairs = meta_pairs(meta) if isinstance(meta, str) else meta
+                labels = LabelSet({**dict(streams[sid]), **dict(pairs)}.items())
+                labels = _apply_grouping(labels, grouping)
+                kid = key_cache[key] = keys.setdefault(labels, len(keys))
+            key_ids[j] = kid
         ids = key_ids[codes]
-        if expr.op in _BYTES_OPS:
-            vals = rows.line_bytes().astype(np.float64)
-        else:
-            vals = np.broadcast_to(np.float64(1.0), (len(rows),))  # read-only: no 16 MB of ones a day
+        vals = rows.line_bytes().astype(np.float64) if expr.op in _BYTES_OPS else None  # None: all 1
         return ids, rows.ts, vals
 
     def _row_samples(self, expr, compiled, rows: Rows, grouping, keys):
