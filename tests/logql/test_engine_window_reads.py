@@ -68,3 +68,11 @@ def test_a_range_of_too_many_windows_is_read_as_one_sequence(monkeypatch):
 
 def test_an_empty_range_reads_nothing():
     assert _read(FakeStore(), 50, 50) == []
+
+
+def test_a_store_with_a_large_head_is_read_as_one_sequence(monkeypatch):
+    store = FakeStore()
+    store.sizes = lambda: {"head_lines": engine.MAX_HEAD_LINES_FOR_WINDOW_READS + 1}
+    assert _read(store, 0, 30) == [(0, 30)]
+    store.sizes = lambda: {"head_lines": 0}
+    assert _read(store, 0, 30) == [(0, 10), (10, 20), (20, 30)]
