@@ -147,7 +147,6 @@ _END = object()
 # is read as one sequence, since each window's read costs a snapshot of the store.
 MAX_WINDOW_READS = 24 * 31
 
-
 # Each `store.read` call selects its rows from the whole head again (a head of 300k lines costs a
 # 24-window read about 12 ms a window): with a head larger than this, one sequential read it is.
 MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
@@ -172,8 +171,9 @@ def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, c
     first = lo // window * window if window else 0
     if (not window or hi <= lo or (hi - first) // window > MAX_WINDOW_READS
             or _head_lines(store) > MAX_HEAD_LINES_FOR_WINDOW_READS):
-        for t in read_ahead(store.read(tenant, ids, lo, hi, direction=direction, columns=columns,
-                                       line_contains=line_contains)):
+        tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains)
+        # A log query may stop at its first window: decode nothing ahead of it then.
+        for t in (tables if ramp else read_ahead(tables)):
             yield work(t)
         return
     starts = list(range(first, hi, window))

@@ -76,3 +76,19 @@ def test_a_store_with_a_large_head_is_read_as_one_sequence(monkeypatch):
     assert _read(store, 0, 30) == [(0, 30)]
     store.sizes = lambda: {"head_lines": 0}
     assert _read(store, 0, 30) == [(0, 10), (10, 20), (20, 30)]
+
+
+def test_a_ramped_sequential_read_decodes_nothing_ahead_of_the_consumer(monkeypatch):
+    monkeypatch.setattr(engine, "MAX_WINDOW_READS", 0)
+    produced = []
+
+    class Lazy(FakeStore):
+        def read(self, tenant, ids, start, end, *, direction, columns, line_contains=()):
+            for w in range(start, end, 10):
+                produced.append(w)
+                yield w
+
+    it = window_reads(Lazy(), "t", np.array([1]), 0, 100, direction="forward", columns=("ts",), ramp=True)
+    assert next(it) == 0
+    it.close()
+    assert produced == [0]
