@@ -299,7 +299,9 @@ class _Eval:
                      and expr.unwrap is None and not needs_labels_after_parsers(pipe))
         compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels)
         need_line = bool(compiled.filters or compiled.row_stages)
-        columns = ["stream", "ts", "meta"]
+        # `sum(...)` without labels and no row stage: every label, metadata too, is aggregated away.
+        need_meta = not (no_labels and not compiled.row_stages)
+        columns = ["stream", "ts", "meta"] if need_meta else ["stream", "ts"]
         if need_line:
             columns.append("line")
         if expr.op in _BYTES_OPS:
