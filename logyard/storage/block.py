@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
+from logyard.storage import rows as R
 from logyard.storage import trigrams
 
 
@@ -59,14 +60,14 @@ class BlockInfo:
 
 def stream_ranges(table: pa.Table) -> StreamRanges:
     """Per-stream statistics of a table sorted by (stream, ts)."""
-    stream = table.column("stream").to_numpy()
-    ts = table.column("ts").to_numpy()
+    meta_len = pc.binary_length(table.column("meta")).to_numpy(zero_copy_only=False)
+    return _ranges(table.column("stream").to_numpy(), table.column("ts").to_numpy(),
+                   table.column("len").to_numpy().astype(np.int64) + meta_len)
+
+
+def _ranges(stream: np.ndarray, ts: np.ndarray, per_row: np.ndarray) -> StreamRanges:
     starts = np.concatenate(([0], np.flatnonzero(np.diff(stream)) + 1))
     ends = np.concatenate((starts[1:], [len(stream)]))
-    lens = table.column("len").to_numpy().astype(np.int64)
-    meta = table.column("meta")
-    meta_len = pc.binary_length(meta).to_numpy(zero_copy_only=False).astype(np.int64)
-    per_row = lens + meta_len
     return StreamRanges(
         ids=stream[starts].astype(np.int64),
         min_ts=ts[starts].astype(np.int64),
@@ -90,17 +91,33 @@ def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
 
 
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
-                level: int = 0) -> BlockInfo:
-    """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename."""
-    if table.num_rows == 0:
+                level: int = 0, order: np.ndarray | None = None) -> BlockInfo:
+    """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename.
+
+    With `order`, the block holds the rows `order` of `table` (stream, ts, line, meta; `len` is
+    computed), gathered one row group at a time: a flush then never holds a sorted copy of the
+    whole head beside the head itself, only one row group of it.
+    """
+    if order is not None and level > 0:  # trigram maps want the whole sorted line column
+        table, order = R.with_len(R.take(table, order)), None
+    gather = R.Gather(table) if order is not None else None
+    n = table.num_rows if order is None else len(order)
+    if n == 0:
         raise AssertionError("BUG: writing an empty block")
     meta = {"version": F.BLOCK_FORMAT_VERSION, "tenant": tenant, "window_start": window_start}
-    # Cast before combining: the head's 32-bit string offsets could not hold a large block.
-    table = table.select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA).combine_chunks()
     # Added through the writer, not the Arrow schema: the schema is also stored base64-encoded in
     # the footer, which would hold the bitmaps twice.
     kv = {F.BLOCK_META_KEY: orjson.dumps(meta)}
-    bounds = row_group_bounds(table.column("len").to_numpy())
+    if order is None:
+        # Cast before combining: the head's 32-bit string offsets could not hold a large block.
+        table = table.select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA).combine_chunks()
+        lens = table.column("len").to_numpy()
+        ranges = stream_ranges(table)
+    else:
+        lens = _np_len(table.column("line"))[order]
+        ranges = _ranges(R._np(table.column("stream"))[order], R._np(table.column("ts"))[order],
+                         lens + _np_len(table.column("meta"))[order])
+    bounds = row_group_bounds(lens)
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
         kv[F.BLOCK_TRIGRAM_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
     final = data_dir / rel_path
@@ -109,7 +126,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     with open(tmp, "wb") as f:
         with pq.ParquetWriter(
             f,
-            table.schema,
+            F.BLOCK_SCHEMA,
             compression=F.BLOCK_COMPRESSION,
             compression_level=F.COMPACT_COMPRESSION_LEVEL if level else F.FLUSH_COMPRESSION_LEVEL,
             data_page_size=F.BLOCK_DATA_PAGE_BYTES,
@@ -117,23 +134,26 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
             column_encoding=F.BLOCK_COLUMN_ENCODING,
             write_statistics=F.BLOCK_STATS_COLUMNS,
         ) as writer:
-            for lo, hi in bounds:
-                writer.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
+            for lo, hi in bounds:  # one step per row group
+                if order is None:
+                    piece = table.slice(lo, hi - lo)
+                else:
+                    piece = R.with_len(gather.take(order[lo:hi])).select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA)
+                writer.write_table(piece, row_group_size=hi - lo)
             writer.add_key_value_metadata(kv)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, final)
     _fsync_dir(final.parent)
-    ranges = stream_ranges(table)
     return BlockInfo(
         tenant=tenant,
         window_start=window_start,
         path=rel_path,
         min_ts=int(ranges.min_ts.min()),
         max_ts=int(ranges.max_ts.max()),
-        rows=table.num_rows,
+        rows=n,
         bytes=final.stat().st_size,
-        line_bytes=int(pc.sum(table.column("len")).as_py()),
+        line_bytes=int(lens.sum()),
         streams=ranges,
         level=level,
     )
@@ -210,6 +230,11 @@ class BlockReader:
             return pf.read_row_groups(row_groups, columns=columns)
         except (pa.ArrowInvalid, OSError) as e:
             raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
+
+
+def _np_len(col: pa.ChunkedArray) -> np.ndarray:
+    """UTF-8 byte lengths of a string column, as int64."""
+    return pc.binary_length(col).to_numpy().astype(np.int64)
 
 
 def _fsync_dir(path: Path) -> None:

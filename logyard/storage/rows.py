@@ -16,54 +16,84 @@ META_TYPE = pa.dictionary(pa.int32(), pa.string())
 def take(table: pa.Table, order: np.ndarray) -> pa.Table:
     """Rows in `order`, column by column: strings through `take_strings`, integers through NumPy
     (Table.take and ChunkedArray.take concatenate all chunks first: a full extra copy)."""
-    cols = []
-    for f, c in zip(table.schema, table.columns):
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            out = take_strings(c, order)
-            cols.append(out if pa.types.is_large_string(f.type) else out.cast(f.type))
-        elif pa.types.is_integer(f.type):
-            cols.append(pa.array(_np(c)[order], f.type))
-        else:
-            cols.append(_arr(c).take(pa.array(order)))
-    return pa.Table.from_arrays(cols, schema=table.schema)
+    return Gather(table).take(order)
+
+
+class Gather:
+    """`take` of several row subsets of one table (a flush writes a row group at a time): the
+    per-row positions of the string columns and the integer columns are prepared once."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.schema = table.schema
+        self.cols: list = []
+        for f, c in zip(table.schema, table.columns):
+            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+                self.cols.append(_Strings(c))
+            elif pa.types.is_integer(f.type):
+                self.cols.append(_np(c))
+            else:
+                self.cols.append(_arr(c))
+
+    def take(self, order: np.ndarray) -> pa.Table:
+        cols = []
+        for f, c in zip(self.schema, self.cols):
+            if isinstance(c, _Strings):
+                out = c.take(order)
+                cols.append(out if pa.types.is_large_string(f.type) else out.cast(f.type))
+            elif isinstance(c, np.ndarray):
+                cols.append(pa.array(c[order], f.type))
+            else:
+                cols.append(c.take(pa.array(order)))
+        return pa.Table.from_arrays(cols, schema=self.schema)
 
 
 def take_strings(col, order: np.ndarray) -> pa.LargeStringArray:
     """Gather strings of a (chunked) string column by row order, as large_string, straight from
     the chunks: one memcpy per run of consecutive rows, and sorting pushed data yields long runs."""
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    sizes = [len(c) for c in chunks]
-    n_all = sum(sizes)
-    start = np.empty(n_all, dtype=np.int64)  # byte position of each row in its chunk's data
-    length = np.empty(n_all, dtype=np.int64)
-    datas = []
-    r0 = 0
-    for c in chunks:  # one step per chunk
-        if c.null_count:
-            raise AssertionError("BUG: null strings in a row column")
-        width = 8 if pa.types.is_large_string(c.type) else 4
-        off = np.frombuffer(c.buffers()[1], dtype=np.int64 if width == 8 else np.int32,
-                            count=len(c) + 1, offset=c.offset * width).astype(np.int64)
-        start[r0 : r0 + len(c)] = off[:-1]
-        length[r0 : r0 + len(c)] = np.diff(off)
-        buf = c.buffers()[2]
-        datas.append(np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8))
-        r0 += len(c)
-    n = len(order)
-    new_off = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(length[order], out=new_off[1:])
-    out = np.empty(int(new_off[-1]), dtype=np.uint8)
-    if n:
-        chunk_of = np.repeat(np.arange(len(chunks)), sizes)[order]
-        brk = np.flatnonzero((np.diff(order) != 1) | (np.diff(chunk_of) != 0)) + 1
-        first = np.concatenate(([0], brk))
-        last = np.concatenate((brk, [n])) - 1
-        lo = start[order[first]]
-        hi = start[order[last]] + length[order[last]]
-        # One step per run of consecutive rows (a memcpy each), not per row.
-        for ch, a, b, d in zip(chunk_of[first].tolist(), lo.tolist(), hi.tolist(), new_off[first].tolist()):
-            out[d : d + b - a] = datas[ch][a:b]
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(new_off), pa.py_buffer(out))
+    return _Strings(col).take(order)
+
+
+class _Strings:
+    """A (chunked) string column prepared for gathers: where each row's bytes are."""
+
+    def __init__(self, col) -> None:
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        sizes = [len(c) for c in chunks]
+        n_all = sum(sizes)
+        self.start = np.empty(n_all, dtype=np.int64)  # byte position of each row in its chunk's data
+        self.length = np.empty(n_all, dtype=np.int64)
+        self.datas = []
+        r0 = 0
+        for c in chunks:  # one step per chunk
+            if c.null_count:
+                raise AssertionError("BUG: null strings in a row column")
+            width = 8 if pa.types.is_large_string(c.type) else 4
+            off = np.frombuffer(c.buffers()[1], dtype=np.int64 if width == 8 else np.int32,
+                                count=len(c) + 1, offset=c.offset * width).astype(np.int64)
+            self.start[r0 : r0 + len(c)] = off[:-1]
+            self.length[r0 : r0 + len(c)] = np.diff(off)
+            buf = c.buffers()[2]
+            self.datas.append(np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8))
+            r0 += len(c)
+        self.chunk_of = np.repeat(np.arange(len(chunks)), sizes) if len(chunks) > 1 else None
+
+    def take(self, order: np.ndarray) -> pa.LargeStringArray:
+        start, length = self.start, self.length
+        n = len(order)
+        new_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(length[order], out=new_off[1:])
+        out = np.empty(int(new_off[-1]), dtype=np.uint8)
+        if n:
+            chunk_of = self.chunk_of[order] if self.chunk_of is not None else np.zeros(n, dtype=np.int64)
+            brk = np.flatnonzero((np.diff(order) != 1) | (np.diff(chunk_of) != 0)) + 1
+            first = np.concatenate(([0], brk))
+            last = np.concatenate((brk, [n])) - 1
+            lo = start[order[first]]
+            hi = start[order[last]] + length[order[last]]
+            # One step per run of consecutive rows (a memcpy each), not per row.
+            for ch, a, b, d in zip(chunk_of[first].tolist(), lo.tolist(), hi.tolist(), new_off[first].tolist()):
+                out[d : d + b - a] = self.datas[ch][a:b]
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(new_off), pa.py_buffer(out))
 
 
 def _arr(col) -> pa.Array:

@@ -191,23 +191,29 @@ class Store:
 
     def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False) -> list[BlockInfo]:
         """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
-        so), and write one block per window; one `take` for the whole table."""
+        so), and write one block per window, gathering rows a row group at a time."""
         out: list[BlockInfo] = []
         if table.num_rows == 0:
             return out
         win = R._np(table.column("ts")) // self.window_ns
+        order = None
         if not clean:
             order = R.sorted_order(table, dedup=True, major=win)
-            table = R.take(table, order)  # straight from the head's chunks: one copy
-            win = win[order]
-        if table.schema.field("line").type != pa.large_string():
-            table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
-        table = R.with_len(table)
+            win = win[order]  # rows are gathered from the head's chunks by write_block
+        else:
+            if table.schema.field("line").type != pa.large_string():
+                table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
+            table = R.with_len(table)
         cuts = np.concatenate(([0], np.flatnonzero(np.diff(win)) + 1, [len(win)]))
         for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
             window_start = int(win[lo]) * self.window_ns
-            out.append(write_block(table.slice(lo, hi - lo), self.data_dir, self._block_path(tenant, window_start),
-                                   tenant=tenant, window_start=window_start, level=level))
+            rel = self._block_path(tenant, window_start)
+            if order is None:
+                out.append(write_block(table.slice(lo, hi - lo), self.data_dir, rel, tenant=tenant,
+                                       window_start=window_start, level=level))
+            else:
+                out.append(write_block(table, self.data_dir, rel, tenant=tenant, window_start=window_start,
+                                       level=level, order=order[lo:hi]))
         return out
 
     def _block_path(self, tenant: str, window_start: int) -> str:

@@ -86,3 +86,26 @@ def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path):
     r = BlockReader(tmp_path / "x.parquet")
     assert r.row_groups(None, 0, 1000, needed_trigrams(["this is not in the noise"])) == [0]
     assert r._trigrams is not None and r._trigrams.ks == [0]  # 450k distinct: beyond 2^18 bits
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_a_block_gathered_by_row_order_equals_the_block_of_the_sorted_table(tmp_path, small_groups, level):
+    sorted_t = table(n_streams=4, per=9)
+    rng = np.random.default_rng(2)
+    shuffled = rng.permutation(sorted_t.num_rows)
+    # Head-like input: several chunks, 32-bit strings, no len column, rows out of order.
+    src = sorted_t.drop_columns(["len"]).take(pa.array(shuffled))
+    src = src.cast(pa.schema([f.with_type(pa.string()) if f.name == "line" else f for f in src.schema]))
+    src = pa.concat_tables([src.slice(0, 11), src.slice(11, 7), src.slice(18)])
+    order = np.argsort(shuffled)
+    a = write_block(sorted_t, tmp_path, "a.parquet", tenant="t", window_start=0, level=level)
+    b = write_block(src, tmp_path, "b.parquet", tenant="t", window_start=0, level=level, order=order)
+    ra, rb = BlockReader(tmp_path / "a.parquet"), BlockReader(tmp_path / "b.parquet")
+    all_a, all_b = ra.row_groups(None, 0, 1000), rb.row_groups(None, 0, 1000)
+    assert all_a == all_b and len(all_a) > 2
+    assert rb.read(all_b, list(F.BLOCK_COLUMNS)).equals(ra.read(all_a, list(F.BLOCK_COLUMNS)))
+    assert (b.rows, b.line_bytes, b.min_ts, b.max_ts) == (a.rows, a.line_bytes, a.min_ts, a.max_ts)
+    for f in ("ids", "min_ts", "max_ts", "rows", "bytes"):
+        assert getattr(b.streams, f).tolist() == getattr(a.streams, f).tolist()
+    if level:
+        assert rb.row_groups(None, 0, 1000, needed_trigrams(["s3 t2"])) == ra.row_groups(None, 0, 1000, needed_trigrams(["s3 t2"]))
