@@ -23,7 +23,8 @@ class Rows:
     ts: np.ndarray                      # int64 ns
     stream: np.ndarray                  # int64 stream ids
     line: pa.Array                      # (large_)string
-    meta: pa.Array                      # canonical JSON object text or ""
+    meta: pa.Array                      # canonical JSON object text or ""; dictionary chunks stay
+                                        # chunked until needed (grouping by names may not need them)
     labels: list[dict[str, str]] | None = None   # per-row labels once materialised
     nbytes: np.ndarray | None = None    # int64 byte length of each line, when known without lines
 
@@ -35,7 +36,7 @@ class Rows:
         idx = np.flatnonzero(mask_or_idx) if mask_or_idx.dtype == bool else mask_or_idx
         labels = None if self.labels is None else [self.labels[i] for i in idx.tolist()]
         line = self.line.take(pa.array(idx)) if self.line is not None else None
-        meta = self.meta.take(pa.array(idx)) if self.meta is not None else None
+        meta = _flat(self.meta).take(pa.array(idx)) if self.meta is not None else None
         nbytes = None if self.nbytes is None else self.nbytes[idx]
         return Rows(self.ts[idx], self.stream[idx], line, meta, labels, nbytes)
 
@@ -46,7 +47,7 @@ class Rows:
     def from_table(cls, table: pa.Table) -> "Rows":
         cols = table.column_names
         line = _flat(table.column("line")) if "line" in cols else None
-        meta = _flat(table.column("meta")) if "meta" in cols else None
+        meta = _lazy_meta(table.column("meta")) if "meta" in cols else None
         nbytes = table.column("len").to_numpy().astype(np.int64) if "len" in cols else None
         return cls(
             ts=table.column("ts").to_numpy(),
@@ -75,6 +76,12 @@ def _flat(col) -> pa.Array:
             return _concat_dictionaries(col)
         return col.combine_chunks()
     return col
+
+
+def _lazy_meta(col):
+    if isinstance(col, pa.ChunkedArray) and col.num_chunks > 1 and pa.types.is_dictionary(col.type):
+        return col
+    return _flat(col)
 
 
 def _concat_dictionaries(col: pa.ChunkedArray) -> pa.DictionaryArray:
@@ -165,16 +172,18 @@ def group_codes_by_meta_names(rows: Rows, names) -> tuple[np.ndarray, list[tuple
     if rows.meta is None or not names:
         uniq, codes = dense_codes(rows.stream)
         return codes, [(int(s), ()) for s in uniq.tolist()]
-    meta = _flat(rows.meta)
+    meta = rows.meta
+    if isinstance(meta, pa.ChunkedArray) and not any(_mentions(c.dictionary, names).any() for c in meta.chunks):
+        # No row carries a grouped name: rows group by stream alone, the codes are not needed
+        # (nor the chunks joined).
+        uniq, codes = dense_codes(rows.stream)
+        return codes, [(int(s), ()) for s in uniq.tolist()]
+    meta = _flat(meta)
     if not pa.types.is_dictionary(meta.type):
         meta = pc.dictionary_encode(meta)
     dictionary = meta.dictionary
-    # Which dictionary entries mention any grouped name at all (one vectorised search per name).
-    mentions = np.zeros(len(dictionary), dtype=bool)
-    for name in names:
-        mentions |= contains_mask(dictionary, f'"{name}":')
+    mentions = _mentions(dictionary, names)
     if not mentions.any():
-        # No row carries a grouped name: rows group by stream alone, the codes are not needed.
         uniq, codes = dense_codes(rows.stream)
         return codes, [(int(s), ()) for s in uniq.tolist()]
     mcodes, dictionary = meta_codes(meta)
@@ -195,6 +204,14 @@ def group_codes_by_meta_names(rows: Rows, names) -> tuple[np.ndarray, list[tuple
     uniq, codes = dense_codes(sdense * n + red)
     keys = [(int(sids[c // n]), reduced_list[c % n]) for c in uniq.tolist()]
     return codes, keys
+
+
+def _mentions(dictionary: pa.Array, names) -> np.ndarray:
+    """Which dictionary entries mention any of the names at all (one buffer search per name)."""
+    out = np.zeros(len(dictionary), dtype=bool)
+    for name in names:
+        out |= contains_mask(dictionary, f'"{name}":')
+    return out
 
 
 def materialise_labels(rows: Rows, stream_labels: dict[int, LabelSet]) -> Rows:

@@ -93,3 +93,16 @@ def test_metadata_chunks_with_different_dictionaries_group_by_their_text():
     assert [keys[c] for c in codes.tolist()] == [(1, (("level", "info"),)), (1, ()), (1, ()), (1, (("level", "info"),))]
     codes, keys = group_codes(rows)
     assert [keys[c][1] for c in codes.tolist()] == rows.meta.to_pylist()
+
+
+def test_rows_taken_from_chunked_metadata_keep_their_text():
+    meta = pa.chunked_array([pa.array(['{"t":"1"}']).dictionary_encode(), pa.array(["", '{"t":"2"}']).dictionary_encode()])
+    rows = Rows.from_table(pa.table({"stream": pa.array([1, 2, 3]), "ts": pa.array([1, 2, 3]), "meta": meta}))
+    assert rows.take(np.array([2, 0])).meta.to_pylist() == ['{"t":"2"}', '{"t":"1"}']
+
+
+def test_grouping_by_a_name_no_chunk_mentions_groups_by_stream():
+    meta = pa.chunked_array([pa.array(['{"t":"1"}']).dictionary_encode(), pa.array(['{"t":"2"}']).dictionary_encode()])
+    rows = Rows.from_table(pa.table({"stream": pa.array([4, 3]), "ts": pa.array([1, 2]), "meta": meta}))
+    codes, keys = group_codes_by_meta_names(rows, ["level"])
+    assert [keys[c] for c in codes.tolist()] == [(4, ()), (3, ())]
