@@ -5,6 +5,9 @@ queries extract samples (one per surviving row: 1, the line's bytes, or an unwra
 their series, then evaluate every step at once (`metric.range_agg`). Where Loki pushes a `sum by`
 grouping into the range aggregation, so do we: rows map straight to the output groups, which is both
 Loki's semantics (errors and labels aggregated away never surface) and far less work.
+
+Windows are read window by window in two worker threads (`window_reads`): Parquet decoding and the
+Arrow/RE2 line filters release the GIL, so two windows decode and filter at once on two cores.
 """
 
 from __future__ import annotations
