@@ -91,16 +91,18 @@ def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
 
 
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
-                level: int = 0, order: np.ndarray | None = None) -> BlockInfo:
+                level: int = 0, order: np.ndarray | None = None, gather: R.Gather | None = None) -> BlockInfo:
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename.
 
     With `order`, the block holds the rows `order` of `table` (stream, ts, line, meta; `len` is
     computed), gathered one row group at a time: a flush then never holds a sorted copy of the
-    whole head beside the head itself, only one row group of it.
+    whole head beside the head itself, only one row group of it. `gather` (of `table`) may be
+    passed so that the blocks of several windows share its preparation.
     """
     if order is not None and level > 0:  # trigram maps want the whole sorted line column
         table, order = R.with_len(R.take(table, order)), None
-    gather = R.Gather(table) if order is not None else None
+    if order is not None and gather is None:
+        gather = R.Gather(table)
     n = table.num_rows if order is None else len(order)
     if n == 0:
         raise AssertionError("BUG: writing an empty block")
@@ -114,9 +116,10 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         lens = table.column("len").to_numpy()
         ranges = stream_ranges(table)
     else:
-        lens = _np_len(table.column("line"))[order]
-        ranges = _ranges(R._np(table.column("stream"))[order], R._np(table.column("ts"))[order],
-                         lens + _np_len(table.column("meta"))[order])
+        assert gather is not None
+        lens = gather.column("line").length[order]
+        ranges = _ranges(gather.column("stream")[order], gather.column("ts")[order],
+                         lens + gather.column("meta").length[order])
     bounds = row_group_bounds(lens)
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
         kv[F.BLOCK_TRIGRAM_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
@@ -230,11 +233,6 @@ class BlockReader:
             return pf.read_row_groups(row_groups, columns=columns)
         except (pa.ArrowInvalid, OSError) as e:
             raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
-
-
-def _np_len(col: pa.ChunkedArray) -> np.ndarray:
-    """UTF-8 byte lengths of a string column, as int64."""
-    return pc.binary_length(col).to_numpy().astype(np.int64)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -34,6 +34,10 @@ class Gather:
             else:
                 self.cols.append(_arr(c))
 
+    def column(self, name: str):
+        """The prepared column: a NumPy array (integers) or a `_Strings` (its `length` per row)."""
+        return self.cols[self.schema.get_field_index(name)]
+
     def take(self, order: np.ndarray) -> pa.Table:
         cols = []
         for f, c in zip(self.schema, self.cols):

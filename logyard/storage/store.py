@@ -196,10 +196,11 @@ class Store:
         if table.num_rows == 0:
             return out
         win = R._np(table.column("ts")) // self.window_ns
-        order = None
+        order = gather = None
         if not clean:
             order = R.sorted_order(table, dedup=True, major=win)
             win = win[order]  # rows are gathered from the head's chunks by write_block
+            gather = R.Gather(table)
         else:
             if table.schema.field("line").type != pa.large_string():
                 table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
@@ -213,7 +214,7 @@ class Store:
                                        window_start=window_start, level=level))
             else:
                 out.append(write_block(table, self.data_dir, rel, tenant=tenant, window_start=window_start,
-                                       level=level, order=order[lo:hi]))
+                                       level=level, order=order[lo:hi], gather=gather))
         return out
 
     def _block_path(self, tenant: str, window_start: int) -> str:
