@@ -68,9 +68,7 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     import uvicorn
 
     from logyard.api.app import create_app
-    from logyard.api.ingest_pool import use_system_allocator
 
-    use_system_allocator()
     app = create_app(cfg)
     logging.getLogger("logyard").info(
         "logyard %s listening on http://%s, data in %s", __version__, cfg.listen, cfg.storage.data_dir)
