@@ -71,24 +71,31 @@ class LabelSet(tuple):
         return f"LabelSet({str(self)})"
 
 
+_GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+               "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
 def quote(value: str) -> str:
-    """Quote a label value like Go's strconv.Quote (which Loki uses when printing label sets)."""
+    """Go's strconv.Quote, the one quoting of the project: Loki prints label sets, LogQL strings and
+    error texts with it, and the LogQL lexer reads its output back to the same string."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return '"' + value + '"'
     out = ['"']
     for ch in value:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
+        o = ord(ch)
+        esc = _GO_ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (kept as a surrogate escape): Go's \xNN
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif ch.isprintable() or ch == " ":
             out.append(ch)
+        elif o < 0x80:
+            out.append(f"\\x{o:02x}")
+        elif o <= 0xFFFF:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
     out.append('"')
     return "".join(out)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from logyard.labels import quote
 from logyard.errors import BadRequestError
 
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
@@ -30,27 +31,7 @@ class LabelParseError(BadRequestError):
         self.offset = offset
 
 
-def go_quote(value: str) -> str:
-    """Quote like Go's strconv.Quote, which Loki uses to print a JSON push's labels before parsing."""
-    if value.isprintable() and '"' not in value and "\\" not in value:
-        return '"' + value + '"'
-    out = ['"']
-    for ch in value:
-        o = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif o < 0x80:
-            out.append(f"\\x{o:02x}")
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append('"')
-    return "".join(out)
+go_quote = quote  # Go's strconv.Quote; the one implementation lives in logyard.labels
 
 
 def labels_string(pairs: dict[str, str]) -> str:

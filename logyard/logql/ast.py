@@ -25,35 +25,11 @@ import math
 from dataclasses import dataclass
 from typing import Iterator, Union
 
-from logyard.labels import Matcher
+from logyard.labels import Matcher, quote
 from logyard.logql.durations import format_bytes, format_duration, format_prom_duration
 
 
-def go_quote(s: str) -> str:
-    """Quote like Go's strconv.Quote: a "…" literal the LogQL lexer reads back to the same string."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (kept as a surrogate escape)
-            out.append(f"\\x{o - 0xDC00:02x}")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable() and ch != " ":
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+go_quote = quote  # Go's strconv.Quote; the one implementation lives in logyard.labels
 
 
 def format_number(value: float) -> str:

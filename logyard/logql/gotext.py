@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from logyard.labels import quote
+
 _GO_FLOAT = re.compile(
     r"[+-]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9]*(?:[eE][+-]?[0-9]+)?"
     r"|0[xX][0-9a-fA-F]*\.?[0-9a-fA-F]*[pP][+-]?[0-9]+|inf|infinity|nan)",
@@ -20,37 +22,7 @@ _GO_FLOAT = re.compile(
 GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
-def go_quote(s: str) -> str:
-    """Go's `strconv.Quote` / `%q` for a string."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif 0xD800 <= o <= 0xDFFF or o == 0xFFFD:
-            out.append("\\ufffd" if o != 0xFFFD else ch)
-        elif not ch.isprintable() and o > 0x7F:
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+go_quote = quote  # Go's strconv.Quote / %q; the one implementation lives in logyard.labels
 
 
 def parse_float(s: str) -> float:
