@@ -1,0 +1,12 @@
+"""The C fast paths of ingest (logyard/ingest/_*.c); everything else is in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+
+setup(
+    ext_modules=[
+        Extension("logyard.ingest._levelscan", ["logyard/ingest/_levelscan.c"], extra_compile_args=_FLAGS),
+        Extension("logyard.ingest._pushscan", ["logyard/ingest/_pushscan.c"], extra_compile_args=_FLAGS),
+    ]
+)
