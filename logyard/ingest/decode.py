@@ -17,6 +17,7 @@ import gc
 
 from logyard.errors import UnprocessableError
 from logyard.ingest.body import decompress, media_type
+from logyard.ingest.json_fast import decode_json_fast
 from logyard.ingest.json_push import decode_json
 from logyard.ingest.proto import decode_protobuf
 from logyard.ingest.validate import DEFAULT_LIST, MISSING_STREAMS, DecodeResult, Validator, normalize_metadata_name
@@ -67,7 +68,10 @@ def _decode(
 ) -> DecodeResult:
     body = decompress(body, content_encoding or "")
     if media_type(content_type) == "application/json":
-        raw = decode_json(body)
+        # The C scanner takes the usual bodies; anything else (and every error) goes to orjson.
+        raw = decode_json_fast(body)
+        if raw is None:
+            raw = decode_json(body)
     else:
         # Loki: any other type is protobuf, snappy block compressed ("snappy: corrupt input").
         raw = decode_protobuf(body)

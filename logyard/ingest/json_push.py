@@ -75,11 +75,7 @@ def _json_stream(si: int, s: dict) -> RawStream:
                 raise BadRequestError(f"streams[{si}].stream.{k}: label values must be strings, not {_kind(v)}")
             if not isinstance(v, str):
                 labels[k] = orjson.dumps(v).decode()  # Loki takes a scalar's JSON text as the value
-    key = tuple(labels.items())
-    pairs = PARSED_LABELS.get(key)
-    if pairs is None:
-        pairs = _json_labels(labels)
-        remember(PARSED_LABELS, key, pairs)
+    pairs = stream_pairs(labels)
     values = s.get("values")
     if values is None:
         values = []
@@ -106,6 +102,16 @@ def _json_stream(si: int, s: dict) -> RawStream:
             if meta:
                 sm[i] = meta
     return RawStream(pairs, NO_TS, lines, sm, si, values), ts
+
+
+def stream_pairs(labels: dict[str, str]) -> list[tuple[str, str]]:
+    """A stream's label map (string values) as parsed label pairs, cached; shared with json_fast."""
+    key = tuple(labels.items())
+    pairs = PARSED_LABELS.get(key)
+    if pairs is None:
+        pairs = _json_labels(labels)
+        remember(PARSED_LABELS, key, pairs)
+    return pairs
 
 
 def _explain_bad_metadata(si: int, i: int, meta: object) -> None:

@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from logyard.labels import LabelSet
+
+
+class LineColumn(Sequence[str]):
+    """An Arrow string array read as a list of str, converted only where an item is asked for.
+
+    The C push decoder (json_fast.py) puts a body's lines straight into an Arrow array; making a
+    str of each only for storage to convert them back would cost more than the decoding. Code
+    that needs the str (an error message, a dropped entry) gets it here one at a time.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: pa.Array) -> None:
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return self.array[i].to_pylist()
+        return self.array[i].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.array.to_pylist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LineColumn):
+            return self.array.equals(other.array)
+        if isinstance(other, (list, tuple)):
+            return self.array.to_pylist() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
+    def __repr__(self) -> str:
+        return f"LineColumn({self.array.to_pylist()!r})"
 
 
 @dataclass
@@ -26,7 +64,7 @@ class PushStream:
 
     labels: LabelSet
     timestamps: np.ndarray  # int64 nanoseconds since the epoch, one per entry
-    lines: list[str]
+    lines: Sequence[str]  # a list, or a LineColumn over `arrow_lines`
     metadata: list[str]
     arrow_lines: pa.Array | None = field(default=None, repr=False, compare=False)
     arrow_meta: pa.Array | None = field(default=None, repr=False, compare=False)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 
 @dataclass
@@ -13,11 +15,12 @@ class RawStream:
 
     pairs: list[tuple[str, str]]  # parsed labels, empty values dropped, possibly with duplicates
     ts: np.ndarray  # int64 ns
-    lines: list[str]
+    lines: Sequence[str]  # a list, or json_fast's LineColumn over `column`
     sm: dict[int, dict[str, str]]  # entry index -> structured metadata, as sent
     index: int = 0  # position in the request, for error messages
     values: list | None = None  # the JSON entries, kept to explain a bad one
     sm_dropped: list[int] = field(default_factory=list)  # entries refused for their metadata
+    column: pa.Array | None = None  # the lines as an Arrow string array, when the decoder made one
 
 
 NO_TS = np.zeros(0, dtype=np.int64)

@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from logyard.errors import BadRequestError
 from logyard.ingest.labelparse import go_quote
-from logyard.ingest.level import LEVEL_FIELDS, LEVELS, detect_levels, normalize_level
+from logyard.ingest.level import LEVEL_FIELDS, LEVELS, normalize_level
+from logyard.ingest.level_fast import detect_levels
 from logyard.ingest.model import PushStream
 from logyard.ingest.raw import RawStream, remember
 from logyard.labels import LabelSet
@@ -203,17 +204,9 @@ class Validator:
 
     def entries(self, kept: list[tuple[_StreamInfo, RawStream]], levels: bool) -> None:
         # One column for the whole body: byte lengths, size checks and level detection run once.
-        all_lines = list(itertools.chain.from_iterable(s.lines for _, s in kept)) if len(kept) > 1 else kept[0][1].lines
-        try:
-            column = pa.array(all_lines, type=pa.string())
-        except (pa.ArrowException, TypeError):
-            for _, s in kept:  # error path only: name the first line that is not a string
-                for i, line in enumerate(s.lines):
-                    if not isinstance(line, str):
-                        raise BadRequestError(f"streams[{s.index}].values[{i}][1]: the log line must be a string") from None
-            raise
+        column = _line_column(kept)
         nbytes = pc.binary_length(column).to_numpy()
-        ok = nbytes <= self.max_line if self.max_line else np.ones(len(all_lines), dtype=bool)
+        ok = nbytes <= self.max_line if self.max_line else np.ones(len(column), dtype=bool)
         all_ok = bool(ok.all())
         codes = detect_levels(column) if levels else None
 
@@ -305,6 +298,22 @@ class Validator:
             out[i] = dumped.decode()
             self.result.metadata_bytes += _names_values_bytes(meta, dumped)
         return out
+
+
+def _line_column(kept: list[tuple[_StreamInfo, RawStream]]) -> pa.Array:
+    """The lines of the kept streams as one Arrow string array."""
+    if all(s.column is not None for _, s in kept):
+        # The C decoder's arrays (slices of one body column): concatenated, not converted.
+        return kept[0][1].column if len(kept) == 1 else pa.concat_arrays([s.column for _, s in kept])
+    all_lines = list(itertools.chain.from_iterable(s.lines for _, s in kept)) if len(kept) > 1 else kept[0][1].lines
+    try:
+        return pa.array(all_lines, type=pa.string())
+    except (pa.ArrowException, TypeError):
+        for _, s in kept:  # error path only: name the first line that is not a string
+            for i, line in enumerate(s.lines):
+                if not isinstance(line, str):
+                    raise BadRequestError(f"streams[{s.index}].values[{i}][1]: the log line must be a string") from None
+        raise
 
 
 def _names_values_bytes(meta: dict[str, str], dumped: bytes) -> int:
