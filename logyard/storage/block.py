@@ -229,8 +229,12 @@ class BlockReader:
     def read(self, row_groups: list[int], columns: list[str]) -> pa.Table:
         self._load()
         try:
-            pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"])
-            return pf.read_row_groups(row_groups, columns=columns)
+            # No pre-buffering (the file is memory-mapped: it only hands each read to Arrow's I/O
+            # threads and waits) and no decoding threads (window reads already run two at once):
+            # both cost more in thread wake-ups than they save, about 4 ms of a 10 ms log query.
+            pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"],
+                                pre_buffer=False)
+            return pf.read_row_groups(row_groups, columns=columns, use_threads=False)
         except (pa.ArrowInvalid, OSError) as e:
             raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
 
