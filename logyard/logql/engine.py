@@ -92,9 +92,11 @@ class Engine:
         pipeline = compile_pipeline(expr.pipeline, streams)
         ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
         # Windows are filtered in the reading threads; a limit the newest window fills reads no other.
+        # With no stage at all every row read is an entry: a window's first `limit` rows are all
+        # the query can take from it, so storage need not decode the rest.
         windows = window_reads(self.store, tenant, ids, start, end, direction=direction,
                                columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr),
-                               work=pipeline.columnar_table, ramp=True)
+                               work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit)
         parts = collect_entries(windows, pipeline, limit, direction)
         return encode_streams(parts, streams, direction)
 
@@ -161,31 +163,33 @@ def _head_lines(store) -> int:
 
 
 def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
-                 line_contains=(), work=None, ahead: int = 2, ramp: bool = False) -> Iterator:
+                 line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
+                 first: int | None = None) -> Iterator:
     """The tables of [lo, hi), window by window in `direction` order, each read (and passed
     through `work`) in a worker thread, up to `ahead` windows at once.
 
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
-    a log query whose limit the newest window fills reads nothing more.
+    a log query whose limit the newest window fills reads nothing more. `first` is `Store.read`'s hint.
     """
     work = work or (lambda t: t)
     window = getattr(store, "window_ns", 0)
-    first = lo // window * window if window else 0
-    if (not window or hi <= lo or (hi - first) // window > MAX_WINDOW_READS
+    w0 = lo // window * window if window else 0
+    if (not window or hi <= lo or (hi - w0) // window > MAX_WINDOW_READS
             or _head_lines(store) > MAX_HEAD_LINES_FOR_WINDOW_READS):
-        tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains)
+        tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains,
+                            first=first)
         # A log query may stop at its first window: decode nothing ahead of it then.
         for t in (tables if ramp else read_ahead(tables)):
             yield work(t)
         return
-    starts = list(range(first, hi, window))
+    starts = list(range(w0, hi, window))
     if direction == "backward":
         starts.reverse()
 
     def one(w: int) -> list:
         return [work(t) for t in store.read(tenant, ids, max(lo, w), min(hi, w + window), direction=direction,
-                                            columns=columns, line_contains=line_contains)]
+                                            columns=columns, line_contains=line_contains, first=first)]
 
     nxt = 0
     if ramp:

@@ -170,6 +170,7 @@ class BlockReader:
         self._lock = threading.Lock()
         self._md: pq.FileMetaData | None = None
         self._rg: tuple[np.ndarray, ...] | None = None
+        self._rows: np.ndarray | None = None
         self._trigrams: trigrams.TrigramIndex | None = None
 
     def _load(self) -> None:
@@ -195,6 +196,7 @@ class BlockReader:
                         raise CorruptDataError(f"{self.path}: row group {i} column {names[col]} has no statistics")
                     arr[j, i], arr[j + 1, i] = st.min, st.max
             self._rg = (arr[0], arr[1], arr[2], arr[3])
+            self._rows = np.array([md.row_group(i).num_rows for i in range(n)], dtype=np.int64)
             blob = (md.metadata or {}).get(F.BLOCK_TRIGRAM_KEY)
             if blob is not None:
                 self._trigrams = trigrams.TrigramIndex(blob, n, str(self.path))
@@ -226,17 +228,57 @@ class BlockReader:
         inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
         return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
 
-    def read(self, row_groups: list[int], columns: list[str]) -> pa.Table:
+    def row_group_rows(self) -> np.ndarray:
+        """Rows of each row group."""
+        self._load()
+        return self._rows  # type: ignore[return-value]
+
+    def open(self) -> pq.ParquetFile:
+        """The block as a ParquetFile, for several `read`s in one thread (not shared across threads).
+
+        No pre-buffering (the file is memory-mapped: it only hands each read to Arrow's I/O
+        threads and waits) and no decoding threads in `read` (window reads already run two at
+        once): both cost more in thread wake-ups than they save, about 4 ms of a 10 ms log query.
+        """
         self._load()
         try:
-            # No pre-buffering (the file is memory-mapped: it only hands each read to Arrow's I/O
-            # threads and waits) and no decoding threads (window reads already run two at once):
-            # both cost more in thread wake-ups than they save, about 4 ms of a 10 ms log query.
-            pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"],
-                                pre_buffer=False)
+            return pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"],
+                                  pre_buffer=False)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise CorruptDataError(f"{self.path}: block does not open ({e})") from e
+
+    def read(self, row_groups: list[int], columns: list[str], pf: pq.ParquetFile | None = None) -> pa.Table:
+        pf = pf or self.open()
+        try:
             return pf.read_row_groups(row_groups, columns=columns, use_threads=False)
         except (pa.ArrowInvalid, OSError) as e:
             raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
+
+    def read_first(self, row_groups: list[int], columns: list[str], ids: np.ndarray, start_ns: int,
+                   end_ns: int, limit: int, backward: bool) -> pa.Table:
+        """The rows of `ids` in [start_ns, end_ns) narrowed by `rows.first_rows_mask`: the `limit`
+        newest (backward) or oldest of them and their ties, sorted by (stream, ts).
+
+        Two passes: stream and ts of every candidate row group first (a small fraction of the
+        bytes), then the other columns of only the row groups that hold a wanted row.
+        """
+        pf = self.open()
+        keys = self.read(row_groups, ["stream", "ts"], pf)
+        stream, ts = R._np(keys.column("stream")), R._np(keys.column("ts"))
+        keep = R.first_rows_mask(ts, R.row_mask(stream, ts, ids, start_ns, end_ns), limit, backward)
+        counts = self.row_group_rows()[row_groups]
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        hit = np.logical_or.reduceat(keep, starts) if len(keep) else np.zeros(0, dtype=bool)
+        sel = np.flatnonzero(keep)
+        arrays = {"stream": pa.array(stream[sel]), "ts": pa.array(ts[sel])}
+        rest = [c for c in columns if c not in ("stream", "ts")]
+        if rest:
+            other = self.read([g for g, h in zip(row_groups, hit.tolist()) if h], rest, pf)
+            # Positions of the wanted rows among the rows of the row groups read.
+            pos = np.flatnonzero(keep[np.repeat(hit, counts)])
+            other = R.take_few(other, pos)
+            arrays.update(zip(other.column_names, other.columns))
+        return pa.Table.from_arrays([arrays[c] for c in columns], names=list(columns))
 
 
 def _fsync_dir(path: Path) -> None:

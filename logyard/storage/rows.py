@@ -116,13 +116,15 @@ def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: 
     Block rows are sorted by (stream, ts), so the wanted rows form a few contiguous runs: they are
     returned as zero-copy slices rather than a filtered copy when there are not too many runs.
     """
-    n = table.num_rows
-    if n == 0:
+    if table.num_rows == 0:
         return table
-    ts = _np(table.column("ts"))
+    return keep_rows(table, row_mask(_np(table.column("stream")), _np(table.column("ts")), ids, start_ns, end_ns))
+
+
+def row_mask(stream: np.ndarray, ts: np.ndarray, ids: np.ndarray | None, start_ns: int, end_ns: int) -> np.ndarray:
+    """Which rows belong to the sorted unique streams `ids` (None = all) and [start_ns, end_ns)."""
     keep = (ts >= start_ns) & (ts < end_ns)
-    if ids is not None:
-        stream = _np(table.column("stream"))
+    if ids is not None and len(stream):
         top = int(stream.max())
         if ids.size and 0 <= int(stream.min()) and top <= 1 << 24:
             lut = np.zeros(top + 1, dtype=bool)  # stream ids are small dense integers
@@ -130,6 +132,12 @@ def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: 
             keep &= lut[stream]
         else:
             keep &= np.isin(stream, ids)
+    return keep
+
+
+def keep_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
+    """The rows where `keep` is true: zero-copy slices when they form at most MAX_SLICES runs."""
+    n = table.num_rows
     if keep.all():
         return table
     edges = np.flatnonzero(np.diff(keep.astype(np.int8))) + 1
@@ -141,6 +149,54 @@ def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: 
         ends = bounds[1:][keep[bounds[:-1]]]
         return pa.concat_tables([table.slice(a, b - a) for a, b in zip(starts.tolist(), ends.tolist())])
     return table.filter(pa.array(keep))
+
+
+def take_few(table: pa.Table, pos: np.ndarray) -> pa.Table:
+    """Rows at the sorted positions `pos`, one chunk per column, dictionary columns re-encoded over
+    the taken values alone.
+
+    For a few rows out of large row groups: a slice of a dictionary chunk keeps the row group's
+    whole dictionary (thousands of trace ids), which every later join of chunks would copy.
+    """
+    cols = []
+    for f, col in zip(table.schema, table.columns):
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        bounds = np.cumsum([0] + [len(c) for c in chunks])
+        cuts = np.searchsorted(pos, bounds)
+        parts = [c.take(pa.array(pos[a:b] - lo)) for c, a, b, lo in
+                 zip(chunks, cuts[:-1].tolist(), cuts[1:].tolist(), bounds[:-1].tolist()) if a < b]
+        if pa.types.is_dictionary(f.type):
+            plain = [p.dictionary_decode() for p in parts]
+            arr = pa.concat_arrays(plain) if plain else pa.array([], f.type.value_type)
+            cols.append(pc.dictionary_encode(arr).cast(f.type))
+        else:
+            cols.append(pa.concat_arrays(parts) if parts else pa.array([], f.type))
+    return pa.Table.from_arrays(cols, schema=table.schema)
+
+
+def first_rows_mask(ts: np.ndarray, keep: np.ndarray, limit: int, backward: bool) -> np.ndarray:
+    """`keep`, narrowed to the `limit` newest (backward) or oldest kept rows and every kept row
+    tied with the last of them: a caller that orders rows by ts alone (stably) and takes `limit`
+    gets the same rows from this subset as from all of `keep`, whatever order ties come in."""
+    n = int(np.count_nonzero(keep))
+    if n <= limit:
+        return keep
+    if limit <= 0:
+        return np.zeros_like(keep)
+    cand = ts[keep]
+    if backward:
+        bound = np.partition(cand, n - limit)[n - limit]  # the limit-th largest
+        return keep & (ts >= bound)
+    bound = np.partition(cand, limit - 1)[limit - 1]  # the limit-th smallest
+    return keep & (ts <= bound)
+
+
+def first_rows(table: pa.Table, limit: int, backward: bool) -> pa.Table:
+    """`first_rows_mask` applied to a table (its order kept)."""
+    if table.num_rows <= limit:
+        return table
+    ts = _np(table.column("ts"))
+    return keep_rows(table, first_rows_mask(ts, np.ones(len(ts), dtype=bool), limit, backward))
 
 
 def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = None) -> np.ndarray:

@@ -270,12 +270,18 @@ class Store:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str] = ()) -> Iterator[pa.Table]:
+             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
         """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
 
         `line_contains` is a pruning hint: substrings (case-sensitive) every wanted line contains.
         Row groups whose trigram bitmap rules one out are skipped; the rows that are returned are
         NOT filtered by it, the caller still applies its line filter.
+
+        `first` is a hint for a reader that wants only the first `first` rows of each window in
+        `direction` order by ts (a log query with no stage that drops rows): a window's table then
+        holds at least those rows and every row tied in ts with the last of them, and may omit the
+        others. Ordering a window's rows stably by ts and taking `first` gives the same rows as
+        from the full window. Row groups holding none of them are not decoded beyond stream and ts.
         """
         if direction not in ("backward", "forward"):
             raise AssertionError(f"BUG: direction {direction!r}")
@@ -288,12 +294,12 @@ class Store:
             return
         pin = self.maintenance.pin()  # the files of the blocks it lists stay until the read ends
         try:
-            yield from self._read(tenant, ids, start_ns, end_ns, direction, columns, line_contains)
+            yield from self._read(tenant, ids, start_ns, end_ns, direction, columns, line_contains, first)
         finally:
             self.maintenance.unpin(pin)
 
     def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
-              columns: tuple[str, ...], line_contains: Sequence[str]) -> Iterator[pa.Table]:
+              columns: tuple[str, ...], line_contains: Sequence[str], first: int | None) -> Iterator[pa.Table]:
         views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
         for b in blocks:
@@ -310,7 +316,8 @@ class Store:
         for w in windows:
             lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
             hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
-            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri)
+            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri,
+                                  first=first, backward=direction == "backward")
             if t.num_rows:
                 yield t
 
@@ -322,7 +329,8 @@ class Store:
         return pa.concat_tables(parts)
 
     def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
-                     columns: tuple[str, ...], tri: np.ndarray | None = None) -> pa.Table:
+                     columns: tuple[str, ...], tri: np.ndarray | None = None, *, first: int | None = None,
+                     backward: bool = True) -> pa.Table:
         want = list(dict.fromkeys(("stream", "ts", *columns)))
         parts: list[pa.Table] = []
         sources: list[tuple[BlockReader, list[int]]] = []
@@ -331,11 +339,18 @@ class Store:
             rgs = r.row_groups(ids, lo, hi, tri)
             if rgs:
                 sources.append((r, rgs))
+                if first is not None:
+                    # Each source's first rows (and ties) include every row of the merged window's
+                    # first rows that the source holds, duplicates across sources or not.
+                    parts.append(r.read_first(rgs, want, ids, lo, hi, first, backward))
+                    continue
                 t = r.read(rgs, want)
                 parts.append(t if r.covers(rgs, ids, lo, hi) else R.select_rows(t, ids, lo, hi))
         if head is not None and head.num_rows:
             # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
             hp = R.sort_dedup(head)
+            if first is not None:
+                hp = R.first_rows(hp, first, backward)
             if "len" in want:
                 hp = R.with_len(hp)
             parts.append(hp.select(want))

@@ -21,7 +21,7 @@ class FakeStore:
         self.fail_at = fail_at
         self.lock = threading.Lock()
 
-    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=()):
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
         with self.lock:
             self.calls.append((start, end))
         if start == self.fail_at:
@@ -83,7 +83,7 @@ def test_a_ramped_sequential_read_decodes_nothing_ahead_of_the_consumer(monkeypa
     produced = []
 
     class Lazy(FakeStore):
-        def read(self, tenant, ids, start, end, *, direction, columns, line_contains=()):
+        def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
             for w in range(start, end, 10):
                 produced.append(w)
                 yield w

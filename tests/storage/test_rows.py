@@ -70,3 +70,38 @@ def test_packed_key_order_is_the_stable_lexsort_order(keys, with_major):
     major, stream, ts = (np.array(k, dtype=np.int64) for k in (zip(*keys) if keys else ((), (), ())))
     want = np.lexsort((ts, stream, major) if with_major else (ts, stream))
     assert R._key_order(stream, ts, major if with_major else None).tolist() == want.tolist()
+
+
+def first_by_ts(rows, limit, backward):
+    """What a log query takes from a window: stable order by ts (reversed when backward), `limit`."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i][1])
+    if backward:
+        order.reverse()
+    return [rows[i] for i in order[:limit]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(row_st, max_size=60), limit=st.integers(0, 70), backward=st.booleans())
+def test_first_rows_keep_what_a_limit_takes_in_order(rows, limit, backward):
+    t = R.sort_dedup(table_of(rows))
+    got = as_rows(R.first_rows(t, limit, backward))
+    full = as_rows(t)
+    assert [r for r in full if r in set(got)] == got  # a subset, in the table's order
+    assert first_by_ts(got, limit, backward) == first_by_ts(full, limit, backward)
+
+
+def test_first_rows_keep_every_row_tied_with_the_last_one_taken():
+    t = table_of([(1, 5, "a"), (1, 7, "b"), (2, 7, "c"), (3, 9, "d")])
+    assert as_rows(R.first_rows(t, 2, backward=True)) == [(1, 7, "b"), (2, 7, "c"), (3, 9, "d")]
+    assert as_rows(R.first_rows(t, 2, backward=False)) == [(1, 5, "a"), (1, 7, "b"), (2, 7, "c")]
+
+
+def test_take_few_re_encodes_metadata_over_the_rows_own_values():
+    big = pa.array([f"m{i}" for i in range(1000)]).dictionary_encode()
+    t = pa.Table.from_arrays([pa.chunked_array([big.slice(0, 10), big.slice(500, 5)]),
+                              pa.chunked_array([pa.array(range(15), pa.int64())])], names=["meta", "n"])
+    out = R.take_few(t, np.array([3, 4, 11]))
+    assert [out.column(c).num_chunks for c in ("meta", "n")] == [1, 1]
+    assert out.to_pydict() == {"meta": ["m3", "m4", "m501"], "n": [3, 4, 11]}
+    assert len(out.column("meta").chunk(0).dictionary) == 3
+    assert R.take_few(t, np.array([], np.int64)).num_rows == 0

@@ -291,3 +291,67 @@ def test_a_data_dir_open_in_one_store_is_refused_to_another(make_store):
         make_store()
     s.close()
     make_store()  # released on close
+
+
+def first_by_ts(table_rows, limit, backward):
+    """What a log query takes from a window: stable order by ts (reversed when backward), `limit`."""
+    order = sorted(range(len(table_rows)), key=lambda i: table_rows[i][1])
+    if backward:
+        order.reverse()
+    return [table_rows[i] for i in order[:limit]]
+
+
+def load_duplicates_and_ties(s):
+    """Three streams over two windows: two flushed blocks per window sharing rows, ties in ts,
+    and a head that repeats some block rows and adds new ones."""
+    c = {"app": "cache", "env": "prod"}
+    ts_a = T0 + np.repeat(np.arange(40), 2) * 10**9  # pairs of equal timestamps
+    a_lines = [f"a{i}" for i in range(80)]
+    b_ts = T0 + np.arange(60) * 10**9 + 5
+    s.append("t", [push(A, ts_a, a_lines), push(B, b_ts, [f"b{i}" for i in range(60)])])
+    s.flush()
+    s.append("t", [push(A, ts_a[40:], a_lines[40:]), push(c, T0 + HOUR + np.arange(30) * 10**9, [f"c{i}" for i in range(30)])])
+    s.flush()
+    s.append("t", [push(B, b_ts[50:], [f"b{i}" for i in range(50, 60)]),
+                   push(c, T0 + HOUR + np.arange(25, 35) * 10**9, [f"c{i}" for i in range(25, 35)]),
+                   push(A, T0 + np.array([79, 79]) * 10**9, ["late", "later"])])
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 50, 1000])
+@pytest.mark.parametrize("direction", ["backward", "forward"])
+@pytest.mark.parametrize("end", [T0 + 2 * HOUR, T0 + 30 * 10**9])
+def test_a_first_rows_read_gives_a_limit_the_rows_of_a_full_read(make_store, monkeypatch, limit, direction, end):
+    from logyard.storage import format as F
+
+    monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", 7)
+    s = make_store()
+    load_duplicates_and_ties(s)
+    ids = ids_of(s)
+    cols = ("stream", "ts", "line", "meta")
+    full = [rows([t]) for t in s.read("t", ids, T0, end, direction=direction, columns=cols)]
+    hinted = [rows([t]) for t in s.read("t", ids, T0, end, direction=direction, columns=cols, first=limit)]
+    assert len(hinted) == len(full)
+    for h, f in zip(hinted, full):
+        assert [r for r in f if r in set(h)] == h  # a subset, sorted and free of duplicates as the full read
+        assert first_by_ts(h, limit, direction == "backward") == first_by_ts(f, limit, direction == "backward")
+
+
+def test_a_first_rows_read_decodes_lines_only_of_the_row_groups_it_needs(make_store, monkeypatch):
+    from logyard.storage import format as F
+    from logyard.storage.block import BlockReader
+
+    monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", 100)
+    s = make_store()
+    s.append("t", [push(A, T0 + np.arange(1000) * 10**9, [f"l{i}" for i in range(1000)])])
+    s.flush()
+    reads = []
+    orig = BlockReader.read
+
+    def spy(self, row_groups, columns, pf=None):
+        reads.append((list(row_groups), list(columns)))
+        return orig(self, row_groups, columns, pf)
+
+    monkeypatch.setattr(BlockReader, "read", spy)
+    got = rows(s.read("t", ids_of(s), T0, T0 + HOUR, first=150))
+    assert [r[2] for r in got] == [f"l{i}" for i in range(850, 1000)]
+    assert reads == [(list(range(10)), ["stream", "ts"]), ([8, 9], ["line", "meta"])]
