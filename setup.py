@@ -8,5 +8,6 @@ setup(
     ext_modules=[
         Extension("logyard.ingest._levelscan", ["logyard/ingest/_levelscan.c"], extra_compile_args=_FLAGS),
         Extension("logyard.ingest._pushscan", ["logyard/ingest/_pushscan.c"], extra_compile_args=_FLAGS),
+        Extension("logyard.ingest._metajson", ["logyard/ingest/_metajson.c"], extra_compile_args=_FLAGS),
     ]
 )

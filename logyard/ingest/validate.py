@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.errors import BadRequestError
+from logyard.ingest import _metajson
 from logyard.ingest.labelparse import go_quote
 from logyard.ingest.level import LEVEL_FIELDS, LEVELS, normalize_level
 from logyard.ingest.level_fast import detect_levels
@@ -262,11 +263,18 @@ class Validator:
             out = _LEVEL_ONLY[codes].tolist()
         if not s.sm:
             return out
+        max_size, max_count = self.max_sm_size, self.max_sm_count  # Loki checks size, then count
+        items = s.sm.items()
+        if keep is None and stream_level is None:
+            # The C pass writes the entries whose names are clean and hold no level field; the
+            # rest (renames, level fields, limits) come back for the per-entry code below.
+            done_bytes, declined = _metajson.canonical(s.sm, codes, LEVELS, _LEVEL_KEYS, out, max_size, max_count)
+            self.result.metadata_bytes += done_bytes
+            items = [(i, s.sm[i]) for i in declined]
         code_list = codes.tolist() if codes is not None else None
         keep_list = keep.tolist() if keep is not None else None
-        max_size, max_count = self.max_sm_size, self.max_sm_count  # Loki checks size, then count
         # Per-entry Python, deliberately: only entries that carry structured metadata get here.
-        for i, sm in s.sm.items():
+        for i, sm in items:
             if keep_list is not None and not keep_list[i]:
                 continue
             meta = sm

@@ -1,6 +1,7 @@
 """The C push scanner (`_pushscan.c` via json_fast.py) against json_push.decode_json, the reference:
 the same streams, or a decline (None) that hands the body to the reference. Also the whole worker
-path (decode_body: WAL payload bytes, counts, discards, error) with and without the fast path."""
+path (decode_body: WAL payload bytes, counts, discards, error) with all three C passes (scanner,
+levels, metadata) and with none."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import logyard.ingest.decode as decode_module
+import logyard.ingest.validate as validate_module
 from logyard.api.ingest_pool import DecodeOptions, decode_body
 from logyard.errors import LogyardError
 from logyard.ingest.json_fast import decode_json_fast
 from logyard.ingest.json_push import decode_json
+from logyard.ingest.level import detect_levels as reference_levels
 from logyard.ingest.validate import DEFAULT_LIST
 
 DATA = Path(__file__).resolve().parents[1] / "conformance" / "data"
@@ -171,9 +174,19 @@ def _worker(body: bytes, **opts):
     return decode_body("tenant", body, "application/json", "gzip", DecodeOptions(**options))
 
 
+class _DeclineAll:
+    """Stands in for _metajson: every entry's metadata goes to the reference code."""
+
+    @staticmethod
+    def canonical(sm, *args):
+        return 0, list(sm)
+
+
 def _without_fast_path(monkeypatch, body: bytes, **opts):
     with monkeypatch.context() as m:
         m.setattr(decode_module, "decode_json_fast", lambda body: None)
+        m.setattr(validate_module, "_metajson", _DeclineAll)
+        m.setattr(validate_module, "detect_levels", reference_levels)
         return _worker(body, **opts)
 
 
