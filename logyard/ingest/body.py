@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import zlib
 
+from isal import isal_zlib
+
 from logyard.errors import BadRequestError
 
 
@@ -25,18 +27,28 @@ def decompress(body: bytes, encoding: str) -> bytes:
 
 
 def _gunzip(body: bytes) -> bytes:
-    """Gzip, multi-member like Go's gzip.Reader, with Go's texts for the usual failures."""
+    """Gzip, multi-member like Go's gzip.Reader, with Go's texts for the usual failures.
+
+    ISA-L inflates ~4x faster than zlib (the decode workers' largest single cost after JSON);
+    a body it refuses is inflated again by zlib, the reference, whose messages the texts quote."""
+    try:
+        return _members(body, isal_zlib.decompressobj, isal_zlib.error)
+    except BadRequestError:
+        return _members(body, zlib.decompressobj, zlib.error)
+
+
+def _members(body: bytes, decompressobj, error: type[Exception]) -> bytes:
     parts = []
     while True:
         if len(body) < 10:
             raise BadRequestError("unexpected EOF")  # Go: the 10-byte header cannot be read
         if body[:2] != b"\x1f\x8b":
             raise BadRequestError("gzip: invalid header")
-        d = zlib.decompressobj(31)
+        d = decompressobj(31)
         try:
             parts.append(d.decompress(body))
             parts.append(d.flush())
-        except zlib.error as e:
+        except error as e:
             text = "gzip: invalid checksum" if "check" in str(e) else f"flate: corrupt input ({e})"
             raise BadRequestError(text) from e
         if not d.eof:
