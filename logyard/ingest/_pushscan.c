@@ -240,8 +240,13 @@ static int string(Scan *sc, Buf *out)
 /* A string (after whitespace) as a Python str, or NULL (sc->oom tells an error from a decline). */
 static PyObject *pystring(Scan *sc)
 {
+    /* Room for the raw text of the string (its decoded form is never longer). */
+    ws(sc);
+    Size end = sc->i + 1;
+    while (end < sc->n && sc->s[end] != '"')
+        end += sc->s[end] == '\\' ? 2 : 1;
     sc->scratch.len = 0;
-    if (!string(sc, &sc->scratch))
+    if (!grow(sc, &sc->scratch, end - sc->i + 16) || !string(sc, &sc->scratch))
         return NULL;
     PyObject *o = PyUnicode_DecodeUTF8(sc->scratch.p ? sc->scratch.p : "", sc->scratch.len, "strict");
     if (o == NULL)
@@ -427,6 +432,10 @@ static PyObject *take(Buf *b)
     return PyBytes_FromStringAndSize(b->p ? b->p : "", b->len);
 }
 
+/* Kept from call to call (grown, never shrunk): fresh buffers each time cost page faults. Safe
+ * because scan holds the GIL throughout and never calls back into Python code. */
+static Buf TS, OFFSETS, SCRATCH;
+
 /* scan(body) -> None | (streams, ts, offsets, data): streams a list of (labels dict, entry count,
  * {entry index: metadata dict} or None); ts the int64 timestamps of all entries in body order;
  * offsets (int32, entries + 1) and data the lines. */
@@ -436,13 +445,14 @@ static PyObject *scan(PyObject *self, PyObject *arg)
     if (PyObject_GetBuffer(arg, &body, PyBUF_SIMPLE) < 0)
         return NULL;
     static const char *const TOP[] = {"streams"};
-    Scan sc = {.s = body.buf, .n = body.len};
-    PyObject *streams = PyList_New(0), *out = NULL;
-    if (streams == NULL)
+    Scan sc = {.s = body.buf, .n = body.len, .ts = TS, .offsets = OFFSETS, .scratch = SCRATCH};
+    sc.ts.len = sc.offsets.len = 0;
+    /* The lines go straight into the bytes object handed back. Decoded strings are never longer
+     * than their JSON text: room for all of it (plus the SSE2 loop's 16 bytes of slack), once. */
+    PyObject *streams = PyList_New(0), *out = NULL, *data = PyBytes_FromStringAndSize(NULL, body.len + 16);
+    if (streams == NULL || data == NULL)
         goto done;
-    /* Decoded strings are never longer than their JSON text: room for all of it, once. */
-    if (!grow(&sc, &sc.lines, body.len + 16) || !grow(&sc, &sc.scratch, body.len + 16))
-        goto done;
+    sc.lines = (Buf){PyBytes_AS_STRING(data), 0, body.len + 16};
     if (!add_offset(&sc) || !expect(&sc, '{') || member(&sc, TOP, 1) != 0 || !expect(&sc, '['))
         goto decline;
     for (;;) {
@@ -464,17 +474,19 @@ static PyObject *scan(PyObject *self, PyObject *arg)
     ws(&sc);
     if (sc.i != sc.n)
         goto decline;
-    out = Py_BuildValue("(ONNN)", streams, take(&sc.ts), take(&sc.offsets), take(&sc.lines));
+    if (_PyBytes_Resize(&data, sc.lines.len) < 0)
+        goto done; /* data is freed and NULL */
+    out = Py_BuildValue("(ONNO)", streams, take(&sc.ts), take(&sc.offsets), data);
     goto done;
 decline:
     if (!sc.oom)
         out = Py_NewRef(Py_None);
 done:
     Py_XDECREF(streams);
-    PyMem_Free(sc.ts.p);
-    PyMem_Free(sc.offsets.p);
-    PyMem_Free(sc.lines.p);
-    PyMem_Free(sc.scratch.p);
+    Py_XDECREF(data);
+    TS = sc.ts;
+    OFFSETS = sc.offsets;
+    SCRATCH = sc.scratch;
     PyBuffer_Release(&body);
     return out;
 }
