@@ -158,19 +158,23 @@ def take_few(table: pa.Table, pos: np.ndarray) -> pa.Table:
     For a few rows out of large row groups: a slice of a dictionary chunk keeps the row group's
     whole dictionary (thousands of trace ids), which every later join of chunks would copy.
     """
+    idx = pa.array(pos, pa.int64())
     cols = []
     for f, col in zip(table.schema, table.columns):
+        if not pa.types.is_dictionary(f.type):
+            col = col.take(idx)  # Arrow gathers from the chunks without joining them first
+            cols.append(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+            continue
         chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
         bounds = np.cumsum([0] + [len(c) for c in chunks])
-        cuts = np.searchsorted(pos, bounds)
-        parts = [c.take(pa.array(pos[a:b] - lo)) for c, a, b, lo in
-                 zip(chunks, cuts[:-1].tolist(), cuts[1:].tolist(), bounds[:-1].tolist()) if a < b]
-        if pa.types.is_dictionary(f.type):
-            plain = [p.dictionary_decode() for p in parts]
-            arr = pa.concat_arrays(plain) if plain else pa.array([], f.type.value_type)
-            cols.append(pc.dictionary_encode(arr).cast(f.type))
-        else:
-            cols.append(pa.concat_arrays(parts) if parts else pa.array([], f.type))
+        cuts = np.searchsorted(pos, bounds).tolist()
+        values = []
+        for c, a, b, lo in zip(chunks, cuts[:-1], cuts[1:], bounds[:-1].tolist()):  # one step per row group
+            if a < b:
+                codes = c.indices.to_numpy(zero_copy_only=False)[pos[a:b] - lo]
+                values.append(c.dictionary.take(pa.array(codes)))
+        plain = pa.concat_arrays(values) if values else pa.array([], f.type.value_type)
+        cols.append(pc.dictionary_encode(plain).cast(f.type))
     return pa.Table.from_arrays(cols, schema=table.schema)
 
 
