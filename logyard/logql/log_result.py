@@ -8,6 +8,7 @@ first `limit` entries found, in time order, are the answer and reading stops the
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Iterable, Protocol
 
 import numpy as np
@@ -64,13 +65,28 @@ def encode_streams(parts: list[Rows], stream_labels: dict[int, LabelSet], direct
             keys = [tuple(sorted(d.items())) for d in rows.labels]
         else:
             codes, uniq = group_codes(rows)
-            uniq_keys = [tuple(sorted({**dict(stream_labels[s]), **dict(meta_pairs(m))}.items()))
-                         for s, m in uniq]
+            uniq_keys = [_labels_key(stream_labels[s], m) for s, m in uniq]
             keys = [uniq_keys[c] for c in codes.tolist()]
+        # Per entry (at most the limit): the values of a stream are lists of Python pairs in the end.
         for k, t, line in zip(keys, ts, lines):
-            groups.setdefault(k, []).append((t, line))
+            entries = groups.get(k)
+            if entries is None:
+                entries = groups[k] = []
+            entries.append((t, line))
+    backward = direction == "backward"
     result = []
     for key, entries in groups.items():
-        entries.sort(key=lambda e: e[0], reverse=(direction == "backward"))
+        if len(entries) > 1:
+            entries.sort(key=itemgetter(0), reverse=backward)
         result.append({"stream": dict(key), "values": [[str(t), line] for t, line in entries]})
     return result
+
+
+def _labels_key(labels: LabelSet, meta: str) -> tuple:
+    """Sorted (name, value) pairs of a stream's labels with a row's structured metadata over them."""
+    pairs = meta_pairs(meta)
+    if not pairs:
+        return tuple(labels)  # a LabelSet is already sorted by name
+    merged = dict(labels)
+    merged.update(pairs)
+    return tuple(sorted(merged.items()))
