@@ -248,25 +248,34 @@ class Store:
             r = self._readers[b.path] = BlockReader(self.data_dir / b.path)
         return r
 
-    def _active(self, tenant: str, start_ns: int, end_ns: int) -> set[int]:
-        """Ids of the streams with data in [start_ns, end_ns), in blocks or in the head."""
-        out: set[int] = set()
+    def _active(self, tenant: str, cands: list[int], start_ns: int, end_ns: int) -> np.ndarray:
+        """Which of the sorted stream ids `cands` have data in [start_ns, end_ns), in blocks or
+        in the head: a mask. Blocks are visited newest first and the visit stops once every
+        candidate was seen (a query over recent data usually finds them all in one window)."""
+        want = np.asarray(cands, dtype=np.int64)
+        found = np.zeros(len(want), dtype=bool)
         views, blocks = self._snapshot(tenant)
-        for b in blocks:
+        for v in views:
+            found |= [(st := v.stats.get(sid)) is not None and st.min_ts < end_ns and st.max_ts >= start_ns
+                      for sid in cands]  # one step per candidate stream
+        for b in sorted(blocks, key=lambda b: b.window_start, reverse=True):
+            if found.all():
+                break
             if b.min_ts < end_ns and b.max_ts >= start_ns:
                 s = b.streams
-                out.update(s.ids[s.overlapping(start_ns, end_ns)].tolist())
-        for v in views:
-            out.update(sid for sid, st in v.stats.items() if st.min_ts < end_ns and st.max_ts >= start_ns)
-        return out
+                ids = s.ids[s.overlapping(start_ns, end_ns)]  # sorted
+                if ids.size:
+                    at = np.minimum(np.searchsorted(ids, want), ids.size - 1)
+                    found |= ids[at] == want
+        return found
 
     def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
         """Streams matching all matchers that have data in [start_ns, end_ns)."""
         cands = self._index.match(tenant, list(matchers))
         if not cands:
             return {}
-        active = self._active(tenant, start_ns, end_ns)
-        return {sid: self._index.labels_of(tenant, sid) for sid in cands if sid in active}
+        active = self._active(tenant, cands, start_ns, end_ns)
+        return {sid: self._index.labels_of(tenant, sid) for sid, on in zip(cands, active.tolist()) if on}
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
