@@ -53,8 +53,12 @@ static unsigned char KW_AFTER[256];  /* [ \t\n\[\](){}:,!\"'=|] */
 
 static unsigned char KW_FIRST[256]; /* first letters of the keywords, either case */
 
+static unsigned char KCH[256];
+
 static void init_tables(void)
 {
+    for (int c = 0x21; c < 256; c++)
+        KCH[c] = c != '=' && c != '"';
     for (size_t k = 0; k < N_JSON_KEYS; k++)
         JSON_KEY_LEN[k] = (Size)strlen(JSON_KEYS[k]);
     for (const char *c = "tdfcewi"; *c; c++)
@@ -214,7 +218,8 @@ static int json_level(Bytes s, Size n)
     return NONE;
 }
 
-static inline int kch(unsigned c) { return c > 0x20 && c != '=' && c != '"'; }
+/* KCH: [^\x00-\x20="], a logfmt key or unquoted value byte */
+static inline int kch(unsigned c) { return KCH[c]; }
 
 /* _QV at q (s[q] == '"'): the end after the closing quote, or -1. `.` takes a newline only
  * under (?s) (`dotall`). Sets *escaped when the value holds a backslash. */
@@ -371,11 +376,18 @@ static int keyword(Bytes s, Size n)
     Size i = 0;
 #ifdef __SSE2__
     /* 16 bytes at a time, stopping only at KW_BEFORE's bytes. */
-    static const char before[] = " \t\n[({\"'=|";
+    const __m128i b0 = _mm_set1_epi8(' '), b1 = _mm_set1_epi8('\t'), b2 = _mm_set1_epi8('\n'),
+                  b3 = _mm_set1_epi8('['), b4 = _mm_set1_epi8('('), b5 = _mm_set1_epi8('{'),
+                  b6 = _mm_set1_epi8('"'), b7 = _mm_set1_epi8('\''), b8 = _mm_set1_epi8('='),
+                  b9 = _mm_set1_epi8('|');
     for (; i + 16 <= n; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(s + i)), hit = _mm_setzero_si128();
-        for (const char *c = before; *c; c++)
-            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8(*c)));
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, b0), _mm_cmpeq_epi8(x, b1)),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, b2), _mm_cmpeq_epi8(x, b3))),
+            _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, b4), _mm_cmpeq_epi8(x, b5)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(x, b6), _mm_cmpeq_epi8(x, b7))),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, b8), _mm_cmpeq_epi8(x, b9))));
         for (unsigned m = (unsigned)_mm_movemask_epi8(hit); m; m &= m - 1)
             if ((code = keyword_at(s, n, i + __builtin_ctz(m) + 1)) >= 0)
                 return code;
@@ -394,14 +406,18 @@ static int line_level(Bytes s, Size n)
         if (s[0] != '{')
             return DEFER; /* spaces before the brace: jsonparser's own rule, rare */
         code = json_level(s, n);
-    } else if (logfmt_walk(s, n, "level", 5, 0, 0, &code)) {
-        /* _LOGFMT_FAST; its value is the one _LOGFMT_PLAIN finds: the same token's */
-    } else if (has_long_s(s, n)) {
-        return DEFER;
-    } else if (has_key_text(s, n)) {
-        code = logfmt_slow(s, n);
     } else {
-        code = NONE; /* neither key text nor (then) a key: the keyword search decides */
+        /* Without `level` in the text the fast token walk cannot match: half the lines skip it. */
+        int key_text = has_key_text(s, n);
+        if (key_text && logfmt_walk(s, n, "level", 5, 0, 0, &code)) {
+            /* _LOGFMT_FAST; its value is the one _LOGFMT_PLAIN finds: the same token's */
+        } else if (has_long_s(s, n)) {
+            return DEFER;
+        } else if (key_text) {
+            code = logfmt_slow(s, n);
+        } else {
+            code = NONE; /* neither key text nor (then) a key: the keyword search decides */
+        }
     }
     if (code == DEFER)
         return DEFER;
