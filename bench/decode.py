@@ -6,6 +6,9 @@ Prints one table: CPU time per line (process time, so that other processes on a 
 distort it less than wall time) for gunzip alone and orjson parsing alone (the floor any Python
 decoder pays), for the whole decode_push of the gzipped body, for level detection alone, and for
 the server's worker path end to end (`decode_body`: decode_push, sample-age filter, WAL payload).
+The process's memory is set up as a decode worker's (system allocator for Arrow, glibc keeping
+freed memory). `detect_levels` is timed twice: the reference (level.py, RE2 passes) and the C
+pass that decode uses (level_fast.py).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from logyard.api.ingest_pool import DecodeOptions, decode_body  # noqa: E402
+from logyard.api.ingest_pool import DecodeOptions, decode_body, keep_freed_memory, use_system_allocator  # noqa: E402
 from logyard.ingest.decode import DEFAULT_LIST, decode_push  # noqa: E402
 from logyard.ingest.level import detect_levels  # noqa: E402
+from logyard.ingest.level_fast import detect_levels as fast_levels  # noqa: E402
 
 
 def best_of(repeat: int, fn) -> float:
@@ -51,6 +55,10 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=460)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
+    # Memory set up as in a decode worker (ingest_pool._warm): it changes the cost of every
+    # large allocation a body makes.
+    use_system_allocator()
+    keep_freed_memory()
 
     paths = sorted(Path(args.data).glob("push-*.json.gz"))[: args.files]
     if not paths:
@@ -81,7 +89,8 @@ def main() -> None:
         ("gunzip only", best_of(args.repeat, lambda: [gzip.decompress(b) for b in bodies])),
         ("orjson.loads only", best_of(args.repeat, lambda: parse_all(raw))),
         ("decode_push (gzip JSON)", best_of(args.repeat, run_decode)),
-        ("  of which detect_levels", best_of(args.repeat, lambda: [detect_levels(c) for c in columns])),
+        ("  level.py (reference)", best_of(args.repeat, lambda: [detect_levels(c) for c in columns])),
+        ("  level_fast.py (C, used)", best_of(args.repeat, lambda: [fast_levels(c) for c in columns])),
         (
             "decode_push, levels off",
             best_of(args.repeat, lambda: [decode_push(b, "application/json", "gzip", discover_log_levels=False) for b in bodies]),

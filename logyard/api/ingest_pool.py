@@ -67,6 +67,7 @@ def _warm() -> None:
     import logyard.storage.store  # noqa: F401
 
     use_system_allocator()
+    keep_freed_memory()
     gc.freeze()  # the imported modules are permanent: keep collections from walking them
 
 
@@ -76,6 +77,25 @@ def use_system_allocator() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
+
+
+def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 << 20) -> bool:
+    """glibc malloc in the decode workers: keep freed blocks for the next body instead of handing
+    them back to the OS. Each body allocates and frees several megabytes (gunzipped text, line and
+    metadata buffers, the WAL payload); by default blocks over 128 KiB are mmapped and the heap
+    top is trimmed on free, so every body paid fresh page faults: a quarter of a worker's CPU
+    went to the kernel (perf), and decode_body cost ~2.6 us/line instead of ~1.8. A worker now
+    keeps at most `trim_threshold` of free memory. False where mallopt is not glibc's."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, mmap_threshold)) and bool(mallopt(m_trim_threshold, trim_threshold))
 
 
 class DecodePool:
