@@ -432,9 +432,11 @@ static PyObject *take(Buf *b)
     return PyBytes_FromStringAndSize(b->p ? b->p : "", b->len);
 }
 
-/* Kept from call to call (grown, never shrunk): fresh buffers each time cost page faults. Safe
- * because scan holds the GIL throughout and never calls back into Python code. */
+/* Kept from call to call (grown, never shrunk): fresh buffers each time cost page faults. scan
+ * holds the GIL, but an allocation may run the garbage collector and a finalizer may let another
+ * thread in: a call that finds them in use works on buffers of its own. */
 static Buf TS, OFFSETS, SCRATCH;
+static int BUSY;
 
 /* scan(body) -> None | (streams, ts, offsets, data): streams a list of (labels dict, entry count,
  * {entry index: metadata dict} or None); ts the int64 timestamps of all entries in body order;
@@ -445,8 +447,15 @@ static PyObject *scan(PyObject *self, PyObject *arg)
     if (PyObject_GetBuffer(arg, &body, PyBUF_SIMPLE) < 0)
         return NULL;
     static const char *const TOP[] = {"streams"};
-    Scan sc = {.s = body.buf, .n = body.len, .ts = TS, .offsets = OFFSETS, .scratch = SCRATCH};
-    sc.ts.len = sc.offsets.len = 0;
+    int shared = !BUSY;
+    Scan sc = {.s = body.buf, .n = body.len};
+    if (shared) {
+        BUSY = 1;
+        sc.ts = TS;
+        sc.offsets = OFFSETS;
+        sc.scratch = SCRATCH;
+        sc.ts.len = sc.offsets.len = 0;
+    }
     /* The lines go straight into the bytes object handed back. Decoded strings are never longer
      * than their JSON text: room for all of it (plus the SSE2 loop's 16 bytes of slack), once. */
     PyObject *streams = PyList_New(0), *out = NULL, *data = PyBytes_FromStringAndSize(NULL, body.len + 16);
@@ -484,9 +493,16 @@ decline:
 done:
     Py_XDECREF(streams);
     Py_XDECREF(data);
-    TS = sc.ts;
-    OFFSETS = sc.offsets;
-    SCRATCH = sc.scratch;
+    if (shared) {
+        TS = sc.ts;
+        OFFSETS = sc.offsets;
+        SCRATCH = sc.scratch;
+        BUSY = 0;
+    } else {
+        PyMem_Free(sc.ts.p);
+        PyMem_Free(sc.offsets.p);
+        PyMem_Free(sc.scratch.p);
+    }
     PyBuffer_Release(&body);
     return out;
 }
