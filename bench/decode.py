@@ -3,12 +3,12 @@
     python bench/decode.py [--data /tmp/bench-data] [--files 460] [--repeat 2]
 
 Prints one table: CPU time per line (process time, so that other processes on a shared machine
-distort it less than wall time) for gunzip alone and orjson parsing alone (the floor any Python
-decoder pays), for the whole decode_push of the gzipped body, for level detection alone, and for
-the server's worker path end to end (`decode_body`: decode_push, sample-age filter, WAL payload).
-The process's memory is set up as a decode worker's (system allocator for Arrow, glibc keeping
-freed memory). `detect_levels` is timed twice: the reference (level.py, RE2 passes) and the C
-pass that decode uses (level_fast.py).
+distort it less than wall time) for gunzip alone (zlib, and ISA-L as decode uses it), orjson
+parsing alone (what the reference JSON path pays before any of its own work), the whole
+decode_push of the gzipped body, level detection alone, and the server's worker path end to end
+(`decode_body`: decode_push, sample-age filter, WAL payload). The process's memory is set up as a
+decode worker's (system allocator for Arrow, glibc keeping freed memory). Level detection is timed
+twice: the reference (level.py, RE2 passes) and the C pass that decode uses (level_fast.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from logyard.api.ingest_pool import DecodeOptions, decode_body, keep_freed_memory, use_system_allocator  # noqa: E402
+from logyard.ingest.body import decompress  # noqa: E402
 from logyard.ingest.decode import DEFAULT_LIST, decode_push  # noqa: E402
 from logyard.ingest.level import detect_levels  # noqa: E402
 from logyard.ingest.level_fast import detect_levels as fast_levels  # noqa: E402
@@ -86,7 +87,8 @@ def main() -> None:
 
     raw = [gzip.decompress(b) for b in bodies]
     rows = [
-        ("gunzip only", best_of(args.repeat, lambda: [gzip.decompress(b) for b in bodies])),
+        ("gunzip only (zlib)", best_of(args.repeat, lambda: [gzip.decompress(b) for b in bodies])),
+        ("gunzip only (ISA-L, used)", best_of(args.repeat, lambda: [decompress(b, "gzip") for b in bodies])),
         ("orjson.loads only", best_of(args.repeat, lambda: parse_all(raw))),
         ("decode_push (gzip JSON)", best_of(args.repeat, run_decode)),
         ("  level.py (reference)", best_of(args.repeat, lambda: [detect_levels(c) for c in columns])),
