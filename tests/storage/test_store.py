@@ -336,7 +336,12 @@ def test_a_first_rows_read_gives_a_limit_the_rows_of_a_full_read(make_store, mon
         assert first_by_ts(h, limit, direction == "backward") == first_by_ts(f, limit, direction == "backward")
 
 
-def test_a_first_rows_read_decodes_lines_only_of_the_row_groups_it_needs(make_store, monkeypatch):
+@pytest.mark.parametrize("end, expected_reads, last", [
+    (T0 + HOUR, [(list(range(10)), ["stream", "ts"]), ([8, 9], ["line", "meta"])], 999),
+    (T0 + 900 * 10**9, [(list(range(9)), ["stream", "ts"]), ([7, 8], ["line", "meta"])], 899),
+])
+def test_a_first_rows_read_decodes_lines_only_of_the_row_groups_it_needs(make_store, monkeypatch, end,
+                                                                          expected_reads, last):
     from logyard.storage import format as F
     from logyard.storage.block import BlockReader
 
@@ -352,6 +357,34 @@ def test_a_first_rows_read_decodes_lines_only_of_the_row_groups_it_needs(make_st
         return orig(self, row_groups, columns, pf)
 
     monkeypatch.setattr(BlockReader, "read", spy)
-    got = rows(s.read("t", ids_of(s), T0, T0 + HOUR, first=150))
-    assert [r[2] for r in got] == [f"l{i}" for i in range(850, 1000)]
-    assert reads == [(list(range(10)), ["stream", "ts"]), ([8, 9], ["line", "meta"])]
+    got = rows(s.read("t", ids_of(s), T0, end, first=150))
+    assert [r[2] for r in got] == [f"l{i}" for i in range(last - 149, last + 1)]
+    assert reads == expected_reads
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_first_rows_reads_agree_with_full_reads_on_random_data(make_store, monkeypatch, seed):
+    from logyard.storage import format as F
+
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", int(rng.integers(2, 20)))
+    s = make_store()
+    for part in range(3):  # two flushed blocks per window sharing rows, then the head
+        batch = []
+        for k in range(int(rng.integers(1, 5))):
+            n = int(rng.integers(1, 60))
+            ts = T0 + rng.integers(0, 2 * HOUR // 10**9, n) * 10**9  # seconds: many ties
+            batch.append(push({"app": f"s{k}"}, ts, [f"l{int(x) % 7}" for x in rng.integers(0, 100, n)]))
+        s.append("t", batch)
+        if part < 2:
+            s.flush()
+    ids = ids_of(s)
+    lo = T0 + int(rng.integers(0, HOUR)) * (seed % 2)
+    hi = T0 + 2 * HOUR - int(rng.integers(0, HOUR)) * (seed % 3 == 0)
+    for direction in ("backward", "forward"):
+        full = [rows([t]) for t in s.read("t", ids, lo, hi, direction=direction)]
+        for limit in (1, 2, 5, 17, 200):
+            hinted = [rows([t]) for t in s.read("t", ids, lo, hi, direction=direction, first=limit)]
+            assert len(hinted) == len(full)
+            for h, f in zip(hinted, full):
+                assert first_by_ts(h, limit, direction == "backward") == first_by_ts(f, limit, direction == "backward")
