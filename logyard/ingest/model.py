@@ -19,13 +19,14 @@ class LineColumn(Sequence[str]):
     that needs the str (an error message, a dropped entry) gets it here one at a time.
     """
 
-    __slots__ = ("array",)
+    __slots__ = ("array", "_n")
 
     def __init__(self, array: pa.Array) -> None:
         self.array = array
+        self._n = len(array)  # asked for often (validation, storage): a plain attribute is cheapest
 
     def __len__(self) -> int:
-        return len(self.array)
+        return self._n
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
