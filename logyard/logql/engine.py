@@ -12,6 +12,7 @@ Arrow/RE2 line filters release the GIL, so two windows decode and filter at once
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections import deque
@@ -56,7 +57,7 @@ class Engine:
     # --- entry points ---------------------------------------------------------------------------
     def query_range(self, tenant: str, query: str, start: int, end: int, step: int | None,
                     interval: int | None, limit: int, direction: str) -> dict:
-        expr = parse(query)
+        expr = _parse(query)
         if ast.is_log_query(expr):
             return {"resultType": "streams", "result": self.log_query(tenant, expr, start, end, limit, direction)}
         if end < start:
@@ -73,7 +74,7 @@ class Engine:
         return result_json.matrix_data(value)
 
     def query_instant(self, tenant: str, query: str, ts: int, limit: int, direction: str) -> dict:
-        expr = parse(query)
+        expr = _parse(query)
         if ast.is_log_query(expr):
             raise BadRequestError(INSTANT_LOG_QUERY)
         grid = steps.instant_grid(ts)
@@ -102,6 +103,13 @@ class Engine:
 
     def _check_series(self, sm: StepMatrix) -> None:
         limits.check_series_limit(sm, self.limits.max_series)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(query: str) -> ast.Expr:
+    """`parse`, remembered per query text: dashboards repeat the same few queries, and the AST is
+    frozen (nothing downstream mutates it). Errors are raised again each time, not remembered."""
+    return parse(query)
 
 
 def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
