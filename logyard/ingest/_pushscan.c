@@ -240,13 +240,10 @@ static int string(Scan *sc, Buf *out)
 /* A string (after whitespace) as a Python str, or NULL (sc->oom tells an error from a decline). */
 static PyObject *pystring(Scan *sc)
 {
-    /* Room for the raw text of the string (its decoded form is never longer). */
-    ws(sc);
-    Size end = sc->i + 1;
-    while (end < sc->n && sc->s[end] != '"')
-        end += sc->s[end] == '\\' ? 2 : 1;
+    /* Room for the rest of the body (a decoded string is never longer than its text); the
+     * buffer is kept between calls, so this allocates once per body size, not per string. */
     sc->scratch.len = 0;
-    if (!grow(sc, &sc->scratch, end - sc->i + 16) || !string(sc, &sc->scratch))
+    if (!grow(sc, &sc->scratch, sc->n - sc->i + 16) || !string(sc, &sc->scratch))
         return NULL;
     PyObject *o = PyUnicode_DecodeUTF8(sc->scratch.p ? sc->scratch.p : "", sc->scratch.len, "strict");
     if (o == NULL)
