@@ -166,7 +166,9 @@ class Maintenance:
         with self._trash_lock:
             self._epoch += 1
             for b in blocks:
-                self.store._readers.pop(b.path, None)
+                reader = self.store._readers.pop(b.path, None)
+                if reader is not None:
+                    reader.close()  # its open file would keep the deleted file's space
                 self._trash.append((self.store.data_dir / b.path, due, self._epoch))
 
     def empty_trash(self, force: bool = False) -> None:

@@ -108,6 +108,8 @@ class Store:
             self.flush()  # if this fails the WAL still holds everything: the next open replays it
         finally:
             self._wal.close()
+            for reader in list(self._readers.values()):
+                reader.close()
             self.maintenance.empty_trash(force=True)
             self._index.close()
             self._unlock_dir()

@@ -109,3 +109,59 @@ def test_a_block_gathered_by_row_order_equals_the_block_of_the_sorted_table(tmp_
         assert getattr(b.streams, f).tolist() == getattr(a.streams, f).tolist()
     if level:
         assert rb.row_groups(None, 0, 1000, needed_trigrams(["s3 t2"])) == ra.row_groups(None, 0, 1000, needed_trigrams(["s3 t2"]))
+
+
+def test_a_block_file_stays_open_for_the_next_read_until_the_reader_is_closed(tmp_path, monkeypatch):
+    from logyard.storage import block
+
+    monkeypatch.setattr(block, "_idle", block.OrderedDict())
+    write_block(table(), tmp_path, "b/x.parquet", tenant="t", window_start=0)
+    r = BlockReader(tmp_path / "b/x.parquet")
+    with r.open() as first:
+        with r.open() as second:  # a concurrent read gets a file of its own
+            assert second is not first
+    with r.open() as again:
+        assert again is first or again is second
+    assert r.read([0], ["ts"]).num_rows == 30
+    r.close()
+    assert r not in block._idle
+    with r.open():
+        pass
+    assert r not in block._idle  # a closed reader keeps nothing open
+
+
+def test_open_block_files_are_bounded_across_blocks(tmp_path, monkeypatch):
+    from logyard.storage import block
+
+    monkeypatch.setattr(block, "_idle", block.OrderedDict())
+    monkeypatch.setattr(block, "MAX_IDLE_FILES", 2)
+    readers = []
+    for i in range(4):
+        write_block(table(), tmp_path, f"b/{i}.parquet", tenant="t", window_start=0)
+        readers.append(BlockReader(tmp_path / f"b/{i}.parquet"))
+        readers[-1].read([0], ["ts"])
+    assert list(block._idle) == readers[2:]  # the least recently read were closed
+
+
+def test_compaction_closes_the_files_of_the_blocks_it_replaced(tmp_path):
+    from logyard.ingest.model import PushStream
+    from logyard.labels import LabelSet
+    from logyard.storage import block
+    from logyard.storage.store import Store
+
+    t0 = 1767225600 * 10**9
+    s = Store(tmp_path / "data", clock=lambda: t0 / 1e9 + 86400)
+    s.open()
+    try:
+        labels = LabelSet({"app": "a", "service_name": "a"}.items())
+        for k in range(2):
+            s.append("t", [PushStream(labels, np.array([t0 + k], np.int64), [f"l{k}"], [""])])
+            s.flush()
+        ids = sorted(s.streams("t", [], t0, t0 + 10))
+        assert sum(t.num_rows for t in s.read("t", ids, t0, t0 + 10)) == 2
+        old = [s._readers[b.path] for b in s._index.blocks("t")]
+        assert all(r in block._idle for r in old)
+        s.compact()
+        assert not any(r in block._idle for r in old)
+    finally:
+        s.close()
