@@ -32,18 +32,28 @@ def _gunzip(body: bytes) -> bytes:
     ISA-L inflates ~4x faster than zlib (the decode workers' largest single cost after JSON);
     a body it refuses is inflated again by zlib, the reference, whose messages the texts quote."""
     try:
-        return _members(body, isal_zlib.decompressobj, isal_zlib.error)
-    except BadRequestError:
+        return _members(body, isal_zlib.decompressobj, isal_zlib.error, plain_headers=True)
+    except (BadRequestError, _Unusual):
         return _members(body, zlib.decompressobj, zlib.error)
 
 
-def _members(body: bytes, decompressobj, error: type[Exception]) -> bytes:
+class _Unusual(Exception):
+    """A member header ISA-L reads more leniently than zlib: left to zlib."""
+
+
+# FHCRC and the reserved bits: zlib checks the header CRC and refuses reserved bits, ISA-L does not.
+_STRICT_FLAGS = 0x02 | 0xE0
+
+
+def _members(body: bytes, decompressobj, error: type[Exception], plain_headers: bool = False) -> bytes:
     parts = []
     while True:
         if len(body) < 10:
             raise BadRequestError("unexpected EOF")  # Go: the 10-byte header cannot be read
         if body[:2] != b"\x1f\x8b":
             raise BadRequestError("gzip: invalid header")
+        if plain_headers and body[3] & _STRICT_FLAGS:
+            raise _Unusual
         d = decompressobj(31)
         try:
             parts.append(d.decompress(body))
