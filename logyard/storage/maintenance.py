@@ -178,6 +178,10 @@ class Maintenance:
             keep = []
             for path, due, epoch in self._trash:
                 if force or due <= now or oldest_read >= epoch:
+                    # A read that listed the block before it was discarded may have opened it again.
+                    reader = self.store._readers.pop(path.relative_to(self.store.data_dir).as_posix(), None)
+                    if reader is not None:
+                        reader.close()
                     path.unlink(missing_ok=True)
                     _rmdir_if_empty(path.parent)
                 else:

@@ -165,3 +165,28 @@ def test_compaction_closes_the_files_of_the_blocks_it_replaced(tmp_path):
         assert not any(r in block._idle for r in old)
     finally:
         s.close()
+
+
+def test_a_block_reopened_by_a_read_that_listed_it_before_compaction_is_closed_with_the_trash(tmp_path):
+    from logyard.ingest.model import PushStream
+    from logyard.labels import LabelSet
+    from logyard.storage import block
+    from logyard.storage.store import Store
+
+    t0 = 1767225600 * 10**9
+    s = Store(tmp_path / "data", clock=lambda: t0 / 1e9 + 86400)
+    s.open()
+    try:
+        labels = LabelSet({"app": "a", "service_name": "a"}.items())
+        for k in range(2):
+            s.append("t", [PushStream(labels, np.array([t0 + k], np.int64), [f"l{k}"], [""])])
+            s.flush()
+        listed = s._index.blocks("t")  # what a read in progress saw
+        s.compact()
+        late = s._reader(listed[0])  # that read opens a discarded block
+        late.read([0], ["ts"])
+        assert late in block._idle
+        s.maintenance.empty_trash()
+        assert late not in block._idle and not (s.data_dir / listed[0].path).exists()
+    finally:
+        s.close()
