@@ -1,4 +1,4 @@
-"""The C fast paths of ingest (logyard/ingest/_*.c); everything else is in pyproject.toml."""
+"""The C fast paths of ingest and storage (logyard/*/_*.c); everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -9,5 +9,6 @@ setup(
         Extension("logyard.ingest._levelscan", ["logyard/ingest/_levelscan.c"], extra_compile_args=_FLAGS),
         Extension("logyard.ingest._pushscan", ["logyard/ingest/_pushscan.c"], extra_compile_args=_FLAGS),
         Extension("logyard.ingest._metajson", ["logyard/ingest/_metajson.c"], extra_compile_args=_FLAGS),
+        Extension("logyard.storage._gather", ["logyard/storage/_gather.c"], extra_compile_args=_FLAGS),
     ]
 )

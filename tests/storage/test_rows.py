@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logyard.storage import rows as R
+from logyard.storage._gather import copy_rows
 
 row_st = st.tuples(st.integers(0, 5), st.integers(0, 6), st.sampled_from(["a", "b", "c", "é", ""]))
 
@@ -60,6 +62,20 @@ def test_take_strings_matches_arrow_take_across_chunks(chunks, large, data):
 def test_take_strings_reads_sliced_arrays_from_their_offset():
     arr = pa.array(["zero", "one", "two", "three"]).slice(1, 3)
     assert R.take_strings(arr, np.array([2, 0, 1])).to_pylist() == ["three", "one", "two"]
+
+
+def test_take_strings_refuses_rows_outside_the_column_instead_of_reading_past_it():
+    col = pa.chunked_array([pa.array(["a", "b"]), pa.array(["c"])])
+    prepared = R._Strings(col)
+    with pytest.raises(IndexError):
+        prepared.take(np.array([0, 3]))  # NumPy wraps -1 but refuses 3 itself, before the copy
+    out = np.empty(4, np.uint8)
+    with pytest.raises(IndexError, match="out of range"):
+        copy_rows(out, np.array([0, 1, 2]), prepared.datas, prepared.chunk_of, prepared.start, np.array([0, -1]))
+    with pytest.raises(IndexError, match="out of range"):
+        copy_rows(out, np.array([0, 9]), prepared.datas, prepared.chunk_of, prepared.start, np.array([0]))
+    with pytest.raises(ValueError, match="lengths disagree"):
+        copy_rows(out, np.array([0, 1]), prepared.datas, prepared.chunk_of, prepared.start, np.array([0, 1]))
 
 
 @settings(max_examples=300, deadline=None)
