@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from logyard.errors import CorruptDataError
@@ -49,6 +50,14 @@ def test_row_groups_are_pruned_by_stream_and_time(tmp_path, small_groups, ids, s
     assert sel == groups
     if sel:
         assert r.covers(sel, None if ids is None else np.array(ids), start, end) == covered
+
+
+@pytest.mark.parametrize("level,codec", [(0, "UNCOMPRESSED"), (1, "ZSTD")])
+def test_flushed_blocks_are_written_uncompressed_and_compacted_ones_with_zstd(tmp_path, level, codec):
+    write_block(table(), tmp_path, "x.parquet", tenant="t", window_start=0, level=level)
+    md = pq.ParquetFile(tmp_path / "x.parquet").metadata
+    assert {md.row_group(0).column(c).compression for c in range(md.num_columns)} == {codec}
+    assert BlockReader(tmp_path / "x.parquet").read([0], ["line"]).column("line").to_pylist() == table().column("line").to_pylist()
 
 
 def test_trigram_bitmaps_prune_row_groups_in_compacted_blocks(tmp_path, small_groups):
