@@ -27,6 +27,7 @@ from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage import trigrams
+from logyard.storage.decoded_cache import DecodedCache
 
 
 @dataclass
@@ -172,6 +173,9 @@ MAX_IDLE_FILES = 32
 _idle_lock = threading.Lock()
 _idle: OrderedDict[BlockReader, pq.ParquetFile] = OrderedDict()
 
+# Line and metadata columns of the row groups that first-rows reads decoded (decoded_cache.py).
+DECODED = DecodedCache(F.DECODED_CACHE_BYTES)
+
 
 class BlockReader:
     """Reads row groups of one block; the footer and row-group statistics are parsed once.
@@ -192,6 +196,7 @@ class BlockReader:
         with _idle_lock:
             self._closed = True
             _idle.pop(self, None)
+        DECODED.discard(str(self.path))
 
     def _load(self) -> None:
         with self._lock:
@@ -307,7 +312,10 @@ class BlockReader:
             arrays = {"stream": pa.array(stream[sel]), "ts": pa.array(ts[sel])}
             rest = [c for c in columns if c not in ("stream", "ts")]
             if rest:
-                other = self.read([g for g, h in zip(row_groups, hit.tolist()) if h], rest, pf)
+                cols = tuple(rest)
+                parts = [DECODED.get(str(self.path), g, cols, lambda g=g: self.read([g], rest, pf))
+                         for g, h in zip(row_groups, hit.tolist()) if h]
+                other = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
                 # Positions of the wanted rows among the rows of the row groups read.
                 pos = np.flatnonzero(keep[np.repeat(hit, counts)])
                 other = R.take_few(other, pos)

@@ -89,6 +89,10 @@ BLOCK_COLUMN_ENCODING = {
 # dictionary (the engine parses each distinct value once) and rebuilding it costs every read; ts as
 # per-stream deltas with BYTE_STREAM_SPLIT saves 0.0008 and would lose the row-group statistics.
 
+# Decoded row groups kept for the next first-rows read (decoded_cache.py): a few dozen row groups of
+# line text, so that a refreshing logs panel decodes only what is new.
+DECODED_CACHE_BYTES = 64 << 20
+
 # Trigram bitmaps of compacted blocks (see trigrams.py for the blob layout).
 BLOCK_TRIGRAM_KEY = b"logyard.trigrams"
 
