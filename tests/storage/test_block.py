@@ -152,50 +152,48 @@ def test_open_block_files_are_bounded_across_blocks(tmp_path, monkeypatch):
     assert list(block._idle) == readers[2:]  # the least recently read were closed
 
 
-def test_compaction_closes_the_files_of_the_blocks_it_replaced(tmp_path):
+T0 = 1767225600 * 10**9
+
+
+@pytest.fixture
+def two_flushed_blocks(tmp_path):
+    """A store (a day after T0) with two flushed blocks of one window: compaction merges them."""
     from logyard.ingest.model import PushStream
     from logyard.labels import LabelSet
-    from logyard.storage import block
     from logyard.storage.store import Store
 
-    t0 = 1767225600 * 10**9
-    s = Store(tmp_path / "data", clock=lambda: t0 / 1e9 + 86400)
+    s = Store(tmp_path / "data", clock=lambda: T0 / 1e9 + 86400)
     s.open()
     try:
         labels = LabelSet({"app": "a", "service_name": "a"}.items())
         for k in range(2):
-            s.append("t", [PushStream(labels, np.array([t0 + k], np.int64), [f"l{k}"], [""])])
+            s.append("t", [PushStream(labels, np.array([T0 + k], np.int64), [f"l{k}"], [""])])
             s.flush()
-        ids = sorted(s.streams("t", [], t0, t0 + 10))
-        assert sum(t.num_rows for t in s.read("t", ids, t0, t0 + 10)) == 2
-        old = [s._readers[b.path] for b in s._index.blocks("t")]
-        assert all(r in block._idle for r in old)
-        s.compact()
-        assert not any(r in block._idle for r in old)
+        yield s
     finally:
         s.close()
 
 
-def test_a_block_reopened_by_a_read_that_listed_it_before_compaction_is_closed_with_the_trash(tmp_path):
-    from logyard.ingest.model import PushStream
-    from logyard.labels import LabelSet
+def test_compaction_closes_the_files_of_the_blocks_it_replaced(two_flushed_blocks):
     from logyard.storage import block
-    from logyard.storage.store import Store
 
-    t0 = 1767225600 * 10**9
-    s = Store(tmp_path / "data", clock=lambda: t0 / 1e9 + 86400)
-    s.open()
-    try:
-        labels = LabelSet({"app": "a", "service_name": "a"}.items())
-        for k in range(2):
-            s.append("t", [PushStream(labels, np.array([t0 + k], np.int64), [f"l{k}"], [""])])
-            s.flush()
-        listed = s._index.blocks("t")  # what a read in progress saw
-        s.compact()
-        late = s._reader(listed[0])  # that read opens a discarded block
-        late.read([0], ["ts"])
-        assert late in block._idle
-        s.maintenance.empty_trash()
-        assert late not in block._idle and not (s.data_dir / listed[0].path).exists()
-    finally:
-        s.close()
+    s = two_flushed_blocks
+    ids = sorted(s.streams("t", [], T0, T0 + 10))
+    assert sum(t.num_rows for t in s.read("t", ids, T0, T0 + 10)) == 2
+    old = [s._readers[b.path] for b in s._index.blocks("t")]
+    assert all(r in block._idle for r in old)
+    s.compact()
+    assert not any(r in block._idle for r in old)
+
+
+def test_a_block_reopened_by_a_read_that_listed_it_before_compaction_is_closed_with_the_trash(two_flushed_blocks):
+    from logyard.storage import block
+
+    s = two_flushed_blocks
+    listed = s._index.blocks("t")  # what a read in progress saw
+    s.compact()
+    late = s._reader(listed[0])  # that read opens a discarded block
+    late.read([0], ["ts"])
+    assert late in block._idle
+    s.maintenance.empty_trash()
+    assert late not in block._idle and not (s.data_dir / listed[0].path).exists()
