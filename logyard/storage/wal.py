@@ -289,7 +289,8 @@ class Wal:
             last = i == len(segs) - 1
             yield from self._replay_segment(path, last)
             self._seq = max(self._seq, seq)
-            self._sealed_bytes += path.stat().st_size
+            if path.exists():  # a last segment with a torn header is removed by the replay
+                self._sealed_bytes += path.stat().st_size
 
     def _replay_segment(self, path: Path, last: bool) -> Iterator[WalRecord]:
         data = path.read_bytes()

@@ -77,6 +77,18 @@ def test_torn_last_record_is_ignored_and_cut_off(tmp_path, cut):
     assert replayed_lines(tmp_path)[1][-1] == "after"
 
 
+@pytest.mark.parametrize("header_bytes", [0, 3])
+def test_a_last_segment_killed_before_its_header_was_written_is_removed_and_numbers_go_on(tmp_path, header_bytes):
+    seg = write_records(tmp_path, 2)
+    empty = tmp_path / F.segment_name(F.parse_segment_name(seg.name) + 1)
+    empty.write_bytes(F.WAL_SEGMENT_HEADER[:header_bytes])  # rotated, then killed
+    wal, lines = replayed_lines(tmp_path)
+    assert lines == ["line 0", "zweite 0", "line 1", "zweite 1"] and not empty.exists()
+    wal.start()  # the next segment gets a number after the removed one
+    assert [p.name for _, p in wal.segments()] == [seg.name, F.segment_name(F.parse_segment_name(empty.name) + 1)]
+    wal.close()
+
+
 def test_last_record_with_bad_crc_is_treated_as_torn(tmp_path):
     seg = write_records(tmp_path, 2)
     data = bytearray(seg.read_bytes())
