@@ -28,6 +28,7 @@ from pathlib import Path
 import cramjam
 import orjson
 
+from logyard.durable import fsync_dir
 from logyard.labels import LabelSet
 
 MAGIC = b"LYJ1"
@@ -175,8 +176,4 @@ class Journal:
         path = self.dir / f"{first_seq:012d}.seg"
         self._file = open(path, "ab")
         self._segments.append((first_seq - 1, path))
-        dfd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(self.dir)

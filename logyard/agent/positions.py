@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from logyard.durable import fsync_dir
 from logyard.errors import ConfigError
 
 
@@ -45,8 +46,4 @@ class Positions:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        dfd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(self.path.parent)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from logyard.durable import fsync_dir
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 from logyard.storage import rows as R
@@ -151,7 +152,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return BlockInfo(
         tenant=tenant,
         window_start=window_start,
@@ -321,11 +322,3 @@ class BlockReader:
                 other = R.take_few(other, pos)
                 arrays.update(zip(other.column_names, other.columns))
         return pa.Table.from_arrays([arrays[c] for c in columns], names=list(columns))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

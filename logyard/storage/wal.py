@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from logyard.durable import fsync_dir
 from logyard.errors import CorruptDataError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet
@@ -350,7 +351,7 @@ class Wal:
         os.write(fd, F.WAL_SEGMENT_HEADER)
         if self.fsync:
             os.fsync(fd)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         self._fd, self._seq, self._seg_bytes = fd, seq, len(F.WAL_SEGMENT_HEADER)
 
     def append(self, parts: list) -> int:
@@ -415,7 +416,7 @@ class Wal:
                     path.unlink()
             self._sealed_bytes = max(0, self._sealed_bytes - freed)
             if self.fsync:
-                _fsync_dir(self.dir)
+                fsync_dir(self.dir)
 
     def size_bytes(self) -> int:
         with self._lock:
@@ -428,11 +429,3 @@ class Wal:
                     os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
