@@ -151,26 +151,22 @@ class IPLabelFilter:
         return line, (not hit) if self.op == "!=" else hit
 
 
-class AndLabelFilter:
+class _BinaryLabelFilter:
     def __init__(self, left, right) -> None:
         self.left, self.right = left, right
 
     def required_label_names(self) -> list[str]:
         return list(dict.fromkeys(self.left.required_label_names() + self.right.required_label_names()))
 
+
+class AndLabelFilter(_BinaryLabelFilter):
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         line, lok = self.left.process(ts, line, lbs)
         line, rok = self.right.process(ts, line, lbs)
         return line, lok and rok
 
 
-class OrLabelFilter:
-    def __init__(self, left, right) -> None:
-        self.left, self.right = left, right
-
-    def required_label_names(self) -> list[str]:
-        return list(dict.fromkeys(self.left.required_label_names() + self.right.required_label_names()))
-
+class OrLabelFilter(_BinaryLabelFilter):
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         line, lok = self.left.process(ts, line, lbs)
         if lok:

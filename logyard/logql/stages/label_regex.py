@@ -103,9 +103,9 @@ def _concat(items: list, is_label: bool) -> Alternatives | None:
     return [("contains", base + t) for t in texts]  # type: ignore[operator]
 
 
-def simplify_label_regex(pattern: str) -> tuple[Alternatives, bool] | None:
-    """Loki's literal rewrite of a label-filter regex: (alternatives, ignore_case), or None when
-    Loki would run the anchored regex."""
+def _parse_simple(pattern: str) -> tuple[list, bool] | None:
+    """The top-level items of a regex Loki's simplifier may rewrite, and whether it ignores case;
+    None when it does not parse or carries a flag other than (?i)."""
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, OverflowError, RecursionError):
@@ -113,8 +113,16 @@ def simplify_label_regex(pattern: str) -> tuple[Alternatives, bool] | None:
     flags = parsed.state.flags & ~_UNICODE
     if flags & ~_IGNORECASE:
         return None
-    ignore_case = bool(flags & _IGNORECASE)
-    items = _unwrap(list(parsed))
+    return _unwrap(list(parsed)), bool(flags & _IGNORECASE)
+
+
+def simplify_label_regex(pattern: str) -> tuple[Alternatives, bool] | None:
+    """Loki's literal rewrite of a label-filter regex: (alternatives, ignore_case), or None when
+    Loki would run the anchored regex."""
+    parsed = _parse_simple(pattern)
+    if parsed is None:
+        return None
+    items, ignore_case = parsed
     legs = _legs(items)
     if legs is None:
         simple = _concat(items, True)
@@ -157,14 +165,11 @@ def line_regex_without_empty_legs(pattern: str) -> str | bool | None:
     simplifier rewrites, an empty leg vanishes instead of matching everything, so
     `|~ "(notfound|)"` keeps only lines containing "notfound". Returns the regex without the
     empty legs, True when every leg is empty (always true), None when the quirk does not apply."""
-    try:
-        parsed = sre_parse.parse(pattern)
-    except (re.error, OverflowError, RecursionError):
+    parsed = _parse_simple(pattern)
+    if parsed is None:
         return None
-    flags = parsed.state.flags & ~_UNICODE
-    if flags & ~_IGNORECASE:
-        return None
-    legs = _legs(_unwrap(list(parsed)))
+    items, ignore_case = parsed
+    legs = _legs(items)
     if legs is None or all(leg for leg in legs):
         return None
     kept = [leg for leg in legs if leg]
@@ -185,4 +190,4 @@ def line_regex_without_empty_legs(pattern: str) -> str | bool | None:
     from logyard.logql.gotext import re2_escape
 
     body = "|".join(re2_escape(lit) for lit in literals)
-    return ("(?i)" if flags & _IGNORECASE else "") + body
+    return ("(?i)" if ignore_case else "") + body
