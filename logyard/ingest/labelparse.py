@@ -109,21 +109,12 @@ class _Parser:
                 self.i += 1
                 self.in_braces = True
                 return _Tok("lbrace", "{", start)
-            if ch in _IDENT_START:
-                j = start
-                while j < len(t) and (t[j] in _IDENT_CHARS or t[j] == ":"):
-                    j += 1
-                self.i = j
-                return _Tok("ident", t[start:j], start)
-            if ch == ",":
-                self.i += 1
-                return _Tok("comma", ",", start)
-            if ch in "\"'`":
-                return self._string(ch, start)
-            raise self.fail(f"unexpected character: {_go_char(ch)}", start)
+            if ch not in _IDENT_START and ch != "," and ch not in "\"'`":
+                raise self.fail(f"unexpected character: {_go_char(ch)}", start)
         if ch in _IDENT_START:
             j = start
-            while j < len(t) and t[j] in _IDENT_CHARS:
+            # Outside the braces (a metric name) `:` is an identifier character too.
+            while j < len(t) and (t[j] in _IDENT_CHARS or (t[j] == ":" and not self.in_braces)):
                 j += 1
             self.i = j
             return _Tok("ident", t[start:j], start)
