@@ -31,7 +31,7 @@ def decode_json_fast(body: bytes) -> list[RawStream] | None:
         # Bad label names raise here, in stream order, with json_push's texts: the scanner only
         # accepted the body if nothing else in it could have failed first.
         pairs = stream_pairs(labels)
-        lines = column.slice(start, count)
-        out.append(RawStream(pairs, ts[start : start + count], LineColumn(lines), sm or {}, si, column=lines))
+        lines = LineColumn(column.slice(start, count))
+        out.append(RawStream(pairs, ts[start : start + count], lines, sm or {}, si))
         start += count
     return out

@@ -20,7 +20,11 @@ class RawStream:
     index: int = 0  # position in the request, for error messages
     values: list | None = None  # the JSON entries, kept to explain a bad one
     sm_dropped: list[int] = field(default_factory=list)  # entries refused for their metadata
-    column: pa.Array | None = None  # the lines as an Arrow string array, when the decoder made one
+
+    @property
+    def column(self) -> pa.Array | None:
+        """The lines as an Arrow string array, when the decoder made one (a LineColumn)."""
+        return getattr(self.lines, "array", None)
 
 
 NO_TS = np.zeros(0, dtype=np.int64)
