@@ -17,12 +17,19 @@ def record(seq: int, n: int = 3) -> Record:
     return Record(seq, {"/var/log/a.log": f"{seq * 10}:1:2"}, [chunk])
 
 
-def test_records_come_back_in_order_after_reopening(tmp_path):
-    j = Journal(tmp_path / "j")
+def journal_of(path, n: int):
+    """A closed journal holding records 0..n-1; returns its (single) segment file."""
+    j = Journal(path)
     j.open()
-    for s in range(5):
+    for s in range(n):
         j.append(record(s))
     j.close()
+    (seg,) = path.glob("*.seg")
+    return seg
+
+
+def test_records_come_back_in_order_after_reopening(tmp_path):
+    journal_of(tmp_path / "j", 5)
     got = Journal(tmp_path / "j").open()
     assert [r.seq for r in got] == [0, 1, 2, 3, 4]
     assert got[3].positions == {"/var/log/a.log": "30:1:2"}
@@ -31,12 +38,7 @@ def test_records_come_back_in_order_after_reopening(tmp_path):
 
 
 def test_a_torn_last_record_is_cut_and_appending_goes_on(tmp_path):
-    j = Journal(tmp_path / "j")
-    j.open()
-    for s in range(3):
-        j.append(record(s))
-    j.close()
-    (seg,) = (tmp_path / "j").glob("*.seg")
+    seg = journal_of(tmp_path / "j", 3)
     data = seg.read_bytes()
     seg.write_bytes(data[:-7])  # a crash in the middle of writing record 2
     j2 = Journal(tmp_path / "j")
@@ -47,12 +49,7 @@ def test_a_torn_last_record_is_cut_and_appending_goes_on(tmp_path):
 
 
 def test_a_corrupted_record_ends_recovery_there(tmp_path):
-    j = Journal(tmp_path / "j")
-    j.open()
-    for s in range(3):
-        j.append(record(s))
-    j.close()
-    (seg,) = (tmp_path / "j").glob("*.seg")
+    seg = journal_of(tmp_path / "j", 3)
     data = bytearray(seg.read_bytes())
     data[len(data) // 2] ^= 0xFF
     seg.write_bytes(bytes(data))
