@@ -27,7 +27,7 @@ from logyard.durable import fsync_dir
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage import trigrams
+from logyard.storage import line_time, trigrams
 from logyard.storage.decoded_cache import DecodedCache
 
 
@@ -126,15 +126,20 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         ranges = _ranges(gather.column("stream")[order], gather.column("ts")[order],
                          lens + gather.column("meta").length[order])
     bounds = row_group_bounds(lens)
+    schema = F.BLOCK_SCHEMA
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
         kv[F.BLOCK_TRIGRAM_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
+        cut, codes = line_time.strip(table.column("line").chunk(0), R._np(table.column("ts")))
+        i = table.schema.get_field_index("line")
+        table = table.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
+        schema = F.COMPACT_SCHEMA
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
     with open(tmp, "wb") as f:
         with pq.ParquetWriter(
             f,
-            F.BLOCK_SCHEMA,
+            schema,
             compression=F.BLOCK_COMPRESSION if level else F.FLUSH_COMPRESSION,
             compression_level=F.COMPACT_COMPRESSION_LEVEL if level else None,
             data_page_size=F.BLOCK_DATA_PAGE_BYTES,
@@ -191,6 +196,7 @@ class BlockReader:
         self._rg: tuple[np.ndarray, ...] | None = None
         self._rows: np.ndarray | None = None
         self._trigrams: trigrams.TrigramIndex | None = None
+        self._line_time = False  # `line` stored with its own timestamp cut out (line_time.py)
         self._closed = False
 
     def close(self) -> None:
@@ -208,6 +214,14 @@ class BlockReader:
             except (pa.ArrowInvalid, OSError) as e:
                 raise CorruptDataError(f"{self.path}: block footer does not decode ({e})") from e
             names = md.schema.names
+            try:
+                version = orjson.loads((md.metadata or {})[F.BLOCK_META_KEY])["version"]
+            except (KeyError, TypeError, orjson.JSONDecodeError) as e:
+                raise CorruptDataError(f"{self.path}: block metadata lacks its format version") from e
+            if not isinstance(version, int) or not 1 <= version <= F.BLOCK_FORMAT_VERSION:
+                raise CorruptDataError(f"{self.path}: block format version {version!r} is not one this "
+                                       f"logyard reads (1 to {F.BLOCK_FORMAT_VERSION}): written by a newer one?")
+            self._line_time = F.LINE_TIME_COLUMN in names
             try:
                 si, ti = names.index("stream"), names.index("ts")
             except ValueError as e:
@@ -289,10 +303,20 @@ class BlockReader:
         if pf is None:
             with self.open() as pf:
                 return self.read(row_groups, columns, pf)
+        cut = "line" in columns and self._line_time
+        want = columns if not cut else list(dict.fromkeys([*columns, "ts", F.LINE_TIME_COLUMN]))
         try:
-            return pf.read_row_groups(row_groups, columns=columns, use_threads=False)
+            t = pf.read_row_groups(row_groups, columns=want, use_threads=False)
         except (pa.ArrowInvalid, OSError) as e:
             raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
+        if not cut:
+            return t
+        try:
+            line = line_time.restore(t.column("line").combine_chunks(), R._np(t.column("ts")),
+                                     R._np(t.column(F.LINE_TIME_COLUMN)))
+        except ValueError as e:
+            raise CorruptDataError(f"{self.path}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
+        return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
 
     def read_first(self, row_groups: list[int], columns: list[str], ids: np.ndarray, start_ns: int,
                    end_ns: int, limit: int, backward: bool) -> pa.Table:
