@@ -32,7 +32,9 @@ def random_pushes(seed, n_pushes=6):
         for app in ("a", "b", "c"):
             k = int(rng.integers(1, 40))
             ts = T0 + rng.integers(0, 3 * HOUR // 10**9, k) * 10**9  # second resolution: shared ts
-            lines = [f"{app} line {int(x)}" for x in rng.integers(0, 30, k)]  # repeats: duplicates
+            # repeats: duplicates; odd lines carry their own time, which compacted blocks cut (line_time.py)
+            lines = [f"{app} line {int(x)}" if x % 2 == 0 else f"{str(np.datetime64(int(t), 'ns'))[:19]}Z {app} {int(x)}"
+                     for x, t in zip(rng.integers(0, 30, k), ts)]
             streams.append(push({"app": app}, ts, lines, [f'{{"n":"{int(x) % 3}"}}' if x % 2 else "" for x in range(k)]))
         pushes.append(streams)
     return pushes
