@@ -40,17 +40,23 @@ class Decoded:
 
 def decode_body(tenant: str, body: bytes, ctype: str | None, cenc: str | None, opts: DecodeOptions) -> Decoded:
     """Pure: body → Decoded. Runs in a worker process (or inline when there is no pool)."""
-    from logyard.ingest.decode import decode_push
+    from logyard.ingest.decode import BodyColumns, decode_push_columns
     from logyard.ingest.sample_age import filter_sample_age
-    from logyard.storage.store import prepare_append
+    from logyard.storage.store import prepare_append, prepare_columns
 
+    now = time.time_ns()
+    # The sample-age limits, so that a body with every timestamp in range skips filter_sample_age.
+    ts_range = (now - opts.max_age_ns if opts.max_age_ns else None, now + opts.grace_ns)
     try:
-        res = decode_push(body, ctype, cenc, max_line_size=opts.max_line_size,
-                          discover_service_name=list(opts.discover_service_name),
-                          discover_log_levels=opts.discover_log_levels)
+        res = decode_push_columns(body, ctype, cenc, ts_range, max_line_size=opts.max_line_size,
+                                  discover_service_name=list(opts.discover_service_name),
+                                  discover_log_levels=opts.discover_log_levels)
     except LogyardError as exc:
         return Decoded(None, error=(exc.status, exc.message))
-    streams, too_old, age_error = filter_sample_age(res.streams, time.time_ns(), opts.max_age_ns, opts.grace_ns)
+    if isinstance(res, BodyColumns):
+        return Decoded(prepare_columns(tenant, res.labels, res.counts, res.ts, res.lines, res.meta),
+                       len(res.ts), res.line_bytes)
+    streams, too_old, age_error = filter_sample_age(res.streams, now, opts.max_age_ns, opts.grace_ns)
     discarded = dict(res.discarded_lines)
     for reason, n in too_old.items():
         discarded[reason] = discarded.get(reason, 0) + n
