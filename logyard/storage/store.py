@@ -145,8 +145,10 @@ class Store:
             # In process, the record's own buffers go to the WAL: no joined copy, no decode.
             self._commit(rec, frame(encode_record(rec)))
 
-    def append_prepared(self, payload: bytes) -> None:
-        """`append` of a payload made by `prepare_append` (possibly in another process)."""
+    def append_prepared(self, payload) -> None:
+        """`append` of a payload made by `prepare_append` (possibly in another process): bytes or
+        any buffer, such as a mapping of the file a decode worker wrote it to (the head then keeps
+        the mapping: its line and metadata bytes are not copied)."""
         self._commit(decode_record(payload, "prepared append"), frame([payload]))
 
     def _commit(self, rec: WalRecord, parts: list) -> None:
