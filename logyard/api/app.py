@@ -115,9 +115,14 @@ class Server:
         if future is None:
             decoded = await run_in_threadpool(decode_body, *args)
         else:
-            decoded = await asyncio.wrap_future(future)
-        if decoded.payload is not None:
-            await run_in_threadpool(self.store.append_prepared, decoded.payload)
+            try:
+                decoded = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                future.add_done_callback(self.decode_pool.discard)  # the client went away
+                raise
+        payload = self.decode_pool.payload(decoded)
+        if payload is not None:
+            await run_in_threadpool(self.store.append_prepared, payload)
         self._count(tenant, decoded)
         if decoded.error is not None:
             # Loki stores the valid entries of a push and still answers 400 for the invalid ones.

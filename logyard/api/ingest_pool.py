@@ -8,13 +8,22 @@ head (`Store.append_prepared`), which costs a fraction of a microsecond per line
 
 from __future__ import annotations
 
+import itertools
+import logging
+import mmap
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from logyard.errors import LogyardError
+
+log = logging.getLogger(__name__)
+
+# Workers hand payloads over as files here (tmpfs) when it exists; see DecodePool.
+SHM_DIR = Path("/dev/shm")
 
 
 @dataclass(frozen=True)
@@ -36,27 +45,64 @@ class Decoded:
     discarded: dict[str, int] = field(default_factory=dict)
     discarded_bytes: dict[str, int] = field(default_factory=dict)
     error: tuple[int, str] | None = None  # (status, Loki's text); raised after storing the payload
+    shm: str | None = None  # the payload is in this file of SHM_DIR instead (DecodePool.payload)
+    shm_size: int = 0
 
 
 def decode_body(tenant: str, body: bytes, ctype: str | None, cenc: str | None, opts: DecodeOptions) -> Decoded:
     """Pure: body → Decoded. Runs in a worker process (or inline when there is no pool)."""
-    from logyard.ingest.decode import decode_push
+    from logyard.ingest.decode import BodyColumns, decode_push_columns
     from logyard.ingest.sample_age import filter_sample_age
-    from logyard.storage.store import prepare_append
+    from logyard.storage.store import prepare_append, prepare_columns
 
+    now = time.time_ns()
+    # The sample-age limits, so that a body with every timestamp in range skips filter_sample_age.
+    ts_range = (now - opts.max_age_ns if opts.max_age_ns else None, now + opts.grace_ns)
     try:
-        res = decode_push(body, ctype, cenc, max_line_size=opts.max_line_size,
-                          discover_service_name=list(opts.discover_service_name),
-                          discover_log_levels=opts.discover_log_levels)
+        res = decode_push_columns(body, ctype, cenc, ts_range, max_line_size=opts.max_line_size,
+                                  discover_service_name=list(opts.discover_service_name),
+                                  discover_log_levels=opts.discover_log_levels)
     except LogyardError as exc:
         return Decoded(None, error=(exc.status, exc.message))
-    streams, too_old, age_error = filter_sample_age(res.streams, time.time_ns(), opts.max_age_ns, opts.grace_ns)
+    if isinstance(res, BodyColumns):
+        return Decoded(prepare_columns(tenant, res.labels, res.counts, res.ts, res.lines, res.meta),
+                       len(res.ts), res.line_bytes)
+    streams, too_old, age_error = filter_sample_age(res.streams, now, opts.max_age_ns, opts.grace_ns)
     discarded = dict(res.discarded_lines)
     for reason, n in too_old.items():
         discarded[reason] = discarded.get(reason, 0) + n
     error = res.error or age_error
     return Decoded(prepare_append(tenant, streams), res.lines, res.bytes, discarded, dict(res.discarded_bytes),
                    (error.status, error.message) if error is not None else None)
+
+
+_SEQ = itertools.count()
+
+
+def _decode_to_shm(prefix: str, *args) -> Decoded:
+    """`decode_body` in a worker, its payload written to a new file of SHM_DIR (one copy into
+    tmpfs) rather than pickled through the pool's pipe (a pickle copy, the 64 KiB pipe, and three
+    copies in the server's result thread: ~0.7 CPU-s of the server per bench/ingest.py run)."""
+    d = decode_body(*args)
+    if d.payload is None:
+        return d
+    name = f"{prefix}{os.getpid()}-{next(_SEQ)}"
+    path = SHM_DIR / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return d  # no tmpfs to write to: through the pipe
+    try:
+        view, written = memoryview(d.payload), 0
+        while written < len(view):
+            written += os.write(fd, view[written:])
+    except OSError:  # full: through the pipe
+        os.unlink(path)
+        return d
+    finally:
+        os.close(fd)
+    d.shm, d.shm_size, d.payload = name, len(view), None
+    return d
 
 
 def _warm() -> None:
@@ -98,24 +144,77 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 <
     return bool(mallopt(m_mmap_threshold, mmap_threshold)) and bool(mallopt(m_trim_threshold, trim_threshold))
 
 
-class DecodePool:
-    """A process pool for `decode_body`; `workers=0` decodes inline (tests, tiny machines)."""
+def _remove_orphans() -> None:
+    """Payload files of servers that died (kill -9) with requests in flight."""
+    for path in SHM_DIR.glob("logyard-*-*"):
+        try:
+            os.kill(int(path.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, OSError):
+            pass  # not ours, or a live process we may not signal
 
-    def __init__(self, workers: int | None = None) -> None:
+
+class DecodePool:
+    """A process pool for `decode_body`; `workers=0` decodes inline (tests, tiny machines).
+
+    Payloads come back as files of SHM_DIR when it is a directory (`use_shm`): the server maps the
+    file, unlinks it at once, and the WAL write and the head read the mapping. Whoever gets a
+    Decoded from `submit`'s future takes its payload with `payload` exactly once, or hands the
+    future to `discard`; `shutdown` removes the files of requests cut short, and a new pool those
+    of servers that died (the files are named after the server's pid).
+    """
+
+    def __init__(self, workers: int | None = None, use_shm: bool | None = None) -> None:
         if workers is None:
             workers = os.cpu_count() or 1
         self.workers = workers
         self._pool = None
+        self._prefix = f"logyard-{os.getpid()}-"
+        self.use_shm = SHM_DIR.is_dir() if use_shm is None else use_shm
+        if self.use_shm:
+            _remove_orphans()
         if workers > 0:
             # Not fork: the server has threads (uvicorn, the store's maintenance) by now.
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm)
 
-    def submit(self, *args):
+    def submit(self, *args) -> Future | None:
         if self._pool is None:
             return None
+        if self.use_shm:
+            return self._pool.submit(_decode_to_shm, self._prefix, *args)
         return self._pool.submit(decode_body, *args)
+
+    @staticmethod
+    def payload(d: Decoded):
+        """The WAL payload of `d` (bytes, or a read-only mapping of its file), or None."""
+        if d.shm is None:
+            return d.payload
+        path = SHM_DIR / d.shm
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.unlink(path)
+            return mmap.mmap(fd, d.shm_size, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def discard(future: Future) -> None:
+        """Drop the payload file of a result nobody will take (its request was cancelled)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        d = future.result()
+        if d.shm is not None:
+            try:
+                os.unlink(SHM_DIR / d.shm)
+            except FileNotFoundError:
+                pass
 
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.use_shm:
+            for path in SHM_DIR.glob(self._prefix + "*"):  # left by requests cut short
+                log.warning("removing a decoded payload nobody took: %s", path)
+                path.unlink(missing_ok=True)

@@ -18,9 +18,17 @@ from logyard.ingest.raw import RawStream
 
 def decode_json_fast(body: bytes) -> list[RawStream] | None:
     """The body's streams, or None: decode it with json_push.decode_json instead."""
-    scanned = _pushscan.scan(body)
-    if scanned is None:
-        return None
+    scanned = scan(body)
+    return None if scanned is None else raw_streams(scanned)
+
+
+def scan(body: bytes) -> tuple | None:
+    """The C scanner's (streams, ts bytes, line offsets, line bytes), or None (not its shape)."""
+    return _pushscan.scan(body)
+
+
+def raw_streams(scanned: tuple) -> list[RawStream]:
+    """A scanned body as RawStreams (columns.body_columns skips this for the usual body)."""
     streams, ts_bytes, offsets, data = scanned
     n = len(ts_bytes) // 8
     column = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))

@@ -140,6 +140,8 @@ class Validator:
         self.max_sm_count = max_sm_count
         self.errors: list[str] = []
         self.result = DecodeResult(streams=[])
+        self._cache: dict[tuple, _StreamInfo] | None = None
+        self._cache_for: list[str] | None = None
 
     def discard(self, reason: str, lines: int, nbytes: int, message: str | None) -> None:
         r = self.result
@@ -150,15 +152,10 @@ class Validator:
 
     def run(self, raw: list[RawStream], service_list: list[str], levels: bool) -> DecodeResult:
         kept: list[tuple[_StreamInfo, RawStream]] = []
-        cache = _STREAM_INFO.setdefault((tuple(service_list), self.limits), {})
         for s in raw:
             if not s.lines:
                 continue  # Loki skips empty streams before validating them
-            key = tuple(s.pairs)
-            info = cache.get(key)
-            if info is None:
-                info = self.stream_info(s.pairs, service_list)
-                remember(cache, key, info)
+            info = self.stream(s.pairs, service_list)
             if info.problem is not None:
                 size = sum(len(line.encode()) for line in s.lines)  # error path only
                 self.discard(info.problem[0], len(s.lines), size, info.problem[1])
@@ -169,6 +166,18 @@ class Validator:
         if self.errors:
             self.result.error = BadRequestError(_group_errors(self.errors))
         return self.result
+
+    def stream(self, pairs: list[tuple[str, str]], service_list: list[str]) -> _StreamInfo:
+        """`stream_info`, worked out once per label set (streams repeat from push to push)."""
+        if self._cache is None or self._cache_for != service_list:
+            self._cache_for = service_list
+            self._cache = _STREAM_INFO.setdefault((tuple(service_list), self.limits), {})
+        key = tuple(pairs)
+        info = self._cache.get(key)
+        if info is None:
+            info = self.stream_info(pairs, service_list)
+            remember(self._cache, key, info)
+        return info
 
     def stream_info(self, raw_pairs: list[tuple[str, str]], service_list: list[str]) -> _StreamInfo:
         pairs = _with_service_name(raw_pairs, service_list)

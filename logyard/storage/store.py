@@ -145,8 +145,10 @@ class Store:
             # In process, the record's own buffers go to the WAL: no joined copy, no decode.
             self._commit(rec, frame(encode_record(rec)))
 
-    def append_prepared(self, payload: bytes) -> None:
-        """`append` of a payload made by `prepare_append` (possibly in another process)."""
+    def append_prepared(self, payload) -> None:
+        """`append` of a payload made by `prepare_append` (possibly in another process): bytes or
+        any buffer, such as a mapping of the file a decode worker wrote it to (the head then keeps
+        the mapping: its line and metadata bytes are not copied)."""
         self._commit(decode_record(payload, "prepared append"), frame([payload]))
 
     def _commit(self, rec: WalRecord, parts: list) -> None:
@@ -480,7 +482,17 @@ def prepare_append(tenant: str, streams: list[PushStream]) -> bytes | None:
     streams = [s for s in streams if len(s)]
     if not streams:
         return None
-    return b"".join(bytes(p) if not isinstance(p, bytes) else p for p in encode_record(build_record(tenant, streams)))
+    return b"".join(encode_record(build_record(tenant, streams)))  # Arrow buffers join without a copy first
+
+
+def prepare_columns(tenant: str, labels: list[LabelSet], counts: np.ndarray, ts: np.ndarray, lines: pa.Array,
+                    meta: pa.Array) -> bytes:
+    """`prepare_append` of streams given as columns: `counts[i]` rows (none empty) of `labels[i]`,
+    one stream after the other (ingest/columns.py)."""
+    if len(labels) != len(counts) or int(counts.sum(dtype=np.int64)) != len(ts) or not len(ts) == len(lines) == len(meta):
+        raise AssertionError("BUG: stream counts and column lengths differ")
+    batch = pa.record_batch([pa.array(ts, pa.int64()), lines, meta], schema=F.WAL_SCHEMA)
+    return b"".join(encode_record(WalRecord(tenant, labels, counts.astype(np.uint32, copy=False), batch)))
 
 
 def _empty(cols: list[str]) -> pa.Table:

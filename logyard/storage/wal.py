@@ -14,13 +14,13 @@ import logging
 import os
 import struct
 import threading
-import zlib
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import orjson
 import pyarrow as pa
+from isal import isal_zlib
 
 from logyard.durable import fsync_dir
 from logyard.errors import CorruptDataError
@@ -237,12 +237,16 @@ def decode_record(payload, where: str = "WAL record") -> WalRecord:
     return WalRecord(tenant, None, counts, batch, keys=keys, where=where)
 
 
+# zlib's CRC32 with ISA-L's code: the same values, ~4x faster (zlib's was a fifth of an append's CPU).
+crc32 = isal_zlib.crc32
+
+
 def frame(parts: list) -> list:
     """Prefix the payload buffers with their length and CRC32."""
     crc = 0
     size = 0
     for p in parts:
-        crc = zlib.crc32(p, crc)
+        crc = crc32(p, crc)
         size += memoryview(p).nbytes
     return [_REC_HEADER.pack(size, crc), *parts]
 
@@ -312,7 +316,7 @@ class Wal:
                 raise CorruptDataError(f"{path}: offset {pos}: {torn} in a sealed segment")
             length, crc = _REC_HEADER.unpack_from(data, pos)
             start, end = pos + F.WAL_RECORD_HEADER_SIZE, pos + F.WAL_RECORD_HEADER_SIZE + length
-            if zlib.crc32(memoryview(data)[start:end]) != crc:
+            if crc32(memoryview(data)[start:end]) != crc:
                 if last and end == size:
                     self._truncate(path, pos, "a last record with a bad CRC")
                     return

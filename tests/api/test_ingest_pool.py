@@ -3,13 +3,14 @@ this test process keeps its own allocator settings."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
 
 import pytest
 
-from logyard.api.ingest_pool import DecodeOptions, DecodePool, decode_body
+from logyard.api.ingest_pool import SHM_DIR, DecodeOptions, DecodePool, decode_body
 from logyard.ingest.validate import DEFAULT_LIST
 
 
@@ -22,13 +23,51 @@ def test_workers_keep_freed_memory_on_glibc():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_a_worker_answers_like_inline_decoding():
-    body = b'{"streams":[{"stream":{"job":"a"},"values":[["1767139200000000000","level=warn x",{"k":"v"}]]}]}'
-    opts = DecodeOptions(262144, tuple(DEFAULT_LIST), True, None, 0)
-    pool = DecodePool(workers=1)
+BODY = b'{"streams":[{"stream":{"job":"a"},"values":[["1767139200000000000","level=warn x",{"k":"v"}]]}]}'
+OPTS = DecodeOptions(262144, tuple(DEFAULT_LIST), True, None, 0)
+
+
+@pytest.mark.parametrize("use_shm", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not SHM_DIR.is_dir(), reason="no /dev/shm"))])
+def test_a_worker_answers_like_inline_decoding(use_shm):
+    pool = DecodePool(workers=1, use_shm=use_shm)
     try:
-        remote = pool.submit("t", body, "application/json", None, opts).result(timeout=60)
+        remote = pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
+        assert (remote.shm is not None) == use_shm
+        payload = pool.payload(remote)
     finally:
         pool.shutdown()
-    inline = decode_body("t", body, "application/json", None, opts)
-    assert remote.payload == inline.payload and remote.lines == inline.lines == 1
+    inline = decode_body("t", BODY, "application/json", None, OPTS)
+    assert bytes(payload) == inline.payload and remote.lines == inline.lines == 1
+    if use_shm:
+        assert not (SHM_DIR / remote.shm).exists()  # unlinked once mapped
+
+
+@pytest.mark.skipif(not SHM_DIR.is_dir(), reason="no /dev/shm")
+def test_payload_files_nobody_takes_are_removed():
+    pool = DecodePool(workers=1, use_shm=True)
+    try:
+        dropped = pool.submit("t", BODY, "application/json", None, OPTS)
+        dropped.result(timeout=60)
+        DecodePool.discard(dropped)  # a cancelled request's result
+        assert not (SHM_DIR / dropped.result().shm).exists()
+        left = pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
+        assert (SHM_DIR / left.shm).exists()
+    finally:
+        pool.shutdown()
+    assert not (SHM_DIR / left.shm).exists()  # shutdown removes what is left
+
+
+@pytest.mark.skipif(not SHM_DIR.is_dir(), reason="no /dev/shm")
+def test_a_new_pool_removes_payload_files_of_dead_servers():
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = SHM_DIR / f"logyard-{int(child.stdout)}-1-0"
+    alive = SHM_DIR / f"logyard-{os.getpid()}-1-0"
+    dead.write_bytes(b"x")
+    alive.write_bytes(b"x")
+    try:
+        DecodePool(workers=0, use_shm=True)
+        assert not dead.exists() and alive.exists()
+    finally:
+        dead.unlink(missing_ok=True)
+        alive.unlink(missing_ok=True)

@@ -186,7 +186,7 @@ class _DeclineAll:
 
 def _without_fast_path(monkeypatch, body: bytes, **opts):
     with monkeypatch.context() as m:
-        m.setattr(decode_module, "decode_json_fast", lambda body: None)
+        m.setattr(decode_module, "scan", lambda body: None)
         m.setattr(validate_module, "_metajson", _DeclineAll)
         m.setattr(validate_module, "detect_levels", reference_levels)
         return _worker(body, **opts)
