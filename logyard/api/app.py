@@ -62,7 +62,7 @@ class Server:
             max_age_ns=parse_duration_ns(lim.reject_old_samples_max_age) if lim.reject_old_samples else None,
             grace_ns=parse_duration_ns(lim.creation_grace_period),
         )
-        self.decode_pool = DecodePool(cfg.server.decode_workers)
+        self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         from logyard.logql.engine import Engine, Limits

@@ -49,6 +49,9 @@ class ServerSection(_Strict):
     log_level: str = Field("info", pattern="^(debug|info|warn|error)$", description="debug, info, warn or error.")
     decode_workers: int | None = Field(
         None, ge=0, description="Processes that decode pushes (default: one per core; 0 decodes in the server process).")
+    decode_nice: int = Field(
+        10, ge=0, le=19, description="Niceness added to the decode processes: the server process (WAL, head, block "
+        "flushes) goes first when cores are short, so flushes keep up with decoding.")
 
 
 class StorageSection(_Strict):

@@ -35,8 +35,9 @@ from logyard.storage.wal import Wal, WalRecord, build_record, decode_record, enc
 log = logging.getLogger(__name__)
 
 READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
-# An append that finds the head this much over head_max_bytes flushes itself: memory stays within
-# about (1 + BACKPRESSURE + 2) x head_max_bytes (active head, frozen head, flush copies).
+# An append that finds the head this much over head_max_bytes waits for the flush in progress, or
+# flushes itself when none is: memory stays within about (1 + BACKPRESSURE + 2) x head_max_bytes
+# (active head, frozen head, flush copies).
 BACKPRESSURE = 1.25
 
 
@@ -161,9 +162,19 @@ class Store:
         if head_bytes >= self.head_max_bytes:
             self.maintenance.wake()
             if head_bytes >= BACKPRESSURE * self.head_max_bytes:
-                # Back-pressure: the flusher is behind; bound memory by flushing in this thread
-                # (waiting first for the flush in progress).
-                self.maybe_flush()
+                self._backpressure()
+
+    def _backpressure(self) -> None:
+        """The flusher is behind: bound memory by waiting for its flush in progress, or by flushing
+        in this thread when none is. Only waiting matters: once that flush ends, the woken
+        maintenance thread flushes the head this append grew, while appends go on (an append that
+        flushed itself held its client for a whole flush, and the other clients behind the lock)."""
+        if self._flush_lock.acquire(blocking=False):
+            self._flush_lock.release()
+            self.maybe_flush()
+            return
+        with self._flush_lock:
+            pass
 
     def maybe_flush(self) -> None:
         h = self._head

@@ -43,6 +43,17 @@ def test_a_worker_answers_like_inline_decoding(use_shm):
         assert not (SHM_DIR / remote.shm).exists()  # unlinked once mapped
 
 
+def test_workers_run_at_the_niceness_asked_above_the_server():
+    pool = DecodePool(workers=1, use_shm=False, nice=7)
+    try:
+        pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
+        pids = list(pool._pool._processes)  # the executor's own record of its workers
+        assert pids and all(os.getpriority(os.PRIO_PROCESS, p) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 7)
+                            for p in pids)
+    finally:
+        pool.shutdown()
+
+
 @pytest.mark.skipif(not SHM_DIR.is_dir(), reason="no /dev/shm")
 def test_payload_files_nobody_takes_are_removed():
     pool = DecodePool(workers=1, use_shm=True)

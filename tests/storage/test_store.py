@@ -199,6 +199,31 @@ def test_concurrent_appends_from_threads_all_land(make_store):
     assert s.sizes()["blocks"] >= 1
 
 
+def test_an_append_past_the_back_pressure_bound_flushes_when_no_flush_runs(make_store):
+    s = make_store(head_max_bytes=100)  # no background thread: nobody else flushes
+    s.append("t", [push({"app": "a"}, [T0], ["x" * 50])])
+    assert s.sizes()["head_lines"] == 1  # under the bound
+    s.append("t", [push({"app": "a"}, [T0 + 1], ["y" * 100])])  # 150 bytes >= 1.25 x 100
+    assert s.sizes()["head_lines"] == 0 and s.sizes()["blocks"] == 1
+
+
+def test_an_append_past_the_back_pressure_bound_waits_for_the_flush_in_progress(make_store):
+    s = make_store(head_max_bytes=100)
+    s._flush_lock.acquire()  # a flush in progress
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (s.append("t", [push({"app": "a"}, [T0], ["x" * 200])]), done.set()))
+    t.start()
+    try:
+        assert not done.wait(0.5)  # held back while that flush runs
+        assert s.sizes()["head_lines"] == 1  # the row is in (WAL and head) before the wait
+    finally:
+        s._flush_lock.release()
+    assert done.wait(10)
+    t.join()
+    # It waited, and left the head to the (woken) flusher instead of flushing in the client's time.
+    assert s.sizes()["head_lines"] == 1 and s.sizes()["blocks"] == 0
+
+
 def test_maybe_flush_flushes_an_old_head(make_store):
     s = make_store(head_max_age_s=0.0)
     load_two_hours(s)
