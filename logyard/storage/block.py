@@ -136,7 +136,9 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
-    with open(tmp, "wb") as f:
+    # An Arrow file, not a Python one: each write of the encoder then needs no GIL (flushes share the
+    # server process with the event loop and the appends).
+    with pa.OSFile(str(tmp), "wb") as f:
         with pq.ParquetWriter(
             f,
             schema,
@@ -154,7 +156,6 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
                     piece = R.with_len(gather.take(order[lo:hi])).select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA)
                 writer.write_table(piece, row_group_size=hi - lo)
             writer.add_key_value_metadata(kv)
-        f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, final)
     fsync_dir(final.parent)
