@@ -10,7 +10,7 @@ import cramjam
 import numpy as np
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from logyard.errors import BadRequestError, UnprocessableError
@@ -282,6 +282,7 @@ stream_st = st.tuples(st.dictionaries(label_names, st.text(min_size=1, max_size=
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(stream_st, min_size=1, max_size=4))
+@example([({}, [(0, "", {"a": "\ufffd"})])])
 def test_json_round_trip_gives_back_every_entry(streams):
     body = push(
         *[
@@ -299,7 +300,8 @@ def test_json_round_trip_gives_back_every_entry(streams):
         for meta_text, (_, _, meta) in zip(got.metadata, entries):
             decoded = json.loads(meta_text)
             assert decoded.pop("detected_level") in ("trace", "debug", "info", "warn", "error", "critical", "fatal", "unknown")
-            assert decoded == meta
+            # Loki drops U+FFFD (its mark of invalid UTF-8) from metadata values, not from lines.
+            assert decoded == {k: v.replace("\ufffd", "") for k, v in meta.items()}
     assert result.lines == sum(len(e) for _, e in streams)
     assert result.bytes == sum(len(line.encode()) for _, e in streams for _, line, _ in e)
 
