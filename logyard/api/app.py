@@ -77,10 +77,14 @@ class Server:
         return self.store.sizes() if self.ready.is_set() else {}
 
     def open(self) -> None:
+        """Replay the WAL while the decode workers start; ready once both are done."""
         t0 = time.monotonic()
+        warm = threading.Thread(target=self.decode_pool.start_workers, name="decode-start", daemon=True)
+        warm.start()
         try:
             self.store.open()
             self.store.start_background()
+            warm.join()
         except ConfigError as exc:  # a locked or incompatible data dir: nothing to serve, say so and stop
             log.error("cannot use the data directory: %s", exc.message)
             logging.shutdown()

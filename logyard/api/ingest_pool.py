@@ -127,6 +127,11 @@ def _warm(nice: int = 0) -> None:
     gc.freeze()  # the imported modules are permanent: keep collections from walking them
 
 
+def _started() -> int:
+    time.sleep(0.05)
+    return os.getpid()
+
+
 def use_system_allocator() -> None:
     """Arrow on malloc in the decode workers: it hands freed memory back to the OS sooner. Not in the
     server process: there it made every Parquet read of a query pay fresh page faults (2x slower)."""
@@ -189,6 +194,18 @@ class DecodePool:
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm,
                                              initargs=(nice,))
+
+    def start_workers(self, timeout: float = 300.0) -> set[int]:
+        """Start every worker and wait until each has run its `_warm` (imports): the pool otherwise
+        starts them at the first pushes, which then wait ~0.5 s for two interpreters to import
+        NumPy and Arrow. Returns the workers' pids."""
+        seen: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while self._pool is not None and len(seen) < self.workers:  # a few rounds of 50 ms
+            # A busy submit spawns a worker; a task that lasts a moment lets the others reach one.
+            futures = [self._pool.submit(_started) for _ in range(self.workers)]
+            seen.update(f.result(timeout=max(0.0, deadline - time.monotonic())) for f in futures)
+        return seen
 
     def submit(self, *args) -> Future | None:
         if self._pool is None:

@@ -43,6 +43,17 @@ def test_a_worker_answers_like_inline_decoding(use_shm):
         assert not (SHM_DIR / remote.shm).exists()  # unlinked once mapped
 
 
+def test_start_workers_spawns_every_worker_before_any_push():
+    pool = DecodePool(workers=2, use_shm=False)
+    try:
+        started = pool.start_workers(timeout=60)
+        assert len(started) == 2 and os.getpid() not in started
+        assert started == set(pool._pool._processes)  # the executor's own record of its workers
+    finally:
+        pool.shutdown()
+    assert DecodePool(workers=0).start_workers() == set()
+
+
 def test_workers_run_at_the_niceness_asked_above_the_server():
     pool = DecodePool(workers=1, use_shm=False, nice=7)
     try:
