@@ -13,6 +13,7 @@ import logging
 import mmap
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def _decode_to_shm(prefix: str, *args) -> Decoded:
     return d
 
 
-def _warm(nice: int = 0) -> None:
+def _warm(nice: int = 0, server_pid: int | None = None) -> None:
     """Import the decoding modules once per worker, before the first push waits on it; lower the
     worker's priority by `nice`.
 
@@ -122,9 +123,25 @@ def _warm(nice: int = 0) -> None:
 
     if nice:
         os.nice(nice)
+    if server_pid is not None:
+        threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
     use_system_allocator()
     keep_freed_memory()
     gc.freeze()  # the imported modules are permanent: keep collections from walking them
+
+
+def _exit_with(server_pid: int, every_s: float = 1.0) -> None:
+    """End this worker once the server is gone. After a `kill -9` of the server nothing else would:
+    a worker holds both ends of its task queue (so never reads EOF) and the forkserver's liveness
+    pipe (so the forkserver stays too): each crash left three processes and ~250 MB behind."""
+    while True:
+        time.sleep(every_s)
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass  # alive under another user: cannot be ours, but not gone either
 
 
 def _started() -> int:
@@ -193,7 +210,7 @@ class DecodePool:
             # Not fork: the server has threads (uvicorn, the store's maintenance) by now.
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm,
-                                             initargs=(nice,))
+                                             initargs=(nice, os.getpid()))
 
     def start_workers(self, timeout: float = 300.0) -> set[int]:
         """Start every worker and wait until each has run its `_warm` (imports): the pool otherwise

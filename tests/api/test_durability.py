@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 
@@ -85,3 +86,44 @@ def test_clean_restart_keeps_every_push_once(tmp_path):
         assert_exactly_acked(srv.url, set(range(80)))
     finally:
         srv.stop()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (Linux /proc): the forkserver and the decode workers it started."""
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for k in map(int, kids):
+                if k not in out:
+                    out.add(k)
+                    todo.append(k)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_server_leaves_no_decode_processes_behind(tmp_path):
+    srv = ServerProcess(tmp_path / "data").start()
+    try:
+        r = httpx.post(srv.url + "/loki/api/v1/push", timeout=30, json={
+            "streams": [{"stream": {"job": "orphans"}, "values": [[str(BASE_NS), "x"]]}]})
+        assert r.status_code == 204, r.text
+        below = _descendants(srv.proc.pid)
+        assert len(below) >= 2  # the forkserver and at least one worker
+    finally:
+        srv.kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in below):
+        time.sleep(0.2)
+    assert not [p for p in below if _alive(p)], "decode processes outlived a kill -9 of their server"
