@@ -27,28 +27,10 @@ __all__ = ["DEFAULT_LIST", "BodyColumns", "DecodeResult", "decode_push", "decode
            "normalize_metadata_name"]
 
 
-def decode_push(
-    body: bytes,
-    content_type: str | None,
-    content_encoding: str | None,
-    *,
-    max_line_size: int = 262144,
-    discover_service_name: list[str] | None = DEFAULT_LIST,
-    discover_log_levels: bool = True,
-    max_label_names_per_series: int = 15,
-    max_label_name_length: int = 1024,
-    max_label_value_length: int = 2048,
-    max_structured_metadata_size: int = 65536,
-    max_structured_metadata_count: int = 128,
-) -> DecodeResult:
-    """Decode, validate and enrich one push body. Limits of 0 mean no limit, as in Loki."""
-    result = decode_push_columns(
-        body, content_type, content_encoding, None, max_line_size=max_line_size,
-        discover_service_name=discover_service_name, discover_log_levels=discover_log_levels,
-        max_label_names_per_series=max_label_names_per_series, max_label_name_length=max_label_name_length,
-        max_label_value_length=max_label_value_length, max_structured_metadata_size=max_structured_metadata_size,
-        max_structured_metadata_count=max_structured_metadata_count,
-    )  # fmt: skip
+def decode_push(body: bytes, content_type: str | None, content_encoding: str | None, **limits) -> DecodeResult:
+    """Decode, validate and enrich one push body. `limits` are decode_push_columns' keywords;
+    limits of 0 mean no limit, as in Loki."""
+    result = decode_push_columns(body, content_type, content_encoding, None, **limits)
     assert isinstance(result, DecodeResult)
     return result
 
