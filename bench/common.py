@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-GEN = REPO.parent / "shared" / "bench" / "gen_bench.py"
+from tests.support.paths import shared_file
+
 DEFAULT_DATA = Path(os.environ.get("LOGYARD_BENCH_DATA", "/tmp/bench-data"))
 
 
@@ -18,7 +18,7 @@ def workload(out: Path = DEFAULT_DATA) -> tuple[list[Path], dict]:
     manifest = out / "manifest.json"
     if not manifest.exists():
         print(f"generating the workload into {out} (1-2 minutes)...", file=sys.stderr)
-        subprocess.run([sys.executable, str(GEN), "--out", str(out)], check=True)
+        subprocess.run([sys.executable, str(shared_file("bench", "gen_bench.py")), "--out", str(out)], check=True)
     return sorted(out.glob("push-*.json.gz")), json.loads(manifest.read_text())
 
 

@@ -1,7 +1,7 @@
 """Storage benchmark: append lines/s, flush time, bytes on disk per raw line byte, full reads.
 
 Usage: python bench/storage.py [--data /tmp/bench-data] [--dir /tmp/logyard-bench-store] [--threads 4]
-The workload comes from /work/shared/bench/gen_bench.py (generate it first). Bodies are decoded
+The workload comes from ../shared/bench/gen_bench.py (generated into --data when missing). Bodies are decoded
 here with orjson into PushStreams (labels + service_name; structured metadata as canonical JSON),
 outside the timed section, so the figures are the store's alone. Prints a stable table.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import resource
 import shutil
 import sys
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import DEFAULT_DATA, workload  # noqa: E402
 from logyard.ingest.model import PushStream  # noqa: E402
 from logyard.labels import LabelSet, Matcher  # noqa: E402
 from logyard.storage.store import Store, prepare_append  # noqa: E402
@@ -63,7 +63,7 @@ def row(name: str, value: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/logyard-bench-store"))
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--head-mb", type=int, default=64)
@@ -72,7 +72,7 @@ def main() -> None:
                     help="decode bodies inside the append threads (no decoded workload held in memory) "
                          "and report the peak RSS of the store's ingest; throughput then includes decoding")
     args = ap.parse_args()
-    manifest = json.loads((args.data / "manifest.json").read_text())
+    _, manifest = workload(args.data)
     if args.rss:
         return rss_run(args)
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """A throwaway Docker Engine for the `docker`-marked tests, started once per session.
 
-It is started with /work/shared/scripts/test-dockerd.sh (root, apt, vfs storage, no network, image
+It is started with ../shared/scripts/test-dockerd.sh (root, apt, vfs storage, no network, image
 `bb:local`); when that is not possible the tests that need it skip and say why.
 """
 
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(os.environ.get("TEST_DOCKERD_SCRIPT", "/work/shared/scripts/test-dockerd.sh"))
+from tests.support.paths import shared_dir
+
+SCRIPT = Path(os.environ.get("TEST_DOCKERD_SCRIPT", shared_dir() / "scripts" / "test-dockerd.sh"))
 
 
 @pytest.fixture(autouse=True)

@@ -6,15 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import orjson
 import pytest
 
 from logyard.ingest.decode import decode_push
+from tests.support.paths import CONFORMANCE
 
-CONFORMANCE = Path("/work/shared/conformance")
-pytestmark = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="conformance corpus not present")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +9,9 @@ from logyard.errors import BadRequestError, ParseError
 from logyard.labels import Matcher
 from logyard.logql import ast
 from logyard.logql.parser import parse, parse_matchers
+from tests.support.paths import CONFORMANCE
 
-CASES = Path("/work/shared/conformance/cases")
+CASES = CONFORMANCE / "cases"
 
 
 def roundtrip(query: str) -> ast.Expr:
@@ -34,7 +34,6 @@ def conformance_queries() -> list[tuple[str, dict]]:
     return out
 
 
-@pytest.mark.skipif(not CASES.exists(), reason="conformance corpus not present")
 def test_every_conformance_query_parses_or_fails_like_loki():
     checked = 0
     for query, case in conformance_queries():

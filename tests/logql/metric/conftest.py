@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -18,8 +17,8 @@ import pytest
 
 from logyard.labels import LabelSet, Matcher, matches_all
 from logyard.logql.metric.series import Matrix, StepMatrix
+from tests.support.paths import CONFORMANCE
 
-CONFORMANCE = Path("/work/shared/conformance")
 CASES = CONFORMANCE / "cases"
 
 
