@@ -1,5 +1,5 @@
 """The C level pass (`_levelscan.c` via level_fast.py) against level.py's reference, line by line:
-on the conformance corpus, on the benchmark bodies when present, and on generated lines built from
+on the conformance corpus, on benchmark-shaped bodies (conftest.bench_bodies), and on generated lines built from
 the fragments each of the reference's rules looks at."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from logyard.ingest.level import detect_levels as reference
 from logyard.ingest.level_fast import DEFER, detect_levels
 
 DATA = Path(__file__).resolve().parents[1] / "conformance" / "data"
-BENCH = Path("/tmp/bench-data")
 
 
 def _c_pass(column: pa.Array) -> np.ndarray:
@@ -52,9 +51,8 @@ def test_corpus_levels_equal_the_reference_and_are_settled_in_c():
     assert (raw == DEFER).mean() < 0.01
 
 
-@pytest.mark.skipif(not BENCH.is_dir(), reason="no benchmark bodies (gen_bench.py --out /tmp/bench-data)")
-def test_bench_levels_equal_the_reference():
-    raw = _assert_same(_corpus_lines(sorted(BENCH.glob("push-*.json.gz"))[:8]))
+def test_bench_levels_equal_the_reference(bench_bodies):
+    raw = _assert_same(_corpus_lines(bench_bodies[:8]))
     assert (raw == DEFER).mean() < 0.01
 
 
