@@ -1,4 +1,4 @@
-"""The `logyard` command: serve, agent, up and query."""
+"""The `logyard` command: serve and agent."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def main() -> None:
     Quick start:
       logyard serve                 # the server on 127.0.0.1:3100, data in ./data
       logyard agent --config deploy/agent.yaml
-      logyard query '{compose_service="ollama"} |= "error"'
+
+    Query it as Loki: Grafana (a Loki data source on http://127.0.0.1:3100), logcli or the HTTP API.
     """
 
 
