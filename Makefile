@@ -1,31 +1,42 @@
-# Two commands: `make run` (install + start logyard) and `make test` (install + the whole suite).
+# Two commands: `make run` (install logyard + start it) and `make test` (install logyard with its test
+# dependencies + the whole suite). Each install has its own stamp, so neither stands in for the other:
+# the server's environment gets no test tools, and a venv made by `make run` still gets them for `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 LISTEN ?= 127.0.0.1:3100
 DATA_DIR ?= ./data
+# An install is stale when the package metadata or a C extension changes.
+INSTALL_INPUTS := pyproject.toml setup.py $(wildcard logyard/*/_*.c)
 
 .PHONY: run test install bench conformance refresh-conformance clean
 
-$(BIN)/.installed: pyproject.toml
+$(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed-run: $(INSTALL_INPUTS) | $(VENV)/pyvenv.cfg
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(INSTALL_INPUTS) | $(VENV)/pyvenv.cfg
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+# The development install: logyard with its test dependencies (what `make test` uses).
+install: $(VENV)/.installed-test
 
-run: install
+run: $(VENV)/.installed-run
 	$(BIN)/logyard serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
-test: install
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 conformance: install
 	$(BIN)/python -m pytest -q tests/conformance -s
 
-bench: install
+bench: $(VENV)/.installed-run
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 

@@ -1,0 +1,50 @@
+"""`make run` installs logyard alone, `make test` installs it with its test dependencies, and neither's
+stamp stands in for the other's. Checked with `make -n` (plans, nothing installed) on a temp venv path."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def plan(target: str, venv: Path) -> str:
+    r = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def pip_installs(commands: str) -> list[str]:
+    return [line for line in commands.splitlines() if re.search(r"\bpip install\b", line) and "--upgrade pip" not in line]
+
+
+def pretend_done(commands: str) -> None:
+    """Create the stamp files a plan would touch, as if it had run."""
+    for stamp in re.findall(r"^touch (\S+)$", commands, re.MULTILINE):
+        Path(stamp).parent.mkdir(parents=True, exist_ok=True)
+        Path(stamp).touch()
+
+
+def test_make_run_installs_the_package_without_test_extras(tmp_path):
+    installs = pip_installs(plan("run", tmp_path / "venv"))
+    assert installs and all("[test]" not in line for line in installs), installs
+
+
+def test_make_test_installs_test_extras_even_after_make_run(tmp_path):
+    venv = tmp_path / "venv"
+    pretend_done(plan("run", venv))
+    installs = pip_installs(plan("test", venv))
+    assert any("'.[test]'" in line for line in installs), installs
+
+
+def test_make_test_installs_nothing_twice(tmp_path):
+    venv = tmp_path / "venv"
+    pretend_done(plan("test", venv))
+    assert pip_installs(plan("test", venv)) == []
