@@ -77,7 +77,7 @@ def parse_time(value: str | None, default_ns: int, name: str) -> int:
 
 def parse_duration_or_seconds(value: str, name: str) -> int:
     """`step`/`interval`/`since`: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`); ns."""
-    from logyard.logql.durations import parse_seconds_or_duration  # the one duration grammar, LogQL's
+    from logyard.units import parse_seconds_or_duration  # the HTTP dialect: float seconds or Prometheus
 
     try:
         return parse_seconds_or_duration(value)

@@ -1,6 +1,7 @@
-"""Durations and byte sizes as LogQL and Loki's HTTP API spell them, as integer nanoseconds / bytes.
+"""Durations and byte sizes as LogQL spells them, as integer nanoseconds / bytes.
 
-Three dialects meet here, and Loki uses each in a different place:
+Three dialects meet here, and Loki uses each in a different place (the two duration
+parsers live in `logyard.units`, shared with the configs and the HTTP API; LogQL's own parts stay here):
 - Prometheus durations (`5m`, `1h30m`, `1d`, `1w`, `1y`; integers, units biggest first) for ranges
   `[5m]` and the HTTP `step`;
 - Go's `time.ParseDuration` (`1.5h`, `-5m`, `300us`) as Loki's fallback for duration tokens
@@ -10,103 +11,20 @@ Three dialects meet here, and Loki uses each in a different place:
 
 from __future__ import annotations
 
-import math
-import re
-
-NS = 1
-US = 1_000
-MS = 1_000_000
-SECOND = 1_000_000_000
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-WEEK = 7 * DAY
-YEAR = 365 * DAY
-
-_MAX_NS = (1 << 63) - 1
-
-# Prometheus units with their order: each unit must be smaller than the one before it.
-_PROM_UNITS = {"y": (1, YEAR), "w": (2, WEEK), "d": (3, DAY), "h": (4, HOUR), "m": (5, MINUTE),
-               "s": (6, SECOND), "ms": (7, MS)}
-
-_GO_UNITS = {"ns": NS, "us": US, "µs": US, "μs": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
-
-
-def parse_prom_duration(text: str) -> int:
-    """Parse a Prometheus duration into ns; ValueError carries Prometheus' own wording."""
-    if text == "0":  # Prometheus allows a bare 0
-        return 0
-    if text == "":
-        raise ValueError("empty duration string")
-    s = text
-    total = 0
-    last_pos = 0
-    while s:
-        if not ("0" <= s[0] <= "9"):
-            raise ValueError(f"not a valid duration string: {_go_quote(text)}")
-        i = 0
-        while i < len(s) and "0" <= s[i] <= "9":
-            i += 1
-        value = int(s[:i])
-        if value > 0xFFFF_FFFF_FFFF_FFFF:
-            raise ValueError(f"not a valid duration string: {_go_quote(text)}")
-        s = s[i:]
-        i = 0
-        while i < len(s) and not ("0" <= s[i] <= "9"):
-            i += 1
-        if i == 0:
-            raise ValueError(f"not a valid duration string: {_go_quote(text)}")
-        unit, s = s[:i], s[i:]
-        if unit not in _PROM_UNITS:
-            raise ValueError(f"unknown unit {_go_quote(unit)} in duration {_go_quote(text)}")
-        pos, mult = _PROM_UNITS[unit]
-        if pos <= last_pos:
-            raise ValueError(f"not a valid duration string: {_go_quote(text)}")
-        last_pos = pos
-        if value > (1 << 63) // mult:
-            raise ValueError("duration out of range")
-        total += value * mult
-        if total > _MAX_NS:
-            raise ValueError("duration out of range")
-    return total
-
-
-def parse_go_duration(text: str) -> int:
-    """Parse a Go `time.ParseDuration` string (signed, fractional, ns..h) into ns."""
-    orig = text
-    s = text
-    neg = False
-    if s and s[0] in "+-":
-        neg = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0
-    if s == "":
-        raise ValueError(f"time: invalid duration {_go_quote(orig)}")
-    exact = 0
-    while s:
-        m = re.match(r"([0-9]*)(\.([0-9]*))?", s)
-        assert m is not None
-        int_part, frac_part = m.group(1), m.group(3)
-        if not int_part and not frac_part:
-            raise ValueError(f"time: invalid duration {_go_quote(orig)}")
-        s = s[m.end():]
-        j = 0
-        while j < len(s) and s[j] != "." and not ("0" <= s[j] <= "9"):
-            j += 1
-        if j == 0:
-            raise ValueError(f"time: missing unit in duration {_go_quote(orig)}")
-        unit, s = s[:j], s[j:]
-        if unit not in _GO_UNITS:
-            raise ValueError(f"time: unknown unit {_go_quote(unit)} in duration {_go_quote(orig)}")
-        mult = _GO_UNITS[unit]
-        exact += int(int_part or "0") * mult
-        if frac_part:
-            # Go scales the fraction exactly and truncates toward zero.
-            exact += int(frac_part) * mult // (10 ** len(frac_part))
-        if exact > _MAX_NS + (1 if neg else 0):
-            raise ValueError(f"time: invalid duration {_go_quote(orig)}")
-    return -exact if neg else exact
+from logyard.units import (  # noqa: F401 - the Prometheus and Go dialects live in units; LogQL's names stay here
+    DAY,
+    HOUR,
+    MINUTE,
+    MS,
+    NS,
+    SECOND,
+    US,
+    WEEK,
+    YEAR,
+    parse_go_duration,
+    parse_prom_duration,
+    parse_seconds_or_duration,
+)
 
 
 def parse_duration(text: str) -> int:
@@ -115,22 +33,6 @@ def parse_duration(text: str) -> int:
         return parse_prom_duration(text)
     except ValueError:
         return parse_go_duration(text)
-
-
-def parse_seconds_or_duration(text: str) -> int:
-    """The HTTP `step`/`interval` parameter: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`)."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isnan(seconds) or math.isinf(seconds):
-            raise ValueError(f'cannot parse "{text}" to a valid duration')
-        return round(seconds * SECOND)
-    try:
-        return parse_prom_duration(text)
-    except ValueError:
-        raise ValueError(f'cannot parse "{text}" to a valid duration') from None
 
 
 def format_duration(ns: int) -> str:
