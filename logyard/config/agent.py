@@ -2,7 +2,7 @@
 
 Names follow Promtail (`clients`, `positions`, `scrape_configs`, `docker_sd_configs`, `relabel_configs`,
 `pipeline_stages`) so that a Promtail config loads with at most renames; `docs/agent.md` lists the
-differences. Durations accept Go's syntax (`500ms`, `1m30s`) or plain seconds.
+differences. Durations and sizes are read with logyard.units, the grammar of the server's config too.
 """
 
 from __future__ import annotations
@@ -10,39 +10,31 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from logyard.config.loader import from_config_file
+from logyard.units import SECOND, parse_duration_ns, parse_size
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from a Go duration string (`1m30s`) or a number of seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+def _seconds(value: Any, info: ValidationInfo) -> float:
+    """Seconds, the unit the agent's code works in. Text, and any number read from a config file (Loki
+    reads YAML `90` as the text "90", which lacks a unit), go through logyard.units; a number given by
+    Python code is already seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not from_config_file(info):
+        if value < 0:
+            raise ValueError(f"invalid duration {value!r}: a duration cannot be negative")
         return float(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"not a duration: {value!r}")
-    text = value.strip()
-    pos, total = 0, 0.0
-    while pos < len(text):
-        m = _DURATION_PART.match(text, pos)
-        if m is None:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 5s, 1m30s)")
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    return total
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from an int or a size string such as `1MiB`, `512KB`."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = re.fullmatch(r"\s*(\d+)\s*([KMG]i?B?|B)?\s*", str(value), re.IGNORECASE)
-    if m is None:
-        raise ValueError(f"not a size: {value!r} (use e.g. 1048576 or 1MiB)")
-    unit = (m.group(2) or "B").upper().rstrip("B").rstrip("I")
-    return int(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit]
+    return parse_duration_ns(value) / SECOND
 
 
 def _check_label_names(labels: dict[str, str]) -> dict[str, str]:
@@ -53,53 +45,59 @@ def _check_label_names(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# Defaults are written as the YAML would spell them (the configuration reference shows them) and
+# validated like it (validate_default), so the models hold float seconds and int bytes.
+Duration = Annotated[float, BeforeValidator(_seconds)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class ServerConfig(_Model):
     """The agent's own HTTP endpoint (`/ready`, `/metrics`, `/targets`); the CLI flag overrides it."""
 
-    http_listen_address: str = "127.0.0.1"
-    http_listen_port: int = 9080
-    log_level: str = "info"
-    log_format: str = "logfmt"
-    # accepted so Promtail configs load; logyard has no gRPC server
-    grpc_listen_address: str = ""
-    grpc_listen_port: int = 0
-    register_instrumentation: bool = True
+    http_listen_address: str = Field("127.0.0.1", description="Address of `/ready`, `/metrics`, `/targets`; "
+                                     "`--listen` overrides it.")
+    http_listen_port: int = Field(9080, description="Their port (Promtail's 9080).")
+    # accepted so Promtail configs load unchanged
+    log_level: str = Field("info", description="Accepted for Promtail configs; the agent logs at info.")
+    log_format: str = Field("logfmt", description="Accepted for Promtail configs; the agent logs logfmt.")
+    grpc_listen_address: str = Field("", description="Accepted for Promtail configs; the agent has no gRPC server.")
+    grpc_listen_port: int = Field(0, description="Accepted for Promtail configs; the agent has no gRPC server.")
+    register_instrumentation: bool = Field(True, description="Accepted for Promtail configs; `/metrics` is always on.")
 
 
 class BackoffConfig(_Model):
-    min_period: Duration = 0.5
-    max_period: Duration = 300.0
-    max_retries: int = 10  # 0 means retry forever: the journal keeps the lines meanwhile
+    min_period: Duration = Field("500ms", description="First wait before a retry; doubles on each retry.")
+    max_period: Duration = Field("5m", description="Longest wait between retries.")
+    max_retries: int = Field(10, description="Retries before a batch is dropped; 0 retries forever (the "
+                             "journal keeps the lines and readers wait).")
 
 
 class BasicAuth(_Model):
-    username: str
-    password: str = ""
-    password_file: str | None = None
+    username: str = Field(description="Basic auth user name.")
+    password: str = Field("", description="Basic auth password.")
+    password_file: str | None = Field(None, description="File holding the password (read at start).")
 
 
 class ClientConfig(_Model):
     """One Loki-compatible push endpoint."""
 
-    url: str
-    tenant_id: str | None = None
-    batchwait: Duration = 1.0
-    batchsize: Size = 1024 * 1024
-    backoff_config: BackoffConfig = Field(default_factory=BackoffConfig)
-    timeout: Duration = 10.0
-    basic_auth: BasicAuth | None = None
-    bearer_token: str | None = None
-    bearer_token_file: str | None = None
-    external_labels: dict[str, str] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: str = Field(description="Push endpoint, e.g. `http://logyard:3100/loki/api/v1/push`.")
+    tenant_id: str | None = Field(None, description="Sent as `X-Scope-OrgID`.")
+    batchwait: Duration = Field("1s", description="A batch goes when its oldest line is this old...")
+    batchsize: Size = Field("1MiB", description="...or when it holds this many bytes of lines.")
+    backoff_config: BackoffConfig = Field(default_factory=BackoffConfig, description="Retries on 429, 5xx and "
+                                          "network errors.")
+    timeout: Duration = Field("10s", description="Per push request.")
+    basic_auth: BasicAuth | None = Field(None, description="Basic auth credentials.")
+    bearer_token: str | None = Field(None, description="Sent as `Authorization: Bearer`.")
+    bearer_token_file: str | None = Field(None, description="File holding the bearer token (read at start).")
+    external_labels: dict[str, str] = Field(default_factory=dict, description="Labels added to every stream this "
+                                            "client sends.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers of every push.")
 
     @field_validator("external_labels")
     @classmethod
@@ -108,30 +106,37 @@ class ClientConfig(_Model):
 
 
 class PositionsConfig(_Model):
-    filename: str = "/tmp/positions.yaml"
-    sync_period: Duration = 10.0
-    ignore_invalid_yaml: bool = False
+    filename: str = Field("/tmp/positions.yaml", description="Acknowledged read positions; the journal of lines "
+                          "not yet acknowledged is `<filename>.journal/` beside it.")
+    sync_period: Duration = Field("10s", description="How often acknowledged positions are written.")
+    ignore_invalid_yaml: bool = Field(False, description="Start from scratch instead of failing on a corrupt "
+                                      "positions file.")
     # logyard: the spool of timestamped, not yet acknowledged lines lives beside the positions file;
     # readers pause when it holds this much (bounded memory, back-pressure).
-    max_unacked_bytes: Size = 16 * 1024 * 1024
+    max_unacked_bytes: Size = Field("16MiB", description="logyard: the memory bound; readers wait while the "
+                                    "journal holds this much that the server has not acknowledged.")
 
 
 class DockerFilter(_Model):
-    name: str
-    values: list[str]
+    name: str = Field(description="A `docker ps --filter` name, e.g. `label`, `name`, `status`.")
+    values: list[str] = Field(description="Its values, e.g. `com.docker.compose.project=aixcl`.")
 
 
 class DockerSDConfig(_Model):
-    host: str | None = None  # default: DOCKER_HOST, else unix:///var/run/docker.sock
-    port: int = 80
-    refresh_interval: Duration = 5.0
-    filters: list[DockerFilter] = Field(default_factory=list)
-    host_networking_host: str = "localhost"
+    host: str | None = Field(None, description="Docker Engine address; default `DOCKER_HOST`, else "
+                             "`unix:///var/run/docker.sock`.")
+    port: int = Field(80, description="Accepted for Promtail configs; unused (the Engine is reached at `host`).")
+    refresh_interval: Duration = Field("5s", description="How often containers are listed again.")
+    filters: list[DockerFilter] = Field(default_factory=list, description="Which containers, as "
+                                        "`docker ps --filter`.")
+    host_networking_host: str = Field("localhost", description="Accepted for Promtail configs; unused.")
 
 
 class StaticConfig(_Model):
-    targets: list[str] = Field(default_factory=lambda: ["localhost"])
-    labels: dict[str, str] = Field(default_factory=dict)
+    targets: list[str] = Field(default_factory=lambda: ["localhost"], description="Accepted for Promtail "
+                               "configs; ignored.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the files; `__path__` is the "
+                                   "glob (`**` allowed), `__path_exclude__` an optional glob to leave out.")
 
     @field_validator("labels")
     @classmethod
@@ -142,13 +147,15 @@ class StaticConfig(_Model):
 class RelabelConfig(_Model):
     action: Literal[
         "replace", "keep", "drop", "labelmap", "labeldrop", "labelkeep", "hashmod", "lowercase", "uppercase"
-    ] = "replace"
-    source_labels: list[str] = Field(default_factory=list)
-    separator: str = ";"
-    regex: str = "(.*)"
-    target_label: str | None = None
-    replacement: str = "$1"
-    modulus: int | None = None
+    ] = Field("replace", description="replace, keep, drop, labelmap, labeldrop, labelkeep, hashmod, lowercase "
+              "or uppercase.")
+    source_labels: list[str] = Field(default_factory=list, description="Labels whose values are joined and "
+                                     "matched.")
+    separator: str = Field(";", description="Joins the source label values.")
+    regex: str = Field("(.*)", description="RE2, anchored at both ends.")
+    target_label: str | None = Field(None, description="Label written by replace, hashmod, lowercase, uppercase.")
+    replacement: str = Field("$1", description="Value written by replace; `$1`, `${name}` refer to groups.")
+    modulus: int | None = Field(None, description="Modulus of hashmod.")
 
     @field_validator("action", mode="before")
     @classmethod
@@ -164,19 +171,14 @@ class RelabelConfig(_Model):
         return self
 
 
-class FileSDConfig(_Model):
-    """Accepted for compatibility; logyard reads static_configs only (see docs/agent.md)."""
-
-    files: list[str] = Field(default_factory=list)
-    refresh_interval: Duration = 300.0
-
-
 class ScrapeConfig(_Model):
-    job_name: str
-    pipeline_stages: list[dict[str, Any]] = Field(default_factory=list)
-    docker_sd_configs: list[DockerSDConfig] = Field(default_factory=list)
-    static_configs: list[StaticConfig] = Field(default_factory=list)
-    relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+    job_name: str = Field(description="Name of the scrape config (the `job` of its targets on `/targets`).")
+    pipeline_stages: list[dict[str, Any]] = Field(default_factory=list, description="Promtail's stages; see "
+                                                  "docs/agent.md, *Stages*.")
+    docker_sd_configs: list[DockerSDConfig] = Field(default_factory=list, description="Containers to read.")
+    static_configs: list[StaticConfig] = Field(default_factory=list, description="Files to tail.")
+    relabel_configs: list[RelabelConfig] = Field(default_factory=list, description="Rules applied to each "
+                                                 "target's labels (`__meta_docker_*` included) before reading.")
 
     @field_validator("pipeline_stages")
     @classmethod
@@ -194,17 +196,18 @@ class ScrapeConfig(_Model):
 
 
 class TargetConfig(_Model):
-    sync_period: Duration = 1.0  # how often file globs are re-expanded
+    sync_period: Duration = Field("1s", description="How often file globs are expanded again.")
     # logyard: where `__path__` globs are resolved, e.g. /host when the host's / is mounted there;
     # `filename` labels and positions keep the configured paths
-    fs_root: str = "/"
+    fs_root: str = Field("/", description="logyard: globs are resolved under it (e.g. `/host` with the host's "
+                         "`/` mounted there); `filename` labels and positions keep the configured paths.")
 
 
 class AgentConfig(_Model):
     """The whole agent: where to listen, where to push, what to read and how to shape it."""
 
     server: ServerConfig = Field(default_factory=ServerConfig)
-    clients: list[ClientConfig] = Field(min_length=1)
+    clients: list[ClientConfig] = Field(min_length=1, description="Where to push; at least one.")
     positions: PositionsConfig = Field(default_factory=PositionsConfig)
-    scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
+    scrape_configs: list[ScrapeConfig] = Field(default_factory=list, description="What to read.")
     target_config: TargetConfig = Field(default_factory=TargetConfig)

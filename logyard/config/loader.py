@@ -12,6 +12,15 @@ from logyard.errors import ConfigError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
+# Validation context of a model read from a file: the models' validators can tell a YAML number, which
+# Loki reads as text, from a number that Python code passes in the model's own unit.
+_FROM_FILE = {"from_config_file": True}
+
+
+def from_config_file(info: pydantic.ValidationInfo) -> bool:
+    """True while a validator runs on values read by `parse_model`."""
+    return bool(info.context and info.context.get("from_config_file"))
+
 
 class _LineLoader(yaml.SafeLoader):
     """A SafeLoader that remembers the line of every mapping key and sequence item."""
@@ -80,7 +89,7 @@ def parse_model(text: str, model: type[M], source: str = "<config>") -> M:
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(doc).__name__}")
     try:
-        return model.model_validate(doc)
+        return model.model_validate(doc, context=_FROM_FILE)
     except pydantic.ValidationError as exc:
         problems = []
         for err in exc.errors():

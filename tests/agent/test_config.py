@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logyard.config.agent import AgentConfig, parse_duration
+from logyard.config.agent import AgentConfig
 from logyard.config.loader import parse_model
 from logyard.errors import ConfigError
 
@@ -80,6 +80,7 @@ def test_config_mistakes_name_the_key(snippet, message):
         parse_model(snippet, AgentConfig, "<t>")
 
 
-@pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("1m30s", 90), ("2h", 7200), (3, 3.0), ("1.5s", 1.5)])
+@pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("1m30s", 90), ("2h", 7200), ("1.5s", 1.5), ("1d", 86400)])
 def test_durations_take_go_syntax(text, seconds):
-    assert parse_duration(text) == seconds
+    cfg = parse_model(f"clients: [{{url: x, batchwait: {text}}}]", AgentConfig)
+    assert cfg.clients[0].batchwait == seconds

@@ -66,3 +66,16 @@ def test_configuration_reference_is_generated_from_the_models():
 
     doc = Path(__file__).parents[2] / "docs" / "configuration.md"
     assert doc.read_text().strip() == render().strip(), "run: python -m logyard.config.docs > docs/configuration.md"
+
+
+def test_configuration_reference_describes_every_key():
+    from logyard.config.docs import render
+
+    text = render()
+    assert "PydanticUndefined" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) > 60
+    cells = [[c.strip() for c in row.strip("| ").split(" | ")] for row in rows]
+    assert all(len(c) == 3 for c in cells)
+    assert [key for key, _, meaning in cells if not meaning] == []
+    assert "| `clients[].url` | (required) |" in text

@@ -9,8 +9,8 @@ from typing import Any
 from logyard.agent.stages import Entry, Stage, build_pipeline, options, source_value, stage
 from logyard.agent.stages.extract import compile_re2
 from logyard.agent.stages.selector import parse_selector
-from logyard.config.agent import parse_duration, parse_size
 from logyard.errors import ConfigError
+from logyard.units import parse_duration_ns, parse_size
 
 
 class _Counted(Stage):
@@ -84,7 +84,7 @@ class DropStage(_Counted):
             raise ConfigError("drop: value and expression are mutually exclusive")
         if self.value is not None and not self.sources:
             raise ConfigError("drop: value needs source")
-        self.older_ns = int(parse_duration(o["older_than"]) * 1e9) if o.get("older_than") else None
+        self.older_ns = parse_duration_ns(o["older_than"]) if o.get("older_than") else None
         self.longer = parse_size(o["longer_than"]) if o.get("longer_than") else None
         if not (self.sources or self.rx or self.older_ns or self.longer):
             raise ConfigError("drop needs at least one of source, expression, older_than, longer_than")
@@ -179,7 +179,7 @@ class MultilineStage(Stage):
     def __init__(self, opts) -> None:
         o = options(opts, {"firstline", "max_wait_time", "max_lines"}, {"firstline"})
         self.firstline = compile_re2(o["firstline"])
-        self.max_wait_ns = int(parse_duration(o.get("max_wait_time", "3s")) * 1e9)
+        self.max_wait_ns = parse_duration_ns(o.get("max_wait_time", "3s"))
         self.max_lines = int(o.get("max_lines", 128))
         self._blocks: dict[tuple, tuple[Entry, list[str], int]] = {}  # key → (first, lines, started)
 
