@@ -63,7 +63,7 @@ class Engine:
         if end < start:
             raise BadRequestError("end timestamp must not be before or equal to start time")
         step = step if step is not None else steps.default_step_ns(start, end)
-        steps.check_step(start, end, step)
+        steps.check_step(start, end, step, self.limits.max_points)
         grid = steps.range_grid(start, end, step)
         value = _Eval(self, tenant, grid).eval(expr, None)
         if isinstance(value, float):
