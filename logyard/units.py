@@ -154,9 +154,12 @@ def parse_seconds_or_duration(text: str) -> int:
     except ValueError:
         pass
     else:
-        if math.isnan(seconds) or math.isinf(seconds):
+        if math.isnan(seconds):
             raise ValueError(f'cannot parse "{text}" to a valid duration')
-        return round(seconds * SECOND)
+        ns = seconds * SECOND
+        if not -MAX_NS - 1 <= ns <= MAX_NS:  # Loki's own check and text (loghttp.parseSecondsOrDuration)
+            raise ValueError(f'cannot parse "{text}" to a valid duration. It overflows int64')
+        return round(ns)
     try:
         return parse_prom_duration(text)
     except ValueError:

@@ -8,13 +8,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from logyard.api.params import parse_duration_or_seconds, parse_range
+from logyard.api.params import (
+    END_BEFORE_START,
+    check_span,
+    parse_aggregate_by,
+    parse_instant_query,
+    parse_range,
+    parse_range_query,
+)
 from logyard.api.query import request_params
 from logyard.errors import BadRequestError
 from logyard.labels import LabelSet
 
 NS = 1_000_000_000
-VOLUME_DEFAULT_LIMIT = 100
 
 
 def _matchers(text: str | None):
@@ -29,18 +35,29 @@ class MetaRoutes:
     def __init__(self, server) -> None:
         self.server = server
 
-    async def _common(self, request: Request):
+    async def _common(self, request: Request, kind: str = "bounds"):
+        """Parameters, tenant, start, end and the parsed query of a request, parsed as Loki parses it
+        (pkg/loghttp): "bounds" (labels, series) only start/end/since; "range" (index/stats) and
+        "volume_range" as a range query; "volume" as an instant query plus bounds. Parameters a route
+        does not use (a stats `step`, a volume `time`) are still checked, as in Loki."""
         srv = self.server
         p = await request_params(request)
         tenant = srv.tenant(request)
         srv.require_ready()
+        if kind in ("range", "volume_range"):
+            q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits.max_points,
+                                  volume=kind == "volume_range")
+            return p, tenant, q.start, q.end, q
+        q = parse_instant_query(p, max_entries=None, volume=True) if kind == "volume" else None
         start, end = parse_range(p)
-        return p, tenant, start, end
+        if kind == "volume" and end < start:
+            raise BadRequestError(END_BEFORE_START)
+        return p, tenant, start, end, q
 
     async def labels(self, request: Request) -> Response:
         from logyard.api.app import json_response
 
-        p, tenant, start, end = await self._common(request)
+        p, tenant, start, end, _ = await self._common(request)
         matchers = _matchers(p.get("query"))
         names = await run_in_threadpool(self.server.store.label_names, tenant, start, end, matchers)
         return json_response(_label_list(names))
@@ -48,7 +65,7 @@ class MetaRoutes:
     async def label_values(self, request: Request) -> Response:
         from logyard.api.app import json_response
 
-        p, tenant, start, end = await self._common(request)
+        p, tenant, start, end, _ = await self._common(request)
         matchers = _matchers(p.get("query"))
         name = request.path_params["name"]
         values = await run_in_threadpool(self.server.store.label_values, tenant, name, start, end, matchers)
@@ -57,7 +74,7 @@ class MetaRoutes:
     async def series(self, request: Request) -> Response:
         from logyard.api.app import json_response
 
-        p, tenant, start, end = await self._common(request)
+        p, tenant, start, end, _ = await self._common(request)
         groups = [_matchers(m) for m in p.getlist("match[]") or p.getlist("match")]
         groups = [g for g in groups if g]
         if not groups:
@@ -68,7 +85,7 @@ class MetaRoutes:
     async def index_stats(self, request: Request) -> Response:
         from logyard.api.app import json_response
 
-        p, tenant, start, end = await self._common(request)
+        p, tenant, start, end, _ = await self._common(request, "range")
         matchers = _selector_matchers(p.get("query"))
         stats = await run_in_threadpool(self.server.store.index_stats, tenant, matchers, start, end)
         return json_response({k: int(stats.get(k, 0)) for k in ("streams", "chunks", "bytes", "entries")})
@@ -82,18 +99,15 @@ class MetaRoutes:
     async def _volume(self, request: Request, ranged: bool) -> Response:
         from logyard.api.app import json_response
 
-        p, tenant, start, end = await self._common(request)
+        p, tenant, start, end, q = await self._common(request, "volume_range" if ranged else "volume")
+        aggregate_by = parse_aggregate_by(p.get("aggregateBy"))
         matchers = _selector_matchers(p.get("query"))
-        limit = int(p.get("limit") or VOLUME_DEFAULT_LIMIT)
         targets = [t.strip() for t in (p.get("targetLabels") or "").split(",") if t.strip()]
-        aggregate_by = p.get("aggregateBy") or "series"
-        step = None
-        if ranged:
-            step_s = p.get("step")
-            step = parse_duration_or_seconds(step_s, "step") if step_s else max(NS, (end - start) // 250 // NS * NS)
+        check_span(start, end)
+        step = q.step if ranged else None
         rows = await run_in_threadpool(
             self.server.store.volume, tenant, matchers, start, end, step_ns=step)
-        data = _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step)
+        data = _volume_result(rows, matchers, targets, aggregate_by, q.limit, start, end, step)
         return json_response({"status": "success", "data": data})
 
 

@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import datetime
+from typing import NamedTuple
 
 from logyard.errors import BadRequestError
+from logyard.labels import quote
 
 NS = 1_000_000_000
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+UINT32_MAX = (1 << 32) - 1
+# What Go's strconv.ParseInt / ParseFloat take (Python's int() and float() also take `1_000` and spaces).
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 DEFAULT_SINCE_NS = 3600 * NS  # Loki's query_range default window: the last hour
 DEFAULT_LIMIT = 100
+END_BEFORE_START = "end timestamp must not be before or equal to start time"
+# Ours: Go's time.Sub saturates there, and Loki's own max_query_length (721h) refuses far shorter ranges.
+SPAN_TOO_LONG = "the query time range is longer than int64 nanoseconds (292 years)"
 
 
 def now_ns() -> int:
     return time.time_ns()
 
 
-def _go_parse_int_error(value: str) -> str:
-    return f'strconv.ParseInt: parsing "{value}": invalid syntax'
+def _go_number_error(func: str, value: str, reason: str) -> str:
+    return f"strconv.{func}: parsing {quote(value)}: {reason}"
+
+
+def _go_int(value: str, func: str, name: str) -> int:
+    """Go's strconv integer parse (decimal digits, an optional sign, int64), Go's error text."""
+    if not _INT.fullmatch(value):
+        raise BadRequestError(f"could not parse '{name}' parameter: {_go_number_error(func, value, 'invalid syntax')}")
+    n = int(value)
+    if not INT64_MIN <= n <= INT64_MAX:
+        raise BadRequestError(f"could not parse '{name}' parameter: {_go_number_error(func, value, 'value out of range')}")
+    return n
+
+
+def _checked_ns(ns: int, value: str, name: str) -> int:
+    """A timestamp must fit Loki's int64 nanoseconds (about 1677 to 2262)."""
+    if not INT64_MIN <= ns <= INT64_MAX:
+        raise BadRequestError(
+            f"could not parse '{name}' parameter: cannot parse {quote(value)} to a valid timestamp. It overflows int64")
+    return ns
 
 
 def parse_rfc3339(value: str) -> int | None:
@@ -49,29 +78,28 @@ def parse_rfc3339(value: str) -> int | None:
 
 
 def parse_time(value: str | None, default_ns: int, name: str) -> int:
-    """Loki's timestamp parameter: float seconds, unix seconds (<= 10 digits), ns, or RFC 3339."""
+    """Loki's timestamp parameter: float seconds, unix seconds (<= 10 digits), ns, or RFC 3339.
+
+    Unlike Loki (whose int64 conversion of `1e30` seconds is undefined), a time beyond int64
+    nanoseconds is refused, naming the parameter."""
     if value is None or value == "":
         return default_ns
-    if "." in value:
-        try:
-            f = float(value)
-        except ValueError:
-            f = None
-        if f is not None and math.isfinite(f):
-            # Loki quirk: the fractional part is rounded to milliseconds.
-            sec = math.floor(f)
-            frac = round((f - sec) * 1000) / 1000
-            return int(sec) * NS + int(round(frac * NS))
-    try:
-        n = int(value, 10)
-    except ValueError:
+    if "." in value and _FLOAT.fullmatch(value):
+        f = float(value)
+        if not math.isfinite(f) or not -9.3e9 < f < 9.3e9:
+            return _checked_ns(INT64_MAX + 1, value, name)
+        # Loki quirk: the fractional part is rounded to milliseconds.
+        sec = math.floor(f)
+        frac = round((f - sec) * 1000) / 1000
+        return _checked_ns(int(sec) * NS + int(round(frac * NS)), value, name)
+    if not _INT.fullmatch(value):
         ts = parse_rfc3339(value)
         if ts is not None:
-            return ts
-        raise BadRequestError(f"could not parse '{name}' parameter: {_go_parse_int_error(value)}") from None
+            return _checked_ns(ts, value, name)
+    n = _go_int(value, "ParseInt", name)
     digits = value.lstrip("+-")
     if len(digits) <= 10:
-        return n * NS
+        return _checked_ns(n * NS, value, name)
     return n
 
 
@@ -85,18 +113,16 @@ def parse_duration_or_seconds(value: str, name: str) -> int:
         raise BadRequestError(f"could not parse '{name}' parameter: {exc}") from None
 
 
-def parse_limit(value: str | None, max_entries: int) -> int:
+def parse_limit(value: str | None, max_entries: int | None) -> int:
+    """`limit`: Loki's checks in its order (Atoi, positive, uint32), then `max_entries` when given."""
     if value is None or value == "":
         return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except ValueError:
-        raise BadRequestError(
-            f"could not parse 'limit' parameter: {_go_parse_int_error(value)}"
-        ) from None
+    limit = _go_int(value, "Atoi", "limit")
     if limit <= 0:
         raise BadRequestError("limit must be a positive value")
-    if limit > max_entries:
+    if limit > UINT32_MAX:
+        raise BadRequestError(f"limit value {limit} is out of range [0, {UINT32_MAX}]")
+    if max_entries is not None and limit > max_entries:
         raise BadRequestError(
             f"max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {max_entries})"
         )
@@ -113,10 +139,76 @@ def parse_direction(value: str | None) -> str:
 
 
 def parse_range(params, *, now: int | None = None) -> tuple[int, int]:
-    """start/end of a range request (`since` honoured), with Loki's ordering check."""
+    """start/end of a request (`since` honoured): Loki's `bounds`, parsed in its order."""
     now = now_ns() if now is None else now
-    end = parse_time(params.get("end"), now, "end")
     since = params.get("since")
-    default_start = end - (parse_duration_or_seconds(since, "since") if since else DEFAULT_SINCE_NS)
-    start = parse_time(params.get("start"), default_start, "start")
+    since_ns = parse_duration_or_seconds(since, "since") if since else DEFAULT_SINCE_NS
+    end = parse_time(params.get("end"), now, "end")
+    # The default start of an end near the bottom of int64 stays in int64.
+    start = parse_time(params.get("start"), max(INT64_MIN, end - since_ns), "start")
     return start, end
+
+
+class RangeQuery(NamedTuple):
+    start: int
+    end: int
+    limit: int
+    direction: str
+    step: int
+    interval: int | None
+
+
+class InstantQuery(NamedTuple):
+    time: int
+    limit: int
+    direction: str
+
+
+def parse_range_query(params, *, max_entries: int | None, max_points: int, volume: bool = False,
+                      now: int | None = None) -> RangeQuery:
+    """Loki's ParseRangeQuery (query_range, index/stats, index/volume_range), its checks in its order."""
+    from logyard.logql.metric.steps import check_step, default_step_ns
+
+    start, end = parse_range(params, now=now)
+    if end < start:
+        raise BadRequestError(END_BEFORE_START)
+    limit = _parse_any_limit(params.get("limit"), max_entries, volume)
+    direction = parse_direction(params.get("direction"))
+    step_s = params.get("step")
+    step = parse_duration_or_seconds(step_s, "step") if step_s else default_step_ns(start, end)
+    check_step(start, end, step, max_points)
+    interval_s = params.get("interval")
+    interval = parse_duration_or_seconds(interval_s, "interval") if interval_s else None
+    if interval is not None and interval < 0:
+        raise BadRequestError("interval must be >= 0")
+    return RangeQuery(start, end, limit, direction, step, interval)
+
+
+def parse_instant_query(params, *, max_entries: int | None, volume: bool = False,
+                        now: int | None = None) -> InstantQuery:
+    """Loki's ParseInstantQuery (query, index/volume): limit, time, direction."""
+    limit = _parse_any_limit(params.get("limit"), max_entries, volume)
+    ts = parse_time(params.get("time"), now_ns() if now is None else now, "time")
+    return InstantQuery(ts, limit, parse_direction(params.get("direction")))
+
+
+def _parse_any_limit(value: str | None, max_entries: int | None, volume: bool) -> int:
+    # index/volume*: `limit=0` means the default, as Loki's volumeLimit has it.
+    if volume and value and _INT.fullmatch(value) and int(value) == 0:
+        return DEFAULT_LIMIT
+    return parse_limit(value, max_entries)
+
+
+def check_span(start: int, end: int) -> None:
+    """Routes that bucket [start, end] (index/volume*) need its length in int64 nanoseconds."""
+    if end - start > INT64_MAX:
+        raise BadRequestError(SPAN_TOO_LONG)
+
+
+def parse_aggregate_by(value: str | None) -> str:
+    if value is None or value == "":
+        return "series"
+    if value not in ("series", "labels"):
+        # Loki's text, then what it leaves out: which parameter, and what it takes.
+        raise BadRequestError(f"invalid aggregation option: aggregateBy is \"series\" or \"labels\", not {quote(value)}")
+    return value

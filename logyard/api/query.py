@@ -8,15 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from logyard.api.params import (
-    now_ns,
-    parse_direction,
-    parse_duration_or_seconds,
-    parse_limit,
-    parse_range,
-    parse_time,
-)
-from logyard.errors import BadRequestError
+from logyard.api.params import parse_instant_query, parse_range_query
 
 
 async def request_params(request: Request):
@@ -55,18 +47,10 @@ class QueryRoutes:
         p = await request_params(request)
         tenant = srv.tenant(request)
         srv.require_ready()
-        query = p.get("query")
-        start, end = parse_range(p)
-        limit = parse_limit(p.get("limit"), srv.engine.limits.max_entries)
-        direction = parse_direction(p.get("direction"))
-        if end < start:
-            raise BadRequestError("end timestamp must not be before or equal to start time")
-        step_s = p.get("step")
-        step = parse_duration_or_seconds(step_s, "step") if step_s else None
-        interval_s = p.get("interval")
-        interval = parse_duration_or_seconds(interval_s, "interval") if interval_s else None
-        data = await run_in_threadpool(
-            srv.engine.query_range, tenant, query or "", start, end, step, interval, limit, direction)
+        limits = srv.engine.limits
+        q = parse_range_query(p, max_entries=limits.max_entries, max_points=limits.max_points)
+        data = await run_in_threadpool(srv.engine.query_range, tenant, p.get("query") or "", q.start, q.end, q.step,
+                                       q.interval, q.limit, q.direction)
         return json_response({"status": "success", "data": data})
 
     async def query(self, request: Request) -> Response:
@@ -76,9 +60,7 @@ class QueryRoutes:
         p = await request_params(request)
         tenant = srv.tenant(request)
         srv.require_ready()
-        query = p.get("query")
-        ts = parse_time(p.get("time"), now_ns(), "time")
-        limit = parse_limit(p.get("limit"), srv.engine.limits.max_entries)
-        direction = parse_direction(p.get("direction"))
-        data = await run_in_threadpool(srv.engine.query_instant, tenant, query or "", ts, limit, direction)
+        q = parse_instant_query(p, max_entries=srv.engine.limits.max_entries)
+        data = await run_in_threadpool(srv.engine.query_instant, tenant, p.get("query") or "", q.time, q.limit,
+                                       q.direction)
         return json_response({"status": "success", "data": data})

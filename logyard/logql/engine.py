@@ -63,7 +63,7 @@ class Engine:
         if end < start:
             raise BadRequestError("end timestamp must not be before or equal to start time")
         step = step if step is not None else steps.default_step_ns(start, end)
-        steps.check_step(start, end, step)
+        steps.check_step(start, end, step, self.limits.max_points)
         grid = steps.range_grid(start, end, step)
         value = _Eval(self, tenant, grid).eval(expr, None)
         if isinstance(value, float):
@@ -313,7 +313,8 @@ class _Eval:
         no_labels = (grouping is not None and not grouping.without and not grouping.labels
                      and expr.unwrap is None and not needs_labels_after_parsers(pipe))
         compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels)
-        need_line = bool(compiled.filters or compiled.row_stages)
+        # An unwrap runs per row (`_row_samples`), and the per-row walk hands every stage its line.
+        need_line = bool(compiled.filters or compiled.row_stages or expr.unwrap is not None)
         # `sum(...)` without labels and no row stage: every label, metadata too, is aggregated away.
         need_meta = not (no_labels and not compiled.row_stages)
         columns = ["stream", "ts", "meta"] if need_meta else ["stream", "ts"]

@@ -18,11 +18,16 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 MAX_POINTS = 11_000
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+# Ours: Loki's int64 arithmetic would wrap around; times are int64 nanoseconds (1677 to 2262).
+GRID_OUT_OF_RANGE = "the query's start and end, aligned to the step, are beyond the years 1677 to 2262"
 # Texts of Loki's pkg/loghttp/query.go.
 ZERO_OR_NEGATIVE_STEP = "zero or negative query resolution step widths are not accepted. Try a positive integer"
-TOO_MANY_POINTS = (
-    "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter"
+TOO_MANY_POINTS_TEMPLATE = (
+    "exceeded maximum resolution of {points:,} points per time series. Try increasing the value of the step parameter"
 )
+TOO_MANY_POINTS = TOO_MANY_POINTS_TEMPLATE.format(points=MAX_POINTS)
 
 
 def default_step_ns(start_ns: int, end_ns: int) -> int:
@@ -30,13 +35,15 @@ def default_step_ns(start_ns: int, end_ns: int) -> int:
     return max(1, math.floor((end_ns - start_ns) / NS_PER_S / 250)) * NS_PER_S
 
 
-def check_step(start_ns: int, end_ns: int, step_ns: int) -> None:
-    """Reject a step Loki rejects; the point count is checked on the unaligned range, as Loki does."""
+def check_step(start_ns: int, end_ns: int, step_ns: int, max_points: int = MAX_POINTS) -> None:
+    """Reject a step Loki rejects; the point count is checked on the unaligned range, as Loki does.
+
+    Loki hard-codes 11,000 points; here it is `limits.max_query_points`, and the text names the limit."""
     if step_ns <= 0:
         raise BadRequestError(ZERO_OR_NEGATIVE_STEP)
     # Go's Duration division truncates: exactly 11,000 intervals pass.
-    if (end_ns - start_ns) // step_ns > MAX_POINTS:
-        raise LimitError(TOO_MANY_POINTS)
+    if (end_ns - start_ns) // step_ns > max_points:
+        raise LimitError(TOO_MANY_POINTS_TEMPLATE.format(points=max_points))
 
 
 def range_grid(start_ns: int, end_ns: int, step_ns: int) -> np.ndarray:
@@ -45,6 +52,8 @@ def range_grid(start_ns: int, end_ns: int, step_ns: int) -> np.ndarray:
     step = max(step_ns // NS_PER_MS, 1) * NS_PER_MS
     first = start_ns - start_ns % step
     last = end_ns if end_ns % step == 0 else end_ns + step - end_ns % step
+    if first < INT64_MIN or last > INT64_MAX:
+        raise BadRequestError(GRID_OUT_OF_RANGE)
     return np.arange(first, last + 1, step, dtype=np.int64)
 
 

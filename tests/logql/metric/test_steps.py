@@ -71,6 +71,19 @@ def test_more_than_11000_points_is_rejected_with_loki_text():
     assert str(err.value) == TOO_MANY_POINTS == case["response"]["body"].strip()
 
 
+def test_the_points_limit_is_the_one_given_and_named_in_the_text():
+    check_step(T0, T0 + 100 * S, S, max_points=100)
+    with pytest.raises(LimitError) as err:
+        check_step(T0, T0 + 101 * S, S, max_points=100)
+    assert str(err.value) == TOO_MANY_POINTS.replace("11,000", "100")
+
+
+def test_a_grid_beyond_int64_nanoseconds_is_a_400():
+    with pytest.raises(BadRequestError) as err:
+        range_grid(-(2**63), 2**63 - 1, 3600 * S)
+    assert err.value.status == 400
+
+
 def test_exactly_11000_intervals_are_accepted():
     check_step(T0, T0 + 11_000 * S, S)
     with pytest.raises(LimitError):
