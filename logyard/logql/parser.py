@@ -16,10 +16,12 @@ behaviour rather than its code:
 
 from __future__ import annotations
 
+import difflib
+
 from logyard.errors import ParseError
-from logyard.labels import Matcher
+from logyard.labels import Matcher, quote
 from logyard.logql import ast
-from logyard.logql.lexer import EOF, Lexer, Token
+from logyard.logql.lexer import EOF, FUNCTIONS, Lexer, Token
 
 MAX_INPUT_SIZE = 131072  # Loki refuses queries of this many bytes or more
 
@@ -60,6 +62,8 @@ BINARY_OPS = {"or": (1, False), "and": (2, False), "unless": (2, False),
               "%": (5, False), "^": (6, True)}
 # label filter connectives: precedence of `or` and `and`; `,` and juxtaposition have none in Loki's grammar
 _LABEL_PREC = {"or": 1, "and": 2}
+# Functions an expression may start with (not the unwrap conversions, nor the label filter's ip()).
+CALLABLE = sorted(set(FUNCTIONS) - {"bytes", "duration", "duration_seconds", "ip"})
 _ALL_EXPECTED = None  # more than four possibilities: Loki names none
 
 
@@ -179,7 +183,21 @@ class _Parser:
             return ast.VectorExpr(value)
         if kind == "label_replace":
             return self.parse_label_replace()
+        self.fail_unknown_function()
         self.fail()
+
+    def fail_unknown_function(self) -> None:
+        """Where an expression starts, a name called like a function is one LogQL does not have.
+
+        Loki says only "unexpected IDENTIFIER" there; its text and position stay, and the name is added."""
+        tok = self.tok
+        if tok.kind != "IDENTIFIER" or not self.lexer.src[tok.end:].lstrip(" \t\r\n").startswith("("):
+            return
+        text = f"{syntax_message(tok.kind, ())}: LogQL has no function {quote(tok.value)}"
+        near = difflib.get_close_matches(tok.value, CALLABLE, n=1, cutoff=0.8)
+        if near:
+            text += f" (did you mean {quote(near[0])}?)"
+        raise ParseError(text, tok.line, tok.col)
 
     def parse_literal(self):
         negative = False

@@ -14,7 +14,7 @@ import json
 import httpx
 
 from tests.conformance.compare import compare
-from tests.conformance.test_conformance import CASES, load_corpus, send
+from tests.conformance.test_conformance import CASES, KNOWN_DIFFERENCES, load_corpus, send
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     if args.load:
         load_corpus(args.url)
         httpx.post(args.url + "/flush", timeout=120)
-    ok = bad = 0
+    ok = bad = differ = 0
     with httpx.Client(base_url=args.url, timeout=120) as client:
         for path in CASES:
             case = json.loads(path.read_text())
@@ -40,10 +40,13 @@ def main() -> None:
                 ok += 1
                 if args.v:
                     print(f"ok   {case['id']}")
+            elif case["id"] in KNOWN_DIFFERENCES:
+                differ += 1
+                print(f"DIFF {case['id']} (on purpose, see known_differences.txt)")
             else:
                 bad += 1
                 print(f"FAIL {case['id']}: {case['request'].get('params', {}).get('query', '')}\n     {diff[:600]}")
-    print(f"conformance: {ok} passed, {bad} failed")
+    print(f"conformance: {ok} passed, {bad} failed, {differ} differ on purpose")
 
 
 if __name__ == "__main__":

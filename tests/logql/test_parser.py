@@ -9,6 +9,7 @@ from logyard.errors import BadRequestError, ParseError
 from logyard.labels import Matcher
 from logyard.logql import ast
 from logyard.logql.parser import parse, parse_matchers
+from tests.conformance.test_conformance import KNOWN_DIFFERENCES
 from tests.support.paths import CONFORMANCE
 
 CASES = CONFORMANCE / "cases"
@@ -41,7 +42,8 @@ def test_every_conformance_query_parses_or_fails_like_loki():
         if case["id"].startswith("e-") and isinstance(body, str) and body.startswith("parse error"):
             with pytest.raises(ParseError) as exc:
                 parse(query)
-            assert str(exc.value) == body, case["id"]
+            if case["id"] not in KNOWN_DIFFERENCES:  # a deliberate difference, listed with its reason
+                assert str(exc.value) == body, case["id"]
         else:
             roundtrip(query)
         checked += 1
@@ -179,7 +181,9 @@ def test_selectors_walks_every_leg():
         ("{a", "parse error at line 1, col 3: syntax error: unexpected $end, expecting = or =~ or !~ or !="),
         ('{a="b",', "parse error at line 1, col 8: syntax error: unexpected $end, expecting IDENTIFIER"),
         ('rate({compose_service="ollama"})', "parse error at line 1, col 32: syntax error: unexpected )"),
-        ('foo_over_time({a="b"}[5m])', "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER"),
+        ('foo_over_time({a="b"}[5m])', "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER: "
+                                       'LogQL has no function "foo_over_time"'),
+        ("foo", "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER"),  # not called: not a function
         ('{foo="bar"} |~', "parse error at line 1, col 15: syntax error: unexpected $end, expecting STRING or ip"),
         ('{a="b"} | x > 5 and', "parse error at line 1, col 20: syntax error: unexpected $end, expecting IDENTIFIER or ("),
         ('{a="b"} | unwrap x', "parse error at line 1, col 11: syntax error: unexpected unwrap"),
@@ -252,6 +256,22 @@ def test_invalid_queries_fail_with_lokis_text(query, message):
         parse(query)
     assert str(exc.value) == message
     assert exc.value.status == 400
+
+
+@pytest.mark.parametrize("query, message", [
+    ('sum(foo_over_time({a="b"}[5m]))', 'parse error at line 1, col 5: syntax error: unexpected IDENTIFIER: '
+                                        'LogQL has no function "foo_over_time"'),
+    ('rate({a="b"}[1m]) / cont_over_time ({a="b"}[1m])',
+     'parse error at line 1, col 21: syntax error: unexpected IDENTIFIER: LogQL has no function "cont_over_time" '
+     '(did you mean "count_over_time"?)'),
+    ('sum by (x) (\n  rates({a="b"}[1m]))', 'parse error at line 2, col 3: syntax error: unexpected IDENTIFIER: '
+                                          'LogQL has no function "rates" (did you mean "rate"?)'),
+])
+def test_an_unknown_function_is_named(query, message):
+    # Loki answers only "unexpected IDENTIFIER"; its prefix and position are kept, the name is added.
+    with pytest.raises(ParseError) as err:
+        parse(query)
+    assert str(err.value) == message
 
 
 def test_a_tree_error_comes_before_a_later_selector_error():
