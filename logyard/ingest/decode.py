@@ -95,7 +95,9 @@ def _decode(
     else:
         # Loki: any other type is protobuf, snappy block compressed ("snappy: corrupt input").
         raw = decode_protobuf(body)
-    if not raw:
+    if not any(len(r.lines) for r in raw):
+        # Loki answers 422 to a push without streams, but 204 to one whose streams hold no entry,
+        # keeping nothing: logyard never acknowledges a push that stores nothing, and says why.
         raise UnprocessableError(MISSING_STREAMS)
     validator = Validator(max_line_size, *limits)
     return validator.run(raw, discover_service_name or [], discover_log_levels)

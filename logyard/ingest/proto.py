@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 
 from logyard.errors import BadRequestError
 from logyard.ingest.labelparse import LabelParseError, parse_labels
-from logyard.ingest.raw import PARSED_LABELS, RawStream, remember
+from logyard.ingest.raw import PARSED_LABELS, RawStream, go_text, remember
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -95,7 +95,7 @@ def decode_protobuf(body: bytes) -> list[RawStream]:
     req, lenient = parse_push_request(body)
     out = []
     for s in req.streams:
-        label_text = _text(s.labels) if lenient else s.labels
+        label_text = go_text(s.labels) if lenient else s.labels
         pairs = PARSED_LABELS.get(label_text)
         if pairs is None:
             try:
@@ -109,18 +109,45 @@ def decode_protobuf(body: bytes) -> list[RawStream]:
         stamps = [e.timestamp for e in entries]
         metas = [e.structuredMetadata for e in entries]
         if lenient:
-            lines = [_text(b) for b in lines]
+            lines = [go_text(b) for b in lines]
         secs = np.fromiter([t.seconds for t in stamps], dtype=np.int64, count=len(stamps))
         nanos = np.fromiter([t.nanos for t in stamps], dtype=np.int64, count=len(stamps))
+        _check_timestamps(secs, nanos)
         sm = {}
         for i in [i for i, m in enumerate(metas) if m]:
             if lenient:
-                sm[i] = {_text(p.name): _text(p.value) for p in metas[i]}
+                sm[i] = {go_text(p.name): go_text(p.value) for p in metas[i]}
             else:
                 sm[i] = {p.name: p.value for p in metas[i]}
         out.append(RawStream(pairs, secs * 1_000_000_000 + nanos, lines, sm, len(out)))
     return out
 
 
-def _text(b: bytes) -> str:
-    return b.decode("utf-8", errors="replace")
+# gogoproto's Timestamp bounds as Loki checks them (pkg/push/timestamp.go): [0001-01-01, 10000-01-01).
+_MIN_VALID_S, _MAX_VALID_S = -62135596800, 253402300800
+# Those whose nanoseconds since the epoch fit an int64 (1677-09-21T00:12:43.145224192Z to
+# 2262-04-11T23:47:16.854775807Z): logyard's time column; Loki would wrap the value around.
+_INT64_S, _INT64_NS = divmod(2**63 - 1, 1_000_000_000)
+_NEG_S, _NEG_NS = divmod(-(2**63), 1_000_000_000)
+
+
+def _check_timestamps(secs: np.ndarray, nanos: np.ndarray) -> None:
+    """Refuse the body, as Loki's decoder does, at its first timestamp out of range."""
+    loki_bad = (secs < _MIN_VALID_S) | (secs >= _MAX_VALID_S) | (nanos < 0) | (nanos >= 1_000_000_000)
+    fits = ((secs > _NEG_S) & (secs < _INT64_S)) | ((secs == _INT64_S) & (nanos <= _INT64_NS)) | (
+        (secs == _NEG_S) & (nanos >= _NEG_NS))
+    bad = np.flatnonzero(loki_bad | ~fits)
+    if not len(bad):
+        return
+    s, n = int(secs[bad[0]]), int(nanos[bad[0]])
+    shown = f"timestamp: &types.Timestamp{{Seconds: {s},\nNanos: {n},\n}}"  # Go's %#v, as Loki prints it
+    if s < _MIN_VALID_S:
+        raise BadRequestError(f"{shown} before 0001-01-01")
+    if s >= _MAX_VALID_S:
+        raise BadRequestError(f"{shown} after 10000-01-01")
+    if not 0 <= n < 1_000_000_000:
+        raise BadRequestError(f"{shown}: nanos not in range [0, 1e9)")
+    raise BadRequestError(f"{shown} is out of range: logyard stores times from 1677-09-21 to 2262-04-11 "
+                          "(int64 nanoseconds since the epoch)")
+
+

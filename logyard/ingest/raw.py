@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,3 +40,17 @@ def remember(cache: dict, key: object, value: object) -> None:
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+def _go_replace(e: UnicodeDecodeError) -> tuple[str, int]:
+    """Go's decoders read each byte of invalid UTF-8 as one U+FFFD (Python's "replace" may take a
+    cut multi-byte sequence as one)."""
+    return "\ufffd" * (e.end - e.start), e.end
+
+
+codecs.register_error("logyard-go-replace", _go_replace)
+
+
+def go_text(b: bytes) -> str:
+    """Bytes as text the way Go sees a string: each byte of invalid UTF-8 becomes one U+FFFD."""
+    return b.decode("utf-8", errors="logyard-go-replace")
