@@ -19,6 +19,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from logyard.errors import BadRequestError
+from logyard.ingest.body import too_large
 from logyard.ingest.labelparse import LabelParseError, parse_labels
 from logyard.ingest.raw import PARSED_LABELS, RawStream, go_text, remember
 
@@ -67,12 +68,20 @@ PushRequest = _build(_F.TYPE_STRING, "logyard_push")
 _PushRequestBytes = _build(_F.TYPE_BYTES, "logyard_push_raw")
 
 
-def parse_push_request(body: bytes, snappy: bool = True):
+def parse_push_request(body: bytes, snappy: bool = True, limit: int = 0):
     """Decompress (snappy block format) and parse; returns (message, lenient: bool).
 
-    `lenient` means the text fields are bytes (invalid UTF-8 somewhere) and need decoding.
+    `lenient` means the text fields are bytes (invalid UTF-8 somewhere) and need decoding. A
+    snappy block announces its decoded length first: over `limit` (0: none) it is Loki's 413
+    (golang/snappy's DecodedLen, checked before anything is allocated).
     """
     if snappy:
+        try:
+            size = cramjam.snappy.decompress_raw_len(body)
+        except Exception as e:  # cramjam's DecompressionError
+            raise BadRequestError("snappy: corrupt input") from e
+        if limit and size > limit:
+            raise too_large(size, limit, decompressed=True)
         try:
             body = bytes(cramjam.snappy.decompress_raw(body))
         except Exception as e:  # cramjam raises its own DecompressionError (no common base to name)
@@ -91,8 +100,8 @@ def parse_push_request(body: bytes, snappy: bool = True):
         return raw, True
 
 
-def decode_protobuf(body: bytes) -> list[RawStream]:
-    req, lenient = parse_push_request(body)
+def decode_protobuf(body: bytes, limit: int = 0) -> list[RawStream]:
+    req, lenient = parse_push_request(body, limit=limit)
     out = []
     for s in req.streams:
         label_text = go_text(s.labels) if lenient else s.labels
