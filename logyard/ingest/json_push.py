@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from logyard.errors import BadRequestError
 from logyard.ingest.labelparse import LabelParseError, labels_string, parse_labels
-from logyard.ingest.raw import NO_TS, PARSED_LABELS, RawStream, go_text, remember
+from logyard.ingest.raw import NO_TS, PARSED_LABELS, RawStream, go_utf8, remember
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _V1_KEYS = ("stream", "values")
@@ -36,10 +36,8 @@ def decode_json(body: bytes) -> list[RawStream]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        try:
-            bytes(body).decode("utf-8")
-        except UnicodeDecodeError:
-            return decode_json(go_text(bytes(body)).encode())
+        if "not valid UTF-8" in str(e):
+            return decode_json(go_utf8(body))
         raise BadRequestError(f"malformed JSON push body: {e}") from e
     if not isinstance(doc, dict):
         raise BadRequestError(f"push body must be a JSON object with a `streams` array, not {_kind(doc)}")

@@ -54,3 +54,15 @@ codecs.register_error("logyard-go-replace", _go_replace)
 def go_text(b: bytes) -> str:
     """Bytes as text the way Go sees a string: each byte of invalid UTF-8 becomes one U+FFFD."""
     return b.decode("utf-8", errors="logyard-go-replace")
+
+
+def go_utf8(body: bytes | bytearray, step: int = 1 << 20) -> bytearray:
+    """`body` with each byte of invalid UTF-8 replaced by U+FFFD's encoding, a slice at a time: never
+    the whole body as a str (up to 4 bytes a character)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="logyard-go-replace")
+    out = bytearray()
+    view = memoryview(body)
+    for start in range(0, len(view), step):
+        out += decoder.decode(view[start : start + step]).encode()
+    out += decoder.decode(b"", final=True).encode()
+    return out
