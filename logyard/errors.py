@@ -52,6 +52,12 @@ class UnprocessableError(LogyardError):
     status = 422
 
 
+class TooLargeError(LogyardError):
+    """A push body over `distributor.max_recv_msg_size` or `max_decompressed_size`: Loki's 413."""
+
+    status = 413
+
+
 class RateLimitedError(LogyardError):
     """Ingestion rate or stream limits: 429, so that clients back off and retry."""
 

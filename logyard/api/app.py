@@ -23,6 +23,7 @@ from logyard.api.tenant import tenant_of
 from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError
 from logyard.api.ingest_pool import DecodeOptions, Decoded, DecodePool, decode_body
+from logyard.ingest.body import too_large
 from logyard.storage.store import Store
 
 log = logging.getLogger("logyard.api")
@@ -45,6 +46,7 @@ class Server:
         self.cfg = cfg
         lim = cfg.limits
         self.max_line_size = parse_size(lim.max_line_size)
+        self.max_recv_msg_size = parse_size(cfg.distributor.max_recv_msg_size)
         self.store = Store(
             cfg.storage.data_dir,
             # 0s means "keep forever", as in Loki; the store only knows a period, so make it endless.
@@ -61,6 +63,7 @@ class Server:
             discover_log_levels=lim.discover_log_levels,
             max_age_ns=parse_duration_ns(lim.reject_old_samples_max_age) if lim.reject_old_samples else None,
             grace_ns=parse_duration_ns(lim.creation_grace_period),
+            max_decompressed_size=parse_size(cfg.distributor.max_decompressed_size),
         )
         self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
         self.ready = threading.Event()
@@ -112,7 +115,7 @@ class Server:
     async def push(self, request: Request) -> Response:
         self.require_ready()
         tenant = self.tenant(request)
-        body = await request.body()
+        body = await self._read_body(request, tenant)
         args = (tenant, body, request.headers.get("content-type"), request.headers.get("content-encoding"),
                 self.decode_options)
         future = self.decode_pool.submit(*args)
@@ -132,6 +135,27 @@ class Server:
             # Loki stores the valid entries of a push and still answers 400 for the invalid ones.
             raise LogyardError(decoded.error[1], status=decoded.error[0])
         return Response(status_code=204)
+
+    async def _read_body(self, request: Request, tenant: str) -> bytearray:
+        """The body, refused with Loki's 413 once it passes `distributor.max_recv_msg_size`: from its
+        Content-Length before reading, else as soon as that many bytes came. One buffer, grown in
+        place (no list of chunks joined at the end: that held the body twice)."""
+        limit = self.max_recv_msg_size
+        length = request.headers.get("content-length", "")
+        if limit and length.isdigit() and int(length) > limit:
+            self._refused_too_large(tenant, int(length))
+            raise too_large(int(length), limit)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if limit and len(body) > limit:
+                self._refused_too_large(tenant, len(body))
+                raise too_large(limit + 1, limit)  # as Loki counts: it reads one byte past the limit
+        return body
+
+    def _refused_too_large(self, tenant: str, size: int) -> None:
+        # Loki counts such a body's bytes as discarded, reason request_body_too_large.
+        self.metrics.discarded_bytes.labels("request_body_too_large", tenant).inc(size)
 
     def _count(self, tenant: str, d: Decoded) -> None:
         for reason, n in d.discarded.items():

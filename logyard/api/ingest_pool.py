@@ -34,6 +34,7 @@ class DecodeOptions:
     discover_log_levels: bool
     max_age_ns: int | None
     grace_ns: int
+    max_decompressed_size: int = 100 << 20  # distributor.max_decompressed_size; 0: no limit
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Decoded:
     shm_size: int = 0
 
 
-def decode_body(tenant: str, body: bytes, ctype: str | None, cenc: str | None, opts: DecodeOptions) -> Decoded:
+def decode_body(tenant: str, body: bytes | bytearray, ctype: str | None, cenc: str | None, opts: DecodeOptions) -> Decoded:
     """Pure: body → Decoded. Runs in a worker process (or inline when there is no pool)."""
     from logyard.ingest.decode import BodyColumns, decode_push_columns
     from logyard.ingest.sample_age import filter_sample_age
@@ -62,7 +63,8 @@ def decode_body(tenant: str, body: bytes, ctype: str | None, cenc: str | None, o
     try:
         res = decode_push_columns(body, ctype, cenc, ts_range, max_line_size=opts.max_line_size,
                                   discover_service_name=list(opts.discover_service_name),
-                                  discover_log_levels=opts.discover_log_levels)
+                                  discover_log_levels=opts.discover_log_levels,
+                                  max_decompressed_size=opts.max_decompressed_size)
     except LogyardError as exc:
         return Decoded(None, error=(exc.status, exc.message))
     if isinstance(res, BodyColumns):

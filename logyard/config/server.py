@@ -54,6 +54,22 @@ class StorageSection(_Strict):
     block_window: Duration = Field("1h", description="Time span of one block.")
 
 
+class DistributorSection(_Strict):
+    max_recv_msg_size: str | int = Field(
+        "100MiB", description="Largest push body received, as sent (compressed); a larger one is refused with "
+        "413 while it is read. 0: no limit (Loki: 100MiB).")
+    max_decompressed_size: str | int = Field(
+        "100MiB", description="Largest push body once gzip, deflate or snappy is undone; inflating stops and "
+        "answers 413 there. 0: no limit (Loki's default is 50x max_recv_msg_size; logyard keeps a decode "
+        "worker's memory bounded instead).")
+
+    @field_validator("max_recv_msg_size", "max_decompressed_size")
+    @classmethod
+    def _size(cls, v):
+        parse_size(v)
+        return v
+
+
 class LimitsSection(_Strict):
     retention_period: Duration = Field("168h", description="Delete data older than this (7 days); 0s keeps data forever.")
     reject_old_samples: bool = Field(True, description="Refuse entries older than reject_old_samples_max_age.")
@@ -77,6 +93,7 @@ class ServerConfig(_Strict):
     auth_enabled: bool = Field(False, description="Require X-Scope-OrgID; off means tenant `fake`, as Loki.")
     server: ServerSection = ServerSection()
     storage: StorageSection = StorageSection()
+    distributor: DistributorSection = DistributorSection()
     limits: LimitsSection = LimitsSection()
 
     @property

@@ -19,8 +19,9 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from logyard.errors import BadRequestError
+from logyard.ingest.body import too_large
 from logyard.ingest.labelparse import LabelParseError, parse_labels
-from logyard.ingest.raw import PARSED_LABELS, RawStream, remember
+from logyard.ingest.raw import PARSED_LABELS, RawStream, go_text, remember
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -67,12 +68,20 @@ PushRequest = _build(_F.TYPE_STRING, "logyard_push")
 _PushRequestBytes = _build(_F.TYPE_BYTES, "logyard_push_raw")
 
 
-def parse_push_request(body: bytes, snappy: bool = True):
+def parse_push_request(body: bytes, snappy: bool = True, limit: int = 0):
     """Decompress (snappy block format) and parse; returns (message, lenient: bool).
 
-    `lenient` means the text fields are bytes (invalid UTF-8 somewhere) and need decoding.
+    `lenient` means the text fields are bytes (invalid UTF-8 somewhere) and need decoding. A
+    snappy block announces its decoded length first: over `limit` (0: none) it is Loki's 413
+    (golang/snappy's DecodedLen, checked before anything is allocated).
     """
     if snappy:
+        try:
+            size = cramjam.snappy.decompress_raw_len(body)
+        except Exception as e:  # cramjam's DecompressionError
+            raise BadRequestError("snappy: corrupt input") from e
+        if limit and size > limit:
+            raise too_large(size, limit, decompressed=True)
         try:
             body = bytes(cramjam.snappy.decompress_raw(body))
         except Exception as e:  # cramjam raises its own DecompressionError (no common base to name)
@@ -91,11 +100,11 @@ def parse_push_request(body: bytes, snappy: bool = True):
         return raw, True
 
 
-def decode_protobuf(body: bytes) -> list[RawStream]:
-    req, lenient = parse_push_request(body)
+def decode_protobuf(body: bytes, limit: int = 0) -> list[RawStream]:
+    req, lenient = parse_push_request(body, limit=limit)
     out = []
     for s in req.streams:
-        label_text = _text(s.labels) if lenient else s.labels
+        label_text = go_text(s.labels) if lenient else s.labels
         pairs = PARSED_LABELS.get(label_text)
         if pairs is None:
             try:
@@ -109,18 +118,45 @@ def decode_protobuf(body: bytes) -> list[RawStream]:
         stamps = [e.timestamp for e in entries]
         metas = [e.structuredMetadata for e in entries]
         if lenient:
-            lines = [_text(b) for b in lines]
+            lines = [go_text(b) for b in lines]
         secs = np.fromiter([t.seconds for t in stamps], dtype=np.int64, count=len(stamps))
         nanos = np.fromiter([t.nanos for t in stamps], dtype=np.int64, count=len(stamps))
+        _check_timestamps(secs, nanos)
         sm = {}
         for i in [i for i, m in enumerate(metas) if m]:
             if lenient:
-                sm[i] = {_text(p.name): _text(p.value) for p in metas[i]}
+                sm[i] = {go_text(p.name): go_text(p.value) for p in metas[i]}
             else:
                 sm[i] = {p.name: p.value for p in metas[i]}
         out.append(RawStream(pairs, secs * 1_000_000_000 + nanos, lines, sm, len(out)))
     return out
 
 
-def _text(b: bytes) -> str:
-    return b.decode("utf-8", errors="replace")
+# gogoproto's Timestamp bounds as Loki checks them (pkg/push/timestamp.go): [0001-01-01, 10000-01-01).
+_MIN_VALID_S, _MAX_VALID_S = -62135596800, 253402300800
+# Those whose nanoseconds since the epoch fit an int64 (1677-09-21T00:12:43.145224192Z to
+# 2262-04-11T23:47:16.854775807Z): logyard's time column; Loki would wrap the value around.
+_INT64_S, _INT64_NS = divmod(2**63 - 1, 1_000_000_000)
+_NEG_S, _NEG_NS = divmod(-(2**63), 1_000_000_000)
+
+
+def _check_timestamps(secs: np.ndarray, nanos: np.ndarray) -> None:
+    """Refuse the body, as Loki's decoder does, at its first timestamp out of range."""
+    loki_bad = (secs < _MIN_VALID_S) | (secs >= _MAX_VALID_S) | (nanos < 0) | (nanos >= 1_000_000_000)
+    fits = ((secs > _NEG_S) & (secs < _INT64_S)) | ((secs == _INT64_S) & (nanos <= _INT64_NS)) | (
+        (secs == _NEG_S) & (nanos >= _NEG_NS))
+    bad = np.flatnonzero(loki_bad | ~fits)
+    if not len(bad):
+        return
+    s, n = int(secs[bad[0]]), int(nanos[bad[0]])
+    shown = f"timestamp: &types.Timestamp{{Seconds: {s},\nNanos: {n},\n}}"  # Go's %#v, as Loki prints it
+    if s < _MIN_VALID_S:
+        raise BadRequestError(f"{shown} before 0001-01-01")
+    if s >= _MAX_VALID_S:
+        raise BadRequestError(f"{shown} after 10000-01-01")
+    if not 0 <= n < 1_000_000_000:
+        raise BadRequestError(f"{shown}: nanos not in range [0, 1e9)")
+    raise BadRequestError(f"{shown} is out of range: logyard stores times from 1677-09-21 to 2262-04-11 "
+                          "(int64 nanoseconds since the epoch)")
+
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,3 +40,29 @@ def remember(cache: dict, key: object, value: object) -> None:
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+def _go_replace(e: UnicodeDecodeError) -> tuple[str, int]:
+    """Go's decoders read each byte of invalid UTF-8 as one U+FFFD (Python's "replace" may take a
+    cut multi-byte sequence as one)."""
+    return "\ufffd" * (e.end - e.start), e.end
+
+
+codecs.register_error("logyard-go-replace", _go_replace)
+
+
+def go_text(b: bytes) -> str:
+    """Bytes as text the way Go sees a string: each byte of invalid UTF-8 becomes one U+FFFD."""
+    return b.decode("utf-8", errors="logyard-go-replace")
+
+
+def go_utf8(body: bytes | bytearray, step: int = 1 << 20) -> bytearray:
+    """`body` with each byte of invalid UTF-8 replaced by U+FFFD's encoding, a slice at a time: never
+    the whole body as a str (up to 4 bytes a character)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="logyard-go-replace")
+    out = bytearray()
+    view = memoryview(body)
+    for start in range(0, len(view), step):
+        out += decoder.decode(view[start : start + step]).encode()
+    out += decoder.decode(b"", final=True).encode()
+    return out

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from logyard.errors import BadRequestError
-from logyard.ingest.body import _gunzip, _members
+from logyard.ingest.body import _CHUNK, _gunzip, _members
 
 _PLAIN = b'{"streams":[{"stream":{"job":"a"},"values":[["1","' + b"line " * 200 + b'"]]}]}'
 _SEEDS = [
@@ -69,3 +69,53 @@ def corrupted(draw) -> bytes:
 @example(_SEEDS[0][:3] + b"\x20" + _SEEDS[0][4:])  # found by a 6000-example run: a reserved flag bit
 def test_corrupted_bodies_answer_like_zlib(body):
     assert _fast(body) == _reference(body)
+
+
+# -- size limits: refused with Loki's 413 text, never inflated past the limit --------------------
+
+from logyard.errors import LogyardError  # noqa: E402
+from logyard.ingest.decode import decode_push  # noqa: E402
+from tests.ingest.bombs import deflate_of_zeros, gzip_of_zeros, snappy_claiming  # noqa: E402
+
+LIMIT = 8 << 20
+TOO_LARGE = f"request body too large: decompressed message size too large than max ({LIMIT + 1} vs {LIMIT})"
+
+
+@pytest.mark.parametrize(
+    "body, content_type, encoding",
+    [
+        (gzip_of_zeros(256 << 20), "application/json", "gzip"),
+        (gzip.compress(b" " * LIMIT) + gzip.compress(b" " * 16), "application/json", "gzip"),  # over in member 2
+        (deflate_of_zeros(256 << 20), "application/json", "deflate"),
+        (gzip_of_zeros(256 << 20), "application/x-protobuf", "gzip"),
+    ],
+    ids=["gzip-bomb", "gzip-members", "deflate-bomb", "gzip-protobuf"],
+)
+def test_inflating_past_the_limit_is_a_413_without_holding_more_than_the_limit(body, content_type, encoding):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(LogyardError) as info:
+            decode_push(body, content_type, encoding, max_decompressed_size=LIMIT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (info.value.status, info.value.message) == (413, TOO_LARGE)
+    # The output up to the limit, plus one inflate call's output buffer being finished (a copy).
+    assert peak < LIMIT + 2 * _CHUNK + (1 << 20), f"held {peak >> 20} MiB while refusing"
+
+
+def test_snappy_announcing_more_than_the_limit_is_a_413_before_decoding():
+    with pytest.raises(LogyardError) as info:
+        decode_push(snappy_claiming(200 << 20), "application/x-protobuf", None, max_decompressed_size=LIMIT)
+    assert (info.value.status, info.value.message) == (
+        413, f"request body too large: decompressed message size too large than max ({200 << 20} vs {LIMIT})")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_body_that_inflates_to_exactly_the_limit_is_decoded(encoding):
+    line = b'{"streams":[{"stream":{"job":"a"},"values":[["1767225600000000000","x"]]}]}'
+    plain = line + b" " * (LIMIT - len(line))
+    body = gzip.compress(plain) if encoding == "gzip" else zlib.compress(plain)[2:-4]
+    assert decode_push(body, "application/json", encoding, max_decompressed_size=LIMIT).lines == 1

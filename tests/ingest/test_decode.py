@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from logyard.errors import BadRequestError, UnprocessableError
+from logyard.errors import BadRequestError, TooLargeError, UnprocessableError
 from logyard.ingest.decode import decode_push, normalize_metadata_name
 
 CT = "application/json"
@@ -208,10 +208,115 @@ def test_top_level_field_name_is_case_insensitive_like_jsoniter():
     assert decode_push(body, CT, None).lines == 1
 
 
-def test_streams_without_entries_are_skipped_quietly():
-    body = push({"stream": {"job": "a"}, "values": []}, {"stream": {"job": "b"}})
+def test_streams_without_entries_are_skipped_beside_streams_with_entries():
+    body = push({"stream": {"job": "a"}, "values": []}, {"stream": {"job": "b"}, "values": [[TS, "x"]]})
     result = decode_push(body, CT, None)
-    assert result.streams == [] and result.error is None
+    assert [s.lines for s in result.streams] == [["x"]] and result.error is None
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+def test_a_body_with_no_entry_at_all_is_refused_not_acknowledged(encoding):
+    # Loki answers 204 and keeps nothing; logyard never acknowledges a push that stores nothing.
+    body = push({"stream": {"job": "a"}, "values": []}, {"stream": {"job": "b"}})
+    if encoding:
+        body = gzip.compress(body)
+    with pytest.raises(UnprocessableError, match="error at least one valid stream is required for ingestion"):
+        decode_push(body, CT, encoding)
+
+
+@pytest.mark.parametrize("stream", [{}, {"foo": [[TS, "x"]]}, {"stream": {"a": "b"}, "entries": [{"ts": "x"}]},
+                                    {"labels": '{a="b"}', "values": [[TS, "x"]]}])
+def test_a_stream_of_unknown_shape_is_a_400_that_names_it(stream):
+    with pytest.raises(BadRequestError, match=r"streams\[0\]"):
+        decode_push(push(stream), CT, None)
+
+
+LEGACY_TS = "2026-01-01T00:00:00Z"
+LEGACY_NS = 1767225600000000000
+
+
+def legacy(*streams: dict) -> bytes:
+    return orjson.dumps({"streams": list(streams)})
+
+
+@pytest.mark.parametrize(
+    "ts, ns",
+    [
+        ("2026-01-01T00:00:00Z", LEGACY_NS),
+        ("2026-01-01T00:00:00.5Z", LEGACY_NS + 500_000_000),
+        ("2026-01-01T00:00:00.123456789Z", LEGACY_NS + 123456789),
+        ("2026-01-01T00:00:00.1234567891Z", LEGACY_NS + 123456789),  # Go keeps nanoseconds, drops the rest
+        ("2026-01-01T02:30:00.000001+02:30", LEGACY_NS + 1000),  # python-logging-loki's rfc3339 form
+        ("2025-12-31T19:00:00-05:00", LEGACY_NS),
+    ],
+)
+def test_legacy_push_shape_is_stored_like_lokis_v0_decoder(ts, ns):
+    # python-logging-loki's default emitter: `labels` a selector string, entries of RFC3339 `ts` and `line`.
+    body = legacy({"labels": '{app="x", severity="info"}', "entries": [{"ts": ts, "line": "hello"}]})
+    stream = only_stream(body)
+    assert stream.labels.to_dict() == {"app": "x", "severity": "info", "service_name": "x"}
+    assert stream.timestamps.tolist() == [ns]
+    assert stream.lines == ["hello"]
+
+
+def test_legacy_push_keeps_order_metadata_and_mixes_with_v1_streams():
+    body = legacy(
+        {"labels": '{app="x"}', "entries": [{"ts": LEGACY_TS, "line": "a", "structuredMetadata": {"trace_id": "t1"}},
+                                            None, {"ts": "2026-01-01T00:00:01Z", "line": "b"}]},
+        {"stream": {"app": "y"}, "values": [[TS, "c"]]},
+    )
+    result = decode_push(body, CT, None)
+    assert result.error is None and result.lines == 3
+    x, y = result.streams
+    assert x.lines == ["a", "b"] and x.timestamps.tolist() == [LEGACY_NS, LEGACY_NS + 10**9]
+    assert orjson.loads(x.metadata[0])["trace_id"] == "t1"
+    assert y.lines == ["c"] and y.timestamps.tolist() == [int(TS)]
+
+
+@pytest.mark.parametrize(
+    "stream, text",
+    [
+        ({"labels": "{1bad=\"v\"}", "entries": [{"ts": LEGACY_TS, "line": "x"}]},
+         "couldn't parse labels: 1:2: parse error: unexpected character inside braces: '1'"),
+        ({"labels": {"app": "x"}, "entries": []}, "streams[0].labels"),
+        ({"labels": '{app="x"}', "entries": {}}, "streams[0].entries"),
+        ({"labels": '{app="x"}', "entries": [["2026", "x"]]}, "streams[0].entries[0]"),
+        ({"labels": '{app="x"}', "entries": [{"line": "x"}]}, "streams[0].entries[0].ts"),
+        ({"labels": '{app="x"}', "entries": [{"ts": 5, "line": "x"}]}, "streams[0].entries[0].ts"),
+        ({"labels": '{app="x"}', "entries": [{"ts": LEGACY_TS, "line": "x"}, {"ts": "2026-01-01 00:00:00Z", "line": "y"}]},
+         'streams[0].entries[1].ts: invalid timestamp "2026-01-01 00:00:00Z"'),
+        ({"labels": '{app="x"}', "entries": [{"ts": "2026-02-30T00:00:00Z", "line": "x"}]}, "streams[0].entries[0].ts"),
+        ({"labels": '{app="x"}', "entries": [{"ts": "2026-01-01T24:00:00Z", "line": "x"}]}, "streams[0].entries[0].ts"),
+        ({"labels": '{app="x"}', "entries": [{"ts": "2026-01-01T00:00:00", "line": "x"}]}, "streams[0].entries[0].ts"),
+        ({"labels": '{app="x"}', "entries": [{"ts": "2300-01-01T00:00:00Z", "line": "x"}]},
+         "streams[0].entries[0].ts: timestamp 2300-01-01T00:00:00Z is out of range"),
+        ({"labels": '{app="x"}', "entries": [{"ts": LEGACY_TS, "line": 5}]}, "streams[0].entries[0].line"),
+        ({"labels": '{app="x"}', "entries": [{"ts": LEGACY_TS, "line": "x", "structuredMetadata": {"k": 1}}]},
+         "streams[0].entries[0].structuredMetadata"),
+    ],
+)
+def test_bad_legacy_pushes_are_refused_whole_naming_the_place(stream, text):
+    with pytest.raises(BadRequestError) as info:
+        decode_push(legacy(stream, {"stream": {"job": "ok"}, "values": [[TS, "kept?"]]}), CT, None)
+    assert text in str(info.value)
+
+
+def test_invalid_utf8_in_a_json_line_is_stored_as_replacement_characters_like_go():
+    # Go replaces each invalid byte with U+FFFD (protobuf bodies are repaired the same way).
+    body = one({"job": "u"}, [TS, "ok"], [TS, "XX"]).replace(b"XX", b"a\xffb\xe2\x82c")
+    stream = only_stream(body)
+    assert stream.lines == ["ok", "a\ufffdb\ufffd\ufffdc"]
+
+
+def test_invalid_utf8_in_a_label_value_is_repaired_too():
+    body = one({"job": "XX"}, [TS, "ok"]).replace(b"XX", b"\xc3")
+    assert only_stream(body).labels.get("job") == "\ufffd"
+
+
+def test_invalid_utf8_outside_strings_is_still_malformed_json():
+    body = one({"job": "a"}, [TS, "ok"]).replace(b"{", b"\xff{", 1)
+    with pytest.raises(BadRequestError, match="malformed JSON"):
+        decode_push(body, CT, None)
 
 
 def test_null_entries_are_skipped_like_loki():
@@ -346,7 +451,7 @@ def test_any_body_decodes_or_raises_a_logyard_error(body):
     for content_type, encoding, data in cases:
         try:
             result = decode_push(data, content_type, encoding)
-        except (BadRequestError, UnprocessableError):
+        except (BadRequestError, UnprocessableError, TooLargeError):  # a snappy header may claim 4 GiB
             continue
         assert all(len(s.lines) == len(s.timestamps) == len(s.metadata) for s in result.streams)
 

@@ -114,3 +114,43 @@ def test_garbage_after_snappy_is_a_clear_400():
     body = bytes(cramjam.snappy.compress_raw(b"\xff\xff\xff"))
     with pytest.raises(BadRequestError, match="invalid protobuf push request"):
         decode_push(body, CT, None)
+
+
+def encode_stamp(pb, seconds: int, nanos: int) -> bytes:
+    req = pb.PushRequest()
+    e = req.streams.add(labels='{a="b"}').entries.add(line="x")
+    e.timestamp.seconds, e.timestamp.nanos = seconds, nanos
+    return bytes(cramjam.snappy.compress_raw(req.SerializeToString()))
+
+
+@pytest.mark.parametrize(
+    "seconds, nanos, text",
+    [
+        # Loki's gogoproto timestamp check (pkg/push/timestamp.go), its text verbatim.
+        (2**62, 0, "timestamp: &types.Timestamp{Seconds: 4611686018427387904,\nNanos: 0,\n} after 10000-01-01"),
+        (-(2**62), 0, "timestamp: &types.Timestamp{Seconds: -4611686018427387904,\nNanos: 0,\n} before 0001-01-01"),
+        (0, -1, "timestamp: &types.Timestamp{Seconds: 0,\nNanos: -1,\n}: nanos not in range [0, 1e9)"),
+        (0, 10**9, "timestamp: &types.Timestamp{Seconds: 0,\nNanos: 1000000000,\n}: nanos not in range [0, 1e9)"),
+        # Valid for Loki, but not a number of int64 nanoseconds: refused rather than wrapped around.
+        (253402300799, 0, "timestamp: &types.Timestamp{Seconds: 253402300799,\nNanos: 0,\n} is out of range"),
+        (-62135596800, 0, "timestamp: &types.Timestamp{Seconds: -62135596800,\nNanos: 0,\n} is out of range"),
+    ],
+)
+def test_protobuf_timestamp_out_of_range_is_a_400_naming_it(pb, seconds, nanos, text):
+    with pytest.raises(BadRequestError) as info:
+        decode_push(encode_stamp(pb, seconds, nanos), CT, None)
+    assert str(info.value).startswith(text)
+
+
+@pytest.mark.parametrize("seconds, nanos", [(9223372036, 854775807), (-9223372036, 0), (0, 999999999)])
+def test_protobuf_timestamps_at_the_int64_edges_are_kept_exactly(pb, seconds, nanos):
+    result = decode_push(encode_stamp(pb, seconds, nanos), CT, None)
+    assert result.streams[0].timestamps.tolist() == [seconds * 10**9 + nanos]
+
+
+def test_invalid_utf8_is_replaced_byte_by_byte_like_go(pb):
+    req = pb.PushRequest()
+    req.streams.add(labels='{a="b"}').entries.add(line="okk")
+    raw = req.SerializeToString().replace(b"okk", b"\xe2\x82c")  # a cut 3-byte sequence: two bad bytes
+    result = decode_push(bytes(cramjam.snappy.compress_raw(raw)), CT, None)
+    assert result.streams[0].lines == ["\ufffd\ufffdc"]
