@@ -55,19 +55,13 @@ class StorageSection(_Strict):
 
 
 class DistributorSection(_Strict):
-    max_recv_msg_size: str | int = Field(
+    max_recv_msg_size: Size = Field(
         "100MiB", description="Largest push body received, as sent (compressed); a larger one is refused with "
         "413 while it is read. 0: no limit (Loki: 100MiB).")
-    max_decompressed_size: str | int = Field(
+    max_decompressed_size: Size = Field(
         "100MiB", description="Largest push body once gzip, deflate or snappy is undone; inflating stops and "
         "answers 413 there. 0: no limit (Loki's default is 50x max_recv_msg_size; logyard keeps a decode "
         "worker's memory bounded instead).")
-
-    @field_validator("max_recv_msg_size", "max_decompressed_size")
-    @classmethod
-    def _size(cls, v):
-        parse_size(v)
-        return v
 
 
 class LimitsSection(_Strict):
