@@ -63,6 +63,8 @@ def format_prom_duration(ns: int) -> str:
     ms = ns // MS
     for unit, size in (("y", YEAR), ("w", WEEK), ("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", SECOND),
                        ("ms", MS)):
+        if unit in ("y", "w") and ms % (size // MS):
+            continue  # years and weeks only when they divide what is left: 30d1h, not 4w2d1h
         n, ms = divmod(ms, size // MS)
         if n:
             out.append(f"{n}{unit}")

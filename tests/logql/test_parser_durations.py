@@ -82,6 +82,15 @@ def test_prometheus_durations_print_and_parse_back(ns):
     assert parse_prom_duration(format_prom_duration(ns)) == ns
 
 
+@pytest.mark.parametrize("ns, text", [
+    (721 * 3600 * S, "30d1h"), (90 * 86400 * S, "90d"), (14 * 86400 * S, "2w"), (365 * 86400 * S, "1y"),
+    (366 * 86400 * S, "366d"), (5400 * S, "1h30m"), (S // 2, "500ms"), (0, "0s"),
+])
+def test_format_prom_duration_is_prometheus_model_duration(ns, text):
+    # Years and weeks only when they divide what is left (Prometheus' "90d, not 12w6d").
+    assert format_prom_duration(ns) == text
+
+
 @pytest.mark.parametrize(
     "text, n",
     [("150KB", 150_000), ("1KiB", 1024), ("1.5MiB", 1_572_864), ("10B", 10), ("1kb", 1000), ("2G", 2 * 10**9),
