@@ -46,6 +46,25 @@ class LimitError(BadRequestError):
     """A query or push that exceeds a configured limit (entries, series, points, line size)."""
 
 
+class QueryTimeoutError(LogyardError):
+    """A query that ran past `limits.query_timeout`: Loki's 504 and its text (pkg/util/server/error.go)."""
+
+    status = 504
+
+    def __init__(self) -> None:
+        super().__init__("request timed out, decrease the duration of the request or add more label matchers "
+                         "(prefer exact match over regex match) to reduce the amount of data processed")
+
+
+class ClientClosedError(LogyardError):
+    """A query whose client went away: Loki's 499 (nginx's "client closed request"), said only to the log."""
+
+    status = 499
+
+    def __init__(self) -> None:
+        super().__init__("the request was cancelled by the client")
+
+
 class UnprocessableError(LogyardError):
     """A push Loki answers with 422 (for example no valid stream at all)."""
 

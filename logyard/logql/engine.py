@@ -8,6 +8,11 @@ Loki's semantics (errors and labels aggregated away never surface) and far less 
 
 Windows are read window by window in two worker threads (`window_reads`): Parquet decoding and the
 Arrow/RE2 line filters release the GIL, so two windows decode and filter at once on two cores.
+
+A query's work is bounded: its `Deadline` is checked between windows, line filters, slices of rows
+and metric nodes, so a timed-out or abandoned query stops in every thread working for it; the series
+limit is enforced while samples are grouped when those groups are the result's series; identical
+range aggregations in one query are evaluated once.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from logyard.errors import BadRequestError
+from logyard.errors import BadRequestError, LimitError
 from logyard.labels import LabelSet
 from logyard.logql import ast
+from logyard.logql.deadline import NO_DEADLINE, Deadline
+from logyard.logql.durations import format_duration, format_prom_duration
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.metric import additive, binop, limits, range_agg, result_json, steps, vector_agg
 from logyard.logql.metric.series import StepMatrix
@@ -42,11 +49,16 @@ _INJECTABLE = frozenset({"bytes_over_time", "bytes_rate", "count_over_time", "ra
 _BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
 
 
+QUERY_TOO_LONG = "the query time range exceeds the limit (query length: {length}, limit: {limit})"
+MS = 1_000_000
+
+
 @dataclass(frozen=True)
 class Limits:
     max_entries: int = 5000
     max_series: int = 500
     max_points: int = 11000
+    max_query_length_ns: int = 721 * 3600 * 10**9  # Loki's max_query_length; 0 disables it
 
 
 class Engine:
@@ -56,16 +68,18 @@ class Engine:
 
     # --- entry points ---------------------------------------------------------------------------
     def query_range(self, tenant: str, query: str, start: int, end: int, step: int | None,
-                    interval: int | None, limit: int, direction: str) -> dict:
+                    interval: int | None, limit: int, direction: str, deadline: Deadline = NO_DEADLINE) -> dict:
         expr = _parse(query)
+        self._check_length(start, end)
         if ast.is_log_query(expr):
-            return {"resultType": "streams", "result": self.log_query(tenant, expr, start, end, limit, direction)}
+            return {"resultType": "streams",
+                    "result": self.log_query(tenant, expr, start, end, limit, direction, deadline)}
         if end < start:
             raise BadRequestError("end timestamp must not be before or equal to start time")
         step = step if step is not None else steps.default_step_ns(start, end)
         steps.check_step(start, end, step, self.limits.max_points)
         grid = steps.range_grid(start, end, step)
-        value = _Eval(self, tenant, grid).eval(expr, None)
+        value = _Eval(self, tenant, grid, expr, deadline).eval(expr, None)
         if isinstance(value, float):
             sm = binop.vector(value, grid)
             sm = StepMatrix((LabelSet(),), grid, sm.values, sm.present)
@@ -73,12 +87,13 @@ class Engine:
         self._check_series(value)
         return result_json.matrix_data(value)
 
-    def query_instant(self, tenant: str, query: str, ts: int, limit: int, direction: str) -> dict:
+    def query_instant(self, tenant: str, query: str, ts: int, limit: int, direction: str,
+                      deadline: Deadline = NO_DEADLINE) -> dict:
         expr = _parse(query)
         if ast.is_log_query(expr):
             raise BadRequestError(INSTANT_LOG_QUERY)
         grid = steps.instant_grid(ts)
-        value = _Eval(self, tenant, grid).eval(expr, None)
+        value = _Eval(self, tenant, grid, expr, deadline).eval(expr, None)
         if isinstance(value, float):
             return result_json.scalar_data(value, ts)
         self._check_series(value)
@@ -86,23 +101,32 @@ class Engine:
 
     # --- log queries ----------------------------------------------------------------------------
     def log_query(self, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
-                  direction: str) -> list[dict]:
+                  direction: str, deadline: Deadline = NO_DEADLINE) -> list[dict]:
         streams = self.store.streams(tenant, list(expr.selector.matchers), start, end)
         if not streams:
             return []
-        pipeline = compile_pipeline(expr.pipeline, streams)
+        pipeline = compile_pipeline(expr.pipeline, streams, check=deadline.check)
         ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
         # Windows are filtered in the reading threads; a limit the newest window fills reads no other.
         # With no stage at all every row read is an entry: a window's first `limit` rows are all
         # the query can take from it, so storage need not decode the rest.
         windows = window_reads(self.store, tenant, ids, start, end, direction=direction,
                                columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr),
-                               work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit)
+                               work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
+                               check=deadline.check)
         parts = collect_entries(windows, pipeline, limit, direction)
         return encode_streams(parts, streams, direction)
 
     def _check_series(self, sm: StepMatrix) -> None:
         limits.check_series_limit(sm, self.limits.max_series)
+
+    def _check_length(self, start: int, end: int) -> None:
+        """Loki's max_query_length: the range measured in whole milliseconds, Go-printed; the limit
+        printed as a Prometheus duration (queryrange's limitsMiddleware)."""
+        limit = self.limits.max_query_length_ns
+        length = (end // MS - start // MS) * MS
+        if limit > 0 and length > limit:
+            raise LimitError(QUERY_TOO_LONG.format(length=format_duration(length), limit=format_prom_duration(limit)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -172,13 +196,14 @@ def _head_lines(store) -> int:
 
 def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
-                 first: int | None = None) -> Iterator:
+                 first: int | None = None, check=NO_DEADLINE.check) -> Iterator:
     """The tables of [lo, hi), window by window in `direction` order, each read (and passed
     through `work`) in a worker thread, up to `ahead` windows at once.
 
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
     a log query whose limit the newest window fills reads nothing more. `first` is `Store.read`'s hint.
+    `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
     window = getattr(store, "window_ns", 0)
@@ -189,6 +214,7 @@ def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, c
                             first=first)
         # A log query may stop at its first window: decode nothing ahead of it then.
         for t in (tables if ramp else read_ahead(tables)):
+            check()
             yield work(t)
         return
     starts = list(range(w0, hi, window))
@@ -196,8 +222,12 @@ def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, c
         starts.reverse()
 
     def one(w: int) -> list:
-        return [work(t) for t in store.read(tenant, ids, max(lo, w), min(hi, w + window), direction=direction,
-                                            columns=columns, line_contains=line_contains, first=first)]
+        out = []
+        for t in store.read(tenant, ids, max(lo, w), min(hi, w + window), direction=direction,
+                            columns=columns, line_contains=line_contains, first=first):
+            check()
+            out.append(work(t))
+        return out
 
     nxt = 0
     if ramp:
@@ -210,6 +240,7 @@ def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, c
     pending: deque = deque()
     try:
         while nxt < len(starts) or pending:
+            check()
             while nxt < len(starts) and len(pending) < ahead:
                 pending.append(pool.submit(one, starts[nxt]))
                 nxt += 1
@@ -230,15 +261,43 @@ def _has_sort(expr) -> bool:
     return any(isinstance(e, ast.VectorAggregation) and e.op in ("sort", "sort_desc") for e in ast.walk(expr))
 
 
+# Rows run through the row stages at once when extracting samples: between two slices the deadline
+# and the series limit are checked, so neither waits for a whole window's worth of labels.
+ROW_SLICE = 4096
+
+
+def _result_range_aggregation(expr) -> ast.RangeAggregation | None:
+    """The range aggregation whose series (or `sum by` groups, pushed into it) are the query's result
+    series one for one, if there is one: then the series limit holds while its samples are grouped.
+
+    That is the root itself, or under `sort`/`sort_desc` (they keep every series), or the child of
+    such a `sum` when Loki's vector grouping is injected into it (no grouping of its own)."""
+    while isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "sort_desc") and expr.grouping is None:
+        expr = expr.expr
+    if isinstance(expr, ast.RangeAggregation):
+        return expr
+    if (isinstance(expr, ast.VectorAggregation) and expr.op == "sum" and isinstance(expr.expr, ast.RangeAggregation)
+            and expr.expr.grouping is None and expr.expr.op in _INJECTABLE):
+        return expr.expr
+    return None
+
+
 class _Eval:
     """Evaluates one metric expression tree on one step grid."""
 
-    def __init__(self, engine: Engine, tenant: str, grid: np.ndarray) -> None:
+    def __init__(self, engine: Engine, tenant: str, grid: np.ndarray, root=None,
+                 deadline: Deadline = NO_DEADLINE) -> None:
         self.engine = engine
         self.tenant = tenant
         self.grid = grid
+        self.deadline = deadline
+        self.bounded = _result_range_aggregation(root) if root is not None else None
+        # Identical range aggregations (same node, same injected grouping) are evaluated once:
+        # `x + x + ... + x` reads storage once. StepMatrix values are never mutated downstream.
+        self._memo: dict[tuple, StepMatrix] = {}
 
     def eval(self, expr, parent):
+        self.deadline.check()
         if isinstance(expr, ast.NumberLiteral):
             return float(expr.value)
         if isinstance(expr, ast.VectorExpr):
@@ -282,6 +341,13 @@ class _Eval:
         if (grouping is None and isinstance(parent, ast.VectorAggregation) and parent.op == "sum"
                 and expr.op in _INJECTABLE):
             grouping = parent.grouping or ast.Grouping(without=False, labels=())
+        key = (expr, grouping)
+        out = self._memo.get(key)
+        if out is None:
+            out = self._memo[key] = self._range_aggregation(expr, grouping)
+        return out
+
+    def _range_aggregation(self, expr: ast.RangeAggregation, grouping: ast.Grouping | None) -> StepMatrix:
         labels, ids, ts, values = self.extract(expr, grouping)
         grid = self.grid
         if expr.op == "absent_over_time":
@@ -312,7 +378,8 @@ class _Eval:
         pipe = log.pipeline
         no_labels = (grouping is not None and not grouping.without and not grouping.labels
                      and expr.unwrap is None and not needs_labels_after_parsers(pipe))
-        compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels)
+        check = self.deadline.check
+        compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels, check=check)
         # An unwrap runs per row (`_row_samples`), and the per-row walk hands every stage its line.
         need_line = bool(compiled.filters or compiled.row_stages or expr.unwrap is not None)
         # `sum(...)` without labels and no row stage: every label, metadata too, is aggregated away.
@@ -327,15 +394,29 @@ class _Eval:
         all_ids, all_ts, all_vals = [], [], []
         keep_line = bool(compiled.row_stages) or expr.unwrap is not None
         stream_ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
+        # Every series made here is a result series: past the limit, the query fails now, not after
+        # grouping everything (`sum by (x)` of `label_format x="{{__line__}}"` makes a series a row).
+        max_series = self.engine.limits.max_series if expr is self.bounded and expr.op != "absent_over_time" else 0
+        in_windows = _in_some_window(self.grid, expr.range_ns, expr.offset_ns)
         for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
-                                 line_contains=required_substrings(log),
+                                 line_contains=required_substrings(log), check=check,
                                  work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
+            if in_windows is not None and len(rows):
+                keep = in_windows(rows.ts)
+                rows = rows if keep.all() else rows.take(keep)
             if not len(rows):
                 continue
             if compiled.row_stages or expr.unwrap is not None:
-                ids, ts, vals = self._row_samples(expr, compiled, rows, grouping, keys)
-            else:
-                ids, ts, vals = self._group_samples(expr, rows, streams, grouping, keys, key_cache)
+                for a in range(0, len(rows), ROW_SLICE):
+                    check()
+                    ids, ts, vals = self._row_samples(expr, compiled, _slice(rows, a, a + ROW_SLICE), grouping, keys)
+                    _check_series_count(keys, max_series)
+                    all_ids.append(ids)
+                    all_ts.append(ts)
+                    all_vals.append(vals)
+                continue
+            ids, ts, vals = self._group_samples(expr, rows, streams, grouping, keys, key_cache)
+            _check_series_count(keys, max_series)
             all_ids.append(ids)
             all_ts.append(ts)
             all_vals.append(vals)
@@ -402,6 +483,38 @@ class _Eval:
         for i, labels in enumerate(out.labels or []):  # per surviving row: labels are dicts
             ids[i] = keys.setdefault(_apply_grouping(LabelSet(labels.items()), grouping), len(keys))
         return ids, out.ts, np.asarray(values, dtype=np.float64)
+
+
+def _check_series_count(keys: dict, max_series: int) -> None:
+    if 0 < max_series < len(keys):
+        raise LimitError(limits.SERIES_LIMIT.format(limit=max_series))
+
+
+def _in_some_window(grid: np.ndarray, range_ns: int, offset_ns: int):
+    """A function telling, per sample timestamp, whether any step's window (s-offset-range, s-offset]
+    holds it; None when the windows tile the whole range read (step <= range). A sample in no window
+    is in no result point, so it makes no series (as in Loki, which only ever sees it in no window)."""
+    if len(grid) < 2 or int(grid[1] - grid[0]) <= range_ns:
+        return None
+
+    def keep(ts: np.ndarray) -> np.ndarray:
+        t = ts + offset_ns
+        j = np.searchsorted(grid, t, side="left")  # the first step s >= ts + offset
+        inside = j < len(grid)
+        return inside & (grid[np.minimum(j, len(grid) - 1)] < t + range_ns)
+
+    return keep
+
+
+def _slice(rows: Rows, a: int, b: int) -> Rows:
+    """Rows [a, b) without copying (Arrow and NumPy slices are views)."""
+    if a == 0 and b >= len(rows):
+        return rows
+    n = min(b, len(rows)) - a
+    return Rows(rows.ts[a:b], rows.stream[a:b], rows.line.slice(a, n) if rows.line is not None else None,
+                rows.meta.slice(a, n) if rows.meta is not None else None,
+                rows.labels[a:b] if rows.labels is not None else None,
+                rows.nbytes[a:b] if rows.nbytes is not None else None)
 
 
 def _plain_rows(compiled, rows: Rows, extra) -> Rows:

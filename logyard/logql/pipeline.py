@@ -5,11 +5,15 @@ Everything after them runs per row, over a `LabelsBuilder` per entry, on the row
 parsers, label filters, formatters, drop/keep. Label names the row stages need are known up front,
 so a metric query whose labels are all aggregated away can skip parsing altogether (Loki's
 parser hints: `sum(count_over_time({…} | json [5m]))` never parses and never fails on bad JSON).
+
+`check` (the query's `Deadline.check`) runs between line filters and every few thousand row-stage
+calls, so a query stops in the middle of a window when its time is up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -75,6 +79,12 @@ def compile_stage(stage) -> object:
 
 
 _NEEDS_LABELS = (ast.LabelFilter, ast.LineFormat, ast.LabelFormat, ast.Drop, ast.Keep)
+# Row-stage calls between two deadline checks in `per_row`.
+CHECK_EVERY_CALLS = 4096
+
+
+def _no_check() -> None:
+    return None
 
 
 @dataclass
@@ -84,6 +94,7 @@ class CompiledPipeline:
     filters: list
     row_stages: list
     stream_labels: dict[int, LabelSet]
+    check: Callable[[], None] = field(default=_no_check)
 
     @property
     def has_row_stages(self) -> bool:
@@ -92,7 +103,7 @@ class CompiledPipeline:
     def columnar(self, rows: Rows) -> Rows:
         if not self.filters or not len(rows):
             return rows
-        keep = st.filters_mask(rows.line, self.filters)
+        keep = st.filters_mask(rows.line, self.filters, self.check)
         return rows if keep.all() else rows.take(keep)
 
     def columnar_table(self, table: pa.Table, *, keep_line: bool = True) -> Rows:
@@ -100,7 +111,8 @@ class CompiledPipeline:
         chunks and then dropped, never concatenated nor gathered (metric queries count rows)."""
         if "line" not in table.column_names:
             return self.columnar(Rows.from_table(table))
-        keep = st.filters_mask(table.column("line"), self.filters) if self.filters and table.num_rows else None
+        keep = (st.filters_mask(table.column("line"), self.filters, self.check)
+                if self.filters and table.num_rows else None)
         if keep_line:
             # Only the surviving lines are joined into one array (not the whole window's first).
             return Rows.from_table(table if keep is None or keep.all() else table.filter(pa.array(keep)))
@@ -116,8 +128,11 @@ class CompiledPipeline:
         metas = rows.meta.to_pylist() if rows.meta is not None else [""] * len(rows)
         stream_dicts: dict[int, dict] = {}
         stages = self.row_stages
+        check, every = self.check, max(1, CHECK_EVERY_CALLS // len(stages))
         # Per-row loop: parsers and templates work on one entry at a time (only surviving rows).
         for i, (ts, sid, line, meta) in enumerate(zip(rows.ts.tolist(), rows.stream.tolist(), lines, metas)):
+            if not i % every:
+                check()
             sd = stream_dicts.get(sid)
             if sd is None:
                 sd = stream_dicts[sid] = dict(self.stream_labels[sid])
@@ -143,15 +158,19 @@ class CompiledPipeline:
                     None, out_labels, None)
 
 
-def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, skip_parsers: bool = False
-                     ) -> CompiledPipeline:
-    stages = list(pipeline)
-    filters = []
-    while stages and isinstance(stages[0], ast.LineFilter):
-        filters.append(compile_stage(stages.pop(0)))
+def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, skip_parsers: bool = False,
+                     check: Callable[[], None] = _no_check) -> CompiledPipeline:
+    n = 0
+    while n < len(pipeline) and isinstance(pipeline[n], ast.LineFilter):
+        n += 1
+    # The leading filters are ANDed over the line column, so each distinct one runs once, in order of
+    # first appearance: `|= "x"` repeated 16,000 times is one pass over the lines, not 16,000.
+    leading = dict.fromkeys(pipeline[:n])
+    stages = list(pipeline[n:])
     if skip_parsers:
         stages = [s for s in stages if not isinstance(s, ast.PARSER_STAGES)]
-    return CompiledPipeline(filters, [compile_stage(s) for s in stages], stream_labels)
+    return CompiledPipeline([compile_stage(f) for f in leading], [compile_stage(s) for s in stages], stream_labels,
+                            check)
 
 
 def needs_labels_after_parsers(pipeline: tuple) -> bool:

@@ -33,3 +33,12 @@ def test_rows_keep_their_lines_when_asked():
 def test_no_filter_keeps_every_row():
     compiled = compile_pipeline(parse('{a="b"}').pipeline, {})
     assert len(compiled.columnar_table(_table(), keep_line=False)) == 5
+
+
+def test_repeated_line_filters_compile_to_one_each():
+    # `|= "x"` a thousand times is `|= "x"`: AND is idempotent, and each filter is a pass over the lines.
+    q = '{a="b"}' + ' |= "error"' * 1000 + ' != "again"' * 3 + ' |= "error"'
+    compiled = compile_pipeline(parse(q).pipeline, {})
+    assert len(compiled.filters) == 2
+    rows = compiled.columnar_table(_table(), keep_line=True)
+    assert rows.line.to_pylist() == ["an error", "no error"]

@@ -176,14 +176,17 @@ class LineFilter:
         return line, self.test(line)
 
 
-def filters_mask(lines: pa.Array | pa.ChunkedArray, filters: Sequence[LineFilter]) -> np.ndarray:
-    """AND of several consecutive line filters, evaluating each only on rows still alive."""
+def filters_mask(lines: pa.Array | pa.ChunkedArray, filters: Sequence[LineFilter], check=None) -> np.ndarray:
+    """AND of several consecutive line filters, evaluating each only on rows still alive; `check`
+    (a query's deadline check) runs before each filter."""
     if isinstance(lines, pa.ChunkedArray) and lines.num_chunks > 1:
         # Chunk by chunk: the rows are independent, and no concatenated copy of the lines is made.
-        return np.concatenate([filters_mask(c, filters) for c in lines.chunks])
+        return np.concatenate([filters_mask(c, filters, check) for c in lines.chunks])
     lines = as_string_array(lines)
     keep = np.ones(len(lines), dtype=bool)
     for f in filters:
+        if check is not None:
+            check()
         idx = np.flatnonzero(keep)
         if len(idx) == 0:
             break
