@@ -74,7 +74,9 @@ class Server:
             max_entries=lim.max_entries_limit_per_query,
             max_series=lim.max_query_series,
             max_points=lim.max_query_points,
+            max_query_length_ns=parse_duration_ns(lim.max_query_length),
         ))
+        self.query_timeout_ns = parse_duration_ns(lim.query_timeout) or None  # 0s: no timeout
 
     def _sizes(self) -> dict[str, int]:
         return self.store.sizes() if self.ready.is_set() else {}

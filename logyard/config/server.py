@@ -73,6 +73,12 @@ class LimitsSection(_Strict):
     max_entries_limit_per_query: int = Field(5000, ge=1, description="Largest `limit` of a log query.")
     max_query_series: int = Field(500, ge=1, description="Most series a metric query may return.")
     max_query_points: int = Field(11000, ge=1, description="Points per series in a range query.")
+    query_timeout: Duration = Field(
+        "1m", description="A query still running after this is cancelled and answers Loki's 504 (Loki: 1m); 0s "
+        "never times out. A query whose client disconnects is cancelled too.")
+    max_query_length: Duration = Field(
+        "721h", description="Longest time range (end - start) of a range query, else 400 (Loki: 721h); 0s "
+        "disables the limit.")
     discover_service_name: list[str] = Field(
         default_factory=lambda: ["service", "app", "application", "app_name", "name",
                                  "app_kubernetes_io_name", "container", "container_name",
