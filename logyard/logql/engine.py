@@ -319,8 +319,16 @@ class _Eval:
         raise AssertionError(f"BUG: cannot evaluate {type(expr).__name__}")
 
     def binary(self, expr: ast.BinaryOp):
-        lhs = self.eval(expr.lhs, expr)
-        rhs = self.eval(expr.rhs, expr)
+        # `a + b + c + …` is a left spine as long as the chain: walk it in a loop, not recursively.
+        spine = [expr]
+        while isinstance(spine[-1].lhs, ast.BinaryOp):
+            spine.append(spine[-1].lhs)
+        acc = self.eval(spine[-1].lhs, spine[-1])
+        for node in reversed(spine):
+            acc = self._apply(node, acc, self.eval(node.rhs, node))
+        return acc
+
+    def _apply(self, expr: ast.BinaryOp, lhs, rhs):
         if isinstance(lhs, float) and isinstance(rhs, float):
             return binop.scalar_binop(expr.op, lhs, rhs)
         if isinstance(rhs, float):
@@ -342,7 +350,10 @@ class _Eval:
                 and expr.op in _INJECTABLE):
             grouping = parent.grouping or ast.Grouping(without=False, labels=())
         key = (expr, grouping)
-        out = self._memo.get(key)
+        try:
+            out = self._memo.get(key)
+        except RecursionError:  # a node too deep to hash (a label filter chain thousands long)
+            return self._range_aggregation(expr, grouping)
         if out is None:
             out = self._memo[key] = self._range_aggregation(expr, grouping)
         return out
@@ -458,7 +469,7 @@ class _Eval:
         if unwrap is not None and unwrap.filters:
             from logyard.logql.pipeline import _label_node
 
-            filters = [_label_node(f) for f in unwrap.filters]
+            filters = [_label_node(f, stage=True) for f in unwrap.filters]
         values: list[float] = []
 
         def extra(ts, line, lbs):

@@ -24,11 +24,19 @@ from logyard.logql import stages as st
 from logyard.logql.rows import Rows, meta_pairs
 
 
-def _label_node(node) -> object:
-    if isinstance(node, ast.LabelAnd):
-        return st.AndLabelFilter(_label_node(node.left), _label_node(node.right))
-    if isinstance(node, ast.LabelOr):
-        return st.OrLabelFilter(_label_node(node.left), _label_node(node.right))
+def _label_node(node, stage: bool = False) -> object:
+    """The label filter of `node`; `stage` when it is a whole pipeline stage (or unwrap filter)."""
+    if isinstance(node, (ast.LabelAnd, ast.LabelOr)):
+        # A chain of one connective becomes one n-ary filter, walked without recursion: `a=1, b=2, …`
+        # parses into a chain as long as the list.
+        kind, parts, stack = type(node), [], [node]
+        while stack:
+            n = stack.pop()
+            if type(n) is kind:
+                stack += (n.right, n.left)
+            else:
+                parts.append(_label_node(n))
+        return st.AndLabelFilter(*parts, stage=stage) if kind is ast.LabelAnd else st.OrLabelFilter(*parts)
     if isinstance(node, ast.LabelCompare):
         kind = node.kind
         op = "==" if node.op == "=" and kind in ("number", "duration", "bytes") else node.op
@@ -65,7 +73,7 @@ def compile_stage(stage) -> object:
     if isinstance(stage, ast.Unpack):
         return st.UnpackParser()
     if isinstance(stage, ast.LabelFilter):
-        return _label_node(stage.filter)
+        return _label_node(stage.filter, stage=True)
     if isinstance(stage, ast.LineFormat):
         return st.LineFormatter(stage.template)
     if isinstance(stage, ast.LabelFormat):

@@ -121,3 +121,9 @@ def test_query_time_range_is_bounded_by_max_query_length(end, error):
 def test_max_query_length_zero_disables_it():
     engine = Engine(ManyLinesStore(tables=0), Limits(max_query_length_ns=0))
     engine.query_range("t", '{app="x"}', 0, 10_000 * HOUR, None, None, 100, "forward")
+
+
+def test_a_binary_chain_thousands_long_evaluates():
+    # `vector(1) + vector(1) + …` is a left spine as deep as the chain: evaluated in a loop.
+    data = _instant(Engine(ManyLinesStore(tables=0)), " + ".join(["vector(1)"] * 5000))
+    assert [r["value"][1] for r in data["result"]] == ["5000"]

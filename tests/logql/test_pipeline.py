@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from logyard.labels import LabelSet
 from logyard.logql.parser import parse
 from logyard.logql.pipeline import compile_pipeline
+from logyard.logql.rows import Rows
 
 
 def _table():
@@ -42,3 +44,14 @@ def test_repeated_line_filters_compile_to_one_each():
     assert len(compiled.filters) == 2
     rows = compiled.columnar_table(_table(), keep_line=True)
     assert rows.line.to_pylist() == ["an error", "no error"]
+
+
+def test_a_label_filter_list_thousands_long_runs():
+    # `a0="1", a1="1", …` parses into a chain as long as the list: compiled and run without recursion.
+    q = '{a="b"} | logfmt | ' + ", ".join(f'a{i}="1"' for i in range(5000))
+    compiled = compile_pipeline(parse(q).pipeline, {1: LabelSet({"a": "b"}.items())})
+    rows = Rows.from_table(pa.table({"stream": pa.array([1, 1]), "ts": pa.array([10, 20]),
+                                     "line": pa.array([" ".join(f"a{i}=1" for i in range(5000)), "a0=1"],
+                                                      pa.large_string()),
+                                     "meta": pa.array(["", ""])}))
+    assert compiled.per_row(rows).ts.tolist() == [10]

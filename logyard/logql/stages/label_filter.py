@@ -152,24 +152,39 @@ class IPLabelFilter:
 
 
 class _BinaryLabelFilter:
-    def __init__(self, left, right) -> None:
-        self.left, self.right = left, right
+    """Loki's BinaryLabelFilter, over two or more operands: `a and b and c` is one node (a chain of
+    `a=1, b=2, …` can be thousands long, too deep for a recursive `process`). Both connectives are
+    associative in Loki's evaluation order, so the flat form decides exactly as the nested one."""
+
+    def __init__(self, *parts, stage: bool = False) -> None:
+        if len(parts) < 2:
+            raise AssertionError("BUG: a label filter connective needs two operands")
+        self.parts = parts
+        self.stage = stage  # the whole filter of a stage (not inside another connective)
 
     def required_label_names(self) -> list[str]:
-        return list(dict.fromkeys(self.left.required_label_names() + self.right.required_label_names()))
+        return list(dict.fromkeys(n for p in self.parts for n in p.required_label_names()))
 
 
 class AndLabelFilter(_BinaryLabelFilter):
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
-        line, lok = self.left.process(ts, line, lbs)
-        line, rok = self.right.process(ts, line, lbs)
-        return line, lok and rok
+        # Loki runs every operand, even after one failed: inside an `or`, a failing one may have set
+        # __error__ on an entry the `or` keeps. As a whole stage, a failure drops the entry and its
+        # labels, so the rest need not run.
+        ok = True
+        for p in self.parts:
+            line, pok = p.process(ts, line, lbs)
+            if not pok:
+                if self.stage:
+                    return line, False
+                ok = False
+        return line, ok
 
 
 class OrLabelFilter(_BinaryLabelFilter):
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
-        line, lok = self.left.process(ts, line, lbs)
-        if lok:
-            return line, True
-        line, rok = self.right.process(ts, line, lbs)
-        return line, rok
+        for p in self.parts:
+            line, ok = p.process(ts, line, lbs)
+            if ok:
+                return line, True
+        return line, False

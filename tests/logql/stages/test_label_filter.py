@@ -112,3 +112,25 @@ def test_and_or():
     assert run(f, {"s": "404", "m": "GET"})[0]
     assert not run(f, {"s": "404", "m": "POST"})[0]
     assert not run(f, {"s": "200", "m": "GET"})[0]
+
+
+def test_and_inside_or_runs_every_operand_so_their_errors_stay():
+    # Loki evaluates the right operand of `and` even when the left failed: `s > 1` flags the
+    # unparsable value, and the `or` keeps the entry with that error.
+    f = OrLabelFilter(AndLabelFilter(StringLabelFilter("m", "=", "GET"), NumericLabelFilter("s", ">", 1)),
+                      StringLabelFilter("c", "=", "y"))
+    keep, labels = run(f, {"m": "POST", "s": "abc", "c": "y"})
+    assert keep and labels["__error__"] == "LabelFilterErr"
+
+
+def test_and_as_a_whole_stage_stops_at_the_first_failure():
+    calls = []
+
+    class Counting(StringLabelFilter):
+        def process(self, ts, line, lbs):
+            calls.append(self.name)
+            return super().process(ts, line, lbs)
+
+    parts = [Counting(f"a{i}", "=", "1") for i in range(1000)]
+    assert not run(AndLabelFilter(*parts, stage=True), {"a0": "1", "a1": "2"})[0]
+    assert calls == ["a0", "a1"]
