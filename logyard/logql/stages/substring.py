@@ -49,7 +49,9 @@ def contains_mask(lines: pa.Array, needle: str) -> np.ndarray:
     # One Python step per occurrence; a needle common enough to occur in most rows goes to Arrow.
     while pos >= 0:
         positions.append(pos)
-        if len(positions) > limit:
+        # 64 hits in: if they are as dense as that everywhere, more than `limit` would follow, so
+        # go to Arrow now rather than after `limit` Python steps (a filter chain pays this per filter).
+        if len(positions) > limit or (len(positions) == 64 and 64 * len(data) > limit * (pos + 1)):
             return np.asarray(pc.fill_null(pc.match_substring(lines, needle), False), dtype=bool)
         pos = find(pat, pos + 1)  # +1, not +len: a straddling hit must not hide the next one
     if positions:
