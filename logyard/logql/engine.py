@@ -408,6 +408,17 @@ class _Eval:
         # Every series made here is a result series: past the limit, the query fails now, not after
         # grouping everything (`sum by (x)` of `label_format x="{{__line__}}"` makes a series a row).
         max_series = self.engine.limits.max_series if expr is self.bounded and expr.op != "absent_over_time" else 0
+
+        def check_series() -> None:
+            nonlocal max_series
+            if 0 < max_series < len(keys):
+                if any(_errored(lbs) for lbs in keys):
+                    # Loki fails such a query with its pipeline error, which needs every sample to
+                    # name the right series: no early series limit for it.
+                    max_series = 0
+                    return
+                raise LimitError(limits.SERIES_LIMIT.format(limit=max_series))
+
         in_windows = _in_some_window(self.grid, expr.range_ns, expr.offset_ns)
         for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
                                  line_contains=required_substrings(log), check=check,
@@ -421,13 +432,13 @@ class _Eval:
                 for a in range(0, len(rows), ROW_SLICE):
                     check()
                     ids, ts, vals = self._row_samples(expr, compiled, _slice(rows, a, a + ROW_SLICE), grouping, keys)
-                    _check_series_count(keys, max_series)
+                    check_series()
                     all_ids.append(ids)
                     all_ts.append(ts)
                     all_vals.append(vals)
                 continue
             ids, ts, vals = self._group_samples(expr, rows, streams, grouping, keys, key_cache)
-            _check_series_count(keys, max_series)
+            check_series()
             all_ids.append(ids)
             all_ts.append(ts)
             all_vals.append(vals)
@@ -496,9 +507,9 @@ class _Eval:
         return ids, out.ts, np.asarray(values, dtype=np.float64)
 
 
-def _check_series_count(keys: dict, max_series: int) -> None:
-    if 0 < max_series < len(keys):
-        raise LimitError(limits.SERIES_LIMIT.format(limit=max_series))
+def _errored(labels: LabelSet) -> bool:
+    """A series `check_pipeline_errors` fails the query for."""
+    return any(k == limits.ERROR_LABEL for k, _ in labels) and labels.get(limits.PRESERVE_ERROR_LABEL) != "true"
 
 
 def _in_some_window(grid: np.ndarray, range_ns: int, offset_ns: int):

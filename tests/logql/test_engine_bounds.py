@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from logyard.errors import ClientClosedError, LimitError, QueryTimeoutError
+from logyard.errors import BadRequestError, ClientClosedError, LimitError, QueryTimeoutError
 from logyard.labels import LabelSet
 from logyard.logql.deadline import Deadline
 from logyard.logql.engine import Engine, Limits
@@ -127,3 +127,11 @@ def test_a_binary_chain_thousands_long_evaluates():
     # `vector(1) + vector(1) + …` is a left spine as deep as the chain: evaluated in a loop.
     data = _instant(Engine(ManyLinesStore(tables=0)), " + ".join(["vector(1)"] * 5000))
     assert [r["value"][1] for r in data["result"]] == ["5000"]
+
+
+def test_pipeline_error_still_wins_over_the_series_limit():
+    # Loki reports the pipeline error of a query whose series carry __error__, however many there are.
+    store = ManyLinesStore(tables=2, rows=100)
+    with pytest.raises(BadRequestError, match=r"^pipeline error: 'JSONParserErr'"):
+        _instant(Engine(store, Limits(max_series=10)),
+                 'count_over_time({app="x"} | json | label_format x="{{__line__}}" [1m])')
