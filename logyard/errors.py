@@ -93,6 +93,14 @@ class CorruptDataError(LogyardError):
     status = 500
 
 
+class StorageError(LogyardError):
+    """The data directory could not be written (a full disk, an I/O error): nothing of the request
+    was stored, so a client may retry it. 507 (Insufficient Storage) for a full disk, 500 otherwise;
+    Loki has no code of its own here (its ingester answers 500). The text never names a path."""
+
+    status = 500
+
+
 class ConfigError(LogyardError):
     """A configuration file or flag that does not validate; the message names the key path."""
 

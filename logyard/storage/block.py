@@ -9,13 +9,14 @@ under a real name.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import orjson
@@ -23,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from logyard.durable import fsync_dir
+from logyard.durable import fsync_dir, storage_error
 from logyard.errors import CorruptDataError
+from logyard.labels import LabelSet
 from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage import line_time, trigrams
@@ -96,8 +98,12 @@ def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
 
 
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
-                level: int = 0, order: np.ndarray | None = None, gather: R.Gather | None = None) -> BlockInfo:
+                level: int = 0, order: np.ndarray | None = None, gather: R.Gather | None = None,
+                labels_of: Callable[[int], LabelSet] | None = None) -> BlockInfo:
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename.
+
+    `labels_of(stream id)` gives the label sets stored in the footer (BLOCK_STREAMS_KEY), from
+    which the index can be rebuilt. On failure (OSError) no file is left behind.
 
     With `order`, the block holds the rows `order` of `table` (stream, ts, line, meta; `len` is
     computed), gathered one row group at a time: a flush then never holds a sorted copy of the
@@ -133,30 +139,16 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         i = table.schema.get_field_index("line")
         table = table.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
         schema = F.COMPACT_SCHEMA
+    if labels_of is not None:  # one step per stream of the block
+        kv[F.BLOCK_STREAMS_KEY] = orjson.dumps([[sid, list(labels_of(sid))] for sid in ranges.ids.tolist()])
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
-    # An Arrow file, not a Python one: each write of the encoder then needs no GIL (flushes share the
-    # server process with the event loop and the appends).
-    with pa.OSFile(str(tmp), "wb") as f:
-        with pq.ParquetWriter(
-            f,
-            schema,
-            compression=F.BLOCK_COMPRESSION if level else F.FLUSH_COMPRESSION,
-            compression_level=F.COMPACT_COMPRESSION_LEVEL if level else None,
-            data_page_size=F.BLOCK_DATA_PAGE_BYTES,
-            use_dictionary=F.BLOCK_DICTIONARY_COLUMNS,
-            column_encoding=F.BLOCK_COLUMN_ENCODING,
-            write_statistics=F.BLOCK_STATS_COLUMNS,
-        ) as writer:
-            for lo, hi in bounds:  # one step per row group
-                if order is None:
-                    piece = table.slice(lo, hi - lo)
-                else:
-                    piece = R.with_len(gather.take(order[lo:hi])).select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA)
-                writer.write_table(piece, row_group_size=hi - lo)
-            writer.add_key_value_metadata(kv)
-        os.fsync(f.fileno())
+    try:
+        _write_file(table, tmp, schema, kv, bounds, level, order, gather)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, final)
     fsync_dir(final.parent)
     return BlockInfo(
@@ -171,6 +163,80 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         streams=ranges,
         level=level,
     )
+
+
+def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds: list[tuple[int, int]], level: int,
+                order: np.ndarray | None, gather: R.Gather | None) -> None:
+    # An Arrow file, not a Python one: each write of the encoder then needs no GIL (flushes share the
+    # server process with the event loop and the appends).
+    with pa.OSFile(str(tmp), "wb") as f:
+        with pq.ParquetWriter(
+            f,
+            schema,
+            compression=F.BLOCK_COMPRESSION if level else F.FLUSH_COMPRESSION,
+            compression_level=F.COMPACT_COMPRESSION_LEVEL if level else None,
+            data_page_size=F.BLOCK_DATA_PAGE_BYTES,
+            use_dictionary=F.BLOCK_DICTIONARY_COLUMNS,
+            column_encoding=F.BLOCK_COLUMN_ENCODING,
+            write_statistics=F.BLOCK_STATS_COLUMNS,
+            write_page_checksum=True,  # a flipped byte in a page is an error, not a changed line
+        ) as writer:
+            for lo, hi in bounds:  # one step per row group
+                if order is None:
+                    piece = table.slice(lo, hi - lo)
+                else:
+                    assert gather is not None
+                    piece = R.with_len(gather.take(order[lo:hi])).select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA)
+                writer.write_table(piece, row_group_size=hi - lo)
+            writer.add_key_value_metadata(kv)
+        os.fsync(f.fileno())
+
+
+def describe_block(path: Path, rel_path: str) -> tuple[BlockInfo, dict[int, LabelSet]]:
+    """What the index records about a block file, and its streams' label sets, read from the file
+    alone (to rebuild a lost index). Raises CorruptDataError if it does not decode or predates
+    BLOCK_STREAMS_KEY (its stream ids then name no labels)."""
+    r = BlockReader(path, rel_path)
+    r._load()
+    md = r._md
+    assert md is not None
+    kv = md.metadata or {}
+    try:
+        meta = orjson.loads(kv[F.BLOCK_META_KEY])
+        tenant, window_start = meta["tenant"], meta["window_start"]
+        pairs = orjson.loads(kv[F.BLOCK_STREAMS_KEY])
+        labels = {int(sid): LabelSet((k, v) for k, v in ls) for sid, ls in pairs}
+    except KeyError as e:
+        raise CorruptDataError(f"{rel_path}: block footer lacks {e} (written before logyard stored label sets "
+                               f"in blocks: its streams cannot be named)") from e
+    except (TypeError, ValueError, orjson.JSONDecodeError) as e:
+        raise CorruptDataError(f"{rel_path}: block footer metadata does not decode ({e})") from e
+    if not isinstance(tenant, str) or not isinstance(window_start, int):
+        raise CorruptDataError(f"{rel_path}: block footer names no tenant and window")
+    with r.open() as pf:
+        t = r.read(list(range(md.num_row_groups)), ["stream", "ts", "len"], pf)
+        try:
+            meta_col = pf.read(columns=["meta"], use_threads=False).column("meta")
+        except (pa.ArrowException, OSError) as e:
+            raise r._decode_error("column meta", e) from e
+    r.close()
+    meta_len = pc.binary_length(meta_col.cast(pa.string())).to_numpy(zero_copy_only=False)
+    ranges = _ranges(R._np(t.column("stream")), R._np(t.column("ts")),
+                     R._np(t.column("len")).astype(np.int64) + meta_len)
+    if t.num_rows == 0 or set(ranges.ids.tolist()) - set(labels):
+        raise CorruptDataError(f"{rel_path}: block footer lacks the labels of some of its streams")
+    info = BlockInfo(tenant=tenant, window_start=window_start, path=rel_path, min_ts=int(ranges.min_ts.min()),
+                     max_ts=int(ranges.max_ts.max()), rows=t.num_rows, bytes=path.stat().st_size,
+                     line_bytes=int(R._np(t.column("len")).sum()), streams=ranges,
+                     level=1 if r._line_time else 0)  # only compaction at the high level cuts line time
+    return info, {sid: labels[sid] for sid in ranges.ids.tolist()}
+
+
+_TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR}
+
+
+def _without_path(e: BaseException, path: Path) -> str:
+    return str(e).replace(str(path), path.name)
 
 
 # Open files of recently read blocks, kept for the next read of the same block: opening one
@@ -188,10 +254,12 @@ class BlockReader:
     """Reads row groups of one block; the footer and row-group statistics are parsed once.
 
     Safe for concurrent reads: each read takes an open file no other read holds. `close` (the
-    block was discarded) drops the file kept open, so the deleted file's space is freed."""
+    block was discarded) drops the file kept open, so the deleted file's space is freed.
+    Errors name the block by `name` (its path relative to the data directory)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, name: str | None = None) -> None:
         self.path = path
+        self.name = name if name is not None else str(path)
         self._lock = threading.Lock()
         self._md: pq.FileMetaData | None = None
         self._rg: tuple[np.ndarray, ...] | None = None
@@ -206,27 +274,37 @@ class BlockReader:
             _idle.pop(self, None)
         DECODED.discard(str(self.path))
 
+    def _decode_error(self, what: str, e: BaseException) -> Exception:
+        """CorruptDataError for bytes that do not decode (the block is then quarantined); a
+        StorageError for a failure of the machine rather than of the file (too many open files, no
+        memory), which must not cost the block."""
+        if isinstance(e, OSError) and e.errno in _TRANSIENT:
+            return storage_error(f"reading block {self.name}", e)
+        if isinstance(e, FileNotFoundError):
+            return CorruptDataError(f"{self.name}: block file is missing")
+        return CorruptDataError(f"{self.name}: {what} does not decode ({_without_path(e, self.path)})")
+
     def _load(self) -> None:
         with self._lock:
             if self._md is not None:
                 return
             try:
                 md = pq.read_metadata(self.path)
-            except (pa.ArrowInvalid, OSError) as e:
-                raise CorruptDataError(f"{self.path}: block footer does not decode ({e})") from e
+            except (pa.ArrowException, OSError) as e:
+                raise self._decode_error("block footer", e) from e
             names = md.schema.names
             try:
                 version = orjson.loads((md.metadata or {})[F.BLOCK_META_KEY])["version"]
             except (KeyError, TypeError, orjson.JSONDecodeError) as e:
-                raise CorruptDataError(f"{self.path}: block metadata lacks its format version") from e
+                raise CorruptDataError(f"{self.name}: block metadata lacks its format version") from e
             if not isinstance(version, int) or not 1 <= version <= F.BLOCK_FORMAT_VERSION:
-                raise CorruptDataError(f"{self.path}: block format version {version!r} is not one this "
+                raise CorruptDataError(f"{self.name}: block format version {version!r} is not one this "
                                        f"logyard reads (1 to {F.BLOCK_FORMAT_VERSION}): written by a newer one?")
             self._line_time = F.LINE_TIME_COLUMN in names
             try:
                 si, ti = names.index("stream"), names.index("ts")
             except ValueError as e:
-                raise CorruptDataError(f"{self.path}: block lacks the stream/ts columns") from e
+                raise CorruptDataError(f"{self.name}: block lacks the stream/ts columns") from e
             n = md.num_row_groups
             arr = np.zeros((4, n), dtype=np.int64)
             for i in range(n):  # one step per row group (a block has a handful)
@@ -234,13 +312,13 @@ class BlockReader:
                 for j, col in ((0, si), (2, ti)):
                     st = rg.column(col).statistics
                     if st is None or not st.has_min_max:
-                        raise CorruptDataError(f"{self.path}: row group {i} column {names[col]} has no statistics")
+                        raise CorruptDataError(f"{self.name}: row group {i} column {names[col]} has no statistics")
                     arr[j, i], arr[j + 1, i] = st.min, st.max
             self._rg = (arr[0], arr[1], arr[2], arr[3])
             self._rows = np.array([md.row_group(i).num_rows for i in range(n)], dtype=np.int64)
             blob = (md.metadata or {}).get(F.BLOCK_TRIGRAM_KEY)
             if blob is not None:
-                self._trigrams = trigrams.TrigramIndex(blob, n, str(self.path))
+                self._trigrams = trigrams.TrigramIndex(blob, n, self.name)
             self._md = md
 
     def row_groups(self, ids: np.ndarray | None, start_ns: int, end_ns: int,
@@ -288,9 +366,9 @@ class BlockReader:
         if pf is None:
             try:
                 pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"],
-                                    pre_buffer=False)
-            except (pa.ArrowInvalid, OSError) as e:
-                raise CorruptDataError(f"{self.path}: block does not open ({e})") from e
+                                    pre_buffer=False, page_checksum_verification=True)
+            except (pa.ArrowException, OSError) as e:
+                raise self._decode_error("block file", e) from e
         try:
             yield pf
         finally:
@@ -308,15 +386,15 @@ class BlockReader:
         want = columns if not cut else list(dict.fromkeys([*columns, "ts", F.LINE_TIME_COLUMN]))
         try:
             t = pf.read_row_groups(row_groups, columns=want, use_threads=False)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise CorruptDataError(f"{self.path}: row groups {row_groups} do not decode ({e})") from e
+        except (pa.ArrowException, OSError) as e:
+            raise self._decode_error(f"row groups {row_groups}", e) from e
         if not cut:
             return t
         try:
             line = line_time.restore(t.column("line").combine_chunks(), R._np(t.column("ts")),
                                      R._np(t.column(F.LINE_TIME_COLUMN)))
         except ValueError as e:
-            raise CorruptDataError(f"{self.path}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
+            raise CorruptDataError(f"{self.name}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
         return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
 
     def read_first(self, row_groups: list[int], columns: list[str], ids: np.ndarray, start_ns: int,

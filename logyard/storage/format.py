@@ -14,6 +14,7 @@ import pyarrow as pa
 WAL_DIR = "wal"
 BLOCKS_DIR = "blocks"
 INDEX_FILE = "index.sqlite"
+QUARANTINE_DIR = "quarantine"  # damaged blocks, WAL segments and index files, moved aside, never read
 LOCK_FILE = "LOCK"  # flock()ed by the process that has the directory open
 TMP_SUFFIX = ".tmp"
 
@@ -51,6 +52,9 @@ BLOCK_SUFFIX = ".parquet"
 # 2: compacted blocks add `tsat` (line_time.py); a version-1 reader would return their lines cut.
 BLOCK_FORMAT_VERSION = 2  # readers take every version up to this one
 BLOCK_META_KEY = b"logyard.block"  # Parquet key-value metadata: JSON {version, tenant, window_start}
+# JSON [[stream id, [[name, value], ...]], ...] of every stream in the block: what an index rebuilt
+# from the blocks alone names the stream ids with (blocks written before it was added lack it).
+BLOCK_STREAMS_KEY = b"logyard.streams"
 
 # Rows sorted by (stream, ts, line), exact duplicates removed. `meta` is written as plain strings so
 # Parquet builds a dictionary per row group (an Arrow dictionary would be repeated whole in every

@@ -93,6 +93,21 @@ class Index:
         self._blocks: dict[str, tuple[BlockInfo, ...]] = {}
         self._key_ids: dict[str, dict[bytes, int]] = {}  # canonical label JSON -> id, per tenant
 
+    def reset(self) -> None:
+        """Empty the mirror (before opening another database file)."""
+        self.tenants, self._blocks, self._key_ids = {}, {}, {}
+
+    def clear(self) -> None:
+        """Delete every stream and block (before a rebuild), keeping the settings."""
+        with self._lock:
+            db = self._db
+            assert db is not None
+            db.execute("BEGIN")
+            for table in ("streams", "postings", "blocks", "block_streams"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("COMMIT")
+            self.reset()
+
     def open(self) -> None:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -108,6 +123,12 @@ class Index:
             db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, value))
             (stored,) = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
             return stored
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._lock:
+            db = self._db
+            assert db is not None
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
 
     def checkpoint(self) -> None:
         """Fold SQLite's journal into the database and truncate it: it otherwise stays at its
@@ -129,7 +150,7 @@ class Index:
             try:
                 ls = LabelSet((k, v) for k, v in orjson.loads(labels))
             except (orjson.JSONDecodeError, ValueError, TypeError) as e:
-                raise CorruptDataError(f"{self.path}: streams row {sid}: labels do not decode") from e
+                raise CorruptDataError(f"{self.path.name}: streams row {sid}: labels do not decode") from e
             self.tenants.setdefault(tenant, TenantStreams()).add(sid, ls)
         per_block: dict[int, list[tuple]] = {}
         for row in db.execute("SELECT block, stream, min_ts, max_ts, rows, bytes FROM block_streams ORDER BY block, stream"):
@@ -189,6 +210,27 @@ class Index:
         self.tenants.setdefault(tenant, TenantStreams()).add(sid, labels)
         return sid
 
+    def restore_streams(self, tenant: str, streams: dict[int, LabelSet]) -> None:
+        """Record streams under the ids they already have (an index rebuilt from blocks)."""
+        with self._lock:
+            db = self._db
+            assert db is not None
+            db.execute("BEGIN")
+            try:
+                for sid, labels in streams.items():  # one step per stream
+                    enc = orjson.dumps([list(p) for p in labels]).decode()
+                    db.execute("INSERT INTO streams (id, tenant, labels, fingerprint) VALUES (?, ?, ?, ?)",
+                               (sid, tenant, enc, labels.fingerprint()))
+                    db.executemany("INSERT INTO postings (tenant, name, value, stream) VALUES (?, ?, ?, ?)",
+                                   [(tenant, k, v, sid) for k, v in labels])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            ts = self.tenants.setdefault(tenant, TenantStreams())
+            for sid, labels in streams.items():
+                ts.add(sid, labels)
+
     def labels_of(self, tenant: str, sid: int) -> LabelSet:
         return self.tenants[tenant].labels[sid]
 
@@ -205,6 +247,15 @@ class Index:
 
     def all_blocks(self) -> list[BlockInfo]:
         return [b for bs in self._blocks.values() for b in bs]
+
+    def drop_block(self, block: BlockInfo) -> bool:
+        """Forget one block if it is still registered (a compaction may have replaced it meanwhile);
+        whether it was."""
+        with self._lock:
+            if not any(b is block for b in self._blocks.get(block.tenant, ())):
+                return False
+            self.swap_blocks([], [block])
+            return True
 
     def swap_blocks(self, add: list[BlockInfo], remove: list[BlockInfo]) -> None:
         """Register `add` and forget `remove` in one transaction (flush: remove is empty)."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage.block import BlockInfo
@@ -137,7 +138,11 @@ class Maintenance:
         parts = []
         for b in blocks:
             r = s._reader(b)
-            t = r.read(r.row_groups(None, -(1 << 63), (1 << 63) - 1), list(F.BLOCK_COLUMNS))
+            try:
+                t = r.read(r.row_groups(None, -(1 << 63), (1 << 63) - 1), list(F.BLOCK_COLUMNS))
+            except CorruptDataError as e:
+                s._quarantine_block(b, e)  # the others are merged at the next pass
+                return
             # Per-block dictionaries differ; plain strings concatenate without unification.
             parts.append(t.set_column(t.schema.get_field_index("meta"), "meta", pc.cast(t.column("meta"), pa.string())))
         table = pa.concat_tables(parts)

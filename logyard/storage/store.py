@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Collection, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from logyard.errors import ConfigError
+from logyard.durable import storage_error
+from logyard.errors import ConfigError, CorruptDataError, LogyardError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.storage import format as F
@@ -30,6 +32,7 @@ from logyard.storage.block import BlockInfo, BlockReader, write_block
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.maintenance import Maintenance
+from logyard.storage.recovery import Recovery, open_index, quarantine
 from logyard.storage.wal import Wal, WalRecord, build_record, decode_record, encode_record, frame
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,9 @@ class Store:
         self.head_max_bytes = head_max_bytes
         self.head_max_age_s = head_max_age_s
         self.clock = clock
-        self._wal = Wal(self.data_dir / F.WAL_DIR, fsync=wal_fsync)
+        self._wal = Wal(self.data_dir / F.WAL_DIR, fsync=wal_fsync, quarantine=self.data_dir / F.QUARANTINE_DIR)
+        self.recovery = Recovery()
+        self._quarantine_lock = threading.Lock()
         self._index = Index(self.data_dir / F.INDEX_FILE)
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -79,7 +84,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_dir()
         (self.data_dir / F.BLOCKS_DIR).mkdir(exist_ok=True)
-        self._index.open()
+        open_index(self)  # rebuilt from the blocks if missing or unreadable
         stored = int(self._index.setting("block_window_ns", str(self.window_ns)))
         if stored != self.window_ns:
             # Blocks are cut on the stored windows; reads rely on every block matching one window.
@@ -95,6 +100,8 @@ class Store:
             rows += rec.rows
         if rows:
             log.info("replayed %d WAL rows into the head", rows)
+        self.recovery.wal_skipped_records += self._wal.skipped_records
+        self.recovery.wal_skipped_bytes += self._wal.skipped_bytes
         self._wal.start()
         self._open = True
         if self._head.bytes >= self.head_max_bytes:
@@ -153,16 +160,30 @@ class Store:
         self._commit(decode_record(payload, "prepared append"), frame([payload]))
 
     def _commit(self, rec: WalRecord, parts: list) -> None:
-        ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
+        """Raises StorageError (507 for a full disk) when the record could not be written: the
+        WAL is then as if the append never happened, and nothing of it is in the head."""
+        try:
+            ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
+        except sqlite3.Error as e:
+            raise storage_error("writing the index", e) from e
         with self._lock:
-            ticket = self._wal.append(parts)
+            try:
+                ticket = self._wal.append(parts)
+            except OSError as e:
+                raise storage_error("writing the WAL", e) from e
             self._head.add(rec, ids)
             head_bytes = self._head.bytes
-        self._wal.sync(ticket)  # outside the lock: concurrent appends share one fdatasync
+        try:
+            self._wal.sync(ticket)  # outside the lock: concurrent appends share one fdatasync
+        except OSError as e:
+            raise storage_error("syncing the WAL", e) from e
         if head_bytes >= self.head_max_bytes:
             self.maintenance.wake()
             if head_bytes >= BACKPRESSURE * self.head_max_bytes:
-                self._backpressure()
+                try:
+                    self._backpressure()
+                except LogyardError as e:  # the append itself is stored: it stands
+                    log.error("flush under back-pressure failed: %s", e.message)
 
     def _backpressure(self) -> None:
         """The flusher is behind: bound memory by waiting for its flush in progress, or by flushing
@@ -183,7 +204,15 @@ class Store:
             self.flush()
 
     def flush(self) -> None:
-        """Cut the whole head into blocks, register them, then delete the WAL segments they cover."""
+        """Cut the whole head into blocks, register them, then delete the WAL segments they cover.
+        Raises StorageError if a write fails: then no block of the failed head is left behind, the
+        head stays readable (frozen) and its WAL segments stay, for the next flush to retry."""
+        try:
+            self._flush()
+        except (OSError, sqlite3.Error) as e:
+            raise storage_error("flush", e) from e
+
+    def _flush(self) -> None:
         with self._flush_lock:
             with self._lock:
                 sealed = self._wal.rotate()
@@ -192,11 +221,16 @@ class Store:
                     self._head = Head()
                 pending = list(self._frozen)
             for head in pending:
-                blocks = []
-                for tenant, th in head.tenants.items():
-                    table = pa.Table.from_batches(th.batches)
-                    blocks.extend(self._write_blocks(tenant, table, level=0))
-                self._index.swap_blocks(blocks, [])
+                blocks: list[BlockInfo] = []
+                try:
+                    for tenant, th in head.tenants.items():
+                        table = pa.Table.from_batches(th.batches)
+                        self._write_blocks(tenant, table, level=0, out=blocks)
+                    self._index.swap_blocks(blocks, [])
+                except BaseException:
+                    for b in blocks:  # unregistered: they would be orphans taking space
+                        (self.data_dir / b.path).unlink(missing_ok=True)
+                    raise
                 with self._lock:
                     self._frozen.remove(head)
             self._wal.remove_through(sealed)
@@ -204,10 +238,12 @@ class Store:
                 self.last_flush = time.monotonic()
                 pa.default_memory_pool().release_unused()  # hand the flush's copies back to the OS
 
-    def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False) -> list[BlockInfo]:
+    def _write_blocks(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False,
+                      out: list[BlockInfo] | None = None) -> list[BlockInfo]:
         """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
-        so), and write one block per window, gathering rows a row group at a time."""
-        out: list[BlockInfo] = []
+        so), and write one block per window, gathering rows a row group at a time. The blocks are
+        appended to `out` as they are written, so that a caller can remove them if a later one fails."""
+        out = [] if out is None else out
         if table.num_rows == 0:
             return out
         win = R._np(table.column("ts")) // self.window_ns
@@ -224,12 +260,13 @@ class Store:
         for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
             window_start = int(win[lo]) * self.window_ns
             rel = self._block_path(tenant, window_start)
+            labels_of = self._index.tenants[tenant].labels.__getitem__
             if order is None:
                 out.append(write_block(table.slice(lo, hi - lo), self.data_dir, rel, tenant=tenant,
-                                       window_start=window_start, level=level))
+                                       window_start=window_start, level=level, labels_of=labels_of))
             else:
                 out.append(write_block(table, self.data_dir, rel, tenant=tenant, window_start=window_start,
-                                       level=level, order=order[lo:hi], gather=gather))
+                                       level=level, order=order[lo:hi], gather=gather, labels_of=labels_of))
         return out
 
     def _block_path(self, tenant: str, window_start: int) -> str:
@@ -260,8 +297,29 @@ class Store:
     def _reader(self, b: BlockInfo) -> BlockReader:
         r = self._readers.get(b.path)
         if r is None:
-            r = self._readers[b.path] = BlockReader(self.data_dir / b.path)
+            r = self._readers[b.path] = BlockReader(self.data_dir / b.path, b.path)
         return r
+
+    # ---- damage -------------------------------------------------------------------------------
+    def _quarantine_block(self, b: BlockInfo, err: CorruptDataError) -> None:
+        """A block that does not decode: drop it from the index, move its file to quarantine/,
+        log and count it. Reads go on without it (they skip it: `_read_window`)."""
+        with self._quarantine_lock:
+            if not self._index.drop_block(b):
+                return  # another read quarantined it, or a compaction replaced it
+            reader = self._readers.pop(b.path, None)
+            if reader is not None:
+                reader.close()
+            self._quarantine_file(self.data_dir / b.path, b.path, err)
+
+    def _quarantine_file(self, path: Path, rel: str, err: CorruptDataError) -> None:
+        try:
+            quarantine(self.data_dir, path, rel.replace("/", "_"))
+            where = f"moved to {F.QUARANTINE_DIR}/"
+        except FileNotFoundError:
+            where = "its file is gone"
+        self.recovery.blocks_quarantined += 1
+        log.error("block %s quarantined (%s): %s", rel, where, err.message)
 
     def _active(self, tenant: str, cands: list[int], start_ns: int, end_ns: int) -> np.ndarray:
         """Which of the sorted stream ids `cands` have data in [start_ns, end_ns), in blocks or
@@ -358,18 +416,26 @@ class Store:
         want = list(dict.fromkeys(("stream", "ts", *columns)))
         parts: list[pa.Table] = []
         sources: list[tuple[BlockReader, list[int]]] = []
-        for b in blocks:
+        blocks_read: list[BlockInfo] = []
+        for b in blocks:  # one step per block; a damaged one is quarantined and left out
             r = self._reader(b)
-            rgs = r.row_groups(ids, lo, hi, tri)
-            if rgs:
-                sources.append((r, rgs))
+            try:
+                rgs = r.row_groups(ids, lo, hi, tri)
+                if not rgs:
+                    continue
                 if first is not None:
                     # Each source's first rows (and ties) include every row of the merged window's
                     # first rows that the source holds, duplicates across sources or not.
-                    parts.append(r.read_first(rgs, want, ids, lo, hi, first, backward))
-                    continue
-                t = r.read(rgs, want)
-                parts.append(t if r.covers(rgs, ids, lo, hi) else R.select_rows(t, ids, lo, hi))
+                    part = r.read_first(rgs, want, ids, lo, hi, first, backward)
+                else:
+                    t = r.read(rgs, want)
+                    part = t if r.covers(rgs, ids, lo, hi) else R.select_rows(t, ids, lo, hi)
+            except CorruptDataError as e:
+                self._quarantine_block(b, e)
+                continue
+            sources.append((r, rgs))
+            blocks_read.append(b)
+            parts.append(part)
         if head is not None and head.num_rows:
             # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
             hp = R.sort_dedup(head)
@@ -388,7 +454,12 @@ class Store:
             # dedup needs the lines, so read them where they were not wanted.
             if "line" not in want:
                 full = want + ["line"]
-                parts = [R.select_rows(r.read(rgs, full), ids, lo, hi) for r, rgs in sources]
+                parts = []
+                for (r, rgs), b in zip(sources, blocks_read):
+                    try:
+                        parts.append(R.select_rows(r.read(rgs, full), ids, lo, hi))
+                    except CorruptDataError as e:
+                        self._quarantine_block(b, e)
                 if head is not None and head.num_rows:
                     hp = R.sort_dedup(head)
                     parts.append(R.with_len(hp).select(full) if "len" in full else hp.select(full))

@@ -2,13 +2,16 @@
 
 A segment is an 8-byte header then records `[u32 length][u32 crc32][payload]`. The payload carries
 the Arrow buffers of the append's columns as they are in memory, handed to one `writev`: writing
-copies nothing in Python, and replay rebuilds the arrays around the bytes read. A torn last record (the process died inside `write`) is detected and cut off at open;
-a bad record followed by more data is corruption and raises `CorruptDataError` with file and offset.
-Segments are deleted once a flush has put everything in them into blocks.
+copies nothing in Python, and replay rebuilds the arrays around the bytes read. A torn last record
+(the process died inside `write`) is detected and cut off at open; a damaged record ends the replay
+of its segment: the records before it are replayed, the rest is counted and logged with the file and
+offset. Segments are deleted once a flush has put everything in them into blocks (damaged ones are
+moved to the quarantine).
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -263,19 +266,35 @@ def _write_all(fd: int, parts: list) -> int:
 
 
 class Wal:
-    """Segments in one directory; append is serialized by the caller's lock and by our own."""
+    """Segments in one directory; append is serialized by the caller's lock and by our own.
 
-    def __init__(self, directory: Path, *, fsync: bool = False) -> None:
+    Failure contract: an append that raises leaves the segment exactly as it was before the call
+    (the torn record is cut off again, ftruncate), and a rotation that raises leaves the writer on
+    the segment it was on (the new one is opened and given its header before the old one is let
+    go, and removed again if that fails). So the WAL on disk always holds whole records only, and
+    every append that returned is replayed after any crash.
+    """
+
+    def __init__(self, directory: Path, *, fsync: bool = False, quarantine: Path | None = None) -> None:
         self.dir = Path(directory)
         self.fsync = fsync
+        self.quarantine = quarantine  # damaged segments are moved here instead of being deleted
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._started = False
         self._seq = 0
         self._seg_bytes = 0
         self._sealed_bytes = 0  # bytes of closed segments still on disk
         self._sync_lock = threading.Lock()
         self._written = 0  # records written (tickets handed out)
         self._synced = 0  # records known to be on stable storage (with fsync on)
+        self._damaged: set[int] = set()  # segments whose replay stopped at a bad record
+        self.skipped_records = 0  # damaged records the last replay skipped (at least; see _count_records)
+        self.skipped_bytes = 0
+
+    def _name(self, path: Path) -> str:
+        """A segment's name in messages: relative to the data directory, never absolute."""
+        return f"{self.dir.name}/{path.name}"
 
     # ---- replay -------------------------------------------------------------------------------
     def segments(self) -> list[tuple[int, Path]]:
@@ -287,17 +306,22 @@ class Wal:
         return sorted(out)
 
     def replay(self) -> Iterator[WalRecord]:
-        """Yield every record on disk in order; cut a torn tail off the last segment."""
+        """Yield every good record on disk in order. A segment's replay stops at its first bad
+        record: what came before is yielded, what follows is counted, logged and skipped, and
+        replay goes on with the next segment (records are self-contained: see storage-format.md).
+        A torn tail of the last segment (the process died inside `write`) is cut off."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.skipped_records = self.skipped_bytes = 0
+        self._damaged.clear()
         segs = self.segments()
         for i, (seq, path) in enumerate(segs):
             last = i == len(segs) - 1
-            yield from self._replay_segment(path, last)
+            yield from self._replay_segment(seq, path, last)
             self._seq = max(self._seq, seq)
             if path.exists():  # a last segment with a torn header is removed by the replay
                 self._sealed_bytes += path.stat().st_size
 
-    def _replay_segment(self, path: Path, last: bool) -> Iterator[WalRecord]:
+    def _replay_segment(self, seq: int, path: Path, last: bool) -> Iterator[WalRecord]:
         data = path.read_bytes()
         size = len(data)
         hdr = len(F.WAL_SEGMENT_HEADER)
@@ -305,24 +329,40 @@ class Wal:
             if last and size < hdr and F.WAL_SEGMENT_HEADER.startswith(data):
                 self._truncate(path, 0, "a torn segment header")
                 return
-            raise CorruptDataError(f"{path}: offset 0: bad WAL segment header {data[:hdr]!r}")
+            self._skip(seq, path, data, 0, f"bad WAL segment header {data[:hdr]!r}")
+            return
         pos = hdr
         while pos < size:
             torn = self._torn_at(data, pos)
             if torn is not None:
                 if last:
                     self._truncate(path, pos, torn)
-                    return
-                raise CorruptDataError(f"{path}: offset {pos}: {torn} in a sealed segment")
+                else:
+                    self._skip(seq, path, data, pos, f"{torn} in a sealed segment")
+                return
             length, crc = _REC_HEADER.unpack_from(data, pos)
             start, end = pos + F.WAL_RECORD_HEADER_SIZE, pos + F.WAL_RECORD_HEADER_SIZE + length
             if crc32(memoryview(data)[start:end]) != crc:
-                if last and end == size:
-                    self._truncate(path, pos, "a last record with a bad CRC")
-                    return
-                raise CorruptDataError(f"{path}: offset {pos}: record CRC mismatch (length {length})")
-            yield decode_record(memoryview(data)[start:end], f"{path}: offset {pos}")
+                self._skip(seq, path, data, pos, f"record CRC mismatch (length {length})")
+                return
+            try:
+                rec = decode_record(memoryview(data)[start:end], f"{self._name(path)}: offset {pos}")
+            except CorruptDataError as e:  # a good CRC over a bad record: written so by a bug
+                self._skip(seq, path, data, pos, str(e))
+                return
+            yield rec
             pos = end
+
+    def _skip(self, seq: int, path: Path, data: bytes, pos: int, why: str) -> None:
+        """Count and log the records from `pos` to the end of a segment; the segment stays as it is
+        (its good records are replayed again until a flush has them in blocks) and is then moved to
+        the quarantine instead of being deleted (remove_through)."""
+        n = _count_records(data, pos or len(F.WAL_SEGMENT_HEADER))
+        self.skipped_records += n
+        self.skipped_bytes += len(data) - pos
+        self._damaged.add(seq)
+        log.error("WAL %s: offset %d: %s: skipped %d records (%d bytes) from there to the end of the "
+                  "segment; the records before it were replayed", self._name(path), pos, why, n, len(data) - pos)
 
     @staticmethod
     def _torn_at(data: bytes, pos: int) -> str | None:
@@ -337,7 +377,8 @@ class Wal:
         return None
 
     def _truncate(self, path: Path, offset: int, why: str) -> None:
-        log.warning("WAL %s: cutting %s at offset %d (%d bytes dropped)", path, why, offset, path.stat().st_size - offset)
+        log.warning("WAL %s: cutting %s at offset %d (%d bytes dropped)", self._name(path), why, offset,
+                    path.stat().st_size - offset)
         if offset == 0:
             path.unlink()
         else:
@@ -347,30 +388,65 @@ class Wal:
     def start(self) -> None:
         """Open a fresh segment for appends (after replay)."""
         with self._lock:
-            self._open_segment(self._seq + 1)
+            self._fd = self._new_segment(self._seq + 1)
+            self._seq, self._seg_bytes, self._started = self._seq + 1, len(F.WAL_SEGMENT_HEADER), True
 
-    def _open_segment(self, seq: int) -> None:
+    def _new_segment(self, seq: int) -> int:
+        """Create segment `seq` with its whole header, or raise and leave no file behind."""
         path = self.dir / F.segment_name(seq)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        os.write(fd, F.WAL_SEGMENT_HEADER)
-        if self.fsync:
-            os.fsync(fd)
-            fsync_dir(self.dir)
-        self._fd, self._seq, self._seg_bytes = fd, seq, len(F.WAL_SEGMENT_HEADER)
+        try:
+            if os.write(fd, F.WAL_SEGMENT_HEADER) != len(F.WAL_SEGMENT_HEADER):
+                raise OSError(errno.ENOSPC, "short write of a WAL segment header")
+            if self.fsync:
+                os.fsync(fd)
+                fsync_dir(self.dir)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        return fd
 
     def append(self, parts: list) -> int:
         """Write one framed record (`frame(encode_record(rec))`, built outside any lock) to the OS;
-        returns its ticket for `sync`. A `kill -9` after this loses nothing; power loss needs `sync`."""
+        returns its ticket for `sync`. A `kill -9` after this loses nothing; power loss needs `sync`.
+        Raises OSError when the write fails; the segment is then as it was before the call."""
         with self._lock:
-            if self._fd is None:
+            if not self._started:
                 raise AssertionError("BUG: WAL append before start()")
-            n = _write_all(self._fd, parts)
+            if self._fd is None:  # the last failed write could not be cut off: that segment was left
+                self._rotate_locked()
+            assert self._fd is not None
+            good = self._seg_bytes
+            try:
+                n = _write_all(self._fd, parts)
+            except BaseException:
+                self._cut_back(good)
+                raise
             self._seg_bytes += n
             self._written += 1
             ticket = self._written
             if self._seg_bytes >= F.WAL_SEGMENT_MAX_BYTES:
-                self._rotate_locked()
+                try:
+                    self._rotate_locked()
+                except OSError as e:  # the record is written: the append stands; retried next time
+                    log.warning("WAL: rotating to a new segment failed (%s); appending to the current one", e)
         return ticket
+
+    def _cut_back(self, good: int) -> None:
+        """Remove whatever part of a failed record reached the file (truncating frees space, so it
+        works on a full disk). If even that fails, the segment is let go: a later append opens a
+        new one, and replay stops at the torn record of this one (counted and logged)."""
+        fd = self._fd
+        assert fd is not None
+        try:
+            os.ftruncate(fd, good)
+            os.lseek(fd, good, os.SEEK_SET)
+        except OSError as e:
+            log.error("WAL: cutting a failed append back to offset %d failed (%s); leaving the segment", good, e)
+            self._fd = None
+            os.close(fd)
+            self._sealed_bytes += good
 
     def sync(self, ticket: int) -> None:
         """With fsync on, return once record `ticket` is on stable storage. Group commit: one
@@ -393,23 +469,26 @@ class Wal:
             self._synced = max(self._synced, target)
 
     def rotate(self) -> int:
-        """Seal the current segment and open the next; returns the sequence number sealed."""
+        """Seal the current segment and open the next; returns the sequence number sealed.
+        On failure (OSError) appends go on into the current segment."""
         with self._lock:
             return self._rotate_locked()
 
     def _rotate_locked(self) -> int:
         sealed = self._seq
+        if self._fd is not None and self.fsync:
+            os.fsync(self._fd)
+            self._synced = max(self._synced, self._written)
+        fd = self._new_segment(sealed + 1)  # raises with the old segment still open
         if self._fd is not None:
-            if self.fsync:
-                os.fsync(self._fd)
-                self._synced = max(self._synced, self._written)
             os.close(self._fd)
             self._sealed_bytes += self._seg_bytes
-        self._open_segment(sealed + 1)
+        self._fd, self._seq, self._seg_bytes = fd, sealed + 1, len(F.WAL_SEGMENT_HEADER)
         return sealed
 
     def remove_through(self, seq: int) -> None:
-        """Delete sealed segments numbered <= seq: their records are all in blocks now."""
+        """Delete sealed segments numbered <= seq: their records are all in blocks now. A segment
+        whose replay stopped at damage is moved to the quarantine instead, for a post-mortem."""
         with self._lock:
             if seq >= self._seq:
                 raise AssertionError("BUG: removing the open WAL segment")
@@ -417,7 +496,13 @@ class Wal:
             for s, path in self.segments():
                 if s <= seq:
                     freed += path.stat().st_size
-                    path.unlink()
+                    if s in self._damaged and self.quarantine is not None:
+                        self.quarantine.mkdir(exist_ok=True)
+                        os.replace(path, self.quarantine / f"{self.dir.name}-{path.name}")
+                        log.warning("WAL %s: the damaged segment was moved to %s/", self._name(path), self.quarantine.name)
+                        self._damaged.discard(s)
+                    else:
+                        path.unlink()
             self._sealed_bytes = max(0, self._sealed_bytes - freed)
             if self.fsync:
                 fsync_dir(self.dir)
@@ -429,7 +514,25 @@ class Wal:
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
-                if self.fsync:
-                    os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = None
+                try:
+                    if self.fsync:
+                        os.fsync(self._fd)
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
+            self._started = False
+
+
+def _count_records(data: bytes, pos: int) -> int:
+    """How many records follow `pos` as far as their length fields chain to the end: the damaged
+    record counts as one, and a length that was itself damaged ends the count (so: at least)."""
+    n, size = 0, len(data)
+    while pos < size:  # one step per skipped record
+        if size - pos < F.WAL_RECORD_HEADER_SIZE:
+            return n + 1
+        length, _ = _REC_HEADER.unpack_from(data, pos)
+        if length == 0 and not any(data[pos:]):
+            return n
+        n += 1
+        pos += F.WAL_RECORD_HEADER_SIZE + length
+    return n

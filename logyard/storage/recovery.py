@@ -1,0 +1,125 @@
+"""Recovery from damage in the data directory: what was skipped, moved aside or rebuilt, and how.
+
+One damaged file costs only what it holds. The WAL replay skips a damaged record and the rest of its
+segment (wal.py); a block that does not decode is moved to `quarantine/` and dropped from the index,
+so reads answer from every other block and the head; a missing or unreadable `index.sqlite` is moved
+aside and rebuilt from the blocks, whose footers carry the label sets of their streams. Each event is
+logged and counted (`Recovery`, exported as metrics), never silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from logyard.errors import CorruptDataError
+from logyard.labels import LabelSet
+from logyard.storage import format as F
+from logyard.storage.block import BlockInfo, describe_block
+
+if TYPE_CHECKING:
+    from logyard.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+# Set in the index while a rebuild runs: an index left by a crash in the middle is rebuilt again
+# (reading it as complete would let remove_orphans delete the blocks not registered yet).
+REBUILD_PENDING = "rebuild_pending"
+
+
+@dataclass
+class Recovery:
+    """Counters of this process's recoveries (exported by the server as `*_total` metrics)."""
+
+    wal_skipped_records: int = 0  # damaged WAL records not replayed (at least; see wal._count_records)
+    wal_skipped_bytes: int = 0
+    blocks_quarantined: int = 0
+    index_rebuilds: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def quarantine(data_dir: Path, path: Path, name: str) -> Path:
+    """Move a damaged file to `quarantine/<name>` (same filesystem: a rename, it needs no space)."""
+    qdir = data_dir / F.QUARANTINE_DIR
+    qdir.mkdir(exist_ok=True)
+    dest = qdir / name
+    if dest.exists():
+        dest = qdir / f"{name}.{time.time_ns()}"
+    os.replace(path, dest)
+    return dest
+
+
+def open_index(store: "Store") -> None:
+    """Open the index; move it aside if SQLite cannot read it, and rebuild it from the blocks when
+    it is new (missing, empty or moved aside) while blocks exist, or a rebuild was cut short."""
+    index = store._index
+    path = index.path
+    fresh = not path.exists() or path.stat().st_size == 0
+    if not path.exists():
+        # SQLite would apply a journal left beside a deleted database to the new, empty one.
+        for p in _companions(path):
+            quarantine(store.data_dir, p, f"{p.name}.{time.time_ns()}")
+    try:
+        index.open()
+    except (sqlite3.DatabaseError, CorruptDataError) as e:
+        index.close()
+        index.reset()
+        log.error("index %s does not open (%s): moving it to %s/ and rebuilding it from the blocks",
+                  path.name, e, F.QUARANTINE_DIR)
+        stamp = time.time_ns()
+        for p in [path, *_companions(path)]:
+            quarantine(store.data_dir, p, f"{p.name}.{stamp}")
+        fresh = True
+        index.open()
+    pending = index.setting(REBUILD_PENDING, "0") == "1"
+    blocks = _block_files(store.data_dir)
+    if (fresh and blocks) or pending:
+        rebuild(store, blocks)
+
+
+def _companions(path: Path) -> list[Path]:
+    return [p for p in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")) if p.exists()]
+
+
+def _block_files(data_dir: Path) -> list[Path]:
+    root = data_dir / F.BLOCKS_DIR
+    return sorted(p for p in root.rglob("*" + F.BLOCK_SUFFIX) if p.is_file()) if root.exists() else []
+
+
+def rebuild(store: "Store", files: list[Path]) -> None:
+    """Register every readable block file and the streams named in its footer, under their ids.
+    A file that does not decode, or names a stream id another block gives other labels, is
+    quarantined. Blocks are read one at a time (footer, then stream, ts, len and meta columns)."""
+    index = store._index
+    t0 = time.monotonic()
+    index.set_setting(REBUILD_PENDING, "1")
+    index.clear()
+    streams: dict[str, dict[int, LabelSet]] = {}
+    infos: list[BlockInfo] = []
+    for p in files:  # one step per block file
+        rel = p.relative_to(store.data_dir).as_posix()
+        try:
+            info, labels = describe_block(p, rel)
+            known = streams.setdefault(info.tenant, {})
+            clash = [sid for sid, ls in labels.items() if known.get(sid, ls) != ls]
+            if clash:
+                raise CorruptDataError(f"{rel}: stream id {clash[0]} has other labels in another block")
+        except CorruptDataError as e:
+            store._quarantine_file(p, rel, e)
+            continue
+        known.update(labels)
+        infos.append(info)
+    for tenant, by_id in streams.items():
+        index.restore_streams(tenant, by_id)
+    index.swap_blocks(infos, [])
+    index.set_setting(REBUILD_PENDING, "0")
+    store.recovery.index_rebuilds += 1
+    log.warning("index %s rebuilt from %d blocks (%d streams) in %.2fs", index.path.name, len(infos),
+                sum(len(s) for s in streams.values()), time.monotonic() - t0)
