@@ -56,7 +56,7 @@ class Server:
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
         )
-        self.metrics = ServerMetrics(self._sizes)
+        self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict)
         self.decode_options = DecodeOptions(
             max_line_size=self.max_line_size,
             discover_service_name=tuple(lim.discover_service_name),

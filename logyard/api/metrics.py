@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 
 class ServerMetrics:
-    def __init__(self, sizes: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, sizes: Callable[[], dict[str, int]],
+                 recovery: Callable[[], dict[str, int]] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.lines_received = Counter(
             "loki_distributor_lines_received_total", "Log lines received, per tenant.",
@@ -28,12 +29,15 @@ class ServerMetrics:
             ["method", "route", "status_code"], registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100))
         self.registry.register(_StorageCollector(sizes))
+        if recovery is not None:
+            self.registry.register(_RecoveryCollector(recovery))
 
 
 class _StorageCollector:
     """Reads the store's sizes at scrape time, so the numbers are never stale."""
 
-    def __init__(self, sizes: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, sizes: Callable[[], dict[str, int]],
+                 recovery: Callable[[], dict[str, int]] | None = None) -> None:
         self._sizes = sizes
 
     def collect(self):
@@ -45,3 +49,24 @@ class _StorageCollector:
             g = GaugeMetricFamily(f"logyard_storage_{key}", f"Storage figure {key!r} from the store.")
             g.add_metric([], float(value))
             yield g
+
+
+_RECOVERY_HELP = {
+    "wal_skipped_records": "Damaged WAL records the replay skipped (the log names segment and offset).",
+    "wal_skipped_bytes": "Bytes of damaged WAL records the replay skipped.",
+    "blocks_quarantined": "Blocks that did not decode, moved to quarantine/ and dropped from the index.",
+    "index_rebuilds": "Times the index was rebuilt from the blocks (it was missing or unreadable).",
+}
+
+
+class _RecoveryCollector:
+    """The store's recovery counters (storage/recovery.py) as logyard_<name>_total."""
+
+    def __init__(self, recovery: Callable[[], dict[str, int]]) -> None:
+        self._recovery = recovery
+
+    def collect(self):
+        for key, value in sorted(self._recovery().items()):
+            c = CounterMetricFamily(f"logyard_{key}", _RECOVERY_HELP.get(key, key))
+            c.add_metric([], float(value))
+            yield c
