@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # Set in the index while a rebuild runs: an index left by a crash in the middle is rebuilt again
 # (reading it as complete would let remove_orphans delete the blocks not registered yet).
 REBUILD_PENDING = "rebuild_pending"
+# SQLite result codes that mean the file itself is bad: SQLITE_CORRUPT ("database disk image is
+# malformed") and SQLITE_NOTADB ("file is not a database").
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
 @dataclass
@@ -69,6 +72,8 @@ def open_index(store: "Store") -> None:
     try:
         index.open()
     except (sqlite3.DatabaseError, CorruptDataError) as e:
+        if isinstance(e, sqlite3.DatabaseError) and getattr(e, "sqlite_errorcode", None) not in _DAMAGED:
+            raise  # a full disk, a permission: the file may be fine, and must not be moved aside
         index.close()
         index.reset()
         log.error("index %s does not open (%s): moving it to %s/ and rebuilding it from the blocks",

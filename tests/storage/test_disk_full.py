@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
+import numpy as np
 import pytest
 
 from logyard.errors import LogyardError
@@ -31,9 +32,9 @@ def store_on(path) -> Store:
     return s
 
 
-def lines_of(store: Store) -> list[str]:
-    ids = list(store.streams("t", [], T0, T0 + HOUR))
-    return [r[2].split(" ")[0] for r in rows(store.read("t", ids, T0, T0 + HOUR, direction="forward"))]
+def lines_of(store: Store, hours: int = 1) -> list[str]:
+    ids = list(store.streams("t", [], T0, T0 + hours * HOUR))
+    return [r[2].split(" ")[0] for r in rows(store.read("t", ids, T0, T0 + hours * HOUR, direction="forward"))]
 
 
 def test_an_append_that_hits_a_full_disk_leaves_the_segment_at_the_last_good_record(small_fs):
@@ -108,5 +109,27 @@ def test_a_flush_on_a_full_disk_fails_and_keeps_the_wal_writable(small_fs):
     store = store_on(small_fs / "data")
     try:
         assert lines_of(store) == ["before", "after", "later"]
+    finally:
+        store.close()
+
+
+def test_a_flush_that_fails_writing_blocks_leaves_no_block_and_keeps_the_head_for_the_next_flush(small_fs):
+    store = store_on(small_fs / "data")
+    for w in range(3):  # three windows: three blocks, so some are written before the disk is full
+        store.append("t", [push({"app": "a"}, T0 + w * HOUR + np.arange(100),
+                                [f"w{w}-{i} " + "x" * 1000 for i in range(100)])])
+    fill(small_fs, leave=150_000)  # room for a new WAL segment and a block, not for three
+    with pytest.raises(LogyardError) as e:
+        store.flush()
+    assert e.value.status == 507
+    assert not [p for p in (small_fs / "data").rglob("*") if p.name.endswith((F.TMP_SUFFIX, F.BLOCK_SUFFIX))]
+    assert len(lines_of(store, 3)) == 300  # still served, from the frozen head
+    (small_fs / "filler").unlink()
+    store.flush()
+    assert len(store._index.blocks("t")) == 3 and len(lines_of(store, 3)) == 300
+    abandon(store)
+    store = store_on(small_fs / "data")
+    try:
+        assert len(lines_of(store, 3)) == 300
     finally:
         store.close()

@@ -151,3 +151,32 @@ def test_a_missing_or_unreadable_index_is_rebuilt_from_the_blocks(tmp_path, dama
         assert len(lines(store)) == 93
     finally:
         store.close()
+
+
+def test_a_rebuild_quarantines_a_block_that_names_no_labels_and_serves_the_rest(tmp_path, caplog):
+    import pyarrow.parquet as pq
+
+    from logyard.storage.block import write_block
+
+    data = tmp_path / "data"
+    store = open_store(data)
+    append(store, "kept", T0, app="a")
+    append(store, "old", T0 + HOUR, app="b")
+    store.flush()
+    (old,) = [b for b in store._index.blocks("t") if b.window_start == T0 + HOUR]
+    abandon(store)
+    # The same block as a logyard from before `logyard.streams` wrote it: ids with no labels.
+    table = pq.read_table(data / old.path, columns=list(F.BLOCK_COLUMNS))
+    (data / old.path).unlink()
+    write_block(table, data, old.path, tenant="t", window_start=old.window_start)
+    for p in data.glob(F.INDEX_FILE + "*"):
+        p.unlink()
+    with caplog.at_level(logging.WARNING, logger="logyard.storage"):
+        store = open_store(data)
+    try:
+        assert lines(store) == ["kept " + "x" * 100]
+        assert store.recovery.blocks_quarantined == 1
+        assert (data / "quarantine" / old.path.replace("/", "_")).exists()
+        assert "logyard.streams" in caplog.text
+    finally:
+        store.close()
