@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from logyard.durable import fsync_dir, storage_error
-from logyard.errors import CorruptDataError
+from logyard.errors import CorruptDataError, StorageError
 from logyard.labels import LabelSet
 from logyard.storage import format as F
 from logyard.storage import rows as R
@@ -297,9 +297,12 @@ class BlockReader:
                 version = orjson.loads((md.metadata or {})[F.BLOCK_META_KEY])["version"]
             except (KeyError, TypeError, orjson.JSONDecodeError) as e:
                 raise CorruptDataError(f"{self.name}: block metadata lacks its format version") from e
-            if not isinstance(version, int) or not 1 <= version <= F.BLOCK_FORMAT_VERSION:
-                raise CorruptDataError(f"{self.name}: block format version {version!r} is not one this "
-                                       f"logyard reads (1 to {F.BLOCK_FORMAT_VERSION}): written by a newer one?")
+            if isinstance(version, int) and version > F.BLOCK_FORMAT_VERSION:
+                # Not damage: a newer logyard wrote it (a downgrade). Fail the read, keep the block.
+                raise StorageError(f"{self.name}: block format version {version} is not one this logyard reads "
+                                   f"(1 to {F.BLOCK_FORMAT_VERSION}): written by a newer one?")
+            if not isinstance(version, int) or version < 1:
+                raise CorruptDataError(f"{self.name}: block format version {version!r} is not valid")
             self._line_time = F.LINE_TIME_COLUMN in names
             try:
                 si, ti = names.index("stream"), names.index("ts")
