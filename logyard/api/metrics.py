@@ -51,7 +51,16 @@ class _StorageCollector:
             yield g
 
 
+# Loki's own names where Loki counts the same thing (its ingester's WAL metrics); a difference:
+# Loki accepts a push whose WAL write failed for space, logyard refuses it (507), as its 2xx promises
+# durability.
+_RECOVERY_NAMES = {
+    "wal_corruptions": "loki_ingester_wal_corruptions",
+    "wal_disk_full_failures": "loki_ingester_wal_disk_full_failures",
+}
 _RECOVERY_HELP = {
+    "wal_corruptions": "WAL segments whose replay stopped at a damaged record.",
+    "wal_disk_full_failures": "Pushes refused (507) because the WAL's disk was full.",
     "wal_skipped_records": "Damaged WAL records the replay skipped (the log names segment and offset).",
     "wal_skipped_bytes": "Bytes of damaged WAL records the replay skipped.",
     "blocks_quarantined": "Blocks that did not decode, moved to quarantine/ and dropped from the index.",
@@ -60,13 +69,13 @@ _RECOVERY_HELP = {
 
 
 class _RecoveryCollector:
-    """The store's recovery counters (storage/recovery.py) as logyard_<name>_total."""
+    """The store's recovery counters (storage/recovery.py) as logyard_<name>_total, or Loki's name."""
 
     def __init__(self, recovery: Callable[[], dict[str, int]]) -> None:
         self._recovery = recovery
 
     def collect(self):
         for key, value in sorted(self._recovery().items()):
-            c = CounterMetricFamily(f"logyard_{key}", _RECOVERY_HELP.get(key, key))
+            c = CounterMetricFamily(_RECOVERY_NAMES.get(key, f"logyard_{key}"), _RECOVERY_HELP.get(key, key))
             c.add_metric([], float(value))
             yield c

@@ -41,6 +41,8 @@ class Recovery:
 
     wal_skipped_records: int = 0  # damaged WAL records not replayed (at least; see wal._count_records)
     wal_skipped_bytes: int = 0
+    wal_corruptions: int = 0  # WAL segments whose replay stopped at damage (Loki counts these)
+    wal_disk_full_failures: int = 0  # appends refused because the WAL's disk was full
     blocks_quarantined: int = 0
     index_rebuilds: int = 0
 

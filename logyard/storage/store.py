@@ -102,6 +102,7 @@ class Store:
             log.info("replayed %d WAL rows into the head", rows)
         self.recovery.wal_skipped_records += self._wal.skipped_records
         self.recovery.wal_skipped_bytes += self._wal.skipped_bytes
+        self.recovery.wal_corruptions += self._wal.corruptions
         self._wal.start()
         self._open = True
         if self._head.bytes >= self.head_max_bytes:
@@ -170,7 +171,10 @@ class Store:
             try:
                 ticket = self._wal.append(parts)
             except OSError as e:
-                raise storage_error("writing the WAL", e) from e
+                err = storage_error("writing the WAL", e)
+                if err.status == 507:
+                    self.recovery.wal_disk_full_failures += 1
+                raise err from e
             self._head.add(rec, ids)
             head_bytes = self._head.bytes
         try:

@@ -291,6 +291,7 @@ class Wal:
         self._damaged: set[int] = set()  # segments whose replay stopped at a bad record
         self.skipped_records = 0  # damaged records the last replay skipped (at least; see _count_records)
         self.skipped_bytes = 0
+        self.corruptions = 0  # segments the last replay found damaged
 
     def _name(self, path: Path) -> str:
         """A segment's name in messages: relative to the data directory, never absolute."""
@@ -311,7 +312,7 @@ class Wal:
         replay goes on with the next segment (records are self-contained: see storage-format.md).
         A torn tail of the last segment (the process died inside `write`) is cut off."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.skipped_records = self.skipped_bytes = 0
+        self.skipped_records = self.skipped_bytes = self.corruptions = 0
         self._damaged.clear()
         segs = self.segments()
         for i, (seq, path) in enumerate(segs):
@@ -360,6 +361,7 @@ class Wal:
         n = _count_records(data, pos or len(F.WAL_SEGMENT_HEADER))
         self.skipped_records += n
         self.skipped_bytes += len(data) - pos
+        self.corruptions += 1
         self._damaged.add(seq)
         log.error("WAL %s: offset %d: %s: skipped %d records (%d bytes) from there to the end of the "
                   "segment; the records before it were replayed", self._name(path), pos, why, n, len(data) - pos)

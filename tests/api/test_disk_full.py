@@ -3,6 +3,7 @@ line survives `kill -9` exactly once, and a `/flush` on the full disk fails with
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -65,6 +66,13 @@ class Pushers:
             time.sleep(0.05)
 
 
+def metric(url: str, name: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
 def stored(url: str) -> Counter:
     seen: Counter = Counter()
     start, end = BASE_NS, BASE_NS + 10**12
@@ -91,6 +99,7 @@ def test_a_full_disk_under_concurrent_pushes_loses_no_acknowledged_line_after_ki
             fill(mnt)  # pushes now fail
             a0, f0 = pushers.counts()
             pushers.wait(failed=f0 + 10)
+            assert metric(srv.url, "loki_ingester_wal_disk_full_failures_total") >= 10
             flush = httpx.post(srv.url + "/flush", timeout=60)
             (mnt / "filler").unlink()  # free the space: pushes succeed again
             a1, _ = pushers.counts()

@@ -82,6 +82,7 @@ def test_flipped_bytes_in_the_wal_and_a_block_cost_only_the_damaged_lines(tmp_pa
         assert httpx.get(srv.url + "/ready").status_code == 200
         assert served(srv.url) == sorted([f"a{i}" for i in range(50)] + [f"c{i}" for i in range(4)])
         assert metric(srv.url, "logyard_wal_skipped_records_total") == 6
+        assert metric(srv.url, "loki_ingester_wal_corruptions_total") == 1  # Loki's name: damaged segments
         assert metric(srv.url, "logyard_blocks_quarantined_total") == 1
         log = srv.log_tail(100_000)
         assert re.search(rf"WAL wal/{segment.name}: offset {offsets[4]}: .*skipped 6 records", log), log
