@@ -261,10 +261,10 @@ class Store:
                 table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
             table = R.with_len(table)
         cuts = np.concatenate(([0], np.flatnonzero(np.diff(win)) + 1, [len(win)]))
+        labels_of = self._index.tenants[tenant].labels.__getitem__  # stored in each block's footer
         for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
             window_start = int(win[lo]) * self.window_ns
             rel = self._block_path(tenant, window_start)
-            labels_of = self._index.tenants[tenant].labels.__getitem__
             if order is None:
                 out.append(write_block(table.slice(lo, hi - lo), self.data_dir, rel, tenant=tenant,
                                        window_start=window_start, level=level, labels_of=labels_of))
@@ -322,6 +322,8 @@ class Store:
             where = f"moved to {F.QUARANTINE_DIR}/"
         except FileNotFoundError:
             where = "its file is gone"
+        except OSError as e:  # out of the index all the same: reads must not fail on it again
+            where = f"left in place, moving it failed: {os.strerror(e.errno) if e.errno else e}"
         self.recovery.blocks_quarantined += 1
         log.error("block %s quarantined (%s): %s", rel, where, err.message)
 

@@ -328,7 +328,7 @@ class Wal:
         hdr = len(F.WAL_SEGMENT_HEADER)
         if size < hdr or data[:hdr] != F.WAL_SEGMENT_HEADER:
             if last and size < hdr and F.WAL_SEGMENT_HEADER.startswith(data):
-                self._truncate(path, 0, "a torn segment header")
+                self._truncate(path, data, 0, "a torn segment header")
                 return
             self._skip(seq, path, data, 0, f"bad WAL segment header {data[:hdr]!r}")
             return
@@ -337,7 +337,7 @@ class Wal:
             torn = self._torn_at(data, pos)
             if torn is not None:
                 if last:
-                    self._truncate(path, pos, torn)
+                    self._truncate(path, data, pos, torn)
                 else:
                     self._skip(seq, path, data, pos, f"{torn} in a sealed segment")
                 return
@@ -378,9 +378,24 @@ class Wal:
             return f"a record of {length} bytes running past the end"
         return None
 
-    def _truncate(self, path: Path, offset: int, why: str) -> None:
-        log.warning("WAL %s: cutting %s at offset %d (%d bytes dropped)", self._name(path), why, offset,
-                    path.stat().st_size - offset)
+    def _truncate(self, path: Path, data: bytes, offset: int, why: str) -> None:
+        """Cut a torn tail off the last segment (so that, sealed, it replays clean). A damaged length
+        field pointing past the end of the file looks the same as a torn write, so the bytes cut are
+        first copied to the quarantine (unless they are all zero), where they can be looked at."""
+        tail = memoryview(data)[offset:]
+        kept = ""
+        if self.quarantine is not None and any(tail):
+            dest = self.quarantine / f"{self.dir.name}-{path.name}.{offset}.tail"
+            try:
+                self.quarantine.mkdir(exist_ok=True)
+                with open(dest, "wb") as f:
+                    f.write(tail)
+                    os.fsync(f.fileno())
+                kept = f", kept in {self.quarantine.name}/{dest.name}"
+            except OSError as e:
+                dest.unlink(missing_ok=True)
+                kept = f", not kept ({os.strerror(e.errno) if e.errno else e})"
+        log.warning("WAL %s: cutting %s at offset %d (%d bytes%s)", self._name(path), why, offset, len(tail), kept)
         if offset == 0:
             path.unlink()
         else:

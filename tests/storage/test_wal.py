@@ -176,3 +176,17 @@ def test_record_codec_handles_sliced_column_buffers():
     part = WalRecord("t", full.labels, np.array([2], dtype=np.uint32), full.batch.slice(1, 2))
     back = decode_record(b"".join(bytes(memoryview(p)) for p in encode_record(part)))
     assert back.batch.equals(part.batch) and isinstance(back.batch.column(1), pa.StringArray)
+
+
+def test_a_cut_tail_is_kept_in_the_quarantine_since_a_damaged_length_looks_torn(tmp_path):
+    wal_dir, quarantine = tmp_path / "wal", tmp_path / "quarantine"
+    seg = write_records(wal_dir, 3)
+    data = bytearray(seg.read_bytes())
+    second = len(F.WAL_SEGMENT_HEADER) + (len(data) - len(F.WAL_SEGMENT_HEADER)) // 3
+    data[second + 3] = 0x7F  # the second record's length now points far past the end of the file
+    seg.write_bytes(bytes(data))
+    wal = Wal(wal_dir, quarantine=quarantine)
+    assert [r.batch.column("line").to_pylist() for r in wal.replay()] == [["line 0", "zweite 0"]]
+    (kept,) = quarantine.iterdir()
+    assert kept.name == f"wal-{seg.name}.{second}.tail" and kept.read_bytes() == bytes(data[second:])
+    assert seg.stat().st_size == second
