@@ -179,7 +179,7 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
             use_dictionary=F.BLOCK_DICTIONARY_COLUMNS,
             column_encoding=F.BLOCK_COLUMN_ENCODING,
             write_statistics=F.BLOCK_STATS_COLUMNS,
-            write_page_checksum=True,  # a flipped byte in a page is an error, not a changed line
+            write_page_checksum=F.BLOCK_PAGE_CHECKSUMS,
         ) as writer:
             for lo, hi in bounds:  # one step per row group
                 if order is None:
@@ -369,7 +369,7 @@ class BlockReader:
         if pf is None:
             try:
                 pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"],
-                                    pre_buffer=False, page_checksum_verification=True)
+                                    pre_buffer=False, page_checksum_verification=F.BLOCK_PAGE_CHECKSUMS)
             except (pa.ArrowException, OSError) as e:
                 raise self._decode_error("block file", e) from e
         try:

@@ -55,6 +55,12 @@ BLOCK_META_KEY = b"logyard.block"  # Parquet key-value metadata: JSON {version, 
 # JSON [[stream id, [[name, value], ...]], ...] of every stream in the block: what an index rebuilt
 # from the blocks alone names the stream ids with (blocks written before it was added lack it).
 BLOCK_STREAMS_KEY = b"logyard.streams"
+# Pages are written with Parquet's CRC32 and readers verify it: without it a flipped byte in an
+# uncompressed page is a silently changed line (or invalid UTF-8 that fails every query over it)
+# instead of a block quarantined. Measured cost of verifying, full read of a block of 35 MB of lines,
+# 300k rows: flushed (no compression) 29.6 -> 49.5 ms, compacted (zstd 12) 49.3 -> 61.5 ms;
+# writing costs ~15 ms more per such block.
+BLOCK_PAGE_CHECKSUMS = True
 
 # Rows sorted by (stream, ts, line), exact duplicates removed. `meta` is written as plain strings so
 # Parquet builds a dictionary per row group (an Arrow dictionary would be repeated whole in every
