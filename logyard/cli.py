@@ -69,12 +69,22 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     import uvicorn
 
     from logyard.api.app import create_app
+    from logyard.startup import StartupError, bind, writable_dir
 
+    # Checked and bound before anything is logged or started: a server that cannot work says so in
+    # one line and exits, instead of logging "listening" and dying or staying up never ready.
+    try:
+        writable_dir(cfg.storage.data_dir, "data directory")
+        sock = bind(cfg.server.http_listen_address, cfg.server.http_listen_port)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
     app = create_app(cfg)
     logging.getLogger("logyard").info(
         "logyard %s listening on http://%s, data in %s", __version__, cfg.listen, cfg.storage.data_dir)
-    uvicorn.run(app, host=cfg.server.http_listen_address, port=cfg.server.http_listen_port,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=30)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=30))
+    server.run(sockets=[sock])
+    if not server.started:  # the lifespan failed; uvicorn has logged why
+        sys.exit(3)
 
 
 @main.command()

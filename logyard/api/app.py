@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -90,8 +91,14 @@ class Server:
             self.store.open()
             self.store.start_background()
             warm.join()
-        except ConfigError as exc:  # a locked or incompatible data dir: nothing to serve, say so and stop
-            log.error("cannot use the data directory: %s", exc.message)
+        except (ConfigError, OSError, sqlite3.OperationalError) as exc:
+            # a locked, unwritable or incompatible data dir: nothing to serve, say so in one line and stop
+            reason = exc.message if isinstance(exc, ConfigError) else str(exc)
+            log.error("cannot use the data directory %s: %s", self.cfg.storage.data_dir, reason)
+            # The workers watch this pid, which stays until our parent reaps it; they hold our
+            # stderr meanwhile, so whoever reads it to the end would wait on them. End them first.
+            warm.join()
+            self.decode_pool.shutdown()
             logging.shutdown()
             os._exit(2)
         except BaseException as exc:  # reported by /ready and logged; the process keeps serving errors
