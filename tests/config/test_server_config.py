@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
+from logyard.cli import load_server_config
 from logyard.config import parse_model
 from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import ConfigError
+from tests.support.server import REPO, ServerProcess, free_port
 
 
 def test_defaults_are_lokis():
@@ -79,3 +82,47 @@ def test_configuration_reference_describes_every_key():
     assert all(len(c) == 3 for c in cells)
     assert [key for key, _, meaning in cells if not meaning] == []
     assert "| `clients[].url` | (required) |" in text
+
+
+def test_listen_flag_wins_over_the_config_file_which_wins_over_the_default(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("server:\n  http_listen_address: 0.0.0.0\n  http_listen_port: 4100\n")
+    assert load_server_config(None, None, None).listen == "127.0.0.1:3100"
+    assert load_server_config(str(cfg), None, None).listen == "0.0.0.0:4100"
+    assert load_server_config(str(cfg), "127.0.0.1:5100", None).listen == "127.0.0.1:5100"
+
+
+def _serve(tmp_path, port: int, config_text: str, *flags: str) -> ServerProcess:
+    """A `logyard serve` whose arguments are only `--config` and `flags` (ServerProcess always adds
+    `--listen`, which would hide what the config file says)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_text)
+    log = tmp_path / "serve.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "logyard", "serve", "--config", str(cfg), *flags], cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = ServerProcess(tmp_path / "data", port=port, config_text=None)
+    server.proc, server.log_path = proc, log
+    return server
+
+
+def test_serve_listens_and_logs_as_its_config_file_says(tmp_path):
+    port = free_port()
+    server = _serve(tmp_path, port, f"server:\n  http_listen_port: {port}\n  log_level: warn\n"
+                              f"storage:\n  data_dir: {tmp_path / 'data'}\n")
+    try:
+        server.wait_ready()
+    finally:
+        assert server.stop() == 0
+    assert "level=INFO" not in server.log_tail(), server.log_tail()
+
+
+def test_serve_logs_info_lines_by_default(tmp_path):
+    port = free_port()
+    server = _serve(tmp_path, port, f"storage:\n  data_dir: {tmp_path / 'data'}\n", "--listen", f"127.0.0.1:{port}")
+    try:
+        server.wait_ready()
+    finally:
+        assert server.stop() == 0
+    assert "level=INFO component=logyard msg=logyard " in server.log_tail()
+    assert f"listening on http://127.0.0.1:{port}" in server.log_tail()
