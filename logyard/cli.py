@@ -90,23 +90,29 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Promtail-style YAML config (see deploy/agent.yaml and docs/agent.md).")
-@click.option("--listen", default="127.0.0.1:9080", show_default=True, help="HOST:PORT for /ready, /metrics, /targets.")
-def agent(config: str, listen: str) -> None:
+@click.option("--listen", help="HOST:PORT for /ready, /metrics, /targets (default 127.0.0.1:9080); "
+                                "overrides the config file's server.http_listen_address/http_listen_port.")
+def agent(config: str, listen: str | None) -> None:
     """Run the collector: discover containers, tail files, ship lines to a Loki-compatible server."""
     from logyard.config import load_model
     from logyard.config.agent import AgentConfig
 
+    if listen is not None:
+        _split_listen(listen)  # a malformed flag is a usage error before anything starts
     try:
         cfg = load_model(config, AgentConfig)
     except ConfigError as exc:
         raise click.ClickException(exc.message) from None
-    _setup_logging("info")
+    _setup_logging(cfg.server.log_level)
     from logyard.agent.main import run
+    from logyard.startup import StartupError
 
     try:
         run(cfg, listen=listen)
     except ConfigError as exc:  # some checks (metric stages) happen while the agent is built
         raise click.ClickException(exc.message) from None
+    except StartupError as exc:  # a taken port, an unusable positions or journal directory
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

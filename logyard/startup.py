@@ -43,7 +43,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def writable_dir(path: Path, what: str) -> None:
     """Create `path` with its parents if missing, then prove it takes a new file; else StartupError
-    "cannot use the <what> <path>: <reason>". Root ignores mode bits but not a read-only mount or
+    "cannot use the <what> <path>: <reason>" (lower case, as Go words them, e.g. "permission denied"). Root ignores mode bits but not a read-only mount or
     the immutable attribute, so only a real write tells."""
     path = Path(path)
     try:
@@ -56,4 +56,4 @@ def writable_dir(path: Path, what: str) -> None:
         os.close(fd)
         probe.unlink()
     except OSError as exc:
-        raise StartupError(f"cannot use the {what} {path}: {exc.strerror or exc}") from None
+        raise StartupError(f"cannot use the {what} {path}: {(exc.strerror or str(exc)).lower()}") from None

@@ -10,20 +10,26 @@ from logyard.agent.main import run
 from logyard.config.agent import AgentConfig
 from logyard.config.loader import load_model
 from logyard.errors import ConfigError
+from logyard.startup import StartupError
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="logyard-agent")
     p.add_argument("--config", required=True)
-    p.add_argument("--listen", default="127.0.0.1:9080")
+    p.add_argument("--listen", help="HOST:PORT; default: the config's server section, else 127.0.0.1:9080")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_model(args.config, AgentConfig)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run(config, listen=args.listen)
+    logging.basicConfig(level=getattr(logging, config.server.log_level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(config, listen=args.listen)
+    except (ConfigError, StartupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

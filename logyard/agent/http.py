@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.targets import TargetRegistry
+from logyard.startup import bind_error
 
 
 def _targets_html(registry: TargetRegistry) -> str:
@@ -34,7 +35,8 @@ def _targets_html(registry: TargetRegistry) -> str:
 
 
 def serve(host: str, port: int, metrics: AgentMetrics, registry: TargetRegistry, ready: Callable[[], bool]):
-    """Start serving in a daemon thread; returns the server (call `.shutdown()` to stop)."""
+    """Start serving in a daemon thread; returns the server (call `.shutdown()` to stop). A port that
+    cannot be bound is a StartupError naming the address."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, fmt, *args):  # access logs would drown the agent's own log
@@ -66,7 +68,10 @@ def serve(host: str, port: int, metrics: AgentMetrics, registry: TargetRegistry,
             else:
                 self._send(404, b"404 page not found\n", "text/plain")
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        raise bind_error(host, port, exc) from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

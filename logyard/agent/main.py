@@ -15,6 +15,7 @@ from logyard.agent.shipper import Shipper
 from logyard.agent.stages import build_pipeline
 from logyard.agent.targets import TargetRegistry
 from logyard.config.agent import AgentConfig
+from logyard.startup import StartupError, writable_dir
 
 log = logging.getLogger("logyard.agent")
 
@@ -52,15 +53,34 @@ class Agent:
         self.http = None
 
     def start(self, listen: str | None = None) -> None:
-        self.shipper.open()
+        """Check the positions and journal directories and bind `listen` (HOST:PORT) before anything is
+        read: an agent that cannot work raises StartupError instead of half-starting."""
+        self.check_dirs()
+        if listen is not None:
+            host, _, port = listen.rpartition(":")
+            self.http = serve(host or "127.0.0.1", int(port), self.metrics, self.registry, self._ready.is_set)
+        try:
+            self.shipper.open()
+        except BaseException as exc:
+            self._close_http()
+            if isinstance(exc, OSError):
+                raise StartupError(f"cannot open the journal {self.shipper.journal.dir}: {exc}") from None
+            raise
         self.shipper.start()
         self.files.start()
         for d in self.docker:
             d.start()
-        if listen is not None:
-            host, _, port = listen.rpartition(":")
-            self.http = serve(host or "127.0.0.1", int(port), self.metrics, self.registry, self._ready.is_set)
         self._ready.set()
+
+    def check_dirs(self) -> None:
+        """The positions file is replaced through a temporary file beside it, and every line read goes
+        to the journal first: both directories must take new files."""
+        positions = self.shipper.positions.path
+        writable_dir(positions.parent, "positions directory")
+        if positions.exists() and not positions.is_file():
+            kind = "is a directory" if positions.is_dir() else "is not a regular file"
+            raise StartupError(f"cannot use the positions file {positions}: {kind}")
+        writable_dir(self.shipper.journal.dir, "journal directory")
 
     def stop(self) -> None:
         self._ready.clear()
@@ -69,13 +89,19 @@ class Agent:
             d.stop()
         self.files.stop()
         self.shipper.stop(drain_seconds=SHUTDOWN_DRAIN_S)
+        self._close_http()
+
+    def _close_http(self) -> None:
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()
+            self.http = None
 
 
 def run(config: AgentConfig, listen: str | None = None) -> None:
-    """Run until SIGTERM/SIGINT, then stop readers, try to deliver what is pending, save positions."""
+    """Run until SIGTERM/SIGINT, then stop readers, try to deliver what is pending, save positions.
+    `listen` (HOST:PORT, from the command line) wins over the config's server section. Raises
+    StartupError when the port or the positions/journal directories cannot be used."""
     if listen is None:
         listen = f"{config.server.http_listen_address}:{config.server.http_listen_port}"
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per push would drown the agent's own log

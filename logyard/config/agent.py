@@ -61,8 +61,8 @@ class ServerConfig(_Model):
     http_listen_address: str = Field("127.0.0.1", description="Address of `/ready`, `/metrics`, `/targets`; "
                                      "`--listen` overrides it.")
     http_listen_port: int = Field(9080, description="Their port (Promtail's 9080).")
+    log_level: str = Field("info", pattern="^(debug|info|warn|error)$", description="debug, info, warn or error.")
     # accepted so Promtail configs load unchanged
-    log_level: str = Field("info", description="Accepted for Promtail configs; the agent logs at info.")
     log_format: str = Field("logfmt", description="Accepted for Promtail configs; the agent logs logfmt.")
     grpc_listen_address: str = Field("", description="Accepted for Promtail configs; the agent has no gRPC server.")
     grpc_listen_port: int = Field(0, description="Accepted for Promtail configs; the agent has no gRPC server.")

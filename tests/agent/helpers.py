@@ -46,17 +46,21 @@ def agent_command() -> list[str]:
 class AgentProcess:
     """The agent as a process on 127.0.0.1 with a config file; `kill9()` to crash it."""
 
-    def __init__(self, config_path: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config_path: Path, log_path: Path, env: dict[str, str] | None = None,
+                 port: int | None = None, listen_flag: bool = True) -> None:
+        """`listen_flag=False` leaves the address to the config file, which must then say `port`."""
         self.config_path = config_path
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
-        self.port = free_port()
+        self.port = port or free_port()
+        self.listen_flag = listen_flag
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "AgentProcess":
         log = open(self.log_path, "ab")
+        listen = ["--listen", f"127.0.0.1:{self.port}"] if self.listen_flag else []
         self.proc = subprocess.Popen(
-            [*agent_command(), "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"],
+            [*agent_command(), "--config", str(self.config_path), *listen],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env,
         )
         STARTED.append(self.proc)

@@ -72,6 +72,7 @@ def test_a_promtail_compose_config_loads_unchanged():
         ("clients: [{url: x}]\nscrape_configs: [{job_name: a, static_configs: [{labels: {app-name: x}}]}]",
          "invalid label name"),
         ("clients: [{url: x, external_labels: {1host: x}}]", "clients.0.external_labels"),
+        ("server: {log_level: verbose}\nclients: [{url: x}]", "server.log_level"),
         ("clients: [{url: x}]\npositions: {filenme: x}", r"<t>:2: positions.filenme: unknown key"),
     ],
 )
