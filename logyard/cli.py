@@ -16,6 +16,8 @@ def _split_listen(listen: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise click.BadParameter(f"{listen!r} is not HOST:PORT, e.g. 127.0.0.1:3100", param_hint="--listen")
+    if host.startswith("[") and host.endswith("]"):  # [::1]:3100, as in a URL
+        host = host[1:-1]
     return host or "0.0.0.0", int(port)
 
 
@@ -79,8 +81,9 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
     app = create_app(cfg)
-    logging.getLogger("logyard").info(
-        "logyard %s listening on http://%s, data in %s", __version__, cfg.listen, cfg.storage.data_dir)
+    host, port = sock.getsockname()[:2]  # the bound port, also when the config asked for any (0)
+    logging.getLogger("logyard").info("logyard %s listening on http://%s:%d, data in %s", __version__,
+                                      f"[{host}]" if ":" in host else host, port, cfg.storage.data_dir)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=30))
     server.run(sockets=[sock])
     if not server.started:  # the lifespan failed; uvicorn has logged why

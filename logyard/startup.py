@@ -19,7 +19,8 @@ class StartupError(Exception):
 
 def bind_error(host: str, port: int, exc: OSError) -> StartupError:
     # Go (and so Loki) says "listen tcp 127.0.0.1:3100: bind: address already in use"; same facts, one line.
-    return StartupError(f"cannot listen on {host}:{port}: {(exc.strerror or str(exc)).lower()}")
+    shown = f"[{host}]" if ":" in host else host
+    return StartupError(f"cannot listen on {shown}:{port}: {(exc.strerror or str(exc)).lower()}")
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -126,3 +126,8 @@ def test_serve_logs_info_lines_by_default(tmp_path):
         assert server.stop() == 0
     assert "level=INFO component=logyard msg=logyard " in server.log_tail()
     assert f"listening on http://127.0.0.1:{port}" in server.log_tail()
+
+
+def test_listen_flag_takes_an_ipv6_address_in_brackets():
+    cfg = load_server_config(None, "[::1]:5100", None)
+    assert (cfg.server.http_listen_address, cfg.server.http_listen_port) == ("::1", 5100)
