@@ -138,12 +138,29 @@ def _exit_with(server_pid: int, every_s: float = 1.0) -> None:
     pipe (so the forkserver stays too): each crash left three processes and ~250 MB behind."""
     while True:
         time.sleep(every_s)
-        try:
-            os.kill(server_pid, 0)
-        except ProcessLookupError:
+        if not process_alive(server_pid):
             os._exit(0)
-        except PermissionError:
-            pass  # alive under another user: cannot be ours, but not gone either
+
+
+def process_alive(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether process `pid` still runs. `os.kill(pid, 0)` alone also succeeds on a process that has
+    exited but that its parent has not reaped yet (a zombie): a server that exited while whoever
+    started it is still reading its stderr, which the workers hold open, so that reader waited on
+    them. Where `proc` is a procfs, the state letter of `<proc>/<pid>/stat` tells: Z or X is gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive under another user: cannot be ours, but not gone either
+    try:
+        stat = (proc / str(pid) / "stat").read_bytes()
+    except FileNotFoundError:
+        return not proc.is_dir()  # reaped since os.kill, unless there is no procfs at all
+    except OSError:
+        return True
+    # "pid (comm) S ...": the command name may itself hold spaces and parentheses, the state follows the last ")".
+    return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
 
 
 def _started() -> int:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from logyard.api.ingest_pool import SHM_DIR, DecodeOptions, DecodePool, decode_body
+from logyard.api.ingest_pool import SHM_DIR, DecodeOptions, DecodePool, decode_body, process_alive
 from logyard.ingest.validate import DEFAULT_LIST
 
 
@@ -93,3 +93,35 @@ def test_a_new_pool_removes_payload_files_of_dead_servers():
     finally:
         dead.unlink(missing_ok=True)
         alive.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="a zombie is told from /proc")
+def test_a_worker_ends_when_its_server_has_exited_but_is_not_yet_reaped():
+    server = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, server.pid, os.WEXITED | os.WNOWAIT)  # exited, left unreaped: a zombie
+        code = f"from logyard.api.ingest_pool import _exit_with\n_exit_with({server.pid}, every_s=0.05)\n"
+        worker = subprocess.run([sys.executable, "-c", code], timeout=30)
+        assert worker.returncode == 0
+    finally:
+        server.wait()
+
+
+@pytest.mark.parametrize("stat, alive", [
+    (b"4242 (python3) S 1 4242", True),
+    (b"4242 (python3) R 1 4242", True),
+    (b"4242 (python3) Z 1 4242", False),
+    (b"4242 (python3) X 1 4242", False),
+    (b"4242 (a) Z (b)) S 1 4242", True),  # the command name may hold ") Z ": the state follows the last ")"
+])
+def test_process_alive_reads_the_state_after_the_command_name(tmp_path, stat, alive):
+    (tmp_path / str(os.getpid())).mkdir()
+    (tmp_path / str(os.getpid()) / "stat").write_bytes(stat)
+    assert process_alive(os.getpid(), proc=tmp_path) is alive
+
+
+def test_process_alive_without_procfs_trusts_the_signal(tmp_path):
+    assert process_alive(os.getpid(), proc=tmp_path / "no-proc") is True
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: the pid is free
+    assert process_alive(child.pid) is False
