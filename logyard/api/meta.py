@@ -1,114 +1,104 @@
-"""Metadata endpoints: labels, label values, series, index stats and volume."""
+"""Metadata endpoints: labels, label values, series, index stats and volume.
+
+Each parses the parameters Loki's endpoint parses (pkg/loghttp), also those it does not use (a stats
+`step`, a volume `time`), so that a bad one is the same 400: labels, label values and series their
+bounds (start, end, since); index/stats and index/volume_range a range query; index/volume an
+instant query plus bounds.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from logyard.api.params import (
-    END_BEFORE_START,
     check_span,
     parse_aggregate_by,
-    parse_instant_query,
+    parse_match_groups,
+    parse_matchers_param,
     parse_range,
     parse_range_query,
+    parse_selector,
+    parse_target_labels,
+    parse_volume_query,
 )
-from logyard.api.query import request_params
-from logyard.errors import BadRequestError
+from logyard.api.responses import json_response, success
+from logyard.api.server import Server
 from logyard.labels import LabelSet
+from logyard.logql.metric.floatfmt import format_value as format_float
 
 NS = 1_000_000_000
 
 
-def _matchers(text: str | None):
-    if not text:
-        return None
-    from logyard.logql.parser import parse_matchers
-
-    return parse_matchers(text)
-
-
 class MetaRoutes:
-    def __init__(self, server) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
 
-    async def _common(self, request: Request, kind: str = "bounds"):
-        """Parameters, tenant, start, end and the parsed query of a request, parsed as Loki parses it
-        (pkg/loghttp): "bounds" (labels, series) only start/end/since; "range" (index/stats) and
-        "volume_range" as a range query; "volume" as an instant query plus bounds. Parameters a route
-        does not use (a stats `step`, a volume `time`) are still checked, as in Loki."""
-        srv = self.server
-        p = await request_params(request)
-        tenant = srv.tenant(request)
-        srv.require_ready()
-        if kind in ("range", "volume_range"):
-            q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits.max_points,
-                                  volume=kind == "volume_range")
-            return p, tenant, q.start, q.end, q
-        q = parse_instant_query(p, max_entries=None, volume=True) if kind == "volume" else None
-        start, end = parse_range(p)
-        if kind == "volume" and end < start:
-            raise BadRequestError(END_BEFORE_START)
-        return p, tenant, start, end, q
+    def routes(self) -> list[Route]:
+        get_post = ["GET", "POST"]
+        return [
+            Route("/loki/api/v1/labels", self.labels, methods=get_post),
+            Route("/loki/api/v1/label", self.labels, methods=get_post),
+            Route("/loki/api/v1/label/{name}/values", self.label_values, methods=get_post),
+            Route("/loki/api/v1/series", self.series, methods=get_post),
+            Route("/loki/api/v1/index/stats", self.index_stats, methods=get_post),
+            Route("/loki/api/v1/index/volume", self.volume, methods=get_post),
+            Route("/loki/api/v1/index/volume_range", self.volume_range, methods=get_post),
+        ]
 
     async def labels(self, request: Request) -> Response:
-        from logyard.api.app import json_response
-
-        p, tenant, start, end, _ = await self._common(request)
-        matchers = _matchers(p.get("query"))
+        p, tenant = await self.server.read_request(request)
+        start, end = parse_range(p)
+        matchers = parse_matchers_param(p.get("query"))
         names = await run_in_threadpool(self.server.store.label_names, tenant, start, end, matchers)
         return json_response(_label_list(names))
 
     async def label_values(self, request: Request) -> Response:
-        from logyard.api.app import json_response
-
-        p, tenant, start, end, _ = await self._common(request)
-        matchers = _matchers(p.get("query"))
+        p, tenant = await self.server.read_request(request)
+        start, end = parse_range(p)
+        matchers = parse_matchers_param(p.get("query"))
         name = request.path_params["name"]
         values = await run_in_threadpool(self.server.store.label_values, tenant, name, start, end, matchers)
         return json_response(_label_list(values))
 
     async def series(self, request: Request) -> Response:
-        from logyard.api.app import json_response
-
-        p, tenant, start, end, _ = await self._common(request)
-        groups = [_matchers(m) for m in p.getlist("match[]") or p.getlist("match")]
-        groups = [g for g in groups if g]
-        if not groups:
-            raise BadRequestError("at least one match[] argument must be provided")
+        p, tenant = await self.server.read_request(request)
+        start, end = parse_range(p)
+        groups = parse_match_groups(p)
         found = await run_in_threadpool(self.server.store.series, tenant, groups, start, end)
-        return json_response({"status": "success", "data": [dict(ls) for ls in found]})
+        return success([dict(ls) for ls in found])
 
     async def index_stats(self, request: Request) -> Response:
-        from logyard.api.app import json_response
-
-        p, tenant, start, end, _ = await self._common(request, "range")
-        matchers = _selector_matchers(p.get("query"))
-        stats = await run_in_threadpool(self.server.store.index_stats, tenant, matchers, start, end)
+        srv = self.server
+        p, tenant = await srv.read_request(request)
+        q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits.max_points)
+        matchers = parse_selector(p.get("query"))
+        stats = await run_in_threadpool(srv.store.index_stats, tenant, matchers, q.start, q.end)
         return json_response({k: int(stats.get(k, 0)) for k in ("streams", "chunks", "bytes", "entries")})
 
     async def volume(self, request: Request) -> Response:
-        return await self._volume(request, ranged=False)
+        p, tenant = await self.server.read_request(request)
+        start, end, limit = parse_volume_query(p)
+        return await self._volume(p, tenant, start, end, limit, step=None)
 
     async def volume_range(self, request: Request) -> Response:
-        return await self._volume(request, ranged=True)
+        srv = self.server
+        p, tenant = await srv.read_request(request)
+        q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits.max_points, volume=True)
+        return await self._volume(p, tenant, q.start, q.end, q.limit, step=q.step)
 
-    async def _volume(self, request: Request, ranged: bool) -> Response:
-        from logyard.api.app import json_response
-
-        p, tenant, start, end, q = await self._common(request, "volume_range" if ranged else "volume")
+    async def _volume(self, p, tenant: str, start: int, end: int, limit: int, step: int | None) -> Response:
         aggregate_by = parse_aggregate_by(p.get("aggregateBy"))
-        matchers = _selector_matchers(p.get("query"))
-        targets = [t.strip() for t in (p.get("targetLabels") or "").split(",") if t.strip()]
+        matchers = parse_selector(p.get("query"))
+        targets = parse_target_labels(p.get("targetLabels"))
         check_span(start, end)
-        step = q.step if ranged else None
-        rows = await run_in_threadpool(
-            self.server.store.volume, tenant, matchers, start, end, step_ns=step)
-        data = _volume_result(rows, matchers, targets, aggregate_by, q.limit, start, end, step)
-        return json_response({"status": "success", "data": data})
+        rows = await run_in_threadpool(self.server.store.volume, tenant, matchers, start, end, step_ns=step)
+        return success(_volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step))
 
 
 def _label_list(items: list[str]) -> dict:
@@ -116,13 +106,6 @@ def _label_list(items: list[str]) -> dict:
     if not items:
         return {"status": "success"}
     return {"status": "success", "data": sorted(items)}
-
-
-def _selector_matchers(text: str | None):
-    matchers = _matchers(text)
-    if not matchers:
-        raise BadRequestError("parse error : syntax error: unexpected $end")
-    return matchers
 
 
 def _volume_key(labels: LabelSet, matchers, targets: list[str], aggregate_by: str) -> LabelSet:
@@ -135,8 +118,6 @@ def _volume_key(labels: LabelSet, matchers, targets: list[str], aggregate_by: st
 
 
 def _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step):
-    import numpy as np
-
     totals: dict[LabelSet, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     for labels, ts, nbytes in rows:
         key = _volume_key(labels, matchers, targets, aggregate_by)
@@ -147,8 +128,6 @@ def _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, ste
             if b:
                 acc[int(t)] += float(b)
     grand = sorted(totals.items(), key=lambda kv: -sum(kv[1].values()))[:limit]
-    from logyard.logql.metric.floatfmt import format_value as format_float
-
     if step is None:
         result = [{"metric": dict(k), "value": [end / NS, format_float(sum(v.values()))]} for k, v in grand]
         return {"resultType": "vector", "result": result}

@@ -1,4 +1,9 @@
-"""Request parameters the Loki way: its time formats, defaults, limits and error texts."""
+"""Request parameters the Loki way: its time formats, defaults, limits and error texts.
+
+Every parameter a route reads is parsed here, each bad one a 400 naming it in Loki's words
+(pkg/loghttp/params.go and query.go); routes only say which parse their endpoint takes, in the order
+Loki's parse function for that endpoint checks them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,15 @@ import re
 import time
 from datetime import datetime
 from typing import NamedTuple
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
 
 from logyard.errors import BadRequestError
 from logyard.labels import quote
+from logyard.logql.metric.steps import check_step, default_step_ns
+from logyard.logql.parser import parse_matchers
+from logyard.units import parse_seconds_or_duration
 
 NS = 1_000_000_000
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -26,6 +37,33 @@ SPAN_TOO_LONG = "the query time range is longer than int64 nanoseconds (292 year
 
 def now_ns() -> int:
     return time.time_ns()
+
+
+async def request_params(request: Request) -> Params:
+    """Query-string parameters, plus form fields for POST (Grafana and logcli POST forms)."""
+    items = list(request.query_params.multi_items())
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            body = (await request.body()).decode("utf-8", errors="replace")
+            items.extend(parse_qsl(body, keep_blank_values=True))
+    return Params(items)
+
+
+class Params:
+    """A request's parameters in their order; `get` takes the first of a repeated one, as Go's does."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+
+    def get(self, key: str, default=None):
+        for k, v in self._items:
+            if k == key:
+                return v
+        return default
+
+    def getlist(self, key: str) -> list[str]:
+        return [v for k, v in self._items if k == key]
 
 
 def _go_number_error(func: str, value: str, reason: str) -> str:
@@ -105,8 +143,6 @@ def parse_time(value: str | None, default_ns: int, name: str) -> int:
 
 def parse_duration_or_seconds(value: str, name: str) -> int:
     """`step`/`interval`/`since`: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`); ns."""
-    from logyard.units import parse_seconds_or_duration  # the HTTP dialect: float seconds or Prometheus
-
     try:
         return parse_seconds_or_duration(value)
     except ValueError as exc:
@@ -167,8 +203,6 @@ class InstantQuery(NamedTuple):
 def parse_range_query(params, *, max_entries: int | None, max_points: int, volume: bool = False,
                       now: int | None = None) -> RangeQuery:
     """Loki's ParseRangeQuery (query_range, index/stats, index/volume_range), its checks in its order."""
-    from logyard.logql.metric.steps import check_step, default_step_ns
-
     start, end = parse_range(params, now=now)
     if end < start:
         raise BadRequestError(END_BEFORE_START)
@@ -192,6 +226,16 @@ def parse_instant_query(params, *, max_entries: int | None, volume: bool = False
     return InstantQuery(ts, limit, parse_direction(params.get("direction")))
 
 
+def parse_volume_query(params, *, now: int | None = None) -> tuple[int, int, int]:
+    """index/volume: Loki parses an instant query (limit, time, direction: each checked, only the
+    limit used) and then the bounds; returns start, end and the limit (`0` is the default)."""
+    q = parse_instant_query(params, max_entries=None, volume=True, now=now)
+    start, end = parse_range(params, now=now)
+    if end < start:
+        raise BadRequestError(END_BEFORE_START)
+    return start, end, q.limit
+
+
 def _parse_any_limit(value: str | None, max_entries: int | None, volume: bool) -> int:
     # index/volume*: `limit=0` means the default, as Loki's volumeLimit has it.
     if volume and value and _INT.fullmatch(value) and int(value) == 0:
@@ -212,3 +256,34 @@ def parse_aggregate_by(value: str | None) -> str:
         # Loki's text, then what it leaves out: which parameter, and what it takes.
         raise BadRequestError(f"invalid aggregation option: aggregateBy is \"series\" or \"labels\", not {quote(value)}")
     return value
+
+
+def parse_target_labels(value: str | None) -> list[str]:
+    """index/volume*: `targetLabels`, comma-separated label names to group by."""
+    return [t.strip() for t in (value or "").split(",") if t.strip()]
+
+
+def parse_matchers_param(text: str | None):
+    """An optional selector (`query` of labels and label values, one `match[]` of series): its
+    matchers, or None when absent or empty."""
+    if not text:
+        return None
+    return parse_matchers(text)
+
+
+def parse_selector(text: str | None):
+    """A required selector (`query` of index/stats and index/volume*): its matchers; none is Loki's
+    parse error at the end of the input."""
+    matchers = parse_matchers_param(text)
+    if not matchers:
+        raise BadRequestError("parse error : syntax error: unexpected $end")
+    return matchers
+
+
+def parse_match_groups(params) -> list:
+    """series: the `match[]` (or `match`) selectors, at least one."""
+    groups = [parse_matchers_param(m) for m in params.getlist("match[]") or params.getlist("match")]
+    groups = [g for g in groups if g]
+    if not groups:
+        raise BadRequestError("at least one match[] argument must be provided")
+    return groups

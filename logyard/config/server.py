@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-# Re-exported: the server's code (api/app.py) parses the config's texts with these, logyard.units' grammar.
+# Re-exported: the server's code (logyard.api) parses the config's texts with these, logyard.units' grammar.
 from logyard.units import parse_duration_ns, parse_size
 
 __all__ = ["ServerConfig", "parse_duration_ns", "parse_size"]

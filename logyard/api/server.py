@@ -1,0 +1,102 @@
+"""What the route families share: the config, the store, the query engine, the decode pool, the
+metrics and readiness. The store opens off the event loop (`open`, from the app's lifespan); until
+it is open every route that reads or writes data answers Loki's 503."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+
+from starlette.requests import Request
+
+from logyard.api.ingest_pool import DecodePool
+from logyard.api.metrics import ServerMetrics
+from logyard.api.params import Params, request_params
+from logyard.api.tenant import tenant_of
+from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
+from logyard.errors import ConfigError, LogyardError
+from logyard.logql.engine import Engine, Limits
+from logyard.storage.store import Store
+
+log = logging.getLogger("logyard.api")
+
+NOT_READY = "Ingester not ready: waiting for the WAL replay to finish"
+
+
+class Server:
+    """Holds the store, the engine and the metrics for the routes; opens the store off the event loop."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        lim = cfg.limits
+        self.store = Store(
+            cfg.storage.data_dir,
+            # 0s means "keep forever", as in Loki; the store only knows a period, so make it endless.
+            retention_ns=parse_duration_ns(lim.retention_period) or (1 << 62),
+            block_window_ns=parse_duration_ns(cfg.storage.block_window),
+            head_max_bytes=parse_size(cfg.storage.head_max_bytes),
+            head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
+            wal_fsync=cfg.storage.wal_fsync,
+        )
+        self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict)
+        self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
+        self.ready = threading.Event()
+        self.open_error: BaseException | None = None
+        self.engine = Engine(self.store, Limits(
+            max_entries=lim.max_entries_limit_per_query,
+            max_series=lim.max_query_series,
+            max_points=lim.max_query_points,
+            max_query_length_ns=parse_duration_ns(lim.max_query_length),
+        ))
+
+    def _sizes(self) -> dict[str, int]:
+        return self.store.sizes() if self.ready.is_set() else {}
+
+    def open(self) -> None:
+        """Replay the WAL while the decode workers start; ready once both are done."""
+        t0 = time.monotonic()
+        warm = threading.Thread(target=self.decode_pool.start_workers, name="decode-start", daemon=True)
+        warm.start()
+        try:
+            self.store.open()
+            self.store.start_background()
+            warm.join()
+        except (ConfigError, OSError, sqlite3.OperationalError) as exc:
+            # a locked, unwritable or incompatible data dir: nothing to serve, say so in one line and stop
+            reason = exc.message if isinstance(exc, ConfigError) else str(exc)
+            log.error("cannot use the data directory %s: %s", self.cfg.storage.data_dir, reason)
+            # The workers hold our stderr, so whoever reads it to the end waits on them: end them now
+            # rather than let them notice, within a second, that this process is gone.
+            warm.join()
+            self.decode_pool.shutdown()
+            logging.shutdown()
+            os._exit(2)
+        except BaseException as exc:  # reported by /ready and logged; the process keeps serving errors
+            self.open_error = exc
+            log.exception("opening the data directory failed")
+            return
+        log.info("storage ready in %.2fs (WAL replayed)", time.monotonic() - t0)
+        self.ready.set()
+
+    def close(self) -> None:
+        self.decode_pool.shutdown()
+        if self.ready.is_set():
+            self.store.close()
+
+    def tenant(self, request: Request) -> str:
+        return tenant_of(request.headers, self.cfg.auth_enabled)
+
+    def require_ready(self) -> None:
+        if not self.ready.is_set():
+            raise LogyardError(NOT_READY, status=503)
+
+    async def read_request(self, request: Request) -> tuple[Params, str]:
+        """A read route's parameters and tenant, once the store is ready: a bad tenant is a 401
+        before the 503 of a store still opening, and both come before any parameter's 400."""
+        params = await request_params(request)
+        tenant = self.tenant(request)
+        self.require_ready()
+        return params, tenant
