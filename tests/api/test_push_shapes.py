@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from logyard.ingest.proto import PushRequest
+from tests.ingest.test_proto import encode, pb  # noqa: F401  (pb: the independent encoder fixture)
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -73,3 +74,17 @@ def test_protobuf_timestamp_far_out_of_range_is_refused_naming_it(server):
     assert r.status_code == 400
     assert r.text.startswith("timestamp: &types.Timestamp{Seconds: 4611686018427387904,")
     assert lines_of(server, '{job="stamp"}') == []
+
+
+def test_protobuf_snappy_push_is_queryable(server, pb):  # noqa: F811
+    body = encode(pb, [('{job="proto", env="dev"}', [(T0 + 1, "first via protobuf", {}),
+                                                     (T0 + 2, "second", {"trace_id": "t1"})])])  # snappy'd
+    r = httpx.post(server.url + "/loki/api/v1/push", content=body,
+                   headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 204, r.text
+    q = httpx.get(server.url + "/loki/api/v1/query_range", params={
+        "query": '{job="proto"}', "start": str(T0), "end": str(T0 + 10), "direction": "forward"}).json()
+    got = {(s["stream"].get("trace_id", ""), v[1]) for s in q["data"]["result"] for v in s["values"]}
+    assert got == {("", "first via protobuf"), ("t1", "second")}
+    labels = q["data"]["result"][0]["stream"]
+    assert labels["service_name"] == "proto" and labels["env"] == "dev" and "detected_level" in labels

@@ -1,4 +1,5 @@
-"""Two servers on one data directory: the second refuses to start and says why."""
+"""Server.open (api/server.py): a data directory another server holds is one line and exit 2,
+not a server that never gets ready."""
 
 from __future__ import annotations
 

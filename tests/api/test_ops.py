@@ -1,4 +1,4 @@
-"""The server's own endpoints and a protobuf push end to end, against a real `logyard serve`."""
+"""The operator's endpoints (api/ops.py: /ready, /metrics, /config, build info), against a real `logyard serve`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import httpx
 import pytest
 import yaml
 
-from tests.ingest.test_proto import encode, pb  # noqa: F401  (pb: the independent encoder fixture)
 from tests.support.server import ServerProcess
 
 T0 = 1_767_225_600_000_000_000
@@ -21,20 +20,6 @@ def server(tmp_path_factory):
 def test_ready_says_ready(server):
     r = httpx.get(server.url + "/ready")
     assert (r.status_code, r.text.strip()) == (200, "ready")
-
-
-def test_protobuf_snappy_push_is_queryable(server, pb):  # noqa: F811
-    body = encode(pb, [('{job="proto", env="dev"}', [(T0 + 1, "first via protobuf", {}),
-                                                     (T0 + 2, "second", {"trace_id": "t1"})])])  # snappy'd
-    r = httpx.post(server.url + "/loki/api/v1/push", content=body,
-                   headers={"Content-Type": "application/x-protobuf"})
-    assert r.status_code == 204, r.text
-    q = httpx.get(server.url + "/loki/api/v1/query_range", params={
-        "query": '{job="proto"}', "start": str(T0), "end": str(T0 + 10), "direction": "forward"}).json()
-    got = {(s["stream"].get("trace_id", ""), v[1]) for s in q["data"]["result"] for v in s["values"]}
-    assert got == {("", "first via protobuf"), ("t1", "second")}
-    labels = q["data"]["result"][0]["stream"]
-    assert labels["service_name"] == "proto" and labels["env"] == "dev" and "detected_level" in labels
 
 
 def test_metrics_count_lines_bytes_and_requests(server):
