@@ -51,7 +51,8 @@ async def request_params(request: Request) -> Params:
 
 
 class Params:
-    """A request's parameters in their order; `get` takes the first of a repeated one, as Go's does."""
+    """A request's parameters in their order; `get` takes the first of a repeated one, as Go's
+    url.Values.Get does."""
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
