@@ -26,7 +26,7 @@ NS = 1_000_000_000
 def _matchers(text: str | None):
     if not text:
         return None
-    from logyard.logql.parser import parse_matchers
+    from logyard.logql.syntax.parser import parse_matchers
 
     return parse_matchers(text)
 

@@ -15,7 +15,7 @@ import re
 import re2
 
 from logyard.errors import BadRequestError, ParseError
-from logyard.logql import ast
+from logyard.logql.syntax import ast
 
 EMPTY_COMPATIBLE = ("queries require at least one regexp or equality matcher that does not have an "
                     "empty-compatible value. For instance, app=~\".*\" does not meet this requirement, "
@@ -136,7 +136,7 @@ def stage_error(stage) -> str | None:
 
 def template_error(text: str, name: str) -> str | None:
     """Go text/template's parse error for `text` (named `name`, as Loki names them), or None."""
-    from logyard.logql.template import parse_template  # imported late: only templates need the engine
+    from logyard.logql.template.execute import parse_template  # imported late: only templates need the engine
 
     try:
         parse_template(text, name=name)

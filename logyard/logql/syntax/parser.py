@@ -20,8 +20,8 @@ import difflib
 
 from logyard.errors import ParseError
 from logyard.labels import Matcher, quote
-from logyard.logql import ast
-from logyard.logql.lexer import EOF, FUNCTIONS, Lexer, Token
+from logyard.logql.syntax import ast
+from logyard.logql.syntax.lexer import EOF, FUNCTIONS, Lexer, Token
 
 MAX_INPUT_SIZE = 131072  # Loki refuses queries of this many bytes or more
 
@@ -674,7 +674,7 @@ def new_matcher(name: str, op: str, value: str) -> Matcher:
 
 
 def check_regexp_parser(pattern: str) -> None:
-    from logyard.logql.validate import regexp_parser_error
+    from logyard.logql.syntax.validate import regexp_parser_error
 
     err = regexp_parser_error(pattern)
     if err:
@@ -682,7 +682,7 @@ def check_regexp_parser(pattern: str) -> None:
 
 
 def check_pattern_parser(pattern: str) -> None:
-    from logyard.logql.validate import pattern_parser_error
+    from logyard.logql.syntax.validate import pattern_parser_error
 
     err = pattern_parser_error(pattern)
     if err:
@@ -690,7 +690,7 @@ def check_pattern_parser(pattern: str) -> None:
 
 
 def go_regexp_error(pattern: str) -> str | None:
-    from logyard.logql.validate import go_regexp_error as check
+    from logyard.logql.syntax.validate import go_regexp_error as check
 
     return check(pattern)
 
@@ -741,7 +741,7 @@ def parse_unvalidated(query: str) -> ast.Expr:
 
 def parse(query: str) -> ast.Expr:
     """Parse and validate a LogQL query; raises ParseError with Loki's exact text."""
-    from logyard.logql.validate import validate
+    from logyard.logql.syntax.validate import validate
 
     expr = parse_unvalidated(query)
     validate(expr)

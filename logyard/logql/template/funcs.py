@@ -24,8 +24,8 @@ import orjson
 from logyard.logql.durations import parse_bytes, parse_go_duration
 from logyard.logql.gotext import GO_SPACE, compile_re2, parse_float
 
-from .template_builtins import FuncError, and_, eq, html, index, js, length, lt, or_, slice_, truth
-from .template_values import (
+from .builtins import FuncError, and_, eq, html, index, js, length, lt, or_, slice_, truth
+from .values import (
     NO_VALUE,
     ZERO_TIME_NS,
     GoTime,

@@ -3,7 +3,7 @@ html, js (and the truthiness they share), with Go's error texts."""
 
 from __future__ import annotations
 
-from .template_values import NO_VALUE, GoTime, go_type, sprint
+from .values import NO_VALUE, GoTime, go_type, sprint
 
 
 class FuncError(Exception):
