@@ -147,7 +147,7 @@ def _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, ste
             if b:
                 acc[int(t)] += float(b)
     grand = sorted(totals.items(), key=lambda kv: -sum(kv[1].values()))[:limit]
-    from logyard.logql.metric.floatfmt import format_value as format_float
+    from logyard.gocompat.floatfmt import format_value as format_float
 
     if step is None:
         result = [{"metric": dict(k), "value": [end / NS, format_float(sum(v.values()))]} for k, v in grand]

@@ -29,16 +29,16 @@ import numpy as np
 import pyarrow as pa
 
 from logyard.errors import BadRequestError, LimitError
+from logyard.gocompat.durations import format_duration, format_prom_duration
 from logyard.labels import LabelSet
-from logyard.logql.syntax import ast
 from logyard.logql.deadline import NO_DEADLINE, Deadline
-from logyard.logql.durations import format_duration, format_prom_duration
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.metric import additive, binop, limits, range_agg, result_json, steps, vector_agg
 from logyard.logql.metric.series import StepMatrix
-from logyard.logql.syntax.parser import parse
 from logyard.logql.pipeline import compile_pipeline, needs_labels_after_parsers
 from logyard.logql.rows import Rows, group_codes, group_codes_by_meta_names, meta_pairs
+from logyard.logql.syntax import ast
+from logyard.logql.syntax.parser import parse
 from logyard.logql.unwrap import unwrap_value
 
 INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "

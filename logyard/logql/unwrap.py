@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from logyard.logql.stages.gotext import parse_float
-from logyard.logql.durations import parse_bytes, parse_go_duration
+from logyard.gocompat.humanize import parse_bytes
+from logyard.gocompat.text import parse_float
+from logyard.units import parse_go_duration
 
 SAMPLE_EXTRACTION_ERROR = "SampleExtractionErr"
 

@@ -187,7 +187,7 @@ def line_regex_without_empty_legs(pattern: str) -> str | bool | None:
         return True
     if sum(1 for lit in literals if len(lit) == 1) > 1 or len({lit[0] for lit in literals}) < len(literals):
         return None  # Go would factor these legs differently
-    from logyard.logql.gotext import re2_escape
+    from logyard.gocompat.text import re2_escape
 
     body = "|".join(re2_escape(lit) for lit in literals)
     return ("(?i)" if ignore_case else "") + body

@@ -16,7 +16,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from logyard.errors import ParseError
-from logyard.logql.durations import parse_bytes, parse_duration, parse_prom_duration
+from logyard.gocompat.humanize import parse_bytes
+from logyard.units import parse_go_duration, parse_prom_duration
 
 EOF = "$end"
 
@@ -335,6 +336,14 @@ class Lexer:
 _LITNAME = {"": "decimal literal", "x": "hexadecimal literal", "o": "octal literal", "0": "octal literal",
             "b": "binary literal"}
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_duration(text: str) -> int:
+    """Loki's duration token: Prometheus syntax first, Go's syntax as the fallback."""
+    try:
+        return parse_prom_duration(text)
+    except ValueError:
+        return parse_go_duration(text)
 
 
 def _digits(src: str, i: int, base: int, invalid: str) -> tuple[int, int, str]:

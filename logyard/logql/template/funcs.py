@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from logyard.logql.durations import parse_bytes, parse_go_duration
-from logyard.logql.gotext import GO_SPACE, compile_re2, parse_float
+from logyard.gocompat.humanize import parse_bytes
+from logyard.gocompat.text import GO_SPACE, compile_re2, parse_float
+from logyard.units import parse_go_duration
 
 from .builtins import FuncError, and_, eq, html, index, js, length, lt, or_, slice_, truth
 from .values import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
-from logyard.logql.gotext import go_quote
+from logyard.gocompat.text import go_quote
 
 NO_VALUE = object()  # a missing key of a map that is not the label map: prints "<no value>"
 
