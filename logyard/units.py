@@ -27,7 +27,7 @@ refuses it, whatever the quirk that gets it there:
 - a number alone is bytes (YAML `262144` and `"262144"` alike);
 - logyard also takes a fraction (`1.5MiB` = 1572864), which Loki refuses; a fraction of a byte is cut.
 LogQL's byte literals (`| size > 150KB`) are go-humanize's, where KB is 1000: that grammar stays in
-`logyard.logql.durations.parse_bytes`.
+`logyard.gocompat.humanize.parse_bytes`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """logyard.units: the config duration and size grammar, with Loki's quirks pinned by name.
 
-The Prometheus and Go dialects it also holds are pinned in tests/logql/test_parser_durations.py."""
+The Prometheus and Go dialects it also holds are pinned in tests/gocompat/test_durations.py."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ from logyard.agent.push import encode_entries
 from logyard.agent.relabel import Relabeler, public
 from logyard.agent.shipper import Shipper
 from logyard.agent.stages import Entry, Pipeline
-from logyard.agent.stages.gotime import parse_rfc3339
 from logyard.agent.targets import TargetInfo, TargetRegistry
+from logyard.gocompat.timelayout import parse_rfc3339
 from logyard.labels import LabelSet
 
 log = logging.getLogger("logyard.agent.docker")

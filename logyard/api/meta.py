@@ -30,7 +30,7 @@ from logyard.api.params import (
 from logyard.api.responses import json_response, success
 from logyard.api.server import Server
 from logyard.labels import LabelSet
-from logyard.logql.metric.floatfmt import format_value as format_float
+from logyard.gocompat.floatfmt import format_value as format_float
 
 NS = 1_000_000_000
 

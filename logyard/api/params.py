@@ -19,7 +19,7 @@ from starlette.requests import Request
 from logyard.errors import BadRequestError
 from logyard.labels import quote
 from logyard.logql.metric.steps import check_step, default_step_ns
-from logyard.logql.parser import parse_matchers
+from logyard.logql.syntax.parser import parse_matchers
 from logyard.units import parse_seconds_or_duration
 
 NS = 1_000_000_000

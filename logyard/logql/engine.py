@@ -29,25 +29,21 @@ import numpy as np
 import pyarrow as pa
 
 from logyard.errors import BadRequestError, LimitError
+from logyard.gocompat.durations import format_duration, format_prom_duration
 from logyard.labels import LabelSet
-from logyard.logql import ast
 from logyard.logql.deadline import NO_DEADLINE, Deadline
-from logyard.logql.durations import format_duration, format_prom_duration
+from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.metric import additive, binop, limits, range_agg, result_json, steps, vector_agg
 from logyard.logql.metric.series import StepMatrix
-from logyard.logql.parser import parse
-from logyard.logql.pipeline import compile_pipeline, needs_labels_after_parsers
+from logyard.logql.pipeline import _label_node, compile_pipeline, needs_labels_after_parsers
 from logyard.logql.rows import Rows, group_codes, group_codes_by_meta_names, meta_pairs
+from logyard.logql.syntax import ast
+from logyard.logql.syntax.parser import parse
 from logyard.logql.unwrap import unwrap_value
 
 INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "
                      "to a range query type")
-
-# Range operations whose `sum by` parent Loki pushes into the extractor (canInjectVectorGrouping).
-_INJECTABLE = frozenset({"bytes_over_time", "bytes_rate", "count_over_time", "rate", "sum_over_time"})
-_BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
-
 
 QUERY_TOO_LONG = "the query time range exceeds the limit (query length: {length}, limit: {limit})"
 MS = 1_000_000
@@ -256,9 +252,15 @@ def required_substrings(log: ast.LogQuery) -> list[str]:
     return [f.value for f in log.line_filters() if f.op == "|=" and not f.or_values and not f.is_ip and f.value]
 
 
+def _injects_grouping(parent: ast.VectorAggregation, child: ast.RangeAggregation) -> bool:
+    """Whether the parent's grouping is pushed into the child's extractor (Loki's
+    canInjectVectorGrouping: `sum by (g)` over count_over_time, rate, ...)."""
+    return FUNCTION_BY_NAME[parent.op].injects_grouping and FUNCTION_BY_NAME[child.op].takes_sum_grouping
+
+
 def _has_sort(expr) -> bool:
     """Loki keeps the evaluation order of an instant vector when sort/sort_desc appears anywhere."""
-    return any(isinstance(e, ast.VectorAggregation) and e.op in ("sort", "sort_desc") for e in ast.walk(expr))
+    return any(isinstance(e, ast.VectorAggregation) and FUNCTION_BY_NAME[e.op].sorts for e in ast.walk(expr))
 
 
 # Rows run through the row stages at once when extracting samples: between two slices the deadline
@@ -272,12 +274,12 @@ def _result_range_aggregation(expr) -> ast.RangeAggregation | None:
 
     That is the root itself, or under `sort`/`sort_desc` (they keep every series), or the child of
     such a `sum` when Loki's vector grouping is injected into it (no grouping of its own)."""
-    while isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "sort_desc") and expr.grouping is None:
+    while isinstance(expr, ast.VectorAggregation) and FUNCTION_BY_NAME[expr.op].sorts and expr.grouping is None:
         expr = expr.expr
     if isinstance(expr, ast.RangeAggregation):
         return expr
-    if (isinstance(expr, ast.VectorAggregation) and expr.op == "sum" and isinstance(expr.expr, ast.RangeAggregation)
-            and expr.expr.grouping is None and expr.expr.op in _INJECTABLE):
+    if (isinstance(expr, ast.VectorAggregation) and isinstance(expr.expr, ast.RangeAggregation)
+            and expr.expr.grouping is None and _injects_grouping(expr, expr.expr)):
         return expr.expr
     return None
 
@@ -346,8 +348,7 @@ class _Eval:
     # --- range aggregations ---------------------------------------------------------------------
     def range_aggregation(self, expr: ast.RangeAggregation, parent) -> StepMatrix:
         grouping = expr.grouping
-        if (grouping is None and isinstance(parent, ast.VectorAggregation) and parent.op == "sum"
-                and expr.op in _INJECTABLE):
+        if grouping is None and isinstance(parent, ast.VectorAggregation) and _injects_grouping(parent, expr):
             grouping = parent.grouping or ast.Grouping(without=False, labels=())
         key = (expr, grouping)
         try:
@@ -365,7 +366,7 @@ class _Eval:
             inner = additive.additive_step_matrix("count_over_time", labels, ids, ts, values, grid,
                                                   expr.range_ns, expr.offset_ns)
             return range_agg.absent_over_time(inner, range_agg.absent_labels(expr.log.selector.matchers))
-        if expr.op in additive.ADDITIVE_OPS:
+        if FUNCTION_BY_NAME[expr.op].additive:
             out = additive.additive_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
                                                 expr.offset_ns, unwrap=expr.unwrap is not None)
         else:
@@ -398,7 +399,7 @@ class _Eval:
         columns = ["stream", "ts", "meta"] if need_meta else ["stream", "ts"]
         if need_line:
             columns.append("line")
-        if expr.op in _BYTES_OPS:
+        if FUNCTION_BY_NAME[expr.op].bytes_samples:
             columns.append("len")
         keys: dict[LabelSet, int] = {}
         key_cache: dict[tuple, int] = {}  # (stream, metadata) -> series id, across windows
@@ -471,21 +472,20 @@ class _Eval:
                 kid = key_cache[key] = keys.setdefault(labels, len(keys))
             key_ids[j] = kid
         ids = key_ids[codes]
-        vals = rows.line_bytes().astype(np.float64) if expr.op in _BYTES_OPS else None  # None: all 1
+        vals = rows.line_bytes().astype(np.float64) if FUNCTION_BY_NAME[expr.op].bytes_samples else None  # None: all 1
         return ids, rows.ts, vals
 
     def _row_samples(self, expr, compiled, rows: Rows, grouping, keys):
         unwrap = expr.unwrap
         filters = None
         if unwrap is not None and unwrap.filters:
-            from logyard.logql.pipeline import _label_node
-
             filters = [_label_node(f, stage=True) for f in unwrap.filters]
         values: list[float] = []
+        bytes_samples = FUNCTION_BY_NAME[expr.op].bytes_samples
 
         def extra(ts, line, lbs):
             if unwrap is None:
-                values.append(float(len(line.encode())) if expr.op in _BYTES_OPS else 1.0)
+                values.append(float(len(line.encode())) if bytes_samples else 1.0)
                 return lbs.labels()
             raw = lbs.get(unwrap.label)
             if raw is None:

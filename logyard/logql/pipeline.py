@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from logyard.labels import LabelSet
-from logyard.logql import ast
+from logyard.logql.syntax import ast
 from logyard.logql import stages as st
 from logyard.logql.rows import Rows, meta_pairs
 

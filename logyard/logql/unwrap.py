@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from logyard.logql.stages.gotext import parse_float
-from logyard.logql.durations import parse_bytes, parse_go_duration
+from logyard.gocompat.text import parse_float
+from logyard.logql.functions import CONVERSION, FUNCTIONS
+
+# conversion name -> its kernel; no conversion: Go's ParseFloat
+_CONVERT = {f.name: f.convert for f in FUNCTIONS if f.kind == CONVERSION}
 
 SAMPLE_EXTRACTION_ERROR = "SampleExtractionErr"
 
@@ -12,11 +15,7 @@ def unwrap_value(raw: str, conv: str, lbs) -> float:
     """The sample value of `raw`; a conversion failure flags the row (value 0), as Loki does."""
     text = raw.strip()
     try:
-        if conv in ("duration", "duration_seconds"):
-            return parse_go_duration(text) / 1e9
-        if conv == "bytes":
-            return float(parse_bytes(text))
-        return parse_float(text)
+        return _CONVERT.get(conv, parse_float)(text)
     except ValueError as exc:
         if not lbs.has_err():
             lbs.set_error(SAMPLE_EXTRACTION_ERROR, str(exc))

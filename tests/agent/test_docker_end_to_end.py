@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from logyard.agent.stages.gotime import parse_rfc3339
+from logyard.gocompat.timelayout import parse_rfc3339
 from tests.agent.helpers import AgentProcess, LogyardServer, wait_until
 from tests.agent.receiver import Receiver
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from logyard.agent.docker_target import Demuxer, LineAssembler, default_labels, meta_labels
-from logyard.agent.stages.gotime import parse_rfc3339
+from logyard.gocompat.timelayout import parse_rfc3339
 
 T1, T2 = "2026-01-02T03:04:05.000000001Z", "2026-01-02T03:04:05.000000002Z"
 

@@ -57,7 +57,7 @@ scrape_configs:
             (f'{{{base}, service="api", stream="stdout"}}', "plain"),
         ]
         truth = c.logs(stdout=True, stderr=False, timestamps=True).decode().splitlines()
-        from logyard.agent.stages.gotime import parse_rfc3339
+        from logyard.gocompat.timelayout import parse_rfc3339
 
         with sink.lock:
             assert sorted(ts for _, ts, _ in sink.order) == sorted(parse_rfc3339(t.split(" ")[0]) for t in truth)

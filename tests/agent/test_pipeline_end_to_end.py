@@ -5,9 +5,9 @@ stand-in receiver on 127.0.0.1."""
 from __future__ import annotations
 
 from logyard.agent.main import Agent
-from logyard.agent.stages.gotime import parse_rfc3339
 from logyard.config.agent import AgentConfig
 from logyard.config.loader import parse_model
+from logyard.gocompat.timelayout import parse_rfc3339
 from tests.agent.helpers import wait_until
 from tests.agent.receiver import Receiver
 

@@ -6,8 +6,8 @@ import pytest
 
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.stages import Entry, build_pipeline
-from logyard.agent.stages.gotime import make_parser, parse_rfc3339
 from logyard.errors import ConfigError
+from logyard.gocompat.timelayout import make_parser, parse_rfc3339
 
 
 def run(stages, lines, labels=None, ts=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from logyard.labels import LabelSet
-from logyard.logql.parser import parse
+from logyard.logql.syntax.parser import parse
 from logyard.logql.pipeline import compile_pipeline
 from logyard.logql.rows import Rows
 

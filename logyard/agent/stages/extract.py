@@ -9,9 +9,9 @@ import orjson
 import re2
 
 from logyard.agent.stages import Entry, Stage, options, source_value, stage
-from logyard.agent.stages.gotime import parse_rfc3339
 from logyard.agent.stages.jmes import compile_path, search
 from logyard.errors import ConfigError
+from logyard.gocompat.timelayout import parse_rfc3339
 
 
 _NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")

@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 from logyard.agent.stages import Entry, Stage, stringify, options, source_value, stage
 from logyard.agent.stages.extract import compile_re2
-from logyard.agent.stages.gotime import make_parser
 from logyard.errors import ConfigError
+from logyard.gocompat.timelayout import make_parser
 from logyard.labels import is_valid_label_name
 
 

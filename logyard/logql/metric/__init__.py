@@ -6,5 +6,5 @@
 - `binop`: arithmetic, comparisons, `and`/`or`/`unless`, matching, `vector(x)`, `label_replace`.
 - `limits`: Loki's pipeline-error and series-limit checks on results.
 - `series`: `Series`/`Matrix` (answers) and `StepMatrix` (series aligned on the grid, between nodes).
-- `floatfmt`, `result_json`: numbers and the `data` object exactly as Loki prints them.
+- `result_json`: the `data` object exactly as Loki prints it (numbers through `logyard.gocompat.floatfmt`).
 """

@@ -14,13 +14,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from logyard.labels import LabelSet, Matcher
+from logyard.logql.functions import FUNCTION_BY_NAME, PHI, RANGE
 from logyard.logql.metric.series import StepMatrix
-
-RANGE_OPS = frozenset({
-    "count_over_time", "rate", "bytes_over_time", "bytes_rate", "sum_over_time", "avg_over_time",
-    "min_over_time", "max_over_time", "stddev_over_time", "stdvar_over_time", "quantile_over_time",
-    "first_over_time", "last_over_time", "rate_counter", "absent_over_time",
-})
 
 # Gathered copies of overlapping windows are built in chunks of at most this many samples.
 _GATHER_CHUNK = 1 << 22
@@ -59,10 +54,11 @@ def evaluate_range_batch(op: str, series_ids: np.ndarray, sample_ts: np.ndarray,
     Returns (n_series, n_steps) arrays. `unwrap=True` makes `rate` the per-second sum of the values
     (Loki's `rate` over `| unwrap`), instead of the per-second count of lines.
     """
-    if op not in RANGE_OPS:
+    function = FUNCTION_BY_NAME.get(op)
+    if function is None or function.kind != RANGE:
         raise AssertionError(f"BUG: unknown range aggregation {op!r}")
-    if op == "quantile_over_time" and param is None:
-        raise AssertionError("BUG: quantile_over_time needs its φ parameter")
+    if function.param == PHI and param is None:
+        raise AssertionError(f"BUG: {op} needs its φ parameter")
     series_ids = np.asarray(series_ids, dtype=np.int64)
     ts = np.asarray(sample_ts, dtype=np.int64)
     values = np.asarray(sample_values, dtype=np.float64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import orjson
 
-from logyard.logql.metric.floatfmt import format_value, timestamp_json
+from logyard.gocompat.floatfmt import format_value, timestamp_json
 from logyard.logql.metric.series import Matrix, StepMatrix
 
 NS_PER_MS = 1_000_000

@@ -13,9 +13,8 @@ from typing import Sequence
 import numpy as np
 
 from logyard.labels import LabelSet
+from logyard.logql.functions import FUNCTION_BY_NAME, VECTOR_AGG
 from logyard.logql.metric.series import StepMatrix
-
-VECTOR_OPS = frozenset({"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc"})
 
 
 def group_labels(labels: LabelSet, grouping: Sequence[str], without: bool) -> LabelSet:
@@ -32,7 +31,8 @@ def aggregate(op: str, sm: StepMatrix, grouping: Sequence[str] = (), without: bo
     `sum(x)` is `by ()`: one group with no labels. The result of sort/sort_desc is ordered by the
     value at the last step (what an instant query returns); other results are ordered by group.
     """
-    if op not in VECTOR_OPS:
+    function = FUNCTION_BY_NAME.get(op)
+    if function is None or function.kind != VECTOR_AGG or not function.evaluated:
         raise AssertionError(f"BUG: unknown vector aggregation {op!r}")
     if op in ("topk", "bottomk"):
         return _top(sm, grouping, without, int(param), largest=op == "topk")

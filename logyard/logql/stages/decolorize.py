@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logyard.logql.gotext import compile_re2
+from logyard.gocompat.text import compile_re2
 
 from .builder import LabelsBuilder
 from .line_filter import as_string_array

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from logyard.errors import BadRequestError
-from logyard.logql.template import Template, TemplateError, parse_template
+from logyard.logql.template.execute import Template, TemplateError, parse_template
 
 from .builder import ERROR_LABEL, PARSED, LabelsBuilder
 

@@ -12,7 +12,7 @@ import ipaddress
 import re
 
 from logyard.errors import BadRequestError
-from logyard.logql.gotext import go_quote
+from logyard.gocompat.text import go_quote
 
 _IPV4_SPAN = re.compile(rb"[0-9.]*")
 _IPV6_SPAN = re.compile(rb"[0-9a-fA-F:.]*")

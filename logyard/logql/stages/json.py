@@ -20,8 +20,8 @@ import re
 from collections.abc import Mapping
 
 from logyard.errors import BadRequestError
+from logyard.gocompat.text import GO_SPACE
 from logyard.labels import is_valid_label_name
-from logyard.logql.gotext import GO_SPACE
 
 from .builder import PARSED, LabelsBuilder
 from .jsonscan import (

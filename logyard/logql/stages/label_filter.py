@@ -16,8 +16,9 @@ Loki's rules, copied:
 from __future__ import annotations
 
 from logyard.errors import BadRequestError
-from logyard.logql.durations import parse_bytes, parse_go_duration
-from logyard.logql.gotext import compile_re2, parse_float
+from logyard.gocompat.humanize import parse_bytes
+from logyard.gocompat.text import compile_re2, parse_float
+from logyard.units import parse_go_duration
 
 from .builder import LabelsBuilder
 from .ip import IPMatcher

@@ -20,6 +20,8 @@ import re
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from re._constants import ANY, BRANCH, IN, LITERAL, MAX_REPEAT, MAXREPEAT, MIN_REPEAT, SUBPATTERN  # type: ignore[import-not-found]
 
+from logyard.gocompat.text import re2_escape
+
 # (kind, literal) alternatives: kind "eq" or "contains"; one of them must hold.
 Alternatives = list[tuple[str, str]]
 
@@ -187,7 +189,5 @@ def line_regex_without_empty_legs(pattern: str) -> str | bool | None:
         return True
     if sum(1 for lit in literals if len(lit) == 1) > 1 or len({lit[0] for lit in literals}) < len(literals):
         return None  # Go would factor these legs differently
-    from logyard.logql.gotext import re2_escape
-
     body = "|".join(re2_escape(lit) for lit in literals)
     return ("(?i)" if ignore_case else "") + body

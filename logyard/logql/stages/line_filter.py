@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.errors import BadRequestError
-from logyard.logql.gotext import compile_re2
+from logyard.gocompat.text import compile_re2
 
 from .ip import IPMatcher
 from .label_regex import line_regex_without_empty_legs

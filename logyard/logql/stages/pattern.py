@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from logyard.errors import BadRequestError
-from logyard.logql.gotext import re2_escape
+from logyard.gocompat.text import re2_escape
 
 from .builder import LabelsBuilder
 

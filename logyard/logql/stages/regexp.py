@@ -7,7 +7,7 @@ not take part in the match is set to "". At least one named group is required.
 from __future__ import annotations
 
 from logyard.errors import BadRequestError
-from logyard.logql.gotext import compile_re2
+from logyard.gocompat.text import compile_re2
 
 from .builder import LabelsBuilder
 from .logfmt import sanitize_label_key

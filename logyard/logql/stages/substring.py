@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logyard.logql.gotext import re2_escape
+from logyard.gocompat.text import re2_escape
 
 # Line bytes from which the RE2 kernel beats the buffer scan (measured on the benchmark day).
 RE2_MIN_BYTES = 1 << 20

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logyard.labels import LabelSet
+from logyard.logql.functions import RANGE, names
 from logyard.logql.metric import range_agg
 from logyard.logql.metric.range_agg import (
-    RANGE_OPS,
     absent_over_time,
     evaluate_range,
     evaluate_range_batch,
@@ -21,6 +21,7 @@ from logyard.logql.metric.vector_agg import aggregate
 from .conftest import actual_points, assert_same_points, case_grid, expected_points, load_case
 
 S = 1_000_000_000
+RANGE_OPS = names(RANGE)
 
 
 def reference(op, ts, values, t_end, range_ns, param=None, unwrap=False):

@@ -16,7 +16,7 @@ from logyard.logql.stages import (
     run_stages,
 )
 from logyard.logql.stages.line_filter import LineFilter
-from logyard.logql.template import TemplateError, parse_template
+from logyard.logql.template.execute import TemplateError, parse_template
 
 LINE_CHARS = st.lists(st.sampled_from(list('{}[]":,=\\ \tab1.-eé\x1b\nut') + ["null", "true", "\\u00e9"]),
                       max_size=40).map("".join)

@@ -1,11 +1,10 @@
-"""drop and keep, with Loki's special cases for __error__ and __error_details__."""
+"""drop, with Loki's special cases for __error__ and __error_details__."""
 
 from __future__ import annotations
 
 from logyard.labels import Matcher
 from logyard.logql.stages.builder import LabelsBuilder
 from logyard.logql.stages.drop import DropLabels
-from logyard.logql.stages.keep import KeepLabels
 
 
 def run(stage, stream, meta=None, err="", details=""):
@@ -24,9 +23,3 @@ def test_drop_error_clears_the_error_but_not_its_details():
     assert run(DropLabels(["__error__"]), {"a": "1"}, err="E", details="D") == {"a": "1", "__error_details__": "D"}
     assert run(DropLabels([Matcher("__error__", "=", "E"), "__error_details__"]), {"a": "1"},
                err="E", details="D") == {"a": "1"}
-
-
-def test_keep_drops_everything_else_including_metadata_but_never_error_labels():
-    stage = KeepLabels(["a", Matcher("b", "=", "2")])
-    assert run(stage, {"a": "1", "b": "3", "c": "4"}, {"detected_level": "info"}, err="E", details="D") == {
-        "a": "1", "__error__": "E", "__error_details__": "D"}

@@ -1,4 +1,5 @@
-"""Small Go-compatibility helpers the stages share: Go's `%q`, `strconv.ParseFloat`, RE2 escaping.
+"""Go's text handling as Loki's texts show it: `%q`, `strconv.ParseFloat`, `unicode.IsSpace`, RE2
+escaping, and Go's wording of regexp errors.
 
 Loki's error details and label values are produced by Go's standard library; these helpers spell
 them the same way so `__error_details__` and formatted values match Loki byte for byte.

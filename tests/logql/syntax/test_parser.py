@@ -7,8 +7,8 @@ import pytest
 
 from logyard.errors import BadRequestError, ParseError
 from logyard.labels import Matcher
-from logyard.logql import ast
-from logyard.logql.parser import parse, parse_matchers
+from logyard.logql.syntax import ast
+from logyard.logql.syntax.parser import parse, parse_matchers
 from tests.conformance.test_conformance import KNOWN_DIFFERENCES
 from tests.support.paths import CONFORMANCE
 

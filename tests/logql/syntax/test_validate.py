@@ -2,7 +2,7 @@
 
 import pytest
 
-from logyard.logql.validate import (
+from logyard.logql.syntax.validate import (
     go_regexp_error,
     pattern_filter_error,
     pattern_parser_error,

@@ -21,20 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from logyard.logql.durations import parse_bytes, parse_go_duration
-from logyard.logql.gotext import GO_SPACE, compile_re2, parse_float
+from logyard.gocompat.fmt import NO_VALUE, go_type, sprint, sprintf, sprintln
+from logyard.gocompat.humanize import parse_bytes
+from logyard.gocompat.text import GO_SPACE, compile_re2, parse_float
+from logyard.gocompat.timevalue import ZERO_TIME_NS, GoTime, parse_time
+from logyard.units import parse_go_duration
 
-from .template_builtins import FuncError, and_, eq, html, index, js, length, lt, or_, slice_, truth
-from .template_values import (
-    NO_VALUE,
-    ZERO_TIME_NS,
-    GoTime,
-    go_type,
-    parse_time,
-    sprint,
-    sprintf,
-    sprintln,
-)
+from .builtins import FuncError, and_, eq, html, index, js, length, lt, or_, slice_, truth
 
 
 @dataclass(slots=True)

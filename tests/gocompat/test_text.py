@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from logyard.logql.gotext import compile_re2, go_quote, parse_float, re2_escape
+from logyard.gocompat.text import compile_re2, go_quote, parse_float, re2_escape
 
 
 @pytest.mark.parametrize(

@@ -16,33 +16,25 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from logyard.errors import ParseError
-from logyard.logql.durations import parse_bytes, parse_duration, parse_prom_duration
+from logyard.gocompat.humanize import parse_bytes
+from logyard.logql.functions import FUNCTIONS as FUNCTION_TABLE
+from logyard.units import parse_go_duration, parse_prom_duration
 
 EOF = "$end"
 
-# Keywords and punctuation: their text (lower-cased) is their token name.
+# Keywords and punctuation: their text (lower-cased) is their token name. Function names are in
+# `logyard.logql.functions`.
 KEYWORDS = frozenset({
     ",", ".", "{", "}", "=", "!=", "=~", "!~", "!>", "|=", "|~", "|>", "|", "(", ")", "[", "]",
-    "unwrap", "by", "without", "bool", "label_replace", "offset", "on", "ignoring", "group_left",
+    "unwrap", "by", "without", "bool", "offset", "on", "ignoring", "group_left",
     "group_right", "or", "and", "unless", "+", "-", "*", "/", "%", "^", "==", ">", ">=", "<", "<=",
-    "json", "regexp", "logfmt", "unpack", "pattern", "label_format", "line_format", "ip", "decolorize",
+    "json", "regexp", "logfmt", "unpack", "pattern", "label_format", "line_format", "decolorize",
     "drop", "keep",
 })
 
-# Function names: keywords only when followed by `(` or `by (`/`without (`; Loki names them in capitals
-# unless they are also in KEYWORDS (`ip`, `label_replace`).
-FUNCTIONS = {
-    "rate": "RATE", "rate_counter": "RATE_COUNTER", "count_over_time": "COUNT_OVER_TIME",
-    "bytes_rate": "BYTES_RATE", "bytes_over_time": "BYTES_OVER_TIME", "avg_over_time": "AVG_OVER_TIME",
-    "sum_over_time": "SUM_OVER_TIME", "min_over_time": "MIN_OVER_TIME", "max_over_time": "MAX_OVER_TIME",
-    "stdvar_over_time": "STDVAR_OVER_TIME", "stddev_over_time": "STDDEV_OVER_TIME",
-    "quantile_over_time": "QUANTILE_OVER_TIME", "first_over_time": "FIRST_OVER_TIME",
-    "last_over_time": "LAST_OVER_TIME", "absent_over_time": "ABSENT_OVER_TIME", "vector": "VECTOR",
-    "sum": "SUM", "avg": "AVG", "max": "MAX", "min": "MIN", "count": "COUNT", "stddev": "STDDEV",
-    "stdvar": "STDVAR", "bottomk": "BOTTOMK", "topk": "TOPK", "sort": "SORT", "sort_desc": "SORT_DESC",
-    "approx_topk": "APPROX_TOPK", "label_replace": "label_replace", "bytes": "BYTES_CONV",
-    "duration": "DURATION_CONV", "duration_seconds": "DURATION_SECONDS_CONV", "ip": "ip",
-}
+# Function name -> Loki's token name; a function name is a keyword only when `(` or `by (` /
+# `without (` follows it.
+FUNCTIONS = {f.name: f.token_name for f in FUNCTION_TABLE}
 
 PARSER_FLAGS = frozenset({"--strict", "--keep-empty"})
 
@@ -335,6 +327,14 @@ class Lexer:
 _LITNAME = {"": "decimal literal", "x": "hexadecimal literal", "o": "octal literal", "0": "octal literal",
             "b": "binary literal"}
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_duration(text: str) -> int:
+    """Loki's duration token: Prometheus syntax first, Go's syntax as the fallback."""
+    try:
+        return parse_prom_duration(text)
+    except ValueError:
+        return parse_go_duration(text)
 
 
 def _digits(src: str, i: int, base: int, invalid: str) -> tuple[int, int, str]:

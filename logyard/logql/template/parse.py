@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from logyard.errors import BadRequestError
 
-from .template_funcs import FUNCS
-from .template_lex import (
+from .funcs import FUNCS
+from .lex import (
     ASSIGN,
     BOOL,
     CHAR,

@@ -15,7 +15,11 @@ import re
 import re2
 
 from logyard.errors import BadRequestError, ParseError
-from logyard.logql import ast
+from logyard.logql.stages.ip import IPMatcher
+from logyard.logql.stages.json import JSONExpressionParser
+from logyard.logql.stages.logfmt import LogfmtExpressionParser
+from logyard.logql.syntax import ast
+from logyard.logql.template.execute import parse_template
 
 EMPTY_COMPATIBLE = ("queries require at least one regexp or equality matcher that does not have an "
                     "empty-compatible value. For instance, app=~\".*\" does not meet this requirement, "
@@ -58,8 +62,6 @@ def line_filter_error(f: ast.LineFilter) -> str | None:
         if is_ip:
             if f.op not in ("|=", "!="):
                 return "ip: invalid operation"
-            from logyard.logql.stages.ip import IPMatcher  # imported late, like the template engine
-
             try:
                 IPMatcher(value)
             except BadRequestError as e:
@@ -103,10 +105,7 @@ def check_selector(selector: ast.StreamSelector) -> None:
 def stage_error(stage) -> str | None:
     """The error Loki gives when it builds this stage, or None."""
     if isinstance(stage, (ast.JSONParser, ast.LogfmtParser)) and stage.params:
-        # the parameter expressions are checked by the stages that run them (imported late)
-        from logyard.logql.stages.json import JSONExpressionParser
-        from logyard.logql.stages.logfmt import LogfmtExpressionParser
-
+        # the parameter expressions are checked by the stages that run them
         expressions = {p.name: p.expression for p in stage.params}
         try:
             if isinstance(stage, ast.JSONParser):
@@ -136,8 +135,6 @@ def stage_error(stage) -> str | None:
 
 def template_error(text: str, name: str) -> str | None:
     """Go text/template's parse error for `text` (named `name`, as Loki names them), or None."""
-    from logyard.logql.template import parse_template  # imported late: only templates need the engine
-
     try:
         parse_template(text, name=name)
     except BadRequestError as e:

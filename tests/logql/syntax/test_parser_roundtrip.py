@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from logyard.errors import LogyardError
 from logyard.labels import Matcher
-from logyard.logql import ast
-from logyard.logql.lexer import FUNCTIONS, KEYWORDS
-from logyard.logql.parser import parse, parse_unvalidated
+from logyard.logql.syntax import ast
+from logyard.logql.syntax.lexer import FUNCTIONS, KEYWORDS
+from logyard.logql.syntax.parser import parse, parse_unvalidated
 
 RESERVED = {k for k in KEYWORDS if k.isidentifier()}
 

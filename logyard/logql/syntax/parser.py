@@ -18,14 +18,31 @@ from __future__ import annotations
 
 import difflib
 
-from logyard.errors import ParseError
+from logyard.errors import BadRequestError, ParseError
 from logyard.labels import Matcher, quote
-from logyard.logql import ast
-from logyard.logql.lexer import EOF, FUNCTIONS, Lexer, Token
+from logyard.logql.functions import (
+    CONVERSION,
+    EMPTY,
+    FORBIDDEN,
+    FUNCTION_BY_NAME,
+    FUNCTION_BY_TOKEN,
+    FUNCTIONS,
+    K,
+    LABEL,
+    NEVER,
+    PHI,
+    RANGE,
+    REQUIRED,
+    VECTOR_AGG,
+)
+from logyard.logql.syntax import ast, validate
+from logyard.logql.syntax.lexer import EOF, Lexer, Token
 
 MAX_INPUT_SIZE = 131072  # Loki refuses queries of this many bytes or more
 
-# Loki's internal token order: expected tokens are listed in this order.
+# Loki's internal token order (its grammar's %token list): expected tokens are listed in this order.
+# Of the function tokens only the unwrap conversions are ever expected; a new range or vector
+# function need not be added here.
 TOKEN_ORDER = {name: i for i, name in enumerate([
     "BYTES", "IDENTIFIER", "STRING", "NUMBER", "FUNCTION_FLAG", "DURATION", "RANGE", "MATCHERS", "LABELS",
     "=", "=~", "!~", "!>", "{", "}", "[", "]", ",", ".", "|~", "|=", "|>", "(", ")", "by", "without",
@@ -39,20 +56,8 @@ TOKEN_ORDER = {name: i for i, name in enumerate([
     "<=", ">", ">=", "+", "-", "*", "/", "%", "^",
 ])}
 
-RANGE_OPS = {
-    "COUNT_OVER_TIME": "count_over_time", "RATE": "rate", "RATE_COUNTER": "rate_counter",
-    "BYTES_OVER_TIME": "bytes_over_time", "BYTES_RATE": "bytes_rate", "AVG_OVER_TIME": "avg_over_time",
-    "SUM_OVER_TIME": "sum_over_time", "MIN_OVER_TIME": "min_over_time", "MAX_OVER_TIME": "max_over_time",
-    "STDVAR_OVER_TIME": "stdvar_over_time", "STDDEV_OVER_TIME": "stddev_over_time",
-    "QUANTILE_OVER_TIME": "quantile_over_time", "FIRST_OVER_TIME": "first_over_time",
-    "LAST_OVER_TIME": "last_over_time", "ABSENT_OVER_TIME": "absent_over_time",
-}
-VECTOR_OPS = {
-    "SUM": "sum", "AVG": "avg", "COUNT": "count", "MAX": "max", "MIN": "min", "STDDEV": "stddev",
-    "STDVAR": "stdvar", "BOTTOMK": "bottomk", "TOPK": "topk", "SORT": "sort", "SORT_DESC": "sort_desc",
-    "APPROX_TOPK": "approx_topk",
-}
-CONVERSIONS = {"BYTES_CONV": "bytes", "DURATION_CONV": "duration", "DURATION_SECONDS_CONV": "duration_seconds"}
+# Token -> unwrap conversion name (`| unwrap bytes(x)`).
+CONVERSIONS = {f.token_name: f.name for f in FUNCTIONS if f.kind == CONVERSION}
 LINE_FILTER_OPS = frozenset({"|=", "!=", "|~", "!~", "|>", "!>"})
 MATCH_OPS = ("=", "!=", "=~", "!~")
 # token -> (precedence, right-associative)
@@ -63,7 +68,7 @@ BINARY_OPS = {"or": (1, False), "and": (2, False), "unless": (2, False),
 # label filter connectives: precedence of `or` and `and`; `,` and juxtaposition have none in Loki's grammar
 _LABEL_PREC = {"or": 1, "and": 2}
 # Functions an expression may start with (not the unwrap conversions, nor the label filter's ip()).
-CALLABLE = sorted(set(FUNCTIONS) - {"bytes", "duration", "duration_seconds", "ip"})
+CALLABLE = sorted(f.name for f in FUNCTIONS if f.kind in (RANGE, VECTOR_AGG, LABEL))
 _ALL_EXPECTED = None  # more than four possibilities: Loki names none
 
 
@@ -168,9 +173,10 @@ class _Parser:
             return inner
         if kind in ("NUMBER", "+", "-"):
             return self.parse_literal()
-        if kind in RANGE_OPS:
+        function = FUNCTION_BY_TOKEN.get(kind)
+        if function is not None and function.kind == RANGE:
             return self.parse_range_aggregation()
-        if kind in VECTOR_OPS:
+        if function is not None and function.kind == VECTOR_AGG:
             return self.parse_vector_aggregation()
         if kind == "VECTOR":
             self.take()
@@ -217,7 +223,7 @@ class _Parser:
         return expr
 
     def parse_vector_aggregation(self):
-        op = VECTOR_OPS[self.take().kind]
+        op = FUNCTION_BY_TOKEN[self.take().kind].name
         grouping = self._grouping() if self.tok.kind in ("by", "without") else None
         self.expect("(")
         param = None
@@ -263,7 +269,7 @@ class _Parser:
     # -- range aggregations ---------------------------------------------------------------------
 
     def parse_range_aggregation(self):
-        op = RANGE_OPS[self.take().kind]
+        op = FUNCTION_BY_TOKEN[self.take().kind].name
         self.expect("(")
         param = None
         if self.tok.kind == "NUMBER":
@@ -618,36 +624,33 @@ def make_binary(op: str, lhs, rhs, bool_mod: bool, matching):
     return ast.BinaryOp(op, lhs, rhs, bool_mod, matching)
 
 
-_GROUPING_OK = frozenset({"avg_over_time", "stddev_over_time", "stdvar_over_time", "quantile_over_time",
-                          "max_over_time", "min_over_time", "first_over_time", "last_over_time"})
-_UNWRAP_OK = frozenset({"avg_over_time", "sum_over_time", "max_over_time", "min_over_time",
-                        "stddev_over_time", "stdvar_over_time", "quantile_over_time", "rate", "rate_counter",
-                        "absent_over_time", "first_over_time", "last_over_time"})
-_NO_UNWRAP_OK = frozenset({"bytes_over_time", "bytes_rate", "count_over_time", "rate", "absent_over_time"})
-
-
 def make_range_aggregation(op, log, range_ns, offset_ns, unwrap, param_text, grouping):
+    """The node, or Loki's error for the function's parameter, grouping and unwrap rules (checked
+    in Loki's order)."""
+    function = FUNCTION_BY_NAME[op]
     param = None
     if param_text is not None:
-        if op != "quantile_over_time":
+        if function.param != PHI:
             return ast.Invalid(f"parameter {param_text} not supported for operation {op}")
         param, err = go_parse_float(param_text)
         if err:
             return ast.Invalid(f"invalid parameter for operation {op}: {err}")
-    elif op == "quantile_over_time":
+    elif function.param == PHI:
         return ast.Invalid(f"parameter required for operation {op}")
-    if grouping is not None and op not in _GROUPING_OK:
+    if grouping is not None and function.grouping == NEVER:
         return ast.Invalid(f"grouping not allowed for {op} aggregation")
-    if unwrap is not None and op not in _UNWRAP_OK:
+    if unwrap is not None and function.unwrap == FORBIDDEN:
         return ast.Invalid(f"invalid aggregation {op} with unwrap")
-    if unwrap is None and op not in _NO_UNWRAP_OK:
+    if unwrap is None and function.unwrap == REQUIRED:
         return ast.Invalid(f"invalid aggregation {op} without unwrap")
     return ast.RangeAggregation(op, log, range_ns, offset_ns, unwrap, param, grouping)
 
 
 def make_vector_aggregation(op, expr, grouping, param_text):
+    """The node, or Loki's error for the function's parameter and grouping rules."""
+    function = FUNCTION_BY_NAME[op]
     param = None
-    if op in ("topk", "bottomk", "approx_topk"):
+    if function.param == K:
         if param_text is None:
             return ast.Invalid(f"parameter required for operation {op}")
         if not (param_text.isascii() and param_text.isdigit()) or int(param_text) >= 1 << 63:
@@ -655,12 +658,12 @@ def make_vector_aggregation(op, expr, grouping, param_text):
         param = int(param_text)
         if param <= 0:
             return ast.Invalid(f"invalid parameter (must be greater than 0) {op}({param_text}")
-        if op == "approx_topk" and grouping is not None:
-            return ast.Invalid(f"grouping not allowed for {op} aggregation")
     elif param_text is not None:
         return ast.Invalid(f"unsupported parameter for operation {op}({param_text},")
-    if op in ("sort", "sort_desc") and grouping is not None and grouping.labels:
-        # Loki's text, trailing space included
+    if function.grouping == NEVER and grouping is not None:
+        return ast.Invalid(f"grouping not allowed for {op} aggregation")
+    if function.grouping == EMPTY and grouping is not None and grouping.labels:
+        # Loki's text for sort and sort_desc, trailing space included
         return ast.Invalid("sort and sort_desc doesn't allow grouping by ")
     return ast.VectorAggregation(op, expr, grouping, param)
 
@@ -674,25 +677,19 @@ def new_matcher(name: str, op: str, value: str) -> Matcher:
 
 
 def check_regexp_parser(pattern: str) -> None:
-    from logyard.logql.validate import regexp_parser_error
-
-    err = regexp_parser_error(pattern)
+    err = validate.regexp_parser_error(pattern)
     if err:
         raise ParseError(f"invalid regexp parser: {err}")
 
 
 def check_pattern_parser(pattern: str) -> None:
-    from logyard.logql.validate import pattern_parser_error
-
-    err = pattern_parser_error(pattern)
+    err = validate.pattern_parser_error(pattern)
     if err:
         raise ParseError(f"invalid pattern parser: {err}")
 
 
 def go_regexp_error(pattern: str) -> str | None:
-    from logyard.logql.validate import go_regexp_error as check
-
-    return check(pattern)
+    return validate.go_regexp_error(pattern)
 
 
 def go_parse_float(text: str) -> tuple[float, str | None]:
@@ -741,10 +738,8 @@ def parse_unvalidated(query: str) -> ast.Expr:
 
 def parse(query: str) -> ast.Expr:
     """Parse and validate a LogQL query; raises ParseError with Loki's exact text."""
-    from logyard.logql.validate import validate
-
     expr = parse_unvalidated(query)
-    validate(expr)
+    validate.validate(expr)
     return expr
 
 
@@ -753,7 +748,5 @@ def parse_matchers(text: str) -> list[Matcher]:
     expr = parse(text)
     if not isinstance(expr, ast.LogQuery) or expr.pipeline:
         # Loki's ErrParseMatchers is a plain error, not a parse error
-        from logyard.errors import BadRequestError
-
         raise BadRequestError("only label matchers are supported")
     return list(expr.selector.matchers)

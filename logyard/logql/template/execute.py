@@ -1,7 +1,7 @@
 """A Go `text/template` engine for Loki's `line_format` and `label_format`.
 
-Lexer in `template_lex`, parser in `template_parse`, functions in `template_funcs`, Go value
-printing in `template_values`; this module executes. `parse_template(text)` builds a tree (text, actions, if / else if / else, range, with, variables,
+Lexer in `lex`, parser in `parse`, functions in `funcs`, Go value printing in
+`logyard.gocompat.fmt`; this module executes. `parse_template(text)` builds a tree (text, actions, if / else if / else, range, with, variables,
 pipelines, parenthesised calls, trim markers `{{- -}}`, comments) and raises `BadRequestError`
 worded as Go's parser (`template: line:1: unclosed action`). `Template.render(labels, line, ts_ns)`
 executes it with the label map as dot and Loki's function map; an execution error raises
@@ -13,10 +13,13 @@ Loki runs templates with `missingkey=zero` over a `map[string]string`, so a miss
 
 from __future__ import annotations
 
-from .template_builtins import truth
-from .template_funcs import Context, FuncError, call_function
-from .template_lex import _goq
-from .template_parse import (
+from logyard.gocompat.fmt import NO_VALUE, go_type, sprint_value
+from logyard.gocompat.timevalue import GoTime
+
+from .builtins import truth
+from .funcs import Context, FuncError, call_function
+from .lex import _goq
+from .parse import (
     ActionNode,
     BranchNode,
     ChainNode,
@@ -33,7 +36,6 @@ from .template_parse import (
     VariableNode,
     _Parser,
 )
-from .template_values import NO_VALUE, GoTime, go_type, sprint_value
 
 __all__ = ["Template", "TemplateError", "parse_template"]
 

@@ -25,11 +25,17 @@ import math
 from dataclasses import dataclass
 from typing import Iterator, Union
 
+from logyard.gocompat.durations import format_duration, format_prom_duration
 from logyard.labels import Matcher, quote
-from logyard.logql.durations import format_bytes, format_duration, format_prom_duration
 
 
 go_quote = quote  # Go's strconv.Quote; the one implementation lives in logyard.labels
+
+
+def format_bytes(n: int) -> str:
+    """A byte count as a token that parses back to exactly n (`150000B`; `0KB`, since Loki's scanner
+    fails on `0B`: "decimal literal has no digits")."""
+    return f"{n}B" if n else "0KB"
 
 
 def format_number(value: float) -> str:

@@ -4,16 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logyard.logql.durations import (
-    format_bytes,
-    format_duration,
-    format_prom_duration,
-    parse_bytes,
-    parse_duration,
-    parse_go_duration,
-    parse_prom_duration,
-    parse_seconds_or_duration,
-)
+from logyard.gocompat.durations import format_duration, format_prom_duration
+from logyard.gocompat.humanize import parse_bytes
+from logyard.logql.syntax.ast import format_bytes
+from logyard.logql.syntax.lexer import parse_duration
+from logyard.units import parse_go_duration, parse_prom_duration, parse_seconds_or_duration
 
 S = 1_000_000_000
 

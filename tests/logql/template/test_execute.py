@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logyard.errors import BadRequestError
-from logyard.logql.template import TemplateError, parse_template
+from logyard.logql.template.execute import TemplateError, parse_template
 
 LABELS = {"app": "web", "status": "200", "path": "/api/v1", "n": "42", "f": "1.5", "empty": "",
           "msg": "Hello World", "json": '{"a":{"b":[1,2]},"s":"x"}', "b64": "aGVsbG8="}

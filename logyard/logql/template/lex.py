@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logyard.logql.gotext import go_quote
+from logyard.gocompat.text import go_quote
 
 EOF_, ERROR, TEXT, LDELIM, RDELIM, SPACE, FIELD, VARIABLE, IDENT, STRING, RAW, CHAR, NUMBER, BOOL, \
     NIL, DOT, PIPE, LPAREN, RPAREN, DECLARE, ASSIGN, COMMA, KEYWORD = range(23)

@@ -3,7 +3,8 @@ html, js (and the truthiness they share), with Go's error texts."""
 
 from __future__ import annotations
 
-from .template_values import NO_VALUE, GoTime, go_type, sprint
+from logyard.gocompat.fmt import NO_VALUE, go_type, sprint
+from logyard.gocompat.timevalue import GoTime
 
 
 class FuncError(Exception):

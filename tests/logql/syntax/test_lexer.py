@@ -3,7 +3,7 @@
 import pytest
 
 from logyard.errors import ParseError
-from logyard.logql.lexer import tokenize
+from logyard.logql.syntax.lexer import tokenize
 
 
 def kinds(query: str) -> list[str]:

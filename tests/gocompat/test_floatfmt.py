@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logyard.logql.metric.floatfmt import format_timestamp_ms, format_value, timestamp_json
+from logyard.gocompat.floatfmt import format_timestamp_ms, format_value, timestamp_json
 
 
 @pytest.mark.parametrize(
