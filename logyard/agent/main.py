@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from logyard.agent.assemble import Stamper
+from logyard.agent.docker_discovery import DockerTargets
 from logyard.agent.file_target import FileTargets
 from logyard.agent.http import serve
 from logyard.agent.metrics import AgentMetrics
@@ -41,8 +42,6 @@ class Agent:
             config.scrape_configs, self.shipper, self.stamper, self.metrics, self.registry, pipelines,
             config.target_config.sync_period, fs_root or config.target_config.fs_root,
         )
-        from logyard.agent.docker_target import DockerTargets
-
         self.docker = [
             DockerTargets(sc, sd, pipelines[sc.job_name], self.shipper, self.stamper, self.metrics, self.registry,
                           docker_client_factory)

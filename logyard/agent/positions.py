@@ -2,7 +2,7 @@
 
 Promtail's layout (`positions: {key: value}`) plus `acked_seq`, the last journal record every client
 acknowledged. Keys are a file path or `docker/<container id>`; values are the reader's own position
-string (see `file_target` and `docker_target`). Written to a temporary file, fsynced and renamed, so a
+string (see `file_target` and `docker_reader`). Written to a temporary file, fsynced and renamed, so a
 crash leaves either the old or the new file, never half of one.
 """
 
