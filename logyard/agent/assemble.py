@@ -15,7 +15,7 @@ import numpy as np
 
 from logyard.agent.journal import StreamChunk
 from logyard.agent.push import encode_entries, encode_label_pairs
-from logyard.agent.stages import Entry
+from logyard.agent.stages.stage import Entry
 from logyard.labels import LabelSet
 
 

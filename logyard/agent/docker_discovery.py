@@ -25,7 +25,7 @@ from logyard.agent.docker_reader import ContainerReader, ReaderContext, engine_c
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.relabel import Relabeler, public
 from logyard.agent.shipper import Shipper
-from logyard.agent.stages import Pipeline
+from logyard.agent.stages.pipeline import Pipeline
 from logyard.agent.targets import TargetInfo, TargetRegistry
 
 log = logging.getLogger("logyard.agent.docker")

@@ -32,7 +32,8 @@ from logyard.agent.journal import StreamChunk
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.push import encode_entries
 from logyard.agent.shipper import Shipper
-from logyard.agent.stages import Entry, Pipeline
+from logyard.agent.stages.pipeline import Pipeline
+from logyard.agent.stages.stage import Entry
 from logyard.agent.targets import TargetRegistry
 from logyard.labels import LabelSet
 

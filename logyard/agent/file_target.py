@@ -21,7 +21,8 @@ from logyard.agent.assemble import Stamper, chunk_from_lines, chunks_from_entrie
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.relabel import Relabeler, public
 from logyard.agent.shipper import Shipper
-from logyard.agent.stages import Entry, Pipeline
+from logyard.agent.stages.pipeline import Pipeline
+from logyard.agent.stages.stage import Entry
 from logyard.agent.targets import TargetInfo, TargetRegistry
 from logyard.labels import LabelSet
 

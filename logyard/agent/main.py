@@ -13,7 +13,7 @@ from logyard.agent.file_target import FileTargets
 from logyard.agent.http import serve
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.shipper import Shipper
-from logyard.agent.stages import build_pipeline
+from logyard.agent.stages.pipeline import build_pipeline
 from logyard.agent.targets import TargetRegistry
 from logyard.config.agent import AgentConfig
 from logyard.startup import StartupError, writable_dir

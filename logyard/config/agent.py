@@ -185,7 +185,7 @@ class ScrapeConfig(_Model):
     def _stages_are_known(cls, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Imported late: the stage registry lives with the stages, the model only checks names and
         # options early so that a typo is a config error at start, not a crash later.
-        from logyard.agent.stages import build_pipeline
+        from logyard.agent.stages.pipeline import build_pipeline
         from logyard.errors import ConfigError
 
         try:

@@ -12,7 +12,7 @@ from logyard.agent.assemble import Stamper
 from logyard.agent.file_target import FileTailer, parse_position
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.shipper import Shipper
-from logyard.agent.stages import build_pipeline
+from logyard.agent.stages.pipeline import build_pipeline
 from logyard.agent.targets import TargetRegistry
 from logyard.config.agent import ClientConfig
 from tests.agent.helpers import wait_until

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
-from logyard.agent.stages import Entry, Stage, build_pipeline, options, source_value, stage
 from logyard.agent.stages.extract import compile_re2
 from logyard.agent.stages.selector import parse_selector
+from logyard.agent.stages.stage import Entry, Stage, options, source_value
 from logyard.errors import ConfigError
 from logyard.units import parse_duration_ns, parse_size
 
@@ -27,9 +27,11 @@ class _Counted(Stage):
             self._metrics.pipeline_dropped.labels(self.reason).inc(n)
 
 
-@stage("match")
 class MatchStage(_Counted):
-    def __init__(self, opts) -> None:
+    """Runs its own stages on the entries its selector matches (or drops them). `build` is
+    `pipeline.build_pipeline`, passed in by the stage table."""
+
+    def __init__(self, opts, build: Callable[[list[dict[str, Any]]], Any]) -> None:
         o = options(opts, {"selector", "stages", "action", "pipeline_name", "drop_counter_reason"}, {"selector"})
         self.matchers, self.filters = parse_selector(o["selector"])
         self.action = o.get("action", "keep")
@@ -38,14 +40,13 @@ class MatchStage(_Counted):
         if self.action == "keep" and not o.get("stages"):
             raise ConfigError("match with action keep needs stages")
         self.reason = o.get("drop_counter_reason", "match_stage")
-        self.inner = build_pipeline(o.get("stages") or [])
+        self.inner = build(o.get("stages") or [])
         self.holds = self.inner.holds
 
     def bind_metrics(self, metrics: Any) -> None:
         super().bind_metrics(metrics)
         for s in self.inner.stages:
-            if hasattr(s, "bind_metrics"):
-                s.bind_metrics(metrics)
+            s.bind_metrics(metrics)
 
     def _matches(self, e: Entry) -> bool:
         return all(m.matches(e.labels.get(m.name, "")) for m in self.matchers) and all(f(e.line) for f in self.filters)
@@ -68,7 +69,6 @@ class MatchStage(_Counted):
         return self.inner.held_pos()
 
 
-@stage("drop")
 class DropStage(_Counted):
     def __init__(self, opts, clock=time.time_ns) -> None:
         o = options(
@@ -117,7 +117,6 @@ class DropStage(_Counted):
         return out
 
 
-@stage("limit")
 class LimitStage(_Counted):
     """A token bucket: `rate` lines per second, `burst` at once; waits, or drops when `drop: true`."""
 
@@ -170,7 +169,6 @@ class LimitStage(_Counted):
         return out
 
 
-@stage("multiline")
 class MultilineStage(Stage):
     """Joins a first line and its continuation lines (stack traces) into one entry, per stream."""
 

@@ -8,8 +8,8 @@ import warnings
 import orjson
 import re2
 
-from logyard.agent.stages import Entry, Stage, options, source_value, stage
 from logyard.agent.stages.jmes import compile_path, search
+from logyard.agent.stages.stage import Entry, Stage, options, source_value
 from logyard.errors import ConfigError
 from logyard.gocompat.timelayout import parse_rfc3339
 
@@ -41,7 +41,6 @@ def compile_re2(pattern: str):
         return compiled
 
 
-@stage("json")
 class JSONStage(Stage):
     def __init__(self, opts) -> None:
         o = options(opts, {"expressions", "source", "drop_malformed"}, {"expressions"})
@@ -70,7 +69,6 @@ class JSONStage(Stage):
         return out
 
 
-@stage("logfmt")
 class LogfmtStage(Stage):
     def __init__(self, opts) -> None:
         o = options(opts, {"mapping", "source"}, {"mapping"})
@@ -105,7 +103,6 @@ def parse_logfmt(text: str) -> dict[str, str]:
     return out
 
 
-@stage("regex")
 class RegexStage(Stage):
     def __init__(self, opts) -> None:
         o = options(opts, {"expression", "source"}, {"expression"})
@@ -126,7 +123,6 @@ class RegexStage(Stage):
         return entries
 
 
-@stage("docker")
 class DockerStage(Stage):
     """Docker's json-file lines: {"log": ..., "stream": ..., "time": ...} → line, `stream`, timestamp."""
 
@@ -152,7 +148,6 @@ class DockerStage(Stage):
 _CRI = re2.compile(r"^(\S+) (stdout|stderr) (\S+) (.*)$")
 
 
-@stage("cri")
 class CRIStage(Stage):
     """CRI-O/containerd lines `<time> <stream> <P|F> <text>`; partial (P) lines are joined."""
 

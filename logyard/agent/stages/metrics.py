@@ -13,8 +13,8 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from logyard.agent.stages import Entry, Stage, options, source_value, stage
 from logyard.agent.stages.extract import compile_re2
+from logyard.agent.stages.stage import Entry, Stage, options, source_value
 from logyard.errors import ConfigError
 
 _DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -90,7 +90,6 @@ class _Metric:
         return fam
 
 
-@stage("metrics")
 class MetricsStage(Stage):
     def __init__(self, opts) -> None:
         if not isinstance(opts, dict) or not opts:

@@ -7,8 +7,8 @@ import hashlib
 import re
 from typing import Any, Callable
 
-from logyard.agent.stages import Entry, Stage, stringify, options, source_value, stage
 from logyard.agent.stages.extract import compile_re2
+from logyard.agent.stages.stage import Entry, Stage, options, source_value, stringify
 from logyard.errors import ConfigError
 from logyard.gocompat.timelayout import make_parser
 from logyard.labels import is_valid_label_name
@@ -23,7 +23,6 @@ def _mapping(opts: Any, what: str) -> dict[str, str]:
     return {str(k): (str(v) if v else str(k)) for k, v in opts.items()}
 
 
-@stage("labels")
 class LabelsStage(Stage):
     def __init__(self, opts) -> None:
         self.mapping = _mapping(opts, "labels")
@@ -37,7 +36,6 @@ class LabelsStage(Stage):
         return entries
 
 
-@stage("structured_metadata")
 class StructuredMetadataStage(Stage):
     def __init__(self, opts) -> None:
         self.mapping = _mapping(opts, "structured_metadata")
@@ -51,7 +49,6 @@ class StructuredMetadataStage(Stage):
         return entries
 
 
-@stage("static_labels")
 class StaticLabelsStage(Stage):
     def __init__(self, opts) -> None:
         self.labels = _mapping(opts, "static_labels")
@@ -62,7 +59,6 @@ class StaticLabelsStage(Stage):
         return entries
 
 
-@stage("labeldrop")
 class LabelDropStage(Stage):
     def __init__(self, opts) -> None:
         if not isinstance(opts, list):
@@ -76,7 +72,6 @@ class LabelDropStage(Stage):
         return entries
 
 
-@stage("labelallow")
 class LabelAllowStage(Stage):
     def __init__(self, opts) -> None:
         if not isinstance(opts, list):
@@ -89,7 +84,6 @@ class LabelAllowStage(Stage):
         return entries
 
 
-@stage("output")
 class OutputStage(Stage):
     def __init__(self, opts) -> None:
         self.source = options(opts, {"source"}, {"source"})["source"]
@@ -102,7 +96,6 @@ class OutputStage(Stage):
         return entries
 
 
-@stage("timestamp")
 class TimestampStage(Stage):
     def __init__(self, opts) -> None:
         o = options(
@@ -215,7 +208,6 @@ def _compile_pipeline(expr: str, whole: str):
     return run
 
 
-@stage("template")
 class TemplateStage(Stage):
     def __init__(self, opts) -> None:
         o = options(opts, {"source", "template"}, {"source", "template"})
