@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 import cramjam
 import numpy as np
 
+from logyard.errors import CorruptDataError
+
 _MAX_VARINT = 10
 
 
@@ -164,8 +166,6 @@ def decode_push(data: bytes) -> list[tuple[str, list[tuple[int, str, list[tuple[
 
 
 def _fields(data: bytes, what: str):
-    from logyard.errors import CorruptDataError
-
     pos, n = 0, len(data)
 
     def read_varint() -> int:
