@@ -8,6 +8,7 @@ import pytest
 from logyard.agent.main import Agent
 from logyard.config.agent import AgentConfig
 from logyard.config.loader import parse_model
+from logyard.gocompat.timelayout import parse_rfc3339
 from tests.agent.helpers import wait_until
 from tests.agent.receiver import Receiver
 
@@ -57,8 +58,6 @@ scrape_configs:
             (f'{{{base}, service="api", stream="stdout"}}', "plain"),
         ]
         truth = c.logs(stdout=True, stderr=False, timestamps=True).decode().splitlines()
-        from logyard.gocompat.timelayout import parse_rfc3339
-
         with sink.lock:
             assert sorted(ts for _, ts, _ in sink.order) == sorted(parse_rfc3339(t.split(" ")[0]) for t in truth)
         assert agent.shipper.resume(f"docker/{c.id}") is not None
