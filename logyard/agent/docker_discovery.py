@@ -92,7 +92,7 @@ class DockerTargets:
         self.shipper, self.stamper, self.metrics, self.registry = shipper, stamper, metrics, registry
         self.client_factory = client_factory or self._default_client
         self.api = None
-        self.http = None  # httpx client for the log streams, made with the first docker-py client
+        self.http = None  # httpx client for the readers' log streams, made on the first poll
         self.readers: dict[str, ContainerReader] = {}
         self.done: set[str] = set()  # stopped containers already read to their end
         self._stop = threading.Event()
