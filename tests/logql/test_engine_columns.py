@@ -70,7 +70,7 @@ def test_first_rows_reads_answer_as_full_reads(tmp_path, monkeypatch, direction,
     import numpy as np
 
     from logyard.ingest.model import PushStream
-    from logyard.logql import engine as engine_mod
+    from logyard.logql import log_query as log_query_mod
     from logyard.storage import format as F
     from logyard.storage.store import Store
 
@@ -91,8 +91,8 @@ def test_first_rows_reads_answer_as_full_reads(tmp_path, monkeypatch, direction,
         engine = Engine(store)
         query = '{app=~"x|y"}'
         hinted = engine.query_range("t", query, t0, t0 + 2 * hour, None, None, limit, direction)
-        plain = engine_mod.window_reads
-        monkeypatch.setattr(engine_mod, "window_reads", lambda *a, first=None, **k: plain(*a, **k))
+        plain = log_query_mod.window_reads
+        monkeypatch.setattr(log_query_mod, "window_reads", lambda *a, first=None, **k: plain(*a, **k))
         assert engine.query_range("t", query, t0, t0 + 2 * hour, None, None, limit, direction) == hinted
         assert sum(len(s["values"]) for s in hinted["result"]) == min(limit, 467)  # 350 + 117 rows
     finally:

@@ -1,4 +1,4 @@
-"""`logyard.logql.engine.read_ahead`: windows decoded one step ahead in a worker thread."""
+"""`logyard.logql.readahead.read_ahead`: windows decoded one step ahead in a worker thread."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from logyard.logql.engine import read_ahead
+from logyard.logql.readahead import read_ahead
 
 
 def test_read_ahead_yields_every_item_in_order():

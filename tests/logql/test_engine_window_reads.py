@@ -1,4 +1,4 @@
-"""`logyard.logql.engine.window_reads`: windows read by worker threads, answered in order."""
+"""`logyard.logql.readahead.window_reads`: windows read by worker threads, answered in order."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from logyard.logql import engine
-from logyard.logql.engine import window_reads
+from logyard.logql import readahead
+from logyard.logql.readahead import window_reads
 
 
 class FakeStore:
@@ -60,7 +60,7 @@ def test_a_read_error_reaches_the_consumer():
 
 
 def test_a_range_of_too_many_windows_is_read_as_one_sequence(monkeypatch):
-    monkeypatch.setattr(engine, "MAX_WINDOW_READS", 3)
+    monkeypatch.setattr(readahead, "MAX_WINDOW_READS", 3)
     store = FakeStore()
     assert _read(store, 0, 100) == [(0, 100)]
     assert store.calls == [(0, 100)]
@@ -72,14 +72,14 @@ def test_an_empty_range_reads_nothing():
 
 def test_a_store_with_a_large_head_is_read_as_one_sequence(monkeypatch):
     store = FakeStore()
-    store.sizes = lambda: {"head_lines": engine.MAX_HEAD_LINES_FOR_WINDOW_READS + 1}
+    store.sizes = lambda: {"head_lines": readahead.MAX_HEAD_LINES_FOR_WINDOW_READS + 1}
     assert _read(store, 0, 30) == [(0, 30)]
     store.sizes = lambda: {"head_lines": 0}
     assert _read(store, 0, 30) == [(0, 10), (10, 20), (20, 30)]
 
 
 def test_a_ramped_sequential_read_decodes_nothing_ahead_of_the_consumer(monkeypatch):
-    monkeypatch.setattr(engine, "MAX_WINDOW_READS", 0)
+    monkeypatch.setattr(readahead, "MAX_WINDOW_READS", 0)
     produced = []
 
     class Lazy(FakeStore):

@@ -1,0 +1,137 @@
+"""Reading storage ahead of the query: windows decoded and filtered in worker threads.
+
+Parquet decoding and the Arrow/RE2 line filters release the GIL, so while the query groups or
+collects one window, the next ones decode and filter on the other core. `window_reads` reads a
+range window by window in two worker threads, answering in order and checking the query's
+`Deadline` before each table; `read_ahead` advances one sequence of tables in a single worker.
+Both stop reading when their consumer stops (an error, the limit met, the generator closed) and
+raise a worker's error in the consumer.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import pyarrow as pa
+
+from logyard.logql.deadline import NO_DEADLINE
+
+
+def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
+    """`tables`, advanced up to `depth` windows ahead in a worker thread.
+
+    Metric queries read every window; Parquet decoding (most of a read) releases the GIL, so the
+    next window decodes on the other core while this one is filtered and grouped. The worker stops
+    when the consumer does (an error, or the generator closed) and its errors surface here.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for t in tables:
+                if not put((t, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 -- handed to the consumer, raised there
+            put((_END, exc))
+
+    worker = threading.Thread(target=produce, name="logyard-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is _END:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+_END = object()
+
+# Windows read at once by `window_reads`; a range of more windows than this (a query from 1970)
+# is read as one sequence, since each window's read costs a snapshot of the store.
+MAX_WINDOW_READS = 24 * 31
+
+# Each `store.read` call selects its rows from the whole head again (a head of 300k lines costs a
+# 24-window read about 12 ms a window): with a head larger than this, one sequential read it is.
+MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
+
+
+def _head_lines(store) -> int:
+    sizes = getattr(store, "sizes", None)
+    return int(sizes().get("head_lines", 0)) if sizes is not None else 0
+
+
+def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
+                 line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
+                 first: int | None = None, check=NO_DEADLINE.check) -> Iterator:
+    """The tables of [lo, hi), window by window in `direction` order, each read (and passed
+    through `work`) in a worker thread, up to `ahead` windows at once.
+
+    Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
+    decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
+    a log query whose limit the newest window fills reads nothing more. `first` is `Store.read`'s hint.
+    `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
+    """
+    work = work or (lambda t: t)
+    window = getattr(store, "window_ns", 0)
+    w0 = lo // window * window if window else 0
+    if (not window or hi <= lo or (hi - w0) // window > MAX_WINDOW_READS
+            or _head_lines(store) > MAX_HEAD_LINES_FOR_WINDOW_READS):
+        tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains,
+                            first=first)
+        # A log query may stop at its first window: decode nothing ahead of it then.
+        for t in (tables if ramp else read_ahead(tables)):
+            check()
+            yield work(t)
+        return
+    starts = list(range(w0, hi, window))
+    if direction == "backward":
+        starts.reverse()
+
+    def one(w: int) -> list:
+        out = []
+        for t in store.read(tenant, ids, max(lo, w), min(hi, w + window), direction=direction,
+                            columns=columns, line_contains=line_contains, first=first):
+            check()
+            out.append(work(t))
+        return out
+
+    nxt = 0
+    if ramp:
+        # In this thread: no hand-off to a worker (and back) when one window is all it takes.
+        yield from one(starts[0])
+        nxt = 1
+    if nxt == len(starts):
+        return
+    pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="logyard-window")
+    pending: deque = deque()
+    try:
+        while nxt < len(starts) or pending:
+            check()
+            while nxt < len(starts) and len(pending) < ahead:
+                pending.append(pool.submit(one, starts[nxt]))
+                nxt += 1
+            yield from pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=False)
+
