@@ -1,14 +1,16 @@
-"""`logyard.logql.readahead.window_reads`: windows read by worker threads, answered in order."""
+"""`logyard.logql.readahead`: windows read by worker threads, answered in order (`window_reads`);
+tables decoded one step ahead in a worker thread (`read_ahead`)."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from logyard.logql import readahead
-from logyard.logql.readahead import window_reads
+from logyard.logql.readahead import read_ahead, window_reads
 
 
 class FakeStore:
@@ -92,3 +94,39 @@ def test_a_ramped_sequential_read_decodes_nothing_ahead_of_the_consumer(monkeypa
     assert next(it) == 0
     it.close()
     assert produced == [0]
+
+
+def test_read_ahead_yields_every_item_in_order():
+    assert list(read_ahead(iter(range(50)))) == list(range(50))
+
+
+def test_read_ahead_raises_the_producers_error_after_the_items_before_it():
+    def gen():
+        yield 1
+        yield 2
+        raise ValueError("broken block")
+
+    got = []
+    with pytest.raises(ValueError, match="broken block"):
+        for x in read_ahead(gen()):
+            got.append(x)
+    assert got == [1, 2]
+
+
+def test_read_ahead_worker_stops_when_the_consumer_stops():
+    produced = []
+
+    def gen():
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    before = threading.active_count()
+    it = read_ahead(gen(), depth=1)
+    assert next(it) == 0
+    it.close()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+    assert len(produced) < 10  # it read at most a step or two ahead, not the whole source

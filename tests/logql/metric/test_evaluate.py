@@ -1,5 +1,5 @@
-"""Bounds on one query's work: the series limit while grouping, cancellation between windows,
-identical subqueries evaluated once, and Loki's query time-range limit."""
+"""Bounds on one metric query's work: the series limit while grouping, cancellation between
+windows, identical subqueries evaluated once, a binary chain thousands long evaluated in a loop."""
 
 from __future__ import annotations
 
@@ -98,29 +98,6 @@ def test_identical_range_aggregations_read_storage_once():
     data = _instant(Engine(store), q)
     assert store.reads == 1
     assert [r["value"][1] for r in data["result"]] == ["500"]
-
-
-@pytest.mark.parametrize("end, error", [
-    (721 * HOUR, None),
-    (721 * HOUR + 999_999, None),  # Loki measures the range in milliseconds
-    (721 * HOUR + 10**6, "the query time range exceeds the limit (query length: 721h0m0.001s, limit: 30d1h)"),
-    (800 * HOUR, "the query time range exceeds the limit (query length: 800h0m0s, limit: 30d1h)"),
-])
-def test_query_time_range_is_bounded_by_max_query_length(end, error):
-    engine = Engine(ManyLinesStore(tables=0), Limits(max_query_length_ns=721 * HOUR))
-    for q in ('{app="x"}', 'count_over_time({app="x"}[1m])'):
-        run = lambda: engine.query_range("t", q, 0, end, HOUR, None, 100, "forward")  # noqa: E731
-        if error is None:
-            run()
-            continue
-        with pytest.raises(LimitError) as err:
-            run()
-        assert (err.value.status, err.value.message) == (400, error)
-
-
-def test_max_query_length_zero_disables_it():
-    engine = Engine(ManyLinesStore(tables=0), Limits(max_query_length_ns=0))
-    engine.query_range("t", '{app="x"}', 0, 10_000 * HOUR, None, None, 100, "forward")
 
 
 def test_a_binary_chain_thousands_long_evaluates():
