@@ -180,7 +180,7 @@ def test_compaction_closes_the_files_of_the_blocks_it_replaced(two_flushed_block
     s = two_flushed_blocks
     ids = sorted(s.streams("t", [], T0, T0 + 10))
     assert sum(t.num_rows for t in s.read("t", ids, T0, T0 + 10)) == 2
-    old = [s._readers[b.path] for b in s._index.blocks("t")]
+    old = [s.files._readers[b.path] for b in s._index.blocks("t")]
     assert all(r in block._idle for r in old)
     s.compact()
     assert not any(r in block._idle for r in old)
@@ -192,8 +192,8 @@ def test_a_block_reopened_by_a_read_that_listed_it_before_compaction_is_closed_w
     s = two_flushed_blocks
     listed = s._index.blocks("t")  # what a read in progress saw
     s.compact()
-    late = s._reader(listed[0])  # that read opens a discarded block
+    late = s.files.reader(listed[0])  # that read opens a discarded block
     late.read([0], ["ts"])
     assert late in block._idle
-    s.maintenance.empty_trash()
+    s.files.empty_trash()
     assert late not in block._idle and not (s.data_dir / listed[0].path).exists()

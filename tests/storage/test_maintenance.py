@@ -20,7 +20,7 @@ def test_retention_deletes_only_blocks_entirely_older_than_the_period(make_store
     assert [r[2] for r in rows(s.read("t", ids, T0, T0 + 3 * DAY, direction="forward"))] == ["mid", "new"]
     assert s.label_values("t", "app", T0, T0 + HOUR) == []
     assert s.apply_retention() == 0
-    s.maintenance.empty_trash(force=True)
+    s.files.empty_trash(force=True)
     assert len(list((s.data_dir / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX))) == 2
 
 
@@ -108,11 +108,11 @@ def test_replaced_blocks_are_deleted_once_no_read_that_listed_them_is_running(ma
     reading = s.read("t", ids, T0, T0 + 4 * HOUR, direction="forward")
     first = next(reading)  # the read has listed the flushed blocks
     assert s.compact() == len(old)
-    s.maintenance.empty_trash()
+    s.files.empty_trash()
     assert old <= block_files(s)  # kept for the unfinished read, which still sees every row
     later = [first, *reading]
     assert sum(t.num_rows for t in later) == sum(t.num_rows for t in s.read("t", ids, T0, T0 + 4 * HOUR))
-    s.maintenance.empty_trash()  # the read ended: no grace period to wait for
+    s.files.empty_trash()  # the read ended: no grace period to wait for
     assert not old & block_files(s)
 
 
@@ -126,7 +126,7 @@ def test_reads_started_after_a_compaction_do_not_keep_its_replaced_blocks(make_s
     ids = list(s.streams("t", [], T0, T0 + 4 * HOUR))
     reading = s.read("t", ids, T0, T0 + 4 * HOUR)
     next(reading)
-    s.maintenance.empty_trash()
+    s.files.empty_trash()
     assert not old & block_files(s)
     reading.close()
 
