@@ -39,6 +39,7 @@ from logyard.logql.metric.series import StepMatrix
 from logyard.logql.parser import parse
 from logyard.logql.pipeline import compile_pipeline, needs_labels_after_parsers
 from logyard.logql.rows import Rows, group_codes, group_codes_by_meta_names, meta_pairs
+from logyard.logql.source import LogSource
 from logyard.logql.unwrap import unwrap_value
 
 INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "
@@ -62,7 +63,7 @@ class Limits:
 
 
 class Engine:
-    def __init__(self, store, limits: Limits = Limits()) -> None:
+    def __init__(self, store: LogSource, limits: Limits = Limits()) -> None:
         self.store = store
         self.limits = limits
 
@@ -189,12 +190,7 @@ MAX_WINDOW_READS = 24 * 31
 MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
 
 
-def _head_lines(store) -> int:
-    sizes = getattr(store, "sizes", None)
-    return int(sizes().get("head_lines", 0)) if sizes is not None else 0
-
-
-def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
+def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
                  first: int | None = None, check=NO_DEADLINE.check) -> Iterator:
     """The tables of [lo, hi), window by window in `direction` order, each read (and passed
@@ -202,14 +198,14 @@ def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, c
 
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
-    a log query whose limit the newest window fills reads nothing more. `first` is `Store.read`'s hint.
+    a log query whose limit the newest window fills reads nothing more. `first` is `LogSource.read`'s hint.
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
-    window = getattr(store, "window_ns", 0)
+    window = store.window_ns
     w0 = lo // window * window if window else 0
     if (not window or hi <= lo or (hi - w0) // window > MAX_WINDOW_READS
-            or _head_lines(store) > MAX_HEAD_LINES_FOR_WINDOW_READS):
+            or store.head_lines() > MAX_HEAD_LINES_FOR_WINDOW_READS):
         tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains,
                             first=first)
         # A log query may stop at its first window: decode nothing ahead of it then.

@@ -19,6 +19,11 @@ class OneStreamStore:
         self.columns: list[tuple] = []
         self.first: list[int | None] = []
 
+    window_ns = 0  # no windows: every range is read as one sequence
+
+    def head_lines(self) -> int:
+        return 0
+
     def streams(self, tenant, matchers, start, end):
         return {7: LabelSet({"app": "x"}.items())}
 

@@ -3,12 +3,15 @@ dedup across sources, restarts, column pruning and time-aware labels."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import numpy as np
 import pytest
 
 from logyard.labels import LabelSet, Matcher
+from logyard.logql.source import LogSource
+from logyard.storage.store import Store
 from tests.storage.conftest import HOUR, T0, abandon, push, rows
 
 A = {"app": "api", "env": "prod"}
@@ -434,3 +437,24 @@ def test_first_rows_reads_agree_with_full_reads_on_random_data(make_store, monke
             assert len(hinted) == len(full)
             for h, f in zip(hinted, full):
                 assert first_by_ts(h, limit, direction == "backward") == first_by_ts(f, limit, direction == "backward")
+
+
+def test_the_store_is_the_engines_log_source(make_store):
+    s = make_store()
+    source: LogSource = s  # what the engine is given (logql/source.py)
+    assert isinstance(source, LogSource)
+    members = [n for n in vars(LogSource) if not n.startswith("_")]
+    assert sorted(members) == ["head_lines", "read", "streams", "window_ns"]
+    for name in members:  # same parameters, kinds, defaults and annotations as the protocol declares
+        declared = getattr(LogSource, name)
+        if isinstance(declared, property):
+            assert isinstance(getattr(source, name), int)
+            continue
+        assert inspect.signature(getattr(Store, name)) == inspect.signature(declared), name
+    load_two_hours(s)
+    assert (source.window_ns, source.head_lines()) == (HOUR, 5)
+    streams = source.streams("t", [Matcher("app", "=", "api")], T0, T0 + 2 * HOUR)
+    assert [ls.get("app") for ls in streams.values()] == ["api"]
+    tables = list(source.read("t", list(streams), T0, T0 + 2 * HOUR, direction="forward", columns=("ts", "line")))
+    assert [t.column_names for t in tables] == [["ts", "line"]] * 2
+    assert [r[1] for r in rows(tables, ("ts", "line"))] == ["a1", "a2", "a3"]
