@@ -266,7 +266,6 @@ class Reads:
         return out
 
 
-
 def _empty(cols: list[str]) -> pa.Table:
     types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(), "len": pa.int32()}
     return pa.table({c: pa.array([], types[c]) for c in cols})

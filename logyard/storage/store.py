@@ -247,12 +247,13 @@ class Store:
     def compact(self) -> int:
         return self.maintenance.compact()
 
+    # ---- reads (reads.py) -----------------------------------------------------------------------
     def _head_views(self, tenant: str) -> list[TenantHeadView]:
+        """Given to Reads: the tenant's rows of the active head and of those being flushed."""
         with self._lock:
             heads = [*self._frozen, self._head]
             return [v for v in (h.view(tenant) for h in heads) if v is not None]
 
-    # ---- reads (reads.py) -----------------------------------------------------------------------
     def head_lines(self) -> int:
         """Rows in the heads (active and being flushed): each read selects from all of them."""
         with self._lock:
@@ -265,7 +266,7 @@ class Store:
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
              line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
         return self._reads.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
-                               line_contains=line_contains, first=first)
+                                line_contains=line_contains, first=first)
 
     def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
         return self._reads.label_names(tenant, start_ns, end_ns, matchers)
