@@ -25,6 +25,7 @@ from logyard.logql.log_query import log_query
 from logyard.logql.metric import binop, limits, result_json, steps
 from logyard.logql.metric.evaluate import evaluate
 from logyard.logql.metric.series import StepMatrix
+from logyard.logql.source import LogSource
 from logyard.logql.syntax import ast
 from logyard.logql.syntax.parser import parse
 
@@ -44,7 +45,7 @@ class Limits:
 
 
 class Engine:
-    def __init__(self, store, limits: Limits = Limits()) -> None:
+    def __init__(self, store: LogSource, limits: Limits = Limits()) -> None:
         self.store = store
         self.limits = limits
 

@@ -19,6 +19,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from logyard.logql.deadline import NO_DEADLINE
+from logyard.logql.source import LogSource
 
 
 def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
@@ -74,12 +75,7 @@ MAX_WINDOW_READS = 24 * 31
 MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
 
 
-def _head_lines(store) -> int:
-    sizes = getattr(store, "sizes", None)
-    return int(sizes().get("head_lines", 0)) if sizes is not None else 0
-
-
-def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
+def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
                  first: int | None = None, check=NO_DEADLINE.check) -> Iterator:
     """The tables of [lo, hi), window by window in `direction` order, each read (and passed
@@ -87,14 +83,14 @@ def window_reads(store, tenant: str, ids, lo: int, hi: int, *, direction: str, c
 
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
-    a log query whose limit the newest window fills reads nothing more. `first` is `Store.read`'s hint.
+    a log query whose limit the newest window fills reads nothing more. `first` is `LogSource.read`'s hint.
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
-    window = getattr(store, "window_ns", 0)
+    window = store.window_ns
     w0 = lo // window * window if window else 0
     if (not window or hi <= lo or (hi - w0) // window > MAX_WINDOW_READS
-            or _head_lines(store) > MAX_HEAD_LINES_FOR_WINDOW_READS):
+            or store.head_lines() > MAX_HEAD_LINES_FOR_WINDOW_READS):
         tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains,
                             first=first)
         # A log query may stop at its first window: decode nothing ahead of it then.

@@ -15,15 +15,12 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet
 from logyard.storage import format as F
 from logyard.storage.block import BlockInfo, describe_block
-
-if TYPE_CHECKING:
-    from logyard.storage.store import Store
+from logyard.storage.index import Index
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +58,30 @@ def quarantine(data_dir: Path, path: Path, name: str) -> Path:
     return dest
 
 
-def open_index(store: "Store") -> None:
+def quarantine_block_file(data_dir: Path, path: Path, rel: str, err: CorruptDataError, recovery: Recovery) -> None:
+    """Move a block file that does not decode to quarantine/ (named after `rel`, its path in the
+    data directory), log and count it. A move that fails leaves the file in place, said in the log:
+    the caller keeps the block out of the index all the same, so reads do not fail on it again."""
+    try:
+        quarantine(data_dir, path, rel.replace("/", "_"))
+        where = f"moved to {F.QUARANTINE_DIR}/"
+    except FileNotFoundError:
+        where = "its file is gone"
+    except OSError as e:
+        where = f"left in place, moving it failed: {os.strerror(e.errno) if e.errno else e}"
+    recovery.blocks_quarantined += 1
+    log.error("block %s quarantined (%s): %s", rel, where, err.message)
+
+
+def open_index(data_dir: Path, index: Index, recovery: Recovery) -> None:
     """Open the index; move it aside if SQLite cannot read it, and rebuild it from the blocks when
     it is new (missing, empty or moved aside) while blocks exist, or a rebuild was cut short."""
-    index = store._index
     path = index.path
     fresh = not path.exists() or path.stat().st_size == 0
     if not path.exists():
         # SQLite would apply a journal left beside a deleted database to the new, empty one.
         for p in _companions(path):
-            quarantine(store.data_dir, p, f"{p.name}.{time.time_ns()}")
+            quarantine(data_dir, p, f"{p.name}.{time.time_ns()}")
     try:
         index.open()
     except (sqlite3.DatabaseError, CorruptDataError) as e:
@@ -82,13 +93,13 @@ def open_index(store: "Store") -> None:
                   path.name, e, F.QUARANTINE_DIR)
         stamp = time.time_ns()
         for p in [path, *_companions(path)]:
-            quarantine(store.data_dir, p, f"{p.name}.{stamp}")
+            quarantine(data_dir, p, f"{p.name}.{stamp}")
         fresh = True
         index.open()
     pending = index.setting(REBUILD_PENDING, "0") == "1"
-    blocks = _block_files(store.data_dir)
+    blocks = _block_files(data_dir)
     if (fresh and blocks) or pending:
-        rebuild(store, blocks)
+        rebuild(data_dir, index, recovery, blocks)
 
 
 def _companions(path: Path) -> list[Path]:
@@ -100,18 +111,17 @@ def _block_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*" + F.BLOCK_SUFFIX) if p.is_file()) if root.exists() else []
 
 
-def rebuild(store: "Store", files: list[Path]) -> None:
+def rebuild(data_dir: Path, index: Index, recovery: Recovery, files: list[Path]) -> None:
     """Register every readable block file and the streams named in its footer, under their ids.
     A file that does not decode, or names a stream id another block gives other labels, is
     quarantined. Blocks are read one at a time (footer, then stream, ts, len and meta columns)."""
-    index = store._index
     t0 = time.monotonic()
     index.set_setting(REBUILD_PENDING, "1")
     index.clear()
     streams: dict[str, dict[int, LabelSet]] = {}
     infos: list[BlockInfo] = []
     for p in files:  # one step per block file
-        rel = p.relative_to(store.data_dir).as_posix()
+        rel = p.relative_to(data_dir).as_posix()
         try:
             info, labels = describe_block(p, rel)
             known = streams.setdefault(info.tenant, {})
@@ -119,7 +129,7 @@ def rebuild(store: "Store", files: list[Path]) -> None:
             if clash:
                 raise CorruptDataError(f"{rel}: stream id {clash[0]} has other labels in another block")
         except CorruptDataError as e:
-            store._quarantine_file(p, rel, e)
+            quarantine_block_file(data_dir, p, rel, e, recovery)
             continue
         known.update(labels)
         infos.append(info)
@@ -127,6 +137,6 @@ def rebuild(store: "Store", files: list[Path]) -> None:
         index.restore_streams(tenant, by_id)
     index.swap_blocks(infos, [])
     index.set_setting(REBUILD_PENDING, "0")
-    store.recovery.index_rebuilds += 1
+    recovery.index_rebuilds += 1
     log.warning("index %s rebuilt from %d blocks (%d streams) in %.2fs", index.path.name, len(infos),
                 sum(len(s) for s in streams.values()), time.monotonic() - t0)

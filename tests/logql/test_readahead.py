@@ -23,6 +23,9 @@ class FakeStore:
         self.fail_at = fail_at
         self.lock = threading.Lock()
 
+    def head_lines(self) -> int:
+        return 0
+
     def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
         with self.lock:
             self.calls.append((start, end))
@@ -74,9 +77,9 @@ def test_an_empty_range_reads_nothing():
 
 def test_a_store_with_a_large_head_is_read_as_one_sequence(monkeypatch):
     store = FakeStore()
-    store.sizes = lambda: {"head_lines": readahead.MAX_HEAD_LINES_FOR_WINDOW_READS + 1}
+    store.head_lines = lambda: readahead.MAX_HEAD_LINES_FOR_WINDOW_READS + 1
     assert _read(store, 0, 30) == [(0, 30)]
-    store.sizes = lambda: {"head_lines": 0}
+    store.head_lines = lambda: 0
     assert _read(store, 0, 30) == [(0, 10), (10, 20), (20, 30)]
 
 

@@ -1,4 +1,5 @@
-"""Helpers for storage tests: PushStream builders and a Store on a temporary directory."""
+"""Helpers for storage tests: PushStream builders, a Store on a temporary directory, and the data
+several test modules load into it."""
 
 from __future__ import annotations
 
@@ -51,3 +52,40 @@ def abandon(store: Store) -> None:
     store._index.close()
     store._unlock_dir()  # the OS drops a dead process's flock
     store._open = False
+
+
+A = {"app": "api", "env": "prod"}
+B = {"app": "db", "env": "dev"}
+
+
+def load_two_hours(store):
+    store.append("t", [push(A, [T0 + 1, T0 + 2, T0 + HOUR + 1], ["a1", "a2", "a3"]),
+                       push(B, [T0 + 5, T0 + 5], ["b1", "b0"])])
+
+
+def ids_of(store, *matchers, start=T0, end=T0 + 10 * HOUR):
+    return sorted(store.streams("t", list(matchers), start, end))
+
+
+def first_by_ts(table_rows, limit, backward):
+    """What a log query takes from a window: stable order by ts (reversed when backward), `limit`."""
+    order = sorted(range(len(table_rows)), key=lambda i: table_rows[i][1])
+    if backward:
+        order.reverse()
+    return [table_rows[i] for i in order[:limit]]
+
+
+def random_pushes(seed, n_pushes=6):
+    rng = np.random.default_rng(seed)
+    pushes = []
+    for _ in range(n_pushes):
+        streams = []
+        for app in ("a", "b", "c"):
+            k = int(rng.integers(1, 40))
+            ts = T0 + rng.integers(0, 3 * HOUR // 10**9, k) * 10**9  # second resolution: shared ts
+            # repeats: duplicates; odd lines carry their own time, which compacted blocks cut (line_time.py)
+            lines = [f"{app} line {int(x)}" if x % 2 == 0 else f"{str(np.datetime64(int(t), 'ns'))[:19]}Z {app} {int(x)}"
+                     for x, t in zip(rng.integers(0, 30, k), ts)]
+            streams.append(push({"app": app}, ts, lines, [f'{{"n":"{int(x) % 3}"}}' if x % 2 else "" for x in range(k)]))
+        pushes.append(streams)
+    return pushes

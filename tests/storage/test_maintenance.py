@@ -1,11 +1,9 @@
-"""Retention, compaction and file hygiene keep answers right while the files change."""
+"""Retention and compaction keep answers right while the files change."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from logyard.storage import format as F
-from tests.storage.conftest import HOUR, T0, push, rows
+from tests.storage.conftest import HOUR, T0, push, random_pushes, rows
 
 DAY = 24 * HOUR
 
@@ -20,24 +18,8 @@ def test_retention_deletes_only_blocks_entirely_older_than_the_period(make_store
     assert [r[2] for r in rows(s.read("t", ids, T0, T0 + 3 * DAY, direction="forward"))] == ["mid", "new"]
     assert s.label_values("t", "app", T0, T0 + HOUR) == []
     assert s.apply_retention() == 0
-    s.maintenance.empty_trash(force=True)
+    s.files.empty_trash(force=True)
     assert len(list((s.data_dir / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX))) == 2
-
-
-def random_pushes(seed, n_pushes=6):
-    rng = np.random.default_rng(seed)
-    pushes = []
-    for _ in range(n_pushes):
-        streams = []
-        for app in ("a", "b", "c"):
-            k = int(rng.integers(1, 40))
-            ts = T0 + rng.integers(0, 3 * HOUR // 10**9, k) * 10**9  # second resolution: shared ts
-            # repeats: duplicates; odd lines carry their own time, which compacted blocks cut (line_time.py)
-            lines = [f"{app} line {int(x)}" if x % 2 == 0 else f"{str(np.datetime64(int(t), 'ns'))[:19]}Z {app} {int(x)}"
-                     for x, t in zip(rng.integers(0, 30, k), ts)]
-            streams.append(push({"app": app}, ts, lines, [f'{{"n":"{int(x) % 3}"}}' if x % 2 else "" for x in range(k)]))
-        pushes.append(streams)
-    return pushes
 
 
 def snapshot(store, columns=("stream", "ts", "line", "meta", "len")):
@@ -79,56 +61,6 @@ def test_compacted_blocks_survive_a_restart(make_store):
     before = snapshot(s)
     s.close()
     assert snapshot(make_store()) == before
-
-
-def test_open_removes_block_files_the_index_does_not_know(make_store):
-    s = make_store()
-    s.append("t", [push({"app": "a"}, [T0 + 1], ["x"])])
-    s.close()
-    stray = s.data_dir / F.BLOCKS_DIR / "t" / "stray.parquet"
-    tmp = s.data_dir / F.BLOCKS_DIR / "t" / ("half" + F.BLOCK_SUFFIX + F.TMP_SUFFIX)
-    stray.write_bytes(b"x")
-    tmp.write_bytes(b"y")
-    s2 = make_store()
-    assert not stray.exists() and not tmp.exists()
-    assert s2.sizes()["blocks"] == 1
-
-
-def block_files(store) -> set:
-    return set((store.data_dir / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX))
-
-
-def test_replaced_blocks_are_deleted_once_no_read_that_listed_them_is_running(make_store):
-    s = make_store()
-    for p in random_pushes(3, n_pushes=2):
-        s.append("t", p)
-        s.flush()
-    old = block_files(s)
-    ids = list(s.streams("t", [], T0, T0 + 4 * HOUR))
-    reading = s.read("t", ids, T0, T0 + 4 * HOUR, direction="forward")
-    first = next(reading)  # the read has listed the flushed blocks
-    assert s.compact() == len(old)
-    s.maintenance.empty_trash()
-    assert old <= block_files(s)  # kept for the unfinished read, which still sees every row
-    later = [first, *reading]
-    assert sum(t.num_rows for t in later) == sum(t.num_rows for t in s.read("t", ids, T0, T0 + 4 * HOUR))
-    s.maintenance.empty_trash()  # the read ended: no grace period to wait for
-    assert not old & block_files(s)
-
-
-def test_reads_started_after_a_compaction_do_not_keep_its_replaced_blocks(make_store):
-    s = make_store()
-    for p in random_pushes(4, n_pushes=2):
-        s.append("t", p)
-        s.flush()
-    old = block_files(s)
-    s.compact()
-    ids = list(s.streams("t", [], T0, T0 + 4 * HOUR))
-    reading = s.read("t", ids, T0, T0 + 4 * HOUR)
-    next(reading)
-    s.maintenance.empty_trash()
-    assert not old & block_files(s)
-    reading.close()
 
 
 def test_a_compaction_pass_leaves_the_index_journal_empty(make_store):

@@ -1,0 +1,59 @@
+"""What the query engine reads logs from: the `LogSource` protocol (what Loki's `Querier` is to its
+engine). Storage's `Store` is one; the engine's tests use small fakes. It is declared here, on the
+consumer's side, so that logql never imports storage.
+
+Times are int64 nanoseconds since the epoch; a range [start_ns, end_ns) includes its start and
+excludes its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from logyard.labels import LabelSet, Matcher
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    @property
+    def window_ns(self) -> int:
+        """The width of the time windows the source stores rows in (windows start at multiples of
+        it); reads aligned to them are cheapest. 0: the source has no windows, the engine reads a
+        range as one sequence."""
+        ...
+
+    def head_lines(self) -> int:
+        """Rows held in memory, not yet in windows on disk. Every `read` call selects from all of
+        them again, so the engine reads one sequence instead of window by window when they are many."""
+        ...
+
+    def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
+        """The streams of `tenant` that match every matcher (none: all streams) and have at least
+        one row in [start_ns, end_ns): stream id -> label set. The dict is the caller's."""
+        ...
+
+    def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+             direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
+             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+        """The rows of `stream_ids` with start_ns <= ts < end_ns, as one table per window that has
+        any, windows in `direction` order ("backward": newest first; "forward": oldest first).
+
+        Within a table, rows are sorted by (stream, ts) whatever the direction, and exact
+        duplicates (same stream, ts and line) appear once. A table holds exactly `columns`, in that
+        order, from: stream (int64), ts (int64 ns), line (large_string), meta (dictionary of
+        string: structured metadata as JSON text, "" for none) and len (int32: line bytes).
+
+        `line_contains`: substrings every wanted line contains, a pruning hint only: rows without
+        them may still be returned, the caller applies its own line filter.
+        `first`: the caller wants only the first `first` rows of each window by ts in `direction`
+        order; a table then holds at least those and every row tied in ts with the last of them,
+        and may omit the others.
+
+        Tables are immutable and stay valid after the iterator ends. The iterator keeps the
+        source's files of that time range from being deleted until it is exhausted or closed:
+        close it when stopping early instead of keeping it suspended.
+        """
+        ...

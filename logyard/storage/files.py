@@ -1,0 +1,181 @@
+"""The block files of a data directory: writing new ones, the open readers, the trash, read pins,
+quarantine of damaged ones and orphans left by a crash.
+
+Flushes and compaction write blocks here; reads open them here (one cached `BlockReader` a file);
+compaction and retention discard them here. A discarded file goes to a trash and is deleted once no
+read that may have listed it is still running (reads pin the epoch they started in), or after a
+grace period at the latest (a read left unfinished does not pin the files forever).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from logyard.errors import CorruptDataError
+from logyard.storage import format as F
+from logyard.storage import rows as R
+from logyard.storage.block import BlockInfo, BlockReader, write_block
+from logyard.storage.index import Index
+from logyard.storage.recovery import Recovery, quarantine_block_file
+
+log = logging.getLogger(__name__)
+
+TRASH_GRACE_S = 120.0  # discarded files outlive a read still unfinished this long after it started
+
+
+class BlockFiles:
+    def __init__(self, data_dir: Path, index: Index, recovery: Recovery, *, window_ns: int) -> None:
+        self.data_dir = data_dir
+        self.window_ns = window_ns
+        self._index = index
+        self._recovery = recovery
+        self._readers: dict[str, BlockReader] = {}  # path in the data dir -> its open reader
+        self._seq = 0  # makes the names of blocks written in the same nanosecond differ
+        self._seq_lock = threading.Lock()
+        self._quarantine_lock = threading.Lock()
+        self._trash: list[tuple[Path, float, int]] = []  # path, delete-by time, epoch of the discard
+        self._trash_lock = threading.Lock()
+        self._epoch = 0  # bumped by each discard
+        self._pins: Counter[int] = Counter()  # epoch -> reads in progress that started in it
+
+    # ---- writing ------------------------------------------------------------------------------
+    def write(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False,
+              out: list[BlockInfo] | None = None) -> list[BlockInfo]:
+        """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
+        so), and write one block per window, gathering rows a row group at a time. The blocks are
+        appended to `out` as they are written, so that a caller can remove them if a later one
+        fails. They are not registered in the index: the caller does that."""
+        out = [] if out is None else out
+        if table.num_rows == 0:
+            return out
+        win = R._np(table.column("ts")) // self.window_ns
+        order = gather = None
+        if not clean:
+            order = R.sorted_order(table, dedup=True, major=win)
+            win = win[order]  # rows are gathered from the head's chunks by write_block
+            gather = R.Gather(table)
+        else:
+            if table.schema.field("line").type != pa.large_string():
+                table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
+            table = R.with_len(table)
+        cuts = np.concatenate(([0], np.flatnonzero(np.diff(win)) + 1, [len(win)]))
+        labels_of = self._index.tenants[tenant].labels.__getitem__  # stored in each block's footer
+        for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            window_start = int(win[lo]) * self.window_ns
+            rel = self._block_path(tenant, window_start)
+            if order is None:
+                out.append(write_block(table.slice(lo, hi - lo), self.data_dir, rel, tenant=tenant,
+                                       window_start=window_start, level=level, labels_of=labels_of))
+            else:
+                out.append(write_block(table, self.data_dir, rel, tenant=tenant, window_start=window_start,
+                                       level=level, order=order[lo:hi], gather=gather, labels_of=labels_of))
+        return out
+
+    def _block_path(self, tenant: str, window_start: int) -> str:
+        with self._seq_lock:
+            self._seq += 1
+            seq = self._seq
+        name = f"{time.time_ns():020d}-{seq:06d}{F.BLOCK_SUFFIX}"
+        return f"{F.BLOCKS_DIR}/{F.tenant_dir_name(tenant)}/{window_start:020d}/{name}"
+
+    def remove_unwritten(self, blocks: list[BlockInfo]) -> None:
+        """Delete blocks written but never registered (a flush that failed before registering)."""
+        for b in blocks:
+            (self.data_dir / b.path).unlink(missing_ok=True)
+
+    # ---- reading ------------------------------------------------------------------------------
+    def reader(self, b: BlockInfo) -> BlockReader:
+        """The open reader of a block, opened on first use and kept until the block is discarded,
+        quarantined or the files are closed."""
+        r = self._readers.get(b.path)
+        if r is None:
+            r = self._readers[b.path] = BlockReader(self.data_dir / b.path, b.path)
+        return r
+
+    def pin(self) -> int:
+        """Called by a read before it lists blocks: files discarded after this stay until `unpin`."""
+        with self._trash_lock:
+            self._pins[self._epoch] += 1
+            return self._epoch
+
+    def unpin(self, epoch: int) -> None:
+        with self._trash_lock:
+            self._pins[epoch] -= 1
+            if self._pins[epoch] <= 0:
+                del self._pins[epoch]
+
+    # ---- damage -------------------------------------------------------------------------------
+    def quarantine(self, b: BlockInfo, err: CorruptDataError) -> None:
+        """A block that does not decode: drop it from the index, move its file to quarantine/,
+        log and count it. Reads go on without it (they skip it: reads.py)."""
+        with self._quarantine_lock:
+            if not self._index.drop_block(b):
+                return  # another read quarantined it, or a compaction replaced it
+            reader = self._readers.pop(b.path, None)
+            if reader is not None:
+                reader.close()
+            quarantine_block_file(self.data_dir, self.data_dir / b.path, b.path, err, self._recovery)
+
+    # ---- deleting -----------------------------------------------------------------------------
+    def discard(self, blocks: list[BlockInfo]) -> None:
+        """Called once the blocks are unregistered: reads pinned from now on cannot list them."""
+        due = time.monotonic() + TRASH_GRACE_S
+        with self._trash_lock:
+            self._epoch += 1
+            for b in blocks:
+                reader = self._readers.pop(b.path, None)
+                if reader is not None:
+                    reader.close()  # its open file would keep the deleted file's space
+                self._trash.append((self.data_dir / b.path, due, self._epoch))
+
+    def empty_trash(self, force: bool = False) -> None:
+        """Delete the discarded files no running read may still use (all of them with `force`)."""
+        now = time.monotonic()
+        with self._trash_lock:
+            oldest_read = min(self._pins, default=self._epoch + 1)
+            keep = []
+            for path, due, epoch in self._trash:
+                if force or due <= now or oldest_read >= epoch:
+                    # A read that listed the block before it was discarded may have opened it again.
+                    reader = self._readers.pop(path.relative_to(self.data_dir).as_posix(), None)
+                    if reader is not None:
+                        reader.close()
+                    path.unlink(missing_ok=True)
+                    _rmdir_if_empty(path.parent)
+                else:
+                    keep.append((path, due, epoch))
+            self._trash = keep
+
+    def remove_orphans(self) -> None:
+        """At open: delete temp files and block files the index does not know (a crash between
+        writing a block and registering it)."""
+        known = {b.path for b in self._index.all_blocks()}
+        root = self.data_dir / F.BLOCKS_DIR
+        for p in list(root.rglob("*")):
+            if not p.is_file():
+                continue
+            rel = p.relative_to(self.data_dir).as_posix()
+            if p.name.endswith(F.TMP_SUFFIX) or (p.name.endswith(F.BLOCK_SUFFIX) and rel not in known):
+                log.warning("removing orphan block file %s", p)
+                p.unlink()
+                _rmdir_if_empty(p.parent)
+
+    def close(self) -> None:
+        """Close the open readers and delete the whole trash: no read runs any more."""
+        for reader in list(self._readers.values()):
+            reader.close()
+        self.empty_trash(force=True)
+
+
+def _rmdir_if_empty(d: Path) -> None:
+    try:
+        d.rmdir()
+    except OSError:
+        pass  # not empty, or already gone: both fine

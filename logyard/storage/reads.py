@@ -1,0 +1,271 @@
+"""The read side of a Store: which streams match, their rows per time window, and the label APIs.
+
+A read takes a snapshot (head views, then the block list) and reads without the store's lock:
+blocks through `BlockFiles` (files.py: cached readers; a read pins the files it may open; a block
+that does not decode is quarantined and the read goes on without it), the head from its in-memory
+tables. A window's rows from several sources are merged and deduplicated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Collection, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from logyard.errors import CorruptDataError
+from logyard.labels import LabelSet, Matcher
+from logyard.storage import rows as R
+from logyard.storage import trigrams
+from logyard.storage.block import BlockInfo, BlockReader
+from logyard.storage.files import BlockFiles
+from logyard.storage.head import TenantHeadView
+from logyard.storage.index import Index
+
+READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
+
+
+class Reads:
+    def __init__(self, index: Index, files: BlockFiles, *, window_ns: int,
+                 head_views: Callable[[str], list[TenantHeadView]]) -> None:
+        """`head_views(tenant)`: views of the tenant's rows in every head still readable (the
+        active one and those being flushed), taken atomically against a flush swapping heads."""
+        self.window_ns = window_ns
+        self._index = index
+        self._files = files
+        self._head_views = head_views
+
+    def _snapshot(self, tenant: str) -> tuple[list[TenantHeadView], tuple[BlockInfo, ...]]:
+        """Head views, then the block list. In this order a concurrent flush can only make a row
+        appear twice (frozen head + its new block: reads dedup), never make it vanish."""
+        views = self._head_views(tenant)
+        return views, self._index.blocks(tenant)
+
+    def _active(self, tenant: str, cands: list[int], start_ns: int, end_ns: int) -> np.ndarray:
+        """Which of the sorted stream ids `cands` have data in [start_ns, end_ns), in blocks or
+        in the head: a mask. Blocks are visited newest first and the visit stops once every
+        candidate was seen (a query over recent data usually finds them all in one window)."""
+        want = np.asarray(cands, dtype=np.int64)
+        found = np.zeros(len(want), dtype=bool)
+        views, blocks = self._snapshot(tenant)
+        for v in views:
+            found |= [(st := v.stats.get(sid)) is not None and st.min_ts < end_ns and st.max_ts >= start_ns
+                      for sid in cands]  # one step per candidate stream
+        for b in sorted(blocks, key=lambda b: b.window_start, reverse=True):
+            if found.all():
+                break
+            if b.min_ts < end_ns and b.max_ts >= start_ns:
+                s = b.streams
+                ids = s.ids[s.overlapping(start_ns, end_ns)]  # sorted
+                if ids.size:
+                    at = np.minimum(np.searchsorted(ids, want), ids.size - 1)
+                    found |= ids[at] == want
+        return found
+
+    def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
+        """Streams matching all matchers that have data in [start_ns, end_ns)."""
+        cands = self._index.match(tenant, list(matchers))
+        if not cands:
+            return {}
+        active = self._active(tenant, cands, start_ns, end_ns)
+        return {sid: self._index.labels_of(tenant, sid) for sid, on in zip(cands, active.tolist()) if on}
+
+    def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+             direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
+             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+        """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
+
+        `line_contains` is a pruning hint: substrings (case-sensitive) every wanted line contains.
+        Row groups whose trigram bitmap rules one out are skipped; the rows that are returned are
+        NOT filtered by it, the caller still applies its line filter.
+
+        `first` is a hint for a reader that wants only the first `first` rows of each window in
+        `direction` order by ts (a log query with no stage that drops rows): a window's table then
+        holds at least those rows and every row tied in ts with the last of them, and may omit the
+        others. Ordering a window's rows stably by ts and taking `first` gives the same rows as
+        from the full window. Row groups holding none of them are not decoded beyond stream and ts.
+        """
+        if direction not in ("backward", "forward"):
+            raise AssertionError(f"BUG: direction {direction!r}")
+        columns = tuple(columns)
+        for c in columns:
+            if c not in READ_COLUMNS:
+                raise AssertionError(f"BUG: unknown column {c!r}")
+        ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
+        if ids.size == 0 or start_ns >= end_ns:
+            return
+        pin = self._files.pin()  # the files of the blocks it lists stay until the read ends
+        try:
+            yield from self._read(tenant, ids, start_ns, end_ns, direction, columns, line_contains, first)
+        finally:
+            self._files.unpin(pin)
+
+    def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
+              columns: tuple[str, ...], line_contains: Sequence[str], first: int | None) -> Iterator[pa.Table]:
+        views, blocks = self._snapshot(tenant)
+        blocks_by_window: dict[int, list[BlockInfo]] = {}
+        for b in blocks:
+            if b.min_ts >= end_ns or b.max_ts < start_ns:
+                continue
+            s = b.streams
+            hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
+            if hit.any():
+                blocks_by_window.setdefault(b.window_start, []).append(b)
+        tri = trigrams.needed(line_contains) if line_contains else None
+        head = self._head_rows(views, ids, start_ns, end_ns)
+        head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
+        windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
+        for w in windows:
+            lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
+            hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
+            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri,
+                                  first=first, backward=direction == "backward")
+            if t.num_rows:
+                yield t
+
+    def _head_rows(self, views: list[TenantHeadView], ids: np.ndarray, start_ns: int, end_ns: int) -> pa.Table:
+        parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in views]
+        parts = [p for p in parts if p.num_rows]
+        if not parts:
+            return pa.table({"stream": pa.array([], pa.int64()), "ts": pa.array([], pa.int64())})
+        return pa.concat_tables(parts)
+
+    def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
+                     columns: tuple[str, ...], tri: np.ndarray | None = None, *, first: int | None = None,
+                     backward: bool = True) -> pa.Table:
+        want = list(dict.fromkeys(("stream", "ts", *columns)))
+        parts: list[pa.Table] = []
+        sources: list[tuple[BlockReader, list[int]]] = []
+        blocks_read: list[BlockInfo] = []
+        for b in blocks:  # one step per block; a damaged one is quarantined and left out
+            r = self._files.reader(b)
+            try:
+                rgs = r.row_groups(ids, lo, hi, tri)
+                if not rgs:
+                    continue
+                if first is not None:
+                    # Each source's first rows (and ties) include every row of the merged window's
+                    # first rows that the source holds, duplicates across sources or not.
+                    part = r.read_first(rgs, want, ids, lo, hi, first, backward)
+                else:
+                    t = r.read(rgs, want)
+                    part = t if r.covers(rgs, ids, lo, hi) else R.select_rows(t, ids, lo, hi)
+            except CorruptDataError as e:
+                self._files.quarantine(b, e)
+                continue
+            sources.append((r, rgs))
+            blocks_read.append(b)
+            parts.append(part)
+        if head is not None and head.num_rows:
+            # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
+            hp = R.sort_dedup(head)
+            if first is not None:
+                hp = R.first_rows(hp, first, backward)
+            if "len" in want:
+                hp = R.with_len(hp)
+            parts.append(hp.select(want))
+        parts = [p for p in parts if p.num_rows]
+        if not parts:
+            return R.conform(_empty(want), columns)
+        if len(parts) == 1:
+            return R.conform(parts[0], columns)  # a block part, or the sorted head part
+        if R.has_cross_duplicates(parts):
+            # A row may be in two sources (a block and the head, or two blocks before compaction):
+            # dedup needs the lines, so read them where they were not wanted.
+            if "line" not in want:
+                full = want + ["line"]
+                parts = []
+                for (r, rgs), b in zip(sources, blocks_read):
+                    try:
+                        parts.append(R.select_rows(r.read(rgs, full), ids, lo, hi))
+                    except CorruptDataError as e:
+                        self._files.quarantine(b, e)
+                if head is not None and head.num_rows:
+                    hp = R.sort_dedup(head)
+                    parts.append(R.with_len(hp).select(full) if "len" in full else hp.select(full))
+                want = full
+            merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts if p.num_rows])
+            merged = R.sort_dedup(merged)
+        else:
+            merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts])
+            merged = R.sort_rows(merged)
+        return R.conform(merged, columns)
+
+    # ---- label APIs (Loki's /labels, /label/NAME/values, /series, /index/stats, /index/volume) ---------------------------------------------------------------------------
+    def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
+        names: set[str] = set()
+        for ls in self.streams(tenant, matchers or [], start_ns, end_ns).values():
+            names.update(k for k, _ in ls)
+        return sorted(names)
+
+    def label_values(self, tenant: str, name: str, start_ns: int, end_ns: int,
+                     matchers: list[Matcher] | None = None) -> list[str]:
+        values = {ls.get(name) for ls in self.streams(tenant, matchers or [], start_ns, end_ns).values()}
+        values.discard("")
+        return sorted(values)
+
+    def series(self, tenant: str, matcher_groups: list[list[Matcher]], start_ns: int, end_ns: int) -> list[LabelSet]:
+        found: dict[int, LabelSet] = {}
+        for group in matcher_groups or [[]]:
+            found.update(self.streams(tenant, group, start_ns, end_ns))
+        return [found[k] for k in sorted(found)]
+
+    def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
+        """Like Loki, from chunk metadata: every (block, stream) overlapping the window counts whole."""
+        ids = np.array(sorted(self.streams(tenant, matchers, start_ns, end_ns)), dtype=np.int64)
+        out = {"streams": int(ids.size), "chunks": 0, "bytes": 0, "entries": 0}
+        if not ids.size:
+            return out
+        views, blocks = self._snapshot(tenant)
+        for b in blocks:
+            if b.min_ts >= end_ns or b.max_ts < start_ns:
+                continue
+            s = b.streams
+            m = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
+            out["chunks"] += int(m.sum())
+            out["bytes"] += int(s.bytes[m].sum())
+            out["entries"] += int(s.rows[m].sum())
+        idset = set(ids.tolist())
+        for v in views:
+            for sid, st in v.stats.items():
+                if sid in idset and st.min_ts < end_ns and st.max_ts >= start_ns:
+                    out["chunks"] += 1
+                    out["bytes"] += st.bytes
+                    out["entries"] += st.rows
+        return out
+
+    def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
+               step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
+        """Line bytes per stream per bucket [start + i*step, start + (i+1)*step).
+
+        Returns (labels, bucket start times, bytes) per stream with data, only non-empty buckets;
+        one bucket stamped `start_ns` when step_ns is None.
+        """
+        found = self.streams(tenant, matchers, start_ns, end_ns)
+        if not found:
+            return []
+        ids = np.array(sorted(found), dtype=np.int64)
+        step = step_ns if step_ns else max(1, end_ns - start_ns)
+        nb = -(-(end_ns - start_ns) // step)
+        acc = np.zeros(ids.size * nb, dtype=np.int64)
+        # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
+        # raw line bytes far closer than line + metadata text does on the conformance corpus.
+        for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
+            nbytes = R._np(t.column("len")).astype(np.int64)
+            si = np.searchsorted(ids, R._np(t.column("stream")))
+            bi = (R._np(t.column("ts")) - start_ns) // step
+            acc += np.bincount(si * nb + bi, weights=nbytes, minlength=acc.size).astype(np.int64)
+        acc = acc.reshape(ids.size, nb)
+        starts = start_ns + np.arange(nb, dtype=np.int64) * step
+        out = []
+        for i, sid in enumerate(ids.tolist()):
+            nz = acc[i] > 0
+            if nz.any():
+                out.append((found[sid], starts[nz], acc[i][nz]))
+        return out
+
+
+def _empty(cols: list[str]) -> pa.Table:
+    types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(), "len": pa.int32()}
+    return pa.table({c: pa.array([], types[c]) for c in cols})
