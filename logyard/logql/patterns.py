@@ -6,8 +6,8 @@ matching streams in [start, end) are read and clustered when asked, per (stream,
 does, with the stream's format guessed from its first line.
 
 Clustering every line one by one in Python would cost ~30 µs a line, so the work is split:
-Drain trains on an evenly spread sample of a group's lines (`SAMPLE` of them), each cluster's
-pattern becomes an RE2 expression, and the whole line column is matched against them with Arrow
+Drain trains on an evenly spread sample of a group's lines (`SAMPLE` of them), clusters of one
+shape are merged (`drain.merge_clusters`), each merged pattern becomes an RE2 expression, and the whole line column is matched against them with Arrow
 (most specific patterns first; a line counts for the first that matches). Lines no pattern
 matched are sampled and trained on again, round after round, until all are counted or
 `MAX_TRAINED` lines per group have been trained on; lines of a sample that no pattern matches
@@ -82,9 +82,10 @@ def cluster_lines(lines: pa.Array, fmt: str, *, sample: int = SAMPLE, max_traine
 
 
 def _assign(lines: pa.Array, drain: Drain, assigned: np.ndarray, open_: np.ndarray, check) -> None:
-    """Match the open lines against every cluster's expression, most specific first."""
-    order = sorted(drain.clusters.values(), key=lambda c: (c.params, -c.size, c.id))
-    for cluster in order:
+    """Match the open lines against the merged clusters' expressions, most specific first; a line
+    gets the id of its merged cluster's first member (the final merge maps it home again)."""
+    homes = list({id(h): h for h in merge_clusters(list(drain.clusters.values())).values()}.values())
+    for cluster in sorted(homes, key=lambda c: (c.params, -c.size, c.id)):
         todo = np.flatnonzero(open_)
         if not len(todo):
             return
