@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from logyard.api.drilldown import DrilldownRoutes
 from logyard.api.meta import MetaRoutes
 from logyard.api.ops import OpsRoutes
 from logyard.api.push import PushRoutes
@@ -20,7 +21,7 @@ from logyard.api.server import Server
 from logyard.config.server import ServerConfig
 from logyard.errors import LogyardError
 
-FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, OpsRoutes)
+FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes)
 
 
 def create_app(cfg: ServerConfig) -> Starlette:

@@ -13,15 +13,25 @@ from logyard.logql.deadline import NO_DEADLINE, Deadline
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.pipeline import compile_pipeline
 from logyard.logql.readahead import window_reads
+from logyard.logql.rows import Rows
 from logyard.logql.syntax import ast
 
 
 def log_query(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
               direction: str, deadline: Deadline = NO_DEADLINE) -> list[dict]:
     """The `result` of a log query: the first `limit` entries of [start, end) in `direction`."""
+    parts, streams = log_entries(store, tenant, expr, start, end, limit, direction, deadline)
+    return encode_streams(parts, streams, direction) if streams else []
+
+
+def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int, direction: str,
+                deadline: Deadline = NO_DEADLINE, extra=None) -> tuple[list[Rows], dict]:
+    """The first `limit` entries as `Rows` slices, and the streams they come from. `extra(ts, line,
+    lbs)`, when given, replaces each entry's labels by what it returns from the row stages' builder
+    (detected fields read the labels by category)."""
     streams = store.streams(tenant, list(expr.selector.matchers), start, end)
     if not streams:
-        return []
+        return [], streams
     pipeline = compile_pipeline(expr.pipeline, streams, check=deadline.check)
     ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
     # Windows are filtered in the reading threads; a limit the newest window fills reads no other.
@@ -31,8 +41,17 @@ def log_query(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limi
                            columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr),
                            work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
                            check=deadline.check)
-    parts = collect_entries(windows, pipeline, limit, direction)
-    return encode_streams(parts, streams, direction)
+    rows_pipeline = pipeline if extra is None else _WithExtra(pipeline, extra)
+    return collect_entries(windows, rows_pipeline, limit, direction), streams
+
+
+class _WithExtra:
+    def __init__(self, pipeline, extra) -> None:
+        self.pipeline, self.extra = pipeline, extra
+        self.has_row_stages = pipeline.has_row_stages
+
+    def per_row(self, rows: Rows) -> Rows:
+        return self.pipeline.per_row(rows, extra=self.extra)
 
 
 def required_substrings(log: ast.LogQuery) -> list[str]:

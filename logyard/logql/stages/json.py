@@ -90,8 +90,10 @@ class JSONParser:
     lone surrogate escape) goes through the byte-level port for Loki's exact error and partial labels.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, paths: dict[str, list[str]] | None = None) -> None:
         self._names: dict[tuple[bytes, ...], str] = {}
+        # Loki's captureJSONPath (detected fields): each label's keys as written in the line.
+        self._paths = paths
 
     def process(self, ts: int, line: str, lbs: LabelsBuilder) -> tuple[str, bool]:
         if lbs.no_labels():
@@ -151,6 +153,8 @@ class JSONParser:
         name = self._name(prefix, key, lbs)
         if name and lbs.should_extract(name) and name not in lbs.extracted:
             lbs.set(PARSED, name, text)
+            if self._paths is not None:
+                self._paths[name] = [p.decode("utf-8", "replace") for p in (*prefix, key)]
 
     def _name(self, prefix: list[bytes], key: bytes, lbs: LabelsBuilder) -> str:
         path = (*prefix, key)
