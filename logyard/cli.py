@@ -70,7 +70,7 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     _setup_logging(cfg.server.log_level)
     import uvicorn
 
-    from logyard.api.app import create_app
+    from logyard.api.app import AppServer, create_app
     from logyard.startup import StartupError, bind, writable_dir
 
     # Checked and bound before anything is logged or started: a server that cannot work says so in
@@ -84,7 +84,7 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     host, port = sock.getsockname()[:2]  # the bound port, also when the config asked for any (0)
     logging.getLogger("logyard").info("logyard %s listening on http://%s:%d, data in %s", __version__,
                                       f"[{host}]" if ":" in host else host, port, cfg.storage.data_dir)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=30))
+    server = AppServer(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=30))
     server.run(sockets=[sock])
     if not server.started:  # the lifespan failed; uvicorn has logged why
         sys.exit(3)

@@ -288,3 +288,33 @@ def parse_match_groups(params) -> list:
     if not groups:
         raise BadRequestError("at least one match[] argument must be provided")
     return groups
+
+
+# Loki's pkg/loghttp/tail.go: `delay_for` is whole seconds, at most this many.
+MAX_DELAY_FOR_S = 5
+
+
+class TailQuery(NamedTuple):
+    start: int
+    limit: int
+    delay_for_s: int
+
+
+def parse_tail_query(params, *, max_entries: int | None, now: int | None = None) -> TailQuery:
+    """Loki's ParseTailQuery after the query itself: limit (default 100), the bounds' start (default
+    an hour ago), delay_for (default 0, at most 5). Its integer errors are strconv's bare texts."""
+    limit = parse_limit(params.get("limit"), max_entries)
+    start, _ = parse_range(params, now=now)
+    value = params.get("delay_for")
+    delay = 0
+    if value:
+        if not _INT.fullmatch(value):
+            raise BadRequestError(_go_number_error("Atoi", value, "invalid syntax"))
+        n = int(value)
+        if not INT64_MIN <= n <= INT64_MAX:
+            raise BadRequestError(_go_number_error("Atoi", value, "value out of range"))
+        # Loki quirk: the int becomes a uint32, so -1 is 4294967295 (refused below) and 2^32 is 0.
+        delay = n & UINT32_MAX
+    if delay > MAX_DELAY_FOR_S:
+        raise BadRequestError(f"delay_for can't be greater than {MAX_DELAY_FOR_S}")
+    return TailQuery(start, limit, delay)

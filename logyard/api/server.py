@@ -15,6 +15,7 @@ from starlette.requests import Request
 from logyard.api.ingest_pool import DecodePool
 from logyard.api.metrics import ServerMetrics
 from logyard.api.params import Params, request_params
+from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
 from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError
@@ -43,6 +44,8 @@ class Server:
         )
         self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict)
         self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
+        self.tails = TailHub(lim.max_concurrent_tail_requests)  # the open live tails (api/tail.py)
+        self.metrics.registry.register(self.tails)
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         self.engine = Engine(self.store, Limits(

@@ -79,12 +79,21 @@ class LimitsSection(_Strict):
     max_query_length: Duration = Field(
         "721h", description="Longest time range (end - start) of a range query, else 400 (Loki: 721h); 0s "
         "disables the limit.")
+    max_concurrent_tail_requests: int = Field(
+        10, ge=1, description="Live tails (`/loki/api/v1/tail`) open at once per tenant; one more is closed "
+        "with Loki's message (Loki: 10).")
     discover_service_name: list[str] = Field(
         default_factory=lambda: ["service", "app", "application", "app_name", "name",
                                  "app_kubernetes_io_name", "container", "container_name",
                                  "k8s_container_name", "component", "workload", "job", "k8s_job_name"],
         description="Labels whose value becomes `service_name`, first present wins (Loki's list).")
     discover_log_levels: bool = Field(True, description="Add `detected_level` structured metadata at ingest.")
+
+
+class QuerierSection(_Strict):
+    tail_max_duration: Duration = Field(
+        "1h", description="A live tail is closed with Loki's \"reached tail max duration limit\" after this "
+        "long (Loki: 1h).")
 
 
 class ServerConfig(_Strict):
@@ -95,6 +104,7 @@ class ServerConfig(_Strict):
     storage: StorageSection = StorageSection()
     distributor: DistributorSection = DistributorSection()
     limits: LimitsSection = LimitsSection()
+    querier: QuerierSection = QuerierSection()
 
     @property
     def listen(self) -> str:

@@ -33,6 +33,7 @@ from logyard.storage.block import BlockInfo
 from logyard.storage.files import BlockFiles
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
+from logyard.storage.live import LiveFeed
 from logyard.storage.maintenance import Maintenance
 from logyard.storage.reads import Reads
 from logyard.storage.recovery import Recovery, open_index
@@ -71,6 +72,7 @@ class Store:
         self._flush_lock = threading.Lock()
         self._head = Head()
         self._frozen: list[Head] = []  # heads being flushed: still visible to readers
+        self.live = LiveFeed()  # tails watching appends (live.py)
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
         self._dir_lock: int | None = None
@@ -181,6 +183,8 @@ class Store:
             self._wal.sync(ticket)  # outside the lock: concurrent appends share one fdatasync
         except OSError as e:
             raise storage_error("syncing the WAL", e) from e
+        if self.live.subscribers:  # durable now: tails may see it
+            self._publish(rec, ids)
         if head_bytes >= self.head_max_bytes:
             self.maintenance.wake()
             if head_bytes >= BACKPRESSURE * self.head_max_bytes:
@@ -188,6 +192,12 @@ class Store:
                     self._backpressure()
                 except LogyardError as e:  # the append itself is stored: it stands
                     log.error("flush under back-pressure failed: %s", e.message)
+
+    def _publish(self, rec: WalRecord, ids) -> None:
+        try:
+            self.live.publish(rec, ids)
+        except Exception:  # the append is stored and stands; a tail's trouble is the tail's
+            log.exception("handing an append to the live tails failed")
 
     def _backpressure(self) -> None:
         """The flusher is behind: bound memory by waiting for its flush in progress, or by flushing

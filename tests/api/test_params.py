@@ -11,6 +11,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from logyard.api.params import Params, parse_tail_query
+from logyard.errors import BadRequestError
 from tests.support.server import ServerProcess
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -175,3 +177,25 @@ def test_a_millisecond_volume_step_is_refused_before_any_allocation(server, year
     path, base = RANGE_ROUTES["index/volume_range"]
     r = httpx.get(server.url + path, params={**base, "start": str(T0 - years * 365 * 86400), "step": "1ms"})
     assert (r.status_code, r.text) == (400, STEP_ERRORS[-1][1])
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({}, (100, 0)),
+    ({"delay_for": "5", "limit": "7"}, (7, 5)),
+    ({"delay_for": "4294967296"}, (100, 0)),  # Loki's uint32 conversion: 2^32 is 0
+])
+def test_tail_query_defaults_and_delay_for(params, expected):
+    q = parse_tail_query(Params(list(params.items())), max_entries=5000, now=10**18)
+    assert (q.limit, q.delay_for_s, q.start) == (*expected, 10**18 - 3600 * 10**9)
+
+
+@pytest.mark.parametrize("params, text", [
+    ({"delay_for": "6"}, "delay_for can't be greater than 5"),
+    ({"delay_for": "-1"}, "delay_for can't be greater than 5"),
+    ({"delay_for": "x"}, 'strconv.Atoi: parsing "x": invalid syntax'),
+    ({"limit": "6000"}, "max entries limit per query exceeded, limit > max_entries_limit_per_query (6000 > 5000)"),
+])
+def test_tail_query_errors(params, text):
+    with pytest.raises(BadRequestError) as info:
+        parse_tail_query(Params(list(params.items())), max_entries=5000, now=10**18)
+    assert info.value.message == text

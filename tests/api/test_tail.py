@@ -1,0 +1,277 @@
+"""Live tail over a real websocket against a real `logyard serve`: `/loki/api/v1/tail` and the legacy
+`/api/prom/tail`, Loki's frames, parameters, errors and close messages, several clients, a client
+that does not read, tenants, and the server shutting down."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.support.server import HISTORIC_DATA_CONFIG, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+WAIT = 20.0  # a generous bound for a frame that should come well within a second
+CONFIG = "auth_enabled: true\n" + HISTORIC_DATA_CONFIG + "  max_concurrent_tail_requests: 4\n"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with ServerProcess(tmp_path_factory.mktemp("tail") / "data", config_text=CONFIG) as srv:
+        yield srv
+
+
+def push(srv, tenant: str, labels: dict, values: list[tuple[int, str]]) -> None:
+    body = orjson.dumps({"streams": [{"stream": labels, "values": [[str(t), line] for t, line in values]}]})
+    r = httpx.post(srv.url + "/loki/api/v1/push", content=body,
+                   headers={"Content-Type": "application/json", "X-Scope-OrgID": tenant}, timeout=60)
+    assert r.status_code == 204, r.text
+
+
+def tail_url(srv, path: str = "/loki/api/v1/tail", **params) -> str:
+    params.setdefault("start", str(time.time_ns()))  # no back-fill unless a test asks for one
+    return srv.url.replace("http://", "ws://") + path + "?" + urlencode(params)
+
+
+@contextmanager
+def tail(srv, tenant: str = "t1", path: str = "/loki/api/v1/tail", **params):
+    with connect(tail_url(srv, path, **params), additional_headers={"X-Scope-OrgID": tenant},
+                 open_timeout=WAIT) as ws:
+        yield ws
+
+
+def frame(ws) -> dict:
+    return orjson.loads(ws.recv(timeout=WAIT))
+
+
+def entries(fr: dict) -> list[tuple[dict, str, str]]:
+    return [(s["stream"], t, line) for s in fr["streams"] for t, line in s["values"]]
+
+
+def wait_tailing(srv, n: int) -> None:
+    """Until n tails are registered (a tail subscribes right after the upgrade)."""
+    deadline = time.monotonic() + WAIT
+    while metric(srv, "loki_querier_tail_active") != n:
+        assert time.monotonic() < deadline, "tails never registered"
+        time.sleep(0.02)
+
+
+def metric(srv, name: str) -> float:
+    text = httpx.get(srv.url + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_pushed_line_reaches_the_tail_as_lokis_v1_frame(server):
+    with tail(server, query='{app="a1"}') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push(server, "t1", {"app": "a1"}, [(ts, "hello level=warn")])
+        got = frame(ws)
+    assert got == {"streams": [{"stream": {"app": "a1", "detected_level": "warn", "service_name": "a1"},
+                                "values": [[str(ts), "hello level=warn"]]}]}
+
+
+def test_filter_and_parser_apply_to_live_lines(server):
+    with tail(server, query='{app="a2"} |= "boom" | logfmt | level="error"') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push(server, "t1", {"app": "a2"}, [(ts, "level=info msg=boom1"), (ts + 1, "level=error msg=fine"),
+                                           (ts + 2, "level=error msg=boom2")])
+        got = frame(ws)
+    assert entries(got) == [({"app": "a2", "detected_level": "error", "level": "error", "msg": "boom2",
+                              "service_name": "a2"}, str(ts + 2), "level=error msg=boom2")]
+
+
+def test_each_entry_is_its_own_stream_in_time_order(server):
+    with tail(server, query='{app="a3"}') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push(server, "t1", {"app": "a3"}, [(ts + 2, "c"), (ts, "a"), (ts + 1, "b")])
+        got = frame(ws)
+    assert [len(s["values"]) for s in got["streams"]] == [1, 1, 1]
+    assert [line for _, _, line in entries(got)] == ["a", "b", "c"]
+
+
+def test_three_clients_each_get_every_line(server):
+    with tail(server, query='{app="a4"}') as w1, tail(server, query='{app="a4"}') as w2, \
+            tail(server, query='{app="a4"} |= "two"') as w3:
+        wait_tailing(server, 3)
+        ts = time.time_ns()
+        push(server, "t1", {"app": "a4"}, [(ts, "one"), (ts + 1, "two")])
+        got = [frame(w) for w in (w1, w2, w3)]
+    assert [[line for _, _, line in entries(g)] for g in got] == [["one", "two"], ["one", "two"], ["two"]]
+
+
+def test_start_back_fills_the_newest_limit_entries_oldest_first(server):
+    ts = time.time_ns() - 60 * 10**9
+    push(server, "t1", {"app": "a5"}, [(ts + i, f"old {i}") for i in range(5)])
+    with tail(server, query='{app="a5"}', start=str(ts - 10**9), limit="3") as ws:
+        got = frame(ws)
+    assert [line for _, _, line in entries(got)] == ["old 2", "old 3", "old 4"]
+
+
+def test_back_fill_defaults_to_the_last_hour(server):
+    now = time.time_ns()
+    push(server, "t1", {"app": "a6"}, [(now - 2 * 3600 * 10**9, "too old"), (now - 60 * 10**9, "recent")])
+    url = tail_url(server, query='{app="a6"}')
+    url = url[:url.index("&start=")]  # no start at all
+    with connect(url, additional_headers={"X-Scope-OrgID": "t1"}, open_timeout=WAIT) as ws:
+        got = frame(ws)
+    assert [line for _, _, line in entries(got)] == ["recent"]
+
+
+def test_delay_for_puts_out_of_order_arrivals_in_order(server):
+    with tail(server, query='{app="a7"}', delay_for="2") as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns() + 10**9
+        push(server, "t1", {"app": "a7"}, [(ts + 500_000_000, "second")])
+        push(server, "t1", {"app": "a7"}, [(ts, "first")])
+        got = [line for _, _, line in entries(frame(ws))]
+        if len(got) < 2:
+            got += [line for _, _, line in entries(frame(ws))]
+    assert got == ["first", "second"]
+
+
+def test_legacy_tail_sends_lokis_legacy_frame(server):
+    with tail(server, path="/api/prom/tail", query='{app="a8"}') as ws:
+        wait_tailing(server, 1)
+        push(server, "t1", {"app": "a8"}, [(1_796_000_000_123_456_000, "legacy")])
+        got = frame(ws)
+    assert got == {"streams": [{"labels": '{app="a8", detected_level="unknown", service_name="a8"}',
+                                "entries": [{"ts": "2026-11-30T00:53:20.123456Z", "line": "legacy"}]}],
+                   "dropped_entries": None}
+
+
+@pytest.mark.parametrize("params, text", [
+    ({"query": '{app="x"'}, "parse error at line 1, col 9: syntax error: unexpected $end, expecting } or ,"),
+    ({"query": '{app="x"}', "delay_for": "6"}, "delay_for can't be greater than 5"),
+    ({"query": '{app="x"}', "delay_for": "-1"}, "delay_for can't be greater than 5"),
+    ({"query": '{app="x"}', "delay_for": "1s"}, 'strconv.Atoi: parsing "1s": invalid syntax'),
+    ({"query": '{app="x"}', "limit": "0"}, "limit must be a positive value"),
+])
+def test_bad_request_is_refused_before_the_upgrade_with_lokis_400(server, params, text):
+    with pytest.raises(InvalidStatus) as info:
+        with tail(server, **params):
+            pass
+    assert (info.value.response.status_code, bytes(info.value.response.body).decode()) == (400, text)
+
+
+def test_parse_error_text_is_the_query_apis(server):
+    q = '{app="x"} | logfmt |'
+    r = httpx.get(server.url + "/loki/api/v1/query_range", params={"query": q}, headers={"X-Scope-OrgID": "t1"})
+    with pytest.raises(InvalidStatus) as info:
+        with tail(server, query=q):
+            pass
+    assert (info.value.response.status_code, bytes(info.value.response.body).decode()) == (400, r.text)
+
+
+def test_metric_query_closes_with_lokis_message(server):
+    with tail(server, query='count_over_time({app="x"}[1m])') as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=WAIT)
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "only log selector is supported")
+
+
+def test_one_tail_too_many_closes_with_lokis_limit_message(server):
+    with tail(server, query='{app="x"}'), tail(server, query='{app="x"}'), tail(server, query='{app="x"}'), \
+            tail(server, query='{app="x"}'):
+        wait_tailing(server, 4)
+        with tail(server, query='{app="x"}') as ws, pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=WAIT)
+        with tail(server, tenant="t2", query='{app="x"}'):  # the limit is per tenant
+            wait_tailing(server, 5)
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (
+        1011, "max concurrent tail requests limit exceeded, count > limit (5 > 4)")
+
+
+def test_tenants_see_only_their_own_lines(server):
+    with tail(server, tenant="t2", query='{app="a9"}') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push(server, "t1", {"app": "a9"}, [(ts, "for t1")])
+        push(server, "t2", {"app": "a9"}, [(ts + 1, "for t2")])
+        got = frame(ws)
+    assert [line for _, _, line in entries(got)] == ["for t2"]
+
+
+def test_tail_without_org_id_is_lokis_401(server):
+    with pytest.raises(InvalidStatus) as info:
+        with connect(tail_url(server, query='{app="x"}'), open_timeout=WAIT):
+            pass
+    assert (info.value.response.status_code, bytes(info.value.response.body).decode()) == (401, "no org id")
+
+
+def _small_buffer_socket(srv) -> socket.socket:
+    """A client socket with a small receive buffer, so that a client that stops reading stops the
+    server's sends after a few frames rather than after megabytes of kernel buffers."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    s.connect(("127.0.0.1", srv.port))
+    return s
+
+
+def test_client_that_does_not_read_gets_dropped_entries_and_server_memory_stays_bounded(server):
+    # Lines that do not compress (frames are deflated): 24 MB of them, several times what a tail may hold.
+    n_push, per_push, size = 30, 2000, 400
+    bound = (4 << 20) + (8 << 20) + per_push * (size + 64)  # inbox + held entries + one push
+    url = tail_url(server, query='{app="slow"}')
+    with connect(url, sock=_small_buffer_socket(server), additional_headers={"X-Scope-OrgID": "t1"},
+                 open_timeout=WAIT, max_queue=1) as ws:
+        wait_tailing(server, 1)
+        base = time.time_ns()
+        peak = 0
+        for i in range(n_push):
+            lines = base64.b64encode(os.urandom(per_push * size * 3 // 4)).decode()
+            push(server, "t1", {"app": "slow"},
+                 [(base + i * per_push + j, lines[j * size:(j + 1) * size]) for j in range(per_push)])
+            peak = max(peak, metric(server, "logyard_tail_buffered_bytes"))
+        assert metric(server, "logyard_tail_dropped_entries_total") > 0
+        # The client reads again: the frames it gets report what it missed.
+        dropped = []
+        got = 0
+        while not dropped:
+            fr = frame(ws)
+            got += len(fr["streams"])
+            dropped = fr.get("dropped_entries", [])
+    assert peak <= bound, (peak, bound)
+    assert 0 < len(dropped) <= 1000
+    assert dropped[0]["labels"] == {"app": "slow", "service_name": "slow"}
+    assert base <= int(dropped[0]["timestamp"]) < base + n_push * per_push
+
+
+def test_server_shutdown_closes_tails_with_lokis_message(tmp_path):
+    srv = ServerProcess(tmp_path / "data").start()
+    try:
+        with connect(tail_url(srv, query='{app="x"}'), open_timeout=WAIT) as ws:
+            wait_tailing(srv, 1)
+            stopper = threading.Thread(target=srv.stop)
+            stopper.start()
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=WAIT)
+            stopper.join()
+    finally:
+        srv.stop()
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "all ingesters closed the connection")
+
+
+def test_tail_max_duration_closes_with_lokis_message(tmp_path):
+    config = HISTORIC_DATA_CONFIG + "querier:\n  tail_max_duration: 1s\n"
+    with ServerProcess(tmp_path / "data", config_text=config) as srv:
+        with connect(tail_url(srv, query='{app="x"}'), open_timeout=WAIT) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=WAIT)
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "reached tail max duration limit")

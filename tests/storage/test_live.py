@@ -1,0 +1,78 @@
+"""storage/live.py against a real Store: what a subscription keeps of committed appends, its bound,
+what it remembers of what it dropped, and that it reads a stream's labels once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from logyard.ingest.model import PushStream
+from logyard.labels import LabelSet, Matcher
+from logyard.storage import live
+from logyard.storage.live import Subscription
+from logyard.storage.store import Store
+
+T0 = 1_767_225_600_000_000_000
+
+
+def stream(app: str, n: int, start: int = 0, text: str = "line") -> PushStream:
+    ts = np.arange(start, start + n, dtype=np.int64) + T0
+    return PushStream(LabelSet({"app": app}.items()), ts, [f"{text} {i}" for i in range(n)], [""] * n)
+
+
+def open_store(tmp_path) -> Store:
+    store = Store(tmp_path / "data")
+    store.open()
+    return store
+
+
+def test_subscription_keeps_only_matching_rows_of_its_tenant(tmp_path):
+    store = open_store(tmp_path)
+    woken = []
+    sub = store.live.subscribe(Subscription("t1", [Matcher("app", "=", "a")], lambda: woken.append(1)))
+    store.append("t1", [stream("a", 3), stream("b", 2)])
+    store.append("t2", [stream("a", 4)])
+    batches = sub.take()
+    store.close()
+    rows = [r for b in batches for r in b.to_pylist()]
+    assert [(r["ts"] - T0, r["line"]) for r in rows] == [(0, "line 0"), (1, "line 1"), (2, "line 2")]
+    assert set(sub.stream_labels.values()) == {LabelSet({"app": "a"}.items())}
+    assert woken == [1]  # once, when the inbox stopped being empty
+
+
+def test_full_inbox_drops_rows_and_remembers_at_most_max_dropped(tmp_path):
+    store = open_store(tmp_path)
+    sub = store.live.subscribe(Subscription("t1", [Matcher("app", "=", "a")], lambda: None, max_bytes=1))
+    store.append("t1", [stream("a", 10)])  # an empty inbox takes a whole append
+    store.append("t1", [stream("a", 800, start=10)])
+    store.append("t1", [stream("a", 800, start=810)])
+    kept = sub.take()
+    ts, ids = sub.take_dropped()
+    store.close()
+    assert sum(b.num_rows for b in kept) == 10
+    assert sub.dropped_total == 1600
+    assert len(ts) == live.MAX_DROPPED
+    assert (ts - T0).tolist() == list(range(10, 10 + live.MAX_DROPPED))
+    assert set(ids.tolist()) == set(sub.stream_labels)
+    assert sub.take_dropped()[0].size == 0  # taken once
+
+
+def test_a_streams_labels_are_matched_once(tmp_path, monkeypatch):
+    store = open_store(tmp_path)
+    sub = store.live.subscribe(Subscription("t1", [Matcher("app", "=~", "a|b")], lambda: None))
+    calls = []
+    real = Subscription.matches
+    monkeypatch.setattr(Subscription, "matches", lambda self, labels: calls.append(labels) or real(self, labels))
+    for i in range(5):
+        store.append("t1", [stream("a", 2, start=2 * i), stream("b", 1, start=i), stream("c", 1, start=i)])
+    store.close()
+    assert sorted(dict(c)["app"] for c in calls) == ["a", "b", "c"]
+    assert sum(b.num_rows for b in sub.take()) == 15
+
+
+def test_unsubscribed_tail_gets_nothing(tmp_path):
+    store = open_store(tmp_path)
+    sub = store.live.subscribe(Subscription("t1", [Matcher("app", "=", "a")], lambda: None))
+    store.live.unsubscribe(sub)
+    store.append("t1", [stream("a", 3)])
+    store.close()
+    assert sub.take() == [] and store.live.subscribers == ()
