@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from logyard.errors import BadRequestError
 from logyard.ingest.labelparse import LabelParseError, labels_string, parse_labels
-from logyard.ingest.raw import NO_TS, PARSED_LABELS, RawStream, go_utf8, remember
+from logyard.ingest.raw import NO_TS, PARSED_LABELS, RawStream, go_utf8, remember, selector_labels
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _V1_KEYS = ("stream", "values")
@@ -116,13 +116,7 @@ def _legacy_stream(si: int, s: dict) -> tuple[RawStream, list]:
         label_text = ""
     if not isinstance(label_text, str):
         raise BadRequestError(f'streams[{si}].labels must be a string such as "{{app=\\"x\\"}}", not {_kind(label_text)}')
-    pairs = PARSED_LABELS.get(label_text)
-    if pairs is None:
-        try:
-            pairs = parse_labels(label_text)
-        except LabelParseError as e:
-            raise BadRequestError(f"couldn't parse labels: {e}") from e
-        remember(PARSED_LABELS, label_text, pairs)
+    pairs = selector_labels(label_text)
     entries = _get(s, "entries")
     if entries is None:
         entries = []

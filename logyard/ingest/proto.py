@@ -20,8 +20,7 @@ from google.protobuf.message import DecodeError
 
 from logyard.errors import BadRequestError
 from logyard.ingest.body import too_large
-from logyard.ingest.labelparse import LabelParseError, parse_labels
-from logyard.ingest.raw import PARSED_LABELS, RawStream, go_text, remember
+from logyard.ingest.raw import RawStream, go_text, selector_labels
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -105,13 +104,7 @@ def decode_protobuf(body: bytes, limit: int = 0) -> list[RawStream]:
     out = []
     for s in req.streams:
         label_text = go_text(s.labels) if lenient else s.labels
-        pairs = PARSED_LABELS.get(label_text)
-        if pairs is None:
-            try:
-                pairs = parse_labels(label_text)
-            except LabelParseError as e:
-                raise BadRequestError(f"couldn't parse labels: {e}") from e
-            remember(PARSED_LABELS, label_text, pairs)
+        pairs = selector_labels(label_text)
         entries = s.entries
         # Per-row Python, unavoidable: upb exposes entries as objects; each field read is one call.
         lines = [e.line for e in entries]

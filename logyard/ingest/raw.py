@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from logyard.errors import BadRequestError
+from logyard.ingest.labelparse import LabelParseError, parse_labels
+
 
 @dataclass
 class RawStream:
@@ -40,6 +43,18 @@ def remember(cache: dict, key: object, value: object) -> None:
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+def selector_labels(text: str) -> list[tuple[str, str]]:
+    """A stream's labels given as selector text (protobuf, legacy JSON), parsed once per distinct text."""
+    pairs = PARSED_LABELS.get(text)
+    if pairs is None:
+        try:
+            pairs = parse_labels(text)
+        except LabelParseError as e:
+            raise BadRequestError(f"couldn't parse labels: {e}") from e
+        remember(PARSED_LABELS, text, pairs)
+    return pairs
 
 
 def _go_replace(e: UnicodeDecodeError) -> tuple[str, int]:

@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from tests.api.pusher import BASE_NS
-from tests.storage.tmpfs import fill, mounted_tmpfs
+from tests.support.mounts import fill, mounted_tmpfs
 from tests.support.server import ServerProcess
 
 THREADS = 3

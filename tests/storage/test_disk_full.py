@@ -13,7 +13,7 @@ from logyard.storage import format as F
 from logyard.storage.store import Store
 from logyard.storage.wal import Wal, build_record, encode_record, frame
 from tests.storage.conftest import HOUR, T0, abandon, push, rows
-from tests.storage.tmpfs import fill, mounted_tmpfs
+from tests.support.mounts import fill, mounted_tmpfs
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
-"""Directories that refuse writes even to root, for the startup tests.
+"""Real small filesystems and unwritable directories for the disk-full and startup tests.
 
-Tests run as root in CI, and root ignores permission bits: a `chmod 0555` directory is still writable
-for it. A read-only tmpfs mounted on the directory refuses every write with EROFS, whoever asks; so does a directory with the immutable attribute.
+A tmpfs mounted for a test gives a disk that really fills (ENOSPC) or really refuses writes (EROFS).
+Mounting needs root, as CI has; elsewhere those tests are skipped, saying why. Root ignores permission
+bits (a `chmod 0555` directory is still writable for it), so "not writable" for root is the immutable
+attribute.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from contextlib import contextmanager
@@ -16,19 +19,44 @@ import pytest
 
 
 @contextmanager
-def read_only_dir(path: Path) -> Iterator[Path]:
-    """`path` (created if missing) with an empty read-only tmpfs mounted on it until the block ends."""
+def mounted_tmpfs(where: Path, size: str, *, read_only: bool = False) -> Iterator[Path]:
+    """Mount a tmpfs of `size` (mount's syntax: "4m") on `where` (created if missing); unmounted
+    when the block ends, whatever happens."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a read-only tmpfs needs root (the chmod case is covered by the not-writable tests)")
-    path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],
-                       capture_output=True, text=True)
+        pytest.skip("mounting a tmpfs needs root (CI runs these tests as root)")
+    where.mkdir(parents=True, exist_ok=True)
+    options = f"ro,size={size}" if read_only else f"size={size}"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
     if r.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {r.stderr.strip()}")
+        pytest.skip(f"mounting a tmpfs is not permitted here: {r.stderr.strip()}")
     try:
-        yield path
+        yield where
     finally:
-        subprocess.run(["umount", str(path)], check=True)
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def fill(directory: Path, leave: int = 0) -> Path:
+    """Write a filler file until the filesystem has at most `leave` bytes free; returns its path."""
+    path = directory / "filler"
+    chunk = b"\0" * (64 << 10)
+    with open(path, "ab", buffering=0) as f:
+        while True:
+            st = os.statvfs(directory)
+            free = st.f_bavail * st.f_frsize
+            if free <= leave:
+                break
+            try:
+                f.write(chunk[: max(1, min(len(chunk), free - leave))])
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                break
+    return path
+
+
+def read_only_dir(path: Path):
+    """`path` with an empty read-only tmpfs mounted on it until the block ends."""
+    return mounted_tmpfs(path, "1m", read_only=True)
 
 
 @contextmanager
