@@ -12,13 +12,16 @@ import numpy as np
 from logyard.logql.deadline import NO_DEADLINE, Deadline
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.pipeline import compile_pipeline
+from logyard.logql.query_stats import QueryStats
 from logyard.logql.readahead import window_reads
 from logyard.logql.syntax import ast
 
 
 def log_query(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
-              direction: str, deadline: Deadline = NO_DEADLINE) -> list[dict]:
-    """The `result` of a log query: the first `limit` entries of [start, end) in `direction`."""
+              direction: str, deadline: Deadline = NO_DEADLINE, *, categorize: bool = False,
+              stats: QueryStats | None = None) -> list[dict]:
+    """The `result` of a log query: the first `limit` entries of [start, end) in `direction`,
+    in Loki's `categorize-labels` encoding with `categorize`; `stats` counts the rows that passed."""
     streams = store.streams(tenant, list(expr.selector.matchers), start, end)
     if not streams:
         return []
@@ -31,8 +34,8 @@ def log_query(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limi
                            columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr),
                            work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
                            check=deadline.check)
-    parts = collect_entries(windows, pipeline, limit, direction)
-    return encode_streams(parts, streams, direction)
+    parts = collect_entries(windows, pipeline, limit, direction, categorize, stats)
+    return encode_streams(parts, streams, direction, categorize)
 
 
 def required_substrings(log: ast.LogQuery) -> list[str]:
