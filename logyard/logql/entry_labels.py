@@ -18,7 +18,7 @@ Without the flag Loki groups entries by all their labels, which is what `EntryLa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set as AbstractSet
 
 from logyard.logql.stages.builder import ERROR_DETAILS_LABEL, ERROR_LABEL, METADATA, PARSED, LabelsBuilder
 
@@ -31,7 +31,7 @@ class EntryLabels(dict):
 
     __slots__ = ("metadata", "parsed")
 
-    def __init__(self, labels: Mapping[str, str], metadata: frozenset[str], parsed: frozenset[str]) -> None:
+    def __init__(self, labels: Mapping[str, str], metadata: AbstractSet[str], parsed: AbstractSet[str]) -> None:
         super().__init__(labels)
         self.metadata = metadata
         self.parsed = parsed
@@ -57,10 +57,12 @@ class EntryLabels(dict):
 def categorized(lbs: LabelsBuilder) -> EntryLabels:
     """The final labels of a pipeline's builder, by category (Loki's LabelsBuilder.LabelsResult)."""
     labels = lbs.labels()
-    metadata, parsed = lbs.add[METADATA], lbs.add[PARSED]
-    parsed_names = frozenset(n for n in labels if n in parsed or n == ERROR_LABEL or n == ERROR_DETAILS_LABEL)
-    metadata_names = frozenset(n for n in labels if n in metadata and n not in parsed_names)
-    return EntryLabels(labels, metadata_names, parsed_names)
+    names = labels.keys()
+    parsed = names & lbs.add[PARSED].keys()
+    if lbs.err or lbs.err_details:
+        parsed |= names & _ERROR_LABELS
+    # A name is in one category at a time (setting a parsed label removes its metadata one).
+    return EntryLabels(labels, names & lbs.add[METADATA].keys(), parsed)
 
 
 def keep_categories(ts: int, line: str, lbs: LabelsBuilder) -> EntryLabels:
@@ -72,4 +74,18 @@ def without_stages(stream: Mapping[str, str], metadata: Mapping[str, str]) -> En
     """The labels of an entry no stage touched: its stream's and its structured metadata, through
     Loki's rules for metadata (a name taken by a stream label gets `_extracted`; `__error__` is
     the error). One call per distinct (stream, metadata), not per row."""
-    return categorized(LabelsBuilder(stream, metadata))
+    if not plain_metadata(stream, metadata.items()):
+        return categorized(LabelsBuilder(stream, metadata))
+    return EntryLabels({**stream, **metadata}, frozenset(metadata), frozenset())
+
+
+def plain_metadata(stream: Mapping[str, str], metadata) -> bool:
+    """True when no structured metadata pair needs Loki's rules (a name taken by a stream label,
+    an error label): then an entry's labels are simply its stream's and its metadata."""
+    for name, _ in metadata:
+        if name in stream or name in _ERROR_LABELS:
+            return False
+    return True
+
+
+_ERROR_LABELS = frozenset((ERROR_LABEL, ERROR_DETAILS_LABEL))

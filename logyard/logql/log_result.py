@@ -18,7 +18,7 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from logyard.labels import LabelSet
-from logyard.logql.entry_labels import EntryLabels, keep_categories, without_stages
+from logyard.logql.entry_labels import EntryLabels, keep_categories, plain_metadata, without_stages
 from logyard.logql.query_stats import QueryStats
 from logyard.logql.rows import Rows, group_codes, meta_pairs
 
@@ -99,19 +99,14 @@ def encode_streams(parts: list[Rows], stream_labels: dict[int, LabelSet], direct
         lines = rows.line.to_pylist()
         ts = rows.ts.tolist()
         if rows.labels is not None:
-            labels = rows.labels
+            row_groups = [_group(lb, categorize) for lb in rows.labels]
         else:
+            # Without row stages: one group per distinct (stream, metadata), not per row.
             codes, uniq = group_codes(rows)
-            uniq_labels = [_base_labels(stream_labels[s], m) for s, m in uniq]
-            labels = [uniq_labels[c] for c in codes.tolist()]
+            uniq_groups = [_base_group(stream_labels[s], m, categorize) for s, m in uniq]
+            row_groups = [uniq_groups[c] for c in codes.tolist()]
         # Per entry (at most the limit): the values of a stream are lists of Python pairs in the end.
-        # Rows without row stages share one labels object per (stream, metadata): keyed once.
-        seen: dict[int, tuple] = {}
-        for lb, t, line in zip(labels, ts, lines):
-            got = seen.get(id(lb))
-            if got is None:
-                got = seen[id(lb)] = _group(lb, categorize)
-            key, extra = got
+        for (key, extra), t, line in zip(row_groups, ts, lines):
             entries = groups.get(key)
             if entries is None:
                 entries = groups[key] = []
@@ -136,9 +131,16 @@ def _group(labels: dict, categorize: bool) -> tuple[tuple, dict | None]:
     return labels.stream_key(), labels.extra()
 
 
-def _base_labels(labels: LabelSet, meta: str) -> EntryLabels:
-    """The labels of an entry of a stream that no row stage touched, with its structured metadata."""
+def _base_group(labels: LabelSet, meta: str, categorize: bool) -> tuple[tuple, dict | None]:
+    """`_group` of an entry no row stage touched: its stream's labels and its structured metadata."""
     pairs = meta_pairs(meta)
     if not pairs:
-        return EntryLabels(dict(labels), frozenset(), frozenset())
-    return without_stages(dict(labels), dict(pairs))
+        return tuple(labels), {} if categorize else None   # a LabelSet is sorted by name
+    stream = dict(labels)
+    if not plain_metadata(stream, pairs):
+        return _group(without_stages(stream, dict(pairs)), categorize)
+    # The common case, kept cheap: trace ids make a distinct metadata value per entry.
+    if categorize:
+        return tuple(labels), {"structuredMetadata": dict(pairs)}   # pairs are sorted by name
+    stream.update(pairs)
+    return tuple(sorted(stream.items())), None
