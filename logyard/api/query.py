@@ -3,26 +3,32 @@
 Each query gets a `Deadline` (`limits.query_timeout`) and runs in a worker thread while the event
 loop watches the connection: a client that hangs up cancels the query's work (Loki answers such a
 request 499, "the request was cancelled by the client", which only the log sees).
+
+Answers carry Loki's `data.stats` (`QueryStats`: what the query read, its times), and a log answer
+follows the request's encoding flags (`encoding_flags`: Grafana's `categorize-labels`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from logyard.api.encoding_flags import categorize, encoding_flags, with_encoding_flags
 from logyard.api.params import parse_instant_query, parse_range_query
 from logyard.api.responses import success
 from logyard.api.server import Server
 from logyard.config.server import parse_duration_ns
 from logyard.logql.deadline import Deadline
+from logyard.logql.query_stats import QueryStats, entries_returned
 
 
-async def run_query(request: Request, deadline: Deadline, fn, *args):
-    """`fn(*args, deadline=deadline)` in a worker thread, cancelled when the client disconnects."""
+async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
+    """`fn(*args, deadline=deadline, **kwargs)` in a worker thread, cancelled when the client disconnects."""
 
     async def watch() -> None:
         # The request body has been read (or is empty): what the ASGI server sends next is the
@@ -33,7 +39,7 @@ async def run_query(request: Request, deadline: Deadline, fn, *args):
 
     watcher = asyncio.ensure_future(watch())
     try:
-        return await run_in_threadpool(fn, *args, deadline=deadline)
+        return await run_in_threadpool(fn, *args, deadline=deadline, **kwargs)
     finally:
         watcher.cancel()
 
@@ -50,20 +56,33 @@ class QueryRoutes:
         ]
 
     async def query_range(self, request: Request) -> Response:
+        started = time.perf_counter()
         srv = self.server
         deadline = Deadline(self.timeout_ns)
         p, tenant = await srv.read_request(request)
         limits = srv.engine.limits
         q = parse_range_query(p, max_entries=limits.max_entries, max_points=limits.max_points)
-        data = await run_query(request, deadline, srv.engine.query_range, tenant, p.get("query") or "", q.start, q.end,
-                               q.step, q.interval, q.limit, q.direction)
-        return success(data)
+        flags = encoding_flags(request.headers)
+        stats = QueryStats()
+        data = await run_query(request, deadline, stats.timed(srv.engine.query_range), tenant, p.get("query") or "",
+                               q.start, q.end, q.step, q.interval, q.limit, q.direction,
+                               categorize=categorize(flags), stats=stats)
+        return success(answer(data, flags, stats, started))
 
     async def query(self, request: Request) -> Response:
+        started = time.perf_counter()
         srv = self.server
         deadline = Deadline(self.timeout_ns)
         p, tenant = await srv.read_request(request)
         q = parse_instant_query(p, max_entries=srv.engine.limits.max_entries)
-        data = await run_query(request, deadline, srv.engine.query_instant, tenant, p.get("query") or "", q.time,
-                               q.limit, q.direction)
-        return success(data)
+        stats = QueryStats()
+        data = await run_query(request, deadline, stats.timed(srv.engine.query_instant), tenant, p.get("query") or "",
+                               q.time, q.limit, q.direction, stats=stats)
+        return success(answer(data, encoding_flags(request.headers), stats, started))
+
+
+def answer(data: dict, flags: list[str], stats: QueryStats, started: float) -> dict:
+    """The engine's `data` as Loki answers it: `encodingFlags` (log answers), then `stats` last."""
+    data = with_encoding_flags(data, flags)
+    return {**data, "stats": stats.to_json(exec_s=time.perf_counter() - started,
+                                           entries_returned=entries_returned(data))}

@@ -25,6 +25,7 @@ from logyard.logql.log_query import log_query
 from logyard.logql.metric import binop, limits, result_json, steps
 from logyard.logql.metric.evaluate import evaluate
 from logyard.logql.metric.series import StepMatrix
+from logyard.logql.query_stats import QueryStats
 from logyard.logql.source import LogSource
 from logyard.logql.syntax import ast
 from logyard.logql.syntax.parser import parse
@@ -51,18 +52,23 @@ class Engine:
 
     # --- entry points ---------------------------------------------------------------------------
     def query_range(self, tenant: str, query: str, start: int, end: int, step: int | None,
-                    interval: int | None, limit: int, direction: str, deadline: Deadline = NO_DEADLINE) -> dict:
+                    interval: int | None, limit: int, direction: str, deadline: Deadline = NO_DEADLINE, *,
+                    categorize: bool = False, stats: QueryStats | None = None) -> dict:
+        """`categorize`: a log answer in Loki's `categorize-labels` encoding; `stats` counts the work."""
         expr = _parse(query)
         self._check_length(start, end)
+        store = self.store if stats is None else stats.source(self.store)
         if ast.is_log_query(expr):
             return {"resultType": "streams",
-                    "result": log_query(self.store, tenant, expr, start, end, limit, direction, deadline)}
+                    "result": log_query(store, tenant, expr, start, end, limit, direction, deadline,
+                                        categorize=categorize, stats=stats)}
         if end < start:
             raise BadRequestError("end timestamp must not be before or equal to start time")
         step = step if step is not None else steps.default_step_ns(start, end)
         steps.check_step(start, end, step, self.limits.max_points)
         grid = steps.range_grid(start, end, step)
-        value = evaluate(self.store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline)
+        value = evaluate(store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline,
+                         stats=stats)
         if isinstance(value, float):
             sm = binop.vector(value, grid)
             sm = StepMatrix((LabelSet(),), grid, sm.values, sm.present)
@@ -71,12 +77,14 @@ class Engine:
         return result_json.matrix_data(value)
 
     def query_instant(self, tenant: str, query: str, ts: int, limit: int, direction: str,
-                      deadline: Deadline = NO_DEADLINE) -> dict:
+                      deadline: Deadline = NO_DEADLINE, *, stats: QueryStats | None = None) -> dict:
         expr = _parse(query)
         if ast.is_log_query(expr):
             raise BadRequestError(INSTANT_LOG_QUERY)
         grid = steps.instant_grid(ts)
-        value = evaluate(self.store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline)
+        store = self.store if stats is None else stats.source(self.store)
+        value = evaluate(store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline,
+                         stats=stats)
         if isinstance(value, float):
             return result_json.scalar_data(value, ts)
         self._check_series(value)

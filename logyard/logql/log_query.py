@@ -12,20 +12,25 @@ import numpy as np
 from logyard.logql.deadline import NO_DEADLINE, Deadline
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.pipeline import compile_pipeline
+from logyard.logql.query_stats import QueryStats
 from logyard.logql.readahead import window_reads
 from logyard.logql.rows import Rows
 from logyard.logql.syntax import ast
 
 
 def log_query(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
-              direction: str, deadline: Deadline = NO_DEADLINE) -> list[dict]:
-    """The `result` of a log query: the first `limit` entries of [start, end) in `direction`."""
-    parts, streams = log_entries(store, tenant, expr, start, end, limit, direction, deadline)
-    return encode_streams(parts, streams, direction) if streams else []
+              direction: str, deadline: Deadline = NO_DEADLINE, *, categorize: bool = False,
+              stats: QueryStats | None = None) -> list[dict]:
+    """The `result` of a log query: the first `limit` entries of [start, end) in `direction`,
+    in Loki's `categorize-labels` encoding with `categorize`; `stats` counts the rows that passed."""
+    parts, streams = log_entries(store, tenant, expr, start, end, limit, direction, deadline,
+                                 categorize=categorize, stats=stats)
+    return encode_streams(parts, streams, direction, categorize) if streams else []
 
 
 def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int, direction: str,
-                deadline: Deadline = NO_DEADLINE, extra=None) -> tuple[list[Rows], dict]:
+                deadline: Deadline = NO_DEADLINE, extra=None, *, categorize: bool = False,
+                stats: QueryStats | None = None) -> tuple[list[Rows], dict]:
     """The first `limit` entries as `Rows` slices, and the streams they come from. `extra(ts, line,
     lbs)`, when given, replaces each entry's labels by what it returns from the row stages' builder
     (detected fields read the labels by category)."""
@@ -42,7 +47,7 @@ def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, li
                            work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
                            check=deadline.check)
     rows_pipeline = pipeline if extra is None else _WithExtra(pipeline, extra)
-    return collect_entries(windows, rows_pipeline, limit, direction), streams
+    return collect_entries(windows, rows_pipeline, limit, direction, categorize, stats), streams
 
 
 class _WithExtra:
@@ -50,7 +55,7 @@ class _WithExtra:
         self.pipeline, self.extra = pipeline, extra
         self.has_row_stages = pipeline.has_row_stages
 
-    def per_row(self, rows: Rows) -> Rows:
+    def per_row(self, rows: Rows, extra=None) -> Rows:
         return self.pipeline.per_row(rows, extra=self.extra)
 
 

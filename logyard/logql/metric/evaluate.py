@@ -15,16 +15,18 @@ from logyard.logql.deadline import NO_DEADLINE, Deadline
 from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.metric import additive, binop, limits, range_agg, samples, vector_agg
 from logyard.logql.metric.series import StepMatrix
+from logyard.logql.query_stats import QueryStats
 from logyard.logql.syntax import ast
 
 
 def evaluate(store, tenant: str, expr: ast.Expr, grid: np.ndarray, *, max_series: int = 0,
-             deadline: Deadline = NO_DEADLINE) -> float | StepMatrix:
+             deadline: Deadline = NO_DEADLINE, stats: QueryStats | None = None) -> float | StepMatrix:
     """The value of the metric expression `expr` on `grid`: a number, or series on the grid.
 
     `max_series` (0: none) is checked early, while samples are grouped, where a range
-    aggregation's series are the result's; the caller checks the result's series too."""
-    return _Evaluator(store, tenant, grid, expr, max_series, deadline).eval(expr, None)
+    aggregation's series are the result's; the caller checks the result's series too. `stats`
+    counts the samples extracted (the rows that passed each range aggregation's pipeline)."""
+    return _Evaluator(store, tenant, grid, expr, max_series, deadline, stats).eval(expr, None)
 
 
 def _injects_grouping(parent: ast.VectorAggregation, child: ast.RangeAggregation) -> bool:
@@ -52,8 +54,10 @@ def _result_range_aggregation(expr) -> ast.RangeAggregation | None:
 class _Evaluator:
     """Evaluates one metric expression tree on one step grid."""
 
-    def __init__(self, store, tenant: str, grid: np.ndarray, root, max_series: int, deadline: Deadline) -> None:
+    def __init__(self, store, tenant: str, grid: np.ndarray, root, max_series: int, deadline: Deadline,
+                 stats: QueryStats | None = None) -> None:
         self.store = store
+        self.stats = stats
         self.tenant = tenant
         self.grid = grid
         self.deadline = deadline
@@ -130,6 +134,8 @@ class _Evaluator:
         max_series = self.max_series if expr is self.bounded and expr.op != "absent_over_time" else 0
         labels, ids, ts, values = samples.extract(self.store, self.tenant, self.grid, expr, grouping,
                                                   max_series=max_series, check=self.deadline.check)
+        if self.stats is not None:
+            self.stats.add_passed(len(ts))
         grid = self.grid
         if expr.op == "absent_over_time":
             inner = additive.additive_step_matrix("count_over_time", labels, ids, ts, values, grid,
