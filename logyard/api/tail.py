@@ -14,6 +14,12 @@ As Loki's querier does (pkg/querier/http.go TailHandler, tail.go, pkg/loghttp/ta
   "labels"}]}`, legacy ones `{"streams": [{"labels": "{...}", "entries": [{"ts", "line"}]}],
   "dropped_entries": null | [{"Timestamp", "Labels"}]}`.
 
+The v1 tail follows the upgrade request's encoding flags (api/encoding_flags.py) as Loki's
+EncodeTailResult does: any flags are echoed as `encodingFlags` after `dropped_entries`, and with
+`categorize-labels` (Grafana's) the frame's entries are grouped by their stream labels alone, each
+value `[ts, line, {"structuredMetadata", "parsed"}]`, encoded by the query path's `encode_streams`
+(back-fill and live entries alike). The legacy tail ignores them.
+
 A session holds: the storage subscription's inbox (storage/live.py, at most MAX_INBOX_BYTES), the
 entries waiting for their time or for the client (at most MAX_HELD_BYTES, beyond which the inbox
 is not emptied), and the frame being sent. A client that does not read blocks only its own send;
@@ -32,11 +38,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import orjson
+import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from logyard.api.encoding_flags import categorize, encoding_flags
 from logyard.api.params import Params, parse_tail_query
 from logyard.api.responses import error_response
 from logyard.api.server import Server
@@ -45,6 +54,8 @@ from logyard.errors import BadRequestError, LogyardError
 from logyard.gocompat.timevalue import GoTime
 from logyard.labels import LabelSet, quote
 from logyard.logql.deadline import Deadline
+from logyard.logql.log_result import encode_streams
+from logyard.logql.rows import Rows
 from logyard.logql.syntax import ast
 from logyard.logql.syntax.parser import parse
 from logyard.logql.tail import Entries, TailPipeline, entries_from_streams
@@ -71,6 +82,11 @@ class TailRequest:
     start: int
     limit: int
     delay_ns: int
+    flags: tuple[str, ...] = ()   # the v1 tail's encoding flags
+
+    @property
+    def categorize(self) -> bool:
+        return categorize(list(self.flags))
 
 
 class TailRoutes:
@@ -86,21 +102,22 @@ class TailRoutes:
         ]
 
     async def tail(self, ws: WebSocket) -> None:
-        await self._serve(ws, v1_frame)
+        flags = tuple(encoding_flags(ws.headers))
+        await self._serve(ws, lambda *frame: v1_frame(*frame, flags=flags), flags)
 
     async def tail_legacy(self, ws: WebSocket) -> None:
-        await self._serve(ws, legacy_frame)
+        await self._serve(ws, legacy_frame, ())
 
-    async def _serve(self, ws: WebSocket, encode: Callable) -> None:
+    async def _serve(self, ws: WebSocket, encode: Callable, flags: tuple[str, ...]) -> None:
         try:
-            req = self._request(ws)
+            req = self._request(ws, flags)
         except LogyardError as exc:
             log.info("GET %s -> %d: %s", ws.url.path, exc.status, exc.message)
             await ws.send_denial_response(error_response(exc))
             return
         await TailSession(self.server, ws, req, encode, self.timeout_ns).run(self.max_duration_s)
 
-    def _request(self, ws: WebSocket) -> TailRequest:
+    def _request(self, ws: WebSocket, flags: tuple[str, ...]) -> TailRequest:
         """Tenant (401), readiness (503), then Loki's ParseTailQuery in its order (400s)."""
         srv = self.server
         tenant = srv.tenant(ws)
@@ -116,7 +133,7 @@ class TailRoutes:
             query = f"{expr} |~ {quote(regexp)}"
             expr = parse(query)
         q = parse_tail_query(p, max_entries=srv.engine.limits.max_entries)
-        return TailRequest(tenant, query, expr, q.start, q.limit, q.delay_for_s * 1_000_000_000)
+        return TailRequest(tenant, query, expr, q.start, q.limit, q.delay_for_s * 1_000_000_000, flags)
 
 
 class _ClientGone(Exception):
@@ -187,7 +204,7 @@ class TailSession:
         # Subscribe before reading the history, so that nothing committed in between is missed
         # (an entry committed meanwhile may come twice, as with Loki's history and live streams).
         self.sub = srv.store.live.subscribe(Subscription(self.tenant, req.expr.selector.matchers, self._notify))
-        pipeline = TailPipeline(req.expr, self.sub.stream_labels)
+        pipeline = TailPipeline(req.expr, self.sub.stream_labels, req.categorize)
         pump = asyncio.ensure_future(self._pump(pipeline))
         receive = asyncio.ensure_future(self._receive())
         close_asked = asyncio.ensure_future(self._close_asked.wait())
@@ -229,7 +246,8 @@ class TailSession:
     def _history(self) -> Entries:
         req = self.req
         data = self.server.engine.query_range(self.tenant, req.query, req.start, time.time_ns(), None, None,
-                                              req.limit, "backward", deadline=Deadline(self.timeout_ns))
+                                              req.limit, "backward", deadline=Deadline(self.timeout_ns),
+                                              categorize=req.categorize)
         return entries_from_streams(data["result"])
 
     async def _pump(self, pipeline: TailPipeline) -> None:
@@ -306,14 +324,24 @@ def _sorted_labels(labels: list[dict]) -> list[dict]:
     return out
 
 
-def v1_frame(ts: list[int], lines: list[str], labels: list[dict], dropped: list[tuple[int, dict]]) -> str:
-    """Loki's v1 tail response (pkg/util/marshal EncodeTailResult): one stream per entry."""
-    streams = [{"stream": lb, "values": [[str(t), line]]} for t, line, lb in zip(ts, lines, _sorted_labels(labels))]
+def v1_frame(ts: list[int], lines: list[str], labels: list[dict], dropped: list[tuple[int, dict]],
+             flags: tuple[str, ...] = ()) -> str:
+    """Loki's v1 tail response (pkg/util/marshal EncodeTailResult): one stream per entry; with the
+    `categorize-labels` flag, the query's categorized streams (`labels` are then `EntryLabels`)."""
+    if categorize(list(flags)):
+        rows = Rows(np.asarray(ts, np.int64), np.zeros(len(ts), np.int64), pa.array(lines, pa.large_string()),
+                    None, labels)
+        streams = encode_streams([rows], {}, "forward", categorize=True)
+    else:
+        streams = [{"stream": lb, "values": [[str(t), line]]}
+                   for t, line, lb in zip(ts, lines, _sorted_labels(labels))]
     doc: dict = {"streams": streams}
     if dropped:
         doc["dropped_entries"] = [
             {"timestamp": str(t), "labels": dict(sorted(lb.items()))} if lb else {"timestamp": str(t)}
             for t, lb in dropped]
+    if flags:
+        doc["encodingFlags"] = list(flags)
     return orjson.dumps(doc).decode()
 
 

@@ -9,6 +9,10 @@ and an index into the label sets, which sort, merge and split as arrays.
 
 `delay_for` is Loki's: an entry is released once its timestamp plus the delay is in the past, so
 entries that arrive out of order within the delay go out in order (pkg/querier/tail.go `next`).
+
+With `categorize` (Loki's `categorize-labels` encoding flag), the label sets are `EntryLabels`, as
+a query's rows are (`run_row_stages(..., categorize=True)`, `without_stages`), so that a frame is
+encoded by the query's `encode_streams(..., categorize=True)`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.labels import LabelSet
+from logyard.logql.entry_labels import EntryLabels, without_stages
+from logyard.logql.log_result import run_row_stages
 from logyard.logql.pipeline import compile_pipeline
 from logyard.logql.rows import Rows, group_codes, meta_pairs
 from logyard.logql.syntax import ast
@@ -99,13 +105,15 @@ def _is_sorted(ts: np.ndarray) -> bool:
 class TailPipeline:
     """A log query's pipeline for rows of new appends; `stream_labels` may grow between runs."""
 
-    def __init__(self, expr: ast.LogQuery, stream_labels: dict[int, LabelSet]) -> None:
+    def __init__(self, expr: ast.LogQuery, stream_labels: dict[int, LabelSet], categorize: bool = False) -> None:
         self.stream_labels = stream_labels
+        self.categorize = categorize
         self.pipeline = compile_pipeline(expr.pipeline, stream_labels)
 
     def run(self, batches: Sequence[pa.RecordBatch]) -> Entries:
         """The entries the query keeps of the rows (columns stream, ts, line, meta), with their
-        final labels (stream labels, structured metadata, parsed labels) and lines."""
+        final labels (stream labels, structured metadata, parsed labels; `EntryLabels` with
+        `categorize`) and lines."""
         if not batches:
             return Entries.empty()
         pipeline = self.pipeline
@@ -113,32 +121,49 @@ class TailPipeline:
         if not len(rows):
             return Entries.empty()
         if pipeline.has_row_stages:
-            rows = pipeline.per_row(rows)
+            rows = run_row_stages(pipeline, rows, self.categorize)
             return Entries(rows.ts, rows.line.cast(pa.large_string()), np.arange(len(rows), dtype=np.int64),
                            rows.labels)
-        return _entries_by_stream(rows, self.stream_labels)
+        return _entries_by_stream(rows, self.stream_labels, self.categorize)
 
 
-def _entries_by_stream(rows: Rows, stream_labels: dict[int, LabelSet]) -> Entries:
+def _entries_by_stream(rows: Rows, stream_labels: dict[int, LabelSet], categorize: bool = False) -> Entries:
     """Entries of rows no row stage touched: one label set per distinct (stream, metadata)."""
     codes, keys = group_codes(rows)
-    labels = [{**dict(stream_labels[s]), **dict(meta_pairs(m))} for s, m in keys]
+    if categorize:
+        labels: list[dict] = [without_stages(dict(stream_labels[s]), dict(meta_pairs(m))) for s, m in keys]
+    else:
+        labels = [{**dict(stream_labels[s]), **dict(meta_pairs(m))} for s, m in keys]
     return Entries(np.asarray(rows.ts, np.int64), rows.line.cast(pa.large_string()), codes.astype(np.int64),
                    labels)
 
 
 def entries_from_streams(result: list[dict]) -> Entries:
-    """A log query's `streams` result (the back-fill of a tail) as entries, oldest first."""
+    """A log query's `streams` result (the back-fill of a tail) as entries, oldest first. A
+    categorized result (values `[ts, line, {"structuredMetadata", "parsed"}]`) gives `EntryLabels`,
+    each entry its own: its stream's labels and its categorized ones, which encode back the same."""
     # Per entry, at most the query's limit of them: the result is Python lists already.
     ts: list[int] = []
     lines: list[str] = []
     idx: list[int] = []
     labels: list[dict] = []
-    for i, stream in enumerate(result):
+    for stream in result:
+        plain = len(labels)
         labels.append(stream["stream"])
-        for t, line in stream["values"]:
-            ts.append(int(t))
-            lines.append(line)
-            idx.append(i)
+        for value in stream["values"]:
+            ts.append(int(value[0]))
+            lines.append(value[1])
+            if len(value) > 2:
+                idx.append(len(labels))
+                labels.append(_categorized(stream["stream"], value[2]))
+            else:
+                idx.append(plain)
     out = Entries(np.asarray(ts, np.int64), pa.array(lines, pa.large_string()), np.asarray(idx, np.int64), labels)
     return out.sorted()
+
+
+def _categorized(stream: dict, extra: dict) -> EntryLabels:
+    """The `EntryLabels` a categorized entry was encoded from (a name is in one category at most)."""
+    metadata = extra.get("structuredMetadata", {})
+    parsed = extra.get("parsed", {})
+    return EntryLabels({**stream, **metadata, **parsed}, frozenset(metadata), frozenset(parsed))

@@ -156,6 +156,101 @@ def test_legacy_tail_sends_lokis_legacy_frame(server):
                    "dropped_entries": None}
 
 
+FLAGS = {"X-Loki-Response-Encoding-Flags": "categorize-labels"}
+
+
+def push_meta(srv, labels: dict, values: list[tuple[int, str, dict | None]]) -> None:
+    """Push as tenant t1, each entry with its structured metadata (if any)."""
+    rows = [[str(t), line, *([meta] if meta else [])] for t, line, meta in values]
+    body = orjson.dumps({"streams": [{"stream": labels, "values": rows}]})
+    r = httpx.post(srv.url + "/loki/api/v1/push", content=body,
+                   headers={"Content-Type": "application/json", "X-Scope-OrgID": "t1"}, timeout=60)
+    assert r.status_code == 204, r.text
+
+
+def tail_with(srv, headers: dict, path: str = "/loki/api/v1/tail", **params):
+    return connect(tail_url(srv, path, **params), additional_headers={"X-Scope-OrgID": "t1", **headers},
+                   open_timeout=WAIT)
+
+
+def meta_lines(ts: int) -> list[tuple[int, str, dict | None]]:
+    return [(ts, "level=warn msg=hi", {"trace_id": "t1"}), (ts + 1, "level=info msg=bye", None)]
+
+
+def test_categorize_labels_header_groups_live_entries_by_stream_labels_with_metadata_and_parsed_apart(server):
+    with tail_with(server, FLAGS, query='{app="c1"} | logfmt') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push_meta(server, {"app": "c1"}, meta_lines(ts))
+        got = frame(ws)
+    assert got == {"streams": [{"stream": {"app": "c1", "service_name": "c1"}, "values": [
+        [str(ts), "level=warn msg=hi", {"structuredMetadata": {"detected_level": "warn", "trace_id": "t1"},
+                                        "parsed": {"level": "warn", "msg": "hi"}}],
+        [str(ts + 1), "level=info msg=bye", {"structuredMetadata": {"detected_level": "info"},
+                                             "parsed": {"level": "info", "msg": "bye"}}],
+    ]}], "encodingFlags": ["categorize-labels"]}
+
+
+def test_categorize_labels_header_applies_to_the_back_fill(server):
+    ts = time.time_ns() - 60 * 10**9
+    push_meta(server, {"app": "c2"}, meta_lines(ts))
+    with tail_with(server, FLAGS, query='{app="c2"} | logfmt', start=str(ts - 10**9)) as ws:
+        got = frame(ws)
+    assert got == {"streams": [{"stream": {"app": "c2", "service_name": "c2"}, "values": [
+        [str(ts), "level=warn msg=hi", {"structuredMetadata": {"detected_level": "warn", "trace_id": "t1"},
+                                        "parsed": {"level": "warn", "msg": "hi"}}],
+        [str(ts + 1), "level=info msg=bye", {"structuredMetadata": {"detected_level": "info"},
+                                             "parsed": {"level": "info", "msg": "bye"}}],
+    ]}], "encodingFlags": ["categorize-labels"]}
+
+
+def test_categorize_labels_header_without_stages_carries_structured_metadata_only(server):
+    with tail_with(server, FLAGS, query='{app="c3"}') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push_meta(server, {"app": "c3"}, [(ts, "plain", None), (ts + 1, "level=warn x", {"app": "other"})])
+        got = frame(ws)
+    assert got == {"streams": [{"stream": {"app": "c3", "service_name": "c3"}, "values": [
+        [str(ts), "plain", {"structuredMetadata": {"detected_level": "unknown"}}],
+        [str(ts + 1), "level=warn x", {"structuredMetadata": {"app_extracted": "other", "detected_level": "warn"}}],
+    ]}], "encodingFlags": ["categorize-labels"]}
+
+
+def test_without_the_header_each_entry_is_its_own_stream_with_all_its_labels(server):
+    with tail_with(server, {}, query='{app="c4"} | logfmt') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push_meta(server, {"app": "c4"}, meta_lines(ts))
+        got = frame(ws)
+    assert got == {"streams": [
+        {"stream": {"app": "c4", "detected_level": "warn", "level": "warn", "msg": "hi", "service_name": "c4",
+                    "trace_id": "t1"}, "values": [[str(ts), "level=warn msg=hi"]]},
+        {"stream": {"app": "c4", "detected_level": "info", "level": "info", "msg": "bye", "service_name": "c4"},
+         "values": [[str(ts + 1), "level=info msg=bye"]]},
+    ]}
+
+
+def test_unknown_encoding_flags_are_echoed_and_change_nothing_else(server):
+    with tail_with(server, {"X-Loki-Response-Encoding-Flags": "other,other"}, query='{app="c5"}') as ws:
+        wait_tailing(server, 1)
+        ts = time.time_ns()
+        push_meta(server, {"app": "c5"}, [(ts, "one", {"trace_id": "t9"})])
+        got = frame(ws)
+    assert got == {"streams": [{"stream": {"app": "c5", "detected_level": "unknown", "service_name": "c5",
+                                           "trace_id": "t9"}, "values": [[str(ts), "one"]]}],
+                   "encodingFlags": ["other"]}
+
+
+def test_legacy_tail_ignores_the_encoding_flags(server):
+    with tail_with(server, FLAGS, path="/api/prom/tail", query='{app="c6"}') as ws:
+        wait_tailing(server, 1)
+        push_meta(server, {"app": "c6"}, [(1_796_000_000_123_456_000, "legacy", {"trace_id": "t1"})])
+        got = frame(ws)
+    assert got == {"streams": [{"labels": '{app="c6", detected_level="unknown", service_name="c6", trace_id="t1"}',
+                                "entries": [{"ts": "2026-11-30T00:53:20.123456Z", "line": "legacy"}]}],
+                   "dropped_entries": None}
+
+
 @pytest.mark.parametrize("params, text", [
     ({"query": '{app="x"'}, "parse error at line 1, col 9: syntax error: unexpected $end, expecting } or ,"),
     ({"query": '{app="x"}', "delay_for": "6"}, "delay_for can't be greater than 5"),
