@@ -1,6 +1,8 @@
-"""Session-wide hooks: the conformance tally printed at the end of every run."""
+"""Session-wide hooks: the shared Docker Engine fixtures and the conformance tally printed at the end of every run."""
 
 from __future__ import annotations
+
+pytest_plugins = ["tests.support.docker_engine"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
