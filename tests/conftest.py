@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.support.docker_engine"]
+pytest_plugins = ["tests.support.docker_engine", "tests.support.corpus"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

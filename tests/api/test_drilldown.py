@@ -6,21 +6,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conformance.test_conformance import load_corpus
-from tests.support.server import ServerProcess
 
 START, END = "1767225600000000000", "1767232800000000000"
 START_S, END_S = 1767225600, 1767232800
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    data = tmp_path_factory.mktemp("drilldown") / "data"
-    with ServerProcess(data) as srv:
-        load_corpus(srv.url)
-        assert httpx.post(srv.url + "/flush", timeout=120).status_code == 204
-        with httpx.Client(base_url=srv.url, timeout=120) as c:
-            yield c
+def client(corpus_server):
+    with httpx.Client(base_url=corpus_server.url, timeout=120) as c:
+        yield c
 
 
 def get(client, path, **params):

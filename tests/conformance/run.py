@@ -14,7 +14,8 @@ import json
 import httpx
 
 from tests.conformance.compare import compare
-from tests.conformance.test_conformance import CASES, KNOWN_DIFFERENCES, load_corpus, send
+from tests.conformance.test_conformance import CASES, KNOWN_DIFFERENCES, send
+from tests.support.corpus import load_corpus
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conformance.compare import compare
-from tests.support.server import ServerProcess
+from tests.support.corpus import start_loaded
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "cases").glob("*.json"))
@@ -33,22 +33,14 @@ KNOWN_DIFFERENCES = _listed("known_differences.txt")
 RESULTS: dict[str, bool] = {}
 
 
-def load_corpus(url: str) -> None:
-    with httpx.Client(base_url=url, timeout=120) as client:
-        for path in sorted((HERE / "data").glob("push-*.json.gz")):
-            r = client.post("/loki/api/v1/push", content=path.read_bytes(),
-                            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
-            assert r.status_code == 204, f"{path.name}: {r.status_code} {r.text}"
-
-
 @pytest.fixture(scope="module")
 def loaded_server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("conformance") / "data"
-    with ServerProcess(data) as srv:
-        load_corpus(srv.url)
-        r = httpx.post(srv.url + "/flush", timeout=120)
-        assert r.status_code == 204, r.text
+    """The conformance run's own server: the measure is taken on a server no other test touched."""
+    srv = start_loaded(tmp_path_factory.mktemp("conformance") / "data")
+    try:
         yield srv
+    finally:
+        srv.stop()
 
 
 def send(client: httpx.Client, request: dict) -> httpx.Response:
