@@ -30,7 +30,7 @@ from logyard.api.params import (
 from logyard.api.responses import json_response, success
 from logyard.api.server import Server
 from logyard.labels import LabelSet
-from logyard.gocompat.floatfmt import format_value as format_float
+from logyard.gocompat.floatfmt import format_value as format_float, timestamp_json
 
 NS = 1_000_000_000
 
@@ -108,28 +108,43 @@ def _label_list(items: list[str]) -> dict:
     return {"status": "success", "data": sorted(items)}
 
 
-def _volume_key(labels: LabelSet, matchers, targets: list[str], aggregate_by: str) -> LabelSet:
-    """Loki groups volume by the target labels, else by the selector's label names."""
+def _volume_keys(labels: LabelSet, matchers, targets: list[str], aggregate_by: str) -> list[tuple[str, LabelSet]]:
+    """What a stream's bytes count towards, each as (Loki's name for it, the answer's metric).
+
+    Loki (pkg/util/series_volume.go, the TSDB index's Volume): target labels the selector does not
+    name must be on the stream (each becomes a `=~".+"` matcher). By series, a stream counts towards
+    its labels among the targets, else among the selector's names: one entry per distinct set, named
+    by its `{a="b"}` text. By labels, it counts towards each of its label names (only the targets'
+    when there are targets), the metric being that name with an empty value."""
+    named = {m.name for m in matchers}
+    if any(t not in named and not labels.get(t) for t in targets):
+        return []
     if aggregate_by == "labels":
-        names = targets or [m.name for m in matchers]
-        return LabelSet((n, labels.get(n)) for n in names if labels.get(n))
-    names = targets or [m.name for m in matchers]
-    return LabelSet((n, labels.get(n)) for n in names if labels.get(n))
+        names = [n for n, _ in labels if not targets or n in targets]
+        return [(n, LabelSet([(n, "")])) for n in names]
+    wanted = set(targets or named)
+    key = LabelSet((n, v) for n, v in labels if n in wanted)
+    return [(str(key), key)] if key else []
 
 
 def _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step):
-    totals: dict[LabelSet, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    totals: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    metrics: dict[str, LabelSet] = {}
     for labels, ts, nbytes in rows:
-        key = _volume_key(labels, matchers, targets, aggregate_by)
-        if not key:
+        keys = _volume_keys(labels, matchers, targets, aggregate_by)
+        if not keys:
             continue
-        acc = totals[key]
-        for t, b in zip(np.asarray(ts).tolist(), np.asarray(nbytes).tolist()):
-            if b:
-                acc[int(t)] += float(b)
-    grand = sorted(totals.items(), key=lambda kv: -sum(kv[1].values()))[:limit]
+        points = [(int(t), float(b)) for t, b in zip(np.asarray(ts).tolist(), np.asarray(nbytes).tolist()) if b]
+        for name, metric in keys:
+            metrics[name] = metric
+            acc = totals[name]
+            for t, b in points:
+                acc[t] += b
+    # Loki's order (seriesvolume.MapToVolumeResponse): most bytes first, then by name.
+    grand = sorted(totals.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:limit]
     if step is None:
-        result = [{"metric": dict(k), "value": [end / NS, format_float(sum(v.values()))]} for k, v in grand]
+        result = [{"metric": dict(metrics[k]), "value": [_stamp(end), format_float(sum(v.values()))]}
+                  for k, v in grand]
         return {"resultType": "vector", "result": result}
     result = []
     for k, v in grand:
@@ -137,6 +152,11 @@ def _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, ste
         for t, b in sorted(v.items()):
             # Loki quirk: a bucket is stamped 1 ms before its end; the last one at the query's end.
             stamp = min(t + step - 1_000_000, end) if t + step < end else end
-            values.append([stamp / NS, format_float(b)])
-        result.append({"metric": dict(k), "values": values})
+            values.append([_stamp(stamp), format_float(b)])
+        result.append({"metric": dict(metrics[k]), "values": values})
     return {"resultType": "matrix", "result": result}
+
+
+def _stamp(ns: int) -> int | float:
+    """A point's time as Prometheus writes it: milliseconds, an integer for whole seconds."""
+    return timestamp_json(ns // 1_000_000)

@@ -282,11 +282,19 @@ def parse_selector(text: str | None):
 
 
 def parse_match_groups(params) -> list:
-    """series: the `match[]` (or `match`) selectors, at least one."""
-    groups = [parse_matchers_param(m) for m in params.getlist("match[]") or params.getlist("match")]
-    groups = [g for g in groups if g]
-    if not groups:
-        raise BadRequestError("at least one match[] argument must be provided")
+    """series: Loki's ParseAndValidateSeriesQuery. `match` and `match[]` together, each distinct
+    selector once; none at all, or one lone `{}` (spaces aside), selects every series (an empty
+    list). Selectors are not validated as queries are (`{a=""}` is fine), but any other selector of
+    no matchers is refused."""
+    texts = sorted(set(params.getlist("match")) | set(params.getlist("match[]")))
+    if len(texts) == 1 and texts[0].replace(" ", "") == "{}":
+        return []
+    groups = []
+    for text in texts:
+        matchers = parse_matchers(text, validate_query=False)
+        if not matchers:
+            raise BadRequestError(f"0 matchers in group: {text}")
+        groups.append(matchers)
     return groups
 
 

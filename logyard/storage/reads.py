@@ -212,27 +212,31 @@ class Reads:
         return [found[k] for k in sorted(found)]
 
     def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
-        """Like Loki, from chunk metadata: every (block, stream) overlapping the window counts whole."""
-        ids = np.array(sorted(self.streams(tenant, matchers, start_ns, end_ns)), dtype=np.int64)
-        out = {"streams": int(ids.size), "chunks": 0, "bytes": 0, "entries": 0}
+        """Loki's index/stats: chunks from metadata (every (block, stream) overlapping the window), the
+        rest from the rows in the window, counted as `volume` counts them.
+
+        Loki takes both answers from the same chunk statistics (its index's ChunkStats, prorated to the
+        window), so its stats bytes are the sum of its volume for the same selector; ours are too.
+        """
+        found = self.streams(tenant, matchers, start_ns, end_ns)
+        ids = np.array(sorted(found), dtype=np.int64)
+        out = {"streams": 0, "chunks": 0, "bytes": 0, "entries": 0}
         if not ids.size:
             return out
+        nbytes, nrows = self._window_sums(tenant, ids, start_ns, end_ns, None)
+        out["streams"] = int(np.count_nonzero(nrows))
+        out["bytes"] = int(nbytes.sum())
+        out["entries"] = int(nrows.sum())
         views, blocks = self._snapshot(tenant)
         for b in blocks:
             if b.min_ts >= end_ns or b.max_ts < start_ns:
                 continue
             s = b.streams
-            m = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
-            out["chunks"] += int(m.sum())
-            out["bytes"] += int(s.bytes[m].sum())
-            out["entries"] += int(s.rows[m].sum())
+            out["chunks"] += int((np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)).sum())
         idset = set(ids.tolist())
         for v in views:
-            for sid, st in v.stats.items():
-                if sid in idset and st.min_ts < end_ns and st.max_ts >= start_ns:
-                    out["chunks"] += 1
-                    out["bytes"] += st.bytes
-                    out["entries"] += st.rows
+            out["chunks"] += sum(1 for sid, st in v.stats.items()
+                                 if sid in idset and st.min_ts < end_ns and st.max_ts >= start_ns)
         return out
 
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
@@ -246,24 +250,32 @@ class Reads:
         if not found:
             return []
         ids = np.array(sorted(found), dtype=np.int64)
-        step = step_ns if step_ns else max(1, end_ns - start_ns)
-        nb = -(-(end_ns - start_ns) // step)
-        acc = np.zeros(ids.size * nb, dtype=np.int64)
-        # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
-        # raw line bytes far closer than line + metadata text does on the conformance corpus.
-        for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
-            nbytes = R._np(t.column("len")).astype(np.int64)
-            si = np.searchsorted(ids, R._np(t.column("stream")))
-            bi = (R._np(t.column("ts")) - start_ns) // step
-            acc += np.bincount(si * nb + bi, weights=nbytes, minlength=acc.size).astype(np.int64)
-        acc = acc.reshape(ids.size, nb)
-        starts = start_ns + np.arange(nb, dtype=np.int64) * step
+        acc, _ = self._window_sums(tenant, ids, start_ns, end_ns, step_ns)
+        starts = start_ns + np.arange(acc.shape[1], dtype=np.int64) * (step_ns or 0)
         out = []
         for i, sid in enumerate(ids.tolist()):
             nz = acc[i] > 0
             if nz.any():
                 out.append((found[sid], starts[nz], acc[i][nz]))
         return out
+
+    def _window_sums(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int,
+                     step: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Line bytes and rows of each stream of `ids` (sorted) per step bucket of [start, end), one
+        bucket when `step` is None: two (streams x buckets) arrays, the one count that index/stats and
+        index/volume share. One bucket needs no time arithmetic (a window may be all of int64)."""
+        nb = max(1, -(-(end_ns - start_ns) // step)) if step else 1
+        nbytes = np.zeros(ids.size * nb, dtype=np.int64)
+        nrows = np.zeros(ids.size * nb, dtype=np.int64)
+        # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
+        # raw line bytes far closer than line + metadata text does on the conformance corpus.
+        for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
+            cell = np.searchsorted(ids, R._np(t.column("stream")))
+            if step:
+                cell = cell * nb + (R._np(t.column("ts")) - start_ns) // step
+            nbytes += np.bincount(cell, weights=R._np(t.column("len")), minlength=nbytes.size).astype(np.int64)
+            nrows += np.bincount(cell, minlength=nrows.size)
+        return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)
 
 
 def _empty(cols: list[str]) -> pa.Table:

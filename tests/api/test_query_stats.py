@@ -109,3 +109,13 @@ def test_a_metric_query_counts_what_it_read_and_returns_series(server):
 def test_a_scalar_reads_nothing_and_returns_one_entry(server):
     summary = stats(server, "/loki/api/v1/query", query="2 * 3", time=str(T0))["summary"]
     assert (summary["totalLinesProcessed"], summary["totalBytesProcessed"], summary["totalEntriesReturned"]) == (0, 0, 1)
+
+
+def test_an_instant_metric_query_counts_what_it_read(server):
+    # logcli instant-query --stats reads these from /query.
+    summary = stats(server, "/loki/api/v1/query", query='count_over_time({job="stats"} |= "error" [1h])',
+                    time=str(T0 + 1800 * SEC))["summary"]  # the window (t-1h, t] holds every line
+    assert (summary["totalLinesProcessed"], summary["totalBytesProcessed"]) == (N, LINE_BYTES)
+    assert summary["totalPostFilterLines"] == ERRORS
+    assert summary["totalEntriesReturned"] == 1
+    assert summary["execTime"] > 0 and summary["bytesProcessedPerSecond"] > 0

@@ -319,33 +319,65 @@ def _small_buffer_socket(srv) -> socket.socket:
     return s
 
 
+# Lines that do not compress (frames are deflated): 24 MB of them, several times what a tail may hold.
+N_PUSH, PER_PUSH, LINE_SIZE = 30, 2000, 400
+
+
+def flood(srv, app: str) -> tuple[int, float]:
+    """Push N_PUSH batches of incompressible lines to `app`; the first timestamp and the peak of
+    the tails' buffered bytes meanwhile."""
+    base = time.time_ns()
+    peak = 0.0
+    for i in range(N_PUSH):
+        lines = base64.b64encode(os.urandom(PER_PUSH * LINE_SIZE * 3 // 4)).decode()
+        push(srv, "t1", {"app": app},
+             [(base + i * PER_PUSH + j, lines[j * LINE_SIZE:(j + 1) * LINE_SIZE]) for j in range(PER_PUSH)])
+        peak = max(peak, metric(srv, "logyard_tail_buffered_bytes"))
+    return base, peak
+
+
+def read_until_dropped(ws) -> dict:
+    """The client reads again: the first frame that reports what it missed."""
+    while True:
+        fr = frame(ws)
+        if fr.get("dropped_entries"):
+            return fr
+
+
 def test_client_that_does_not_read_gets_dropped_entries_and_server_memory_stays_bounded(server):
-    # Lines that do not compress (frames are deflated): 24 MB of them, several times what a tail may hold.
-    n_push, per_push, size = 30, 2000, 400
-    bound = (4 << 20) + (8 << 20) + per_push * (size + 64)  # inbox + held entries + one push
+    bound = (4 << 20) + (8 << 20) + PER_PUSH * (LINE_SIZE + 64)  # inbox + held entries + one push
     url = tail_url(server, query='{app="slow"}')
     with connect(url, sock=_small_buffer_socket(server), additional_headers={"X-Scope-OrgID": "t1"},
                  open_timeout=WAIT, max_queue=1) as ws:
         wait_tailing(server, 1)
-        base = time.time_ns()
-        peak = 0
-        for i in range(n_push):
-            lines = base64.b64encode(os.urandom(per_push * size * 3 // 4)).decode()
-            push(server, "t1", {"app": "slow"},
-                 [(base + i * per_push + j, lines[j * size:(j + 1) * size]) for j in range(per_push)])
-            peak = max(peak, metric(server, "logyard_tail_buffered_bytes"))
+        base, peak = flood(server, "slow")
         assert metric(server, "logyard_tail_dropped_entries_total") > 0
-        # The client reads again: the frames it gets report what it missed.
-        dropped = []
-        got = 0
-        while not dropped:
-            fr = frame(ws)
-            got += len(fr["streams"])
-            dropped = fr.get("dropped_entries", [])
+        dropped = read_until_dropped(ws)["dropped_entries"]
     assert peak <= bound, (peak, bound)
     assert 0 < len(dropped) <= 1000
     assert dropped[0]["labels"] == {"app": "slow", "service_name": "slow"}
-    assert base <= int(dropped[0]["timestamp"]) < base + n_push * per_push
+    assert base <= int(dropped[0]["timestamp"]) < base + N_PUSH * PER_PUSH
+
+
+def test_categorize_labels_header_keeps_dropped_entries_in_lokis_shape(server):
+    # Loki's EncodeTailResult: streams, then dropped_entries ({timestamp, labels}: the stream's
+    # labels, no structured metadata), then the echoed flags.
+    dropped_before = metric(server, "logyard_tail_dropped_entries_total")
+    with connect(tail_url(server, query='{app="slowc"}'), sock=_small_buffer_socket(server),
+                 additional_headers={"X-Scope-OrgID": "t1", **FLAGS}, open_timeout=WAIT, max_queue=1) as ws:
+        wait_tailing(server, 1)
+        base, _ = flood(server, "slowc")
+        assert metric(server, "logyard_tail_dropped_entries_total") > dropped_before
+        fr = read_until_dropped(ws)
+    assert list(fr) == ["streams", "dropped_entries", "encodingFlags"]
+    assert fr["encodingFlags"] == ["categorize-labels"]
+    assert all(s["stream"] == {"app": "slowc", "service_name": "slowc"} for s in fr["streams"])
+    dropped = fr["dropped_entries"]
+    assert 0 < len(dropped) <= 1000
+    for d in dropped:
+        assert list(d) == ["timestamp", "labels"]
+        assert d["labels"] == {"app": "slowc", "service_name": "slowc"}
+        assert base <= int(d["timestamp"]) < base + N_PUSH * PER_PUSH
 
 
 def test_server_shutdown_closes_tails_with_lokis_message(tmp_path):

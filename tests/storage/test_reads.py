@@ -100,13 +100,16 @@ def test_label_apis_only_see_streams_with_data_in_the_window(make_store, flushed
     assert s.series("t", [[Matcher("app", "=", "db")]], *first) == []
 
 
-def test_index_stats_count_line_and_metadata_bytes_and_volume_line_bytes(make_store):
+def test_index_stats_and_volume_count_the_line_bytes_in_the_window(make_store):
     s = make_store()
     s.append("t", [push(A, [T0 + 1, T0 + 2, T0 + HOUR], ["abc", "de", "f"], ['{"k":"v"}', "", ""])])
     s.flush()
     s.append("t", [push(A, [T0 + HOUR + 5], ["ghij"])])
     stats = s.index_stats("t", [Matcher("app", "=", "api")], T0, T0 + 2 * HOUR)
-    assert stats == {"streams": 1, "chunks": 3, "bytes": 3 + 9 + 2 + 1 + 4, "entries": 4}
+    assert stats == {"streams": 1, "chunks": 3, "bytes": 3 + 2 + 1 + 4, "entries": 4}
+    # A window cutting a block counts only the rows inside it (the block still counts as a chunk).
+    assert s.index_stats("t", [Matcher("app", "=", "api")], T0 + 2, T0 + 2 * HOUR) == {
+        "streams": 1, "chunks": 3, "bytes": 2 + 1 + 4, "entries": 3}
     ((labels, ts, nbytes),) = s.volume("t", [Matcher("app", "=", "api")], T0, T0 + 2 * HOUR, step_ns=HOUR)
     assert labels.get("app") == "api"
     assert ts.tolist() == [T0, T0 + HOUR] and nbytes.tolist() == [5, 5]

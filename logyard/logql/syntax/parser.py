@@ -743,9 +743,10 @@ def parse(query: str) -> ast.Expr:
     return expr
 
 
-def parse_matchers(text: str) -> list[Matcher]:
-    """The matchers of a bare selector (`/series?match[]=`, `/labels?query=`), validated like a query."""
-    expr = parse(text)
+def parse_matchers(text: str, *, validate_query: bool = True) -> list[Matcher]:
+    """The matchers of a bare selector (`/labels?query=`), validated like a query unless told not
+    to (`/series?match[]=`: Loki's series takes `{a=""}` and `{}`)."""
+    expr = parse(text) if validate_query else parse_unvalidated(text)
     if not isinstance(expr, ast.LogQuery) or expr.pipeline:
         # Loki's ErrParseMatchers is a plain error, not a parse error
         raise BadRequestError("only label matchers are supported")

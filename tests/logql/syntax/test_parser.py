@@ -302,6 +302,11 @@ def test_parse_matchers_errors(text, message):
     assert str(exc.value) == message
 
 
+@pytest.mark.parametrize(("text", "matchers"), [("{}", []), ("{ }", []), ('{a=""}', [Matcher("a", "=", "")])])
+def test_parse_matchers_without_query_validation_takes_selectors_of_any_stream(text, matchers):
+    assert parse_matchers(text, validate_query=False) == matchers
+
+
 def test_long_chains_parse_without_recursion():
     sums = parse("sum(" + " + ".join(['rate({a="b"}[5m])'] * 1500) + ")")
     assert len(ast.selectors(sums)) == 1500
