@@ -172,9 +172,9 @@ class Reads:
             return R.conform(parts[0], columns)  # a block part, or the sorted head part
         if R.has_cross_duplicates(parts):
             # A row may be in two sources (a block and the head, or two blocks before compaction):
-            # dedup needs the lines, so read them where they were not wanted.
-            if "line" not in want:
-                full = want + ["line"]
+            # dedup needs the lines and metadata, so read them where they were not wanted.
+            if "line" not in want or "meta" not in want:
+                full = want + [c for c in ("line", "meta") if c not in want]
                 parts = []
                 for (r, rgs), b in zip(sources, blocks_read):
                     try:
