@@ -237,27 +237,31 @@ class Reads:
 
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
                step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
-        """Line bytes per stream per bucket [start + i*step, start + (i+1)*step).
+        """Line bytes per stream per step bucket, a line in the bucket of its timestamp.
 
-        Returns (labels, bucket start times, bytes) per stream with data, only non-empty buckets;
-        one bucket stamped `start_ns` when step_ns is None.
+        Buckets are Loki's (queryrange NewVolumeMiddleware over util.ForInterval): aligned to
+        multiples of the step since the epoch, not to `start_ns`, so bucket k is
+        [k*step, (k+1)*step) and the first one is cut at `start_ns`. Returns (labels, bucket
+        start times (the first one's aligned start, possibly before `start_ns`), bytes) per stream
+        with data, only non-empty buckets; one bucket stamped `start_ns` when step_ns is None.
         """
         found = self.streams(tenant, matchers, start_ns, end_ns)
         if not found:
             return []
         ids = np.array(sorted(found), dtype=np.int64)
         step = step_ns if step_ns else max(1, end_ns - start_ns)
-        nb = -(-(end_ns - start_ns) // step)
+        origin = start_ns - start_ns % step if step_ns else start_ns
+        nb = -(-(end_ns - origin) // step)
         acc = np.zeros(ids.size * nb, dtype=np.int64)
         # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
         # raw line bytes far closer than line + metadata text does on the conformance corpus.
         for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
             nbytes = R._np(t.column("len")).astype(np.int64)
             si = np.searchsorted(ids, R._np(t.column("stream")))
-            bi = (R._np(t.column("ts")) - start_ns) // step
+            bi = (R._np(t.column("ts")) - origin) // step
             acc += np.bincount(si * nb + bi, weights=nbytes, minlength=acc.size).astype(np.int64)
         acc = acc.reshape(ids.size, nb)
-        starts = start_ns + np.arange(nb, dtype=np.int64) * step
+        starts = origin + np.arange(nb, dtype=np.int64) * step
         out = []
         for i, sid in enumerate(ids.tolist()):
             nz = acc[i] > 0
