@@ -28,6 +28,7 @@ from logyard.gocompat.humanize import parse_bytes
 from logyard.gocompat.text import parse_float
 from logyard.logql import stages as st
 from logyard.logql.deadline import NO_DEADLINE, Deadline
+from logyard.logql.entry_labels import without_stages
 from logyard.logql.log_query import log_entries
 from logyard.logql.rows import Rows, meta_pairs
 from logyard.logql.stages.builder import ERROR_DETAILS_LABEL, ERROR_LABEL, METADATA, PARSED, PRESERVE_ERROR_LABEL
@@ -241,8 +242,13 @@ def _entries(rows: Rows, stream_dicts: dict[int, dict]) -> list[Entry]:
     if rows.labels is not None:
         return [Entry(stream_dicts[s], line, meta, parsed) for s, line, (meta, parsed) in zip(sids, lines, rows.labels)]
     metas = rows.meta.to_pylist() if rows.meta is not None else [""] * len(rows)
-    # Per entry, bounded by line_limit: metadata text to a dict.
-    return [Entry(stream_dicts[s], line, dict(meta_pairs(m or "")), {}) for s, line, m in zip(sids, lines, metas)]
+    # Per entry, bounded by line_limit: the metadata category of its labels (a name taken by a
+    # stream label is `<name>_extracted`, as the row stages' builder has it).
+    out = []
+    for s, line, m in zip(sids, lines, metas):
+        labels = without_stages(stream_dicts[s], dict(meta_pairs(m or "")))
+        out.append(Entry(stream_dicts[s], line, {k: labels[k] for k in labels.metadata}, {}))
+    return out
 
 
 def detected_fields(entries: list[Entry], limit: int) -> list[dict]:

@@ -2,8 +2,9 @@
 
 Rows start as storage columns (stream id, timestamp, line, structured metadata). Line filters keep them
 columnar. The first stage that needs per-row labels (a parser, a label filter on a parsed label, a
-formatter) materialises `labels`: one dict per row, built from the stream's labels plus the row's
-structured metadata, each distinct (stream, metadata) pair parsed once.
+formatter) fills `labels`: one dict per row. Rows no stage touches get their labels once per distinct
+(stream, metadata) pair, from `entry_labels.without_stages` (Loki's rules for metadata named like a
+stream label).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from logyard.labels import LabelSet
+from logyard.logql.stages.builder import DUPLICATE_SUFFIX
 from logyard.logql.stages.substring import contains_mask
 
 
@@ -166,8 +167,14 @@ def group_codes(rows: Rows) -> tuple[np.ndarray, list[tuple[int, str]]]:
 
 
 def group_codes_by_meta_names(rows: Rows, names) -> tuple[np.ndarray, list[tuple[int, tuple]]]:
-    """Like `group_codes`, but metadata reduced to the given names: (stream, ((name, value), ...))."""
+    """Like `group_codes`, but metadata reduced to the given names: (stream, ((name, value), ...)).
+
+    A grouped `<name>_extracted` keeps metadata `<name>` too: metadata named like a stream label
+    becomes `<name>_extracted` when the labels are made (`entry_labels.without_stages`).
+    """
     import pyarrow.compute as pc
+
+    names = sorted({*names, *(n[: -len(DUPLICATE_SUFFIX)] for n in names if n.endswith(DUPLICATE_SUFFIX))})
 
     if rows.meta is None or not names:
         uniq, codes = dense_codes(rows.stream)
@@ -213,13 +220,3 @@ def _mentions(dictionary: pa.Array, names) -> np.ndarray:
         out |= contains_mask(dictionary, f'"{name}":')
     return out
 
-
-def materialise_labels(rows: Rows, stream_labels: dict[int, LabelSet]) -> Rows:
-    """Give every row its own label dict: stream labels plus structured metadata."""
-    if rows.labels is not None:
-        return rows
-    codes, keys = group_codes(rows)
-    bases = [{**dict(stream_labels[s]), **dict(meta_pairs(m))} for s, m in keys]
-    # Per-row loop: one dict copy per row that survived the line filters (parsers write into them).
-    labels = [dict(bases[c]) for c in codes.tolist()]
-    return replace(rows, labels=labels)

@@ -130,10 +130,8 @@ class TailPipeline:
 def _entries_by_stream(rows: Rows, stream_labels: dict[int, LabelSet], categorize: bool = False) -> Entries:
     """Entries of rows no row stage touched: one label set per distinct (stream, metadata)."""
     codes, keys = group_codes(rows)
-    if categorize:
-        labels: list[dict] = [without_stages(dict(stream_labels[s]), dict(meta_pairs(m))) for s, m in keys]
-    else:
-        labels = [{**dict(stream_labels[s]), **dict(meta_pairs(m))} for s, m in keys]
+    # Categorized or not, metadata named like a stream label is `<name>_extracted` (Loki's rule).
+    labels: list[dict] = [without_stages(dict(stream_labels[s]), dict(meta_pairs(m))) for s, m in keys]
     return Entries(np.asarray(rows.ts, np.int64), rows.line.cast(pa.large_string()), codes.astype(np.int64),
                    labels)
 

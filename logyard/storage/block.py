@@ -1,6 +1,6 @@
 """Block files: immutable Parquet files of one tenant and one time window, many streams each.
 
-Rows are sorted by (stream, ts, line) with exact duplicates removed, so a reader of one block needs
+Rows are sorted by (stream, ts, line, meta) with exact duplicates removed, so a reader of one block needs
 no sort and no dedup. Row groups keep min/max statistics of `stream` and `ts`; a read selects only
 the row groups that can hold the wanted streams and times, and only the wanted columns.
 Writing goes to a temporary name, is fsynced and renamed, so a crash never leaves half a block

@@ -48,7 +48,7 @@ class BlockFiles:
     # ---- writing ------------------------------------------------------------------------------
     def write(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False,
               out: list[BlockInfo] | None = None) -> list[BlockInfo]:
-        """Sort rows by (window, stream, ts, line), drop exact duplicates (unless `clean`: already
+        """Sort rows by (window, stream, ts, line, meta), drop exact duplicates (unless `clean`: already
         so), and write one block per window, gathering rows a row group at a time. The blocks are
         appended to `out` as they are written, so that a caller can remove them if a later one
         fails. They are not registered in the index: the caller does that."""

@@ -62,7 +62,7 @@ BLOCK_STREAMS_KEY = b"logyard.streams"
 # writing costs ~15 ms more per such block.
 BLOCK_PAGE_CHECKSUMS = True
 
-# Rows sorted by (stream, ts, line), exact duplicates removed. `meta` is written as plain strings so
+# Rows sorted by (stream, ts, line, meta), exact duplicates removed. `meta` is written as plain strings so
 # Parquet builds a dictionary per row group (an Arrow dictionary would be repeated whole in every
 # row group) and read back as a dictionary.
 BLOCK_SCHEMA = pa.schema(

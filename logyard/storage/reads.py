@@ -172,9 +172,9 @@ class Reads:
             return R.conform(parts[0], columns)  # a block part, or the sorted head part
         if R.has_cross_duplicates(parts):
             # A row may be in two sources (a block and the head, or two blocks before compaction):
-            # dedup needs the lines, so read them where they were not wanted.
-            if "line" not in want:
-                full = want + ["line"]
+            # dedup needs the lines and metadata, so read them where they were not wanted.
+            if "line" not in want or "meta" not in want:
+                full = want + [c for c in ("line", "meta") if c not in want]
                 parts = []
                 for (r, rgs), b in zip(sources, blocks_read):
                     try:
@@ -241,17 +241,21 @@ class Reads:
 
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
                step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
-        """Line bytes per stream per bucket [start + i*step, start + (i+1)*step).
+        """Line bytes per stream per step bucket, a line in the bucket of its timestamp.
 
-        Returns (labels, bucket start times, bytes) per stream with data, only non-empty buckets;
-        one bucket stamped `start_ns` when step_ns is None.
+        Buckets are Loki's (queryrange NewVolumeMiddleware over util.ForInterval): aligned to
+        multiples of the step since the epoch, not to `start_ns`, so bucket k is
+        [k*step, (k+1)*step) and the first one is cut at `start_ns`. Returns (labels, bucket
+        start times (the first one's aligned start, possibly before `start_ns`), bytes) per stream
+        with data, only non-empty buckets; one bucket stamped `start_ns` when step_ns is None.
         """
         found = self.streams(tenant, matchers, start_ns, end_ns)
         if not found:
             return []
         ids = np.array(sorted(found), dtype=np.int64)
         acc, _ = self._window_sums(tenant, ids, start_ns, end_ns, step_ns)
-        starts = start_ns + np.arange(acc.shape[1], dtype=np.int64) * (step_ns or 0)
+        origin = start_ns - start_ns % step_ns if step_ns else start_ns
+        starts = origin + np.arange(acc.shape[1], dtype=np.int64) * (step_ns or 0)
         out = []
         for i, sid in enumerate(ids.tolist()):
             nz = acc[i] > 0
@@ -263,8 +267,10 @@ class Reads:
                      step: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Line bytes and rows of each stream of `ids` (sorted) per step bucket of [start, end), one
         bucket when `step` is None: two (streams x buckets) arrays, the one count that index/stats and
-        index/volume share. One bucket needs no time arithmetic (a window may be all of int64)."""
-        nb = max(1, -(-(end_ns - start_ns) // step)) if step else 1
+        index/volume share. Buckets sit on multiples of `step` since the epoch (see `volume`). One
+        bucket needs no time arithmetic (a window may be all of int64)."""
+        origin = start_ns - start_ns % step if step else start_ns
+        nb = max(1, -(-(end_ns - origin) // step)) if step else 1
         nbytes = np.zeros(ids.size * nb, dtype=np.int64)
         nrows = np.zeros(ids.size * nb, dtype=np.int64)
         # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
@@ -272,7 +278,7 @@ class Reads:
         for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
             cell = np.searchsorted(ids, R._np(t.column("stream")))
             if step:
-                cell = cell * nb + (R._np(t.column("ts")) - start_ns) // step
+                cell = cell * nb + (R._np(t.column("ts")) - origin) // step
             nbytes += np.bincount(cell, weights=R._np(t.column("len")), minlength=nbytes.size).astype(np.int64)
             nrows += np.bincount(cell, minlength=nrows.size)
         return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)

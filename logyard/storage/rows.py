@@ -197,10 +197,14 @@ def first_rows(table: pa.Table, limit: int, backward: bool) -> pa.Table:
 
 
 def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = None) -> np.ndarray:
-    """Row order by (major, stream, ts, line), without exact duplicates when `dedup`.
+    """Row order by (major, stream, ts, line, meta), without exact duplicates when `dedup`.
 
-    Integer keys sort in NumPy; only the rare runs of equal (stream, ts) are ordered by line, so the
-    line column is touched for those rows alone. `dedup` needs the line column.
+    An exact duplicate has the same stream, timestamp, line and structured metadata (a retried
+    push); entries differing only in their metadata are both kept, as Loki keeps them (its merge
+    iterators and the ingester's duplicate check compare metadata too). Integer keys sort in NumPy;
+    only the rare runs of equal (stream, ts) are ordered by line and metadata, so those columns are
+    touched for those rows alone. `dedup` needs the line column (and the meta column, when the
+    table has one).
     """
     stream = _np(table.column("stream"))
     ts = _np(table.column("ts"))
@@ -215,15 +219,37 @@ def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = Non
     if not eq.any():
         return order
     line = table.column("line")
+    meta = table.column("meta") if "meta" in table.column_names else None
     involved = np.flatnonzero(np.concatenate(([False], eq)) | np.concatenate((eq, [False])))
     run = np.concatenate(([0], np.cumsum(~eq)))[involved]
-    sub = pa.table({"run": run, "line": take_strings(line, order[involved])})
-    perm = pc.sort_indices(sub, sort_keys=[("run", "ascending"), ("line", "ascending")]).to_numpy()
+    sub = {"run": run, "line": take_strings(line, order[involved])}
+    keys = [("run", "ascending"), ("line", "ascending")]
+    if meta is not None:
+        sub["meta"] = _meta_strings(meta, order[involved])
+        keys.append(("meta", "ascending"))
+    perm = pc.sort_indices(pa.table(sub), sort_keys=keys).to_numpy()
     order[involved] = order[involved][perm]
     cand = np.flatnonzero(eq)  # position cand+1 may repeat position cand
-    same = pc.equal(take_strings(line, order[cand + 1]), take_strings(line, order[cand]))
-    drop = cand[np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)] + 1
+    same = _bools(pc.equal(take_strings(line, order[cand + 1]), take_strings(line, order[cand])))
+    if meta is not None and same.any():
+        same &= _bools(pc.equal(_meta_strings(meta, order[cand + 1]), _meta_strings(meta, order[cand])))
+    drop = cand[same] + 1
     return np.delete(order, drop) if drop.size else order
+
+
+def _meta_strings(meta, idx: np.ndarray) -> pa.Array:
+    """The metadata texts of some rows (canonical JSON, "" for none) as one plain string array;
+    readers may hand the column over dictionary-encoded."""
+    got = meta.take(pa.array(idx, pa.int64()))
+    if isinstance(got, pa.ChunkedArray):
+        got = got.combine_chunks() if got.num_chunks else pa.array([], got.type)
+    if pa.types.is_dictionary(got.type):
+        got = got.cast(got.type.value_type)
+    return pc.fill_null(got.cast(pa.large_string()), "")
+
+
+def _bools(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _key_order(stream: np.ndarray, ts: np.ndarray, major: np.ndarray | None) -> np.ndarray:
@@ -251,7 +277,7 @@ def _key_order(stream: np.ndarray, ts: np.ndarray, major: np.ndarray | None) -> 
 
 
 def sort_dedup(table: pa.Table) -> pa.Table:
-    """Sorted by (stream, ts, line) with exact duplicates removed; one `take` at most."""
+    """Sorted by (stream, ts, line, meta) with exact duplicates removed; one `take` at most."""
     if table.num_rows <= 1:
         return table
     order = sorted_order(table, dedup=True)

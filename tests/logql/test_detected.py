@@ -39,3 +39,18 @@ def test_field_values_reprint_bytes_but_not_durations():
     assert value_for_query("12.345m") == "12.345m"
     entries = [Entry({}, "size=2048b", {}, {}), Entry({}, "size=10", {}, {})]
     assert field_values(entries, "size", 10) == ["10", "2.0kB"]
+
+
+def test_metadata_named_like_a_stream_label_is_detected_as_extracted():
+    """Entries no row stage touched carry their metadata as Loki's categorized answer does:
+    a name taken by a stream label is `<name>_extracted` (LabelsBuilder.Add)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from logyard.logql.detected import _entries
+    from logyard.logql.rows import Rows
+
+    rows = Rows(np.array([1], np.int64), np.array([7], np.int64), pa.array(["hi"], pa.large_string()),
+                pa.array(['{"app":"b","pod":"p1"}']))
+    (entry,) = _entries(rows, {7: {"app": "a"}})
+    assert entry.metadata == {"app_extracted": "b", "pod": "p1"}

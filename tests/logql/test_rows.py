@@ -69,6 +69,14 @@ def test_grouping_by_names_keeps_only_the_named_metadata():
         (2, (("level", "info"),)), (2, (("level", "info"),)), (2, ()), (5, (("level", "warn"),))]
 
 
+def test_grouping_by_an_extracted_name_keeps_the_metadata_it_comes_from():
+    """`by (app_extracted)` must see metadata `app`: named like a stream label, it becomes
+    `app_extracted` once the labels are made (Loki's LabelsBuilder.Add)."""
+    meta = pa.array(['{"app":"b","trace":"t1"}', '{"trace":"t2"}']).dictionary_encode()
+    codes, keys = group_codes_by_meta_names(_rows([2, 2], meta), ["app_extracted"])
+    assert [keys[c] for c in codes.tolist()] == [(2, (("app", "b"),)), (2, ())]
+
+
 def test_grouping_by_no_names_ignores_metadata():
     meta = pa.array(['{"level":"info"}', '{"level":"warn"}'])
     codes, keys = group_codes_by_meta_names(_rows([1, 1], meta), [])

@@ -30,6 +30,32 @@ def test_sort_dedup_matches_sorted_set(rows):
     assert as_rows(R.sort_dedup(table_of(rows))) == sorted(set(rows))
 
 
+meta_row_st = st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["a", "b"]),
+                        st.sampled_from(["", '{"pod":"p1"}', '{"pod":"p2"}']))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(meta_row_st, max_size=40), dictionary=st.booleans())
+def test_entries_differing_only_in_metadata_are_both_kept(rows, dictionary):
+    """Loki keeps two entries with the same timestamp and line but different structured metadata
+    (pkg/iter mergeEntryIterator: duplicates are identical in timestamp, line AND metadata)."""
+    s, t, l, m = zip(*rows) if rows else ((), (), (), ())
+    meta = pa.array(m, pa.string())
+    table = pa.table({"stream": pa.array(s, pa.int64()), "ts": pa.array(t, pa.int64()),
+                      "line": pa.array(l, pa.large_string()),
+                      "meta": meta.dictionary_encode() if dictionary else meta})
+    d = R.sort_dedup(table).to_pydict()
+    got = [(a, b, c, str(x)) for a, b, c, x in zip(d["stream"], d["ts"], d["line"], d["meta"])]
+    assert got == sorted(set(rows))
+
+
+def test_a_retried_push_is_kept_once_and_a_metadata_variant_beside_it():
+    table = pa.table({"stream": pa.array([1, 1, 1], pa.int64()), "ts": pa.array([5, 5, 5], pa.int64()),
+                      "line": pa.array(["x", "x", "x"], pa.large_string()),
+                      "meta": pa.array(['{"pod":"p1"}', '{"pod":"p2"}', '{"pod":"p1"}'])})
+    assert R.sort_dedup(table).column("meta").to_pylist() == ['{"pod":"p1"}', '{"pod":"p2"}']
+
+
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(row_st, max_size=60), ids=st.sets(st.integers(0, 7)), lo=st.integers(0, 7), hi=st.integers(0, 7))
 def test_select_rows_matches_a_filter(rows, ids, lo, hi):

@@ -18,6 +18,7 @@ import numpy as np
 from logyard.errors import LimitError
 from logyard.labels import LabelSet
 from logyard.logql.deadline import NO_DEADLINE
+from logyard.logql.entry_labels import without_stages
 from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.log_query import required_substrings
 from logyard.logql.metric import limits
@@ -125,7 +126,7 @@ def _group_samples(expr, rows: Rows, streams, grouping, keys, key_cache):
         if kid is None:
             sid, meta = key
             pairs = meta_pairs(meta) if isinstance(meta, str) else meta
-            labels = LabelSet({**dict(streams[sid]), **dict(pairs)}.items())
+            labels = LabelSet(without_stages(dict(streams[sid]), dict(pairs)).items())
             labels = _apply_grouping(labels, grouping)
             kid = key_cache[key] = keys.setdefault(labels, len(keys))
         key_ids[j] = kid
