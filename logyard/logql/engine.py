@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from logyard.errors import BadRequestError, LimitError
+from logyard.errors import BadRequestError, LimitError, LogyardError
 from logyard.gocompat.durations import format_duration, format_prom_duration
 from logyard.labels import LabelSet
 from logyard.logql.deadline import NO_DEADLINE, Deadline
@@ -30,6 +30,7 @@ from logyard.logql.source import LogSource
 from logyard.logql.syntax import ast
 from logyard.logql.syntax.parser import parse
 
+INSTANT_ONLY = "count min sketches are only supported on instant queries"
 INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, please change your query "
                      "to a range query type")
 
@@ -69,6 +70,10 @@ class Engine:
         grid = steps.range_grid(start, end, step)
         value = evaluate(store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline,
                          stats=stats)
+        if _instant_only(expr):
+            # Loki evaluates the sketch's inner query first (its errors win), then refuses a range
+            # result: a plain error, so a 500 (count_min_sketch.go, JoinCountMinSketchVector).
+            raise LogyardError(INSTANT_ONLY)
         if isinstance(value, float):
             sm = binop.vector(value, grid)
             sm = StepMatrix((LabelSet(),), grid, sm.values, sm.present)
@@ -107,6 +112,10 @@ def _parse(query: str) -> ast.Expr:
     """`parse`, remembered per query text: dashboards repeat the same few queries, and the AST is
     frozen (nothing downstream mutates it). Errors are raised again each time, not remembered."""
     return parse(query)
+
+
+def _instant_only(expr) -> bool:
+    return any(isinstance(e, ast.VectorAggregation) and FUNCTION_BY_NAME[e.op].instant_only for e in ast.walk(expr))
 
 
 def _has_sort(expr) -> bool:

@@ -71,9 +71,10 @@ class Function:
     injects_grouping: bool = False
     # Vector aggregations: the result keeps the evaluation order and every series (sort, sort_desc).
     sorts: bool = False
-    # False: parsed and validated, but there is no kernel (approx_topk, which Loki runs only as a
-    # probabilistic sharded query).
+    # False: parsed and validated, but there is no kernel.
     evaluated: bool = True
+    # Vector aggregations Loki answers for instant queries only (approx_topk's count-min sketch).
+    instant_only: bool = False
     # Conversions: the unwrapped label's text as a sample value; ValueError carries Go's text.
     convert: Callable[[str], float] | None = None
 
@@ -121,7 +122,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("stdvar", VECTOR_AGG),
     Function("topk", VECTOR_AGG, param=K),
     Function("bottomk", VECTOR_AGG, param=K),
-    Function("approx_topk", VECTOR_AGG, param=K, grouping=NEVER, evaluated=False),
+    Function("approx_topk", VECTOR_AGG, param=K, grouping=NEVER, instant_only=True),
     Function("sort", VECTOR_AGG, grouping=EMPTY, sorts=True),
     Function("sort_desc", VECTOR_AGG, grouping=EMPTY, sorts=True),
     # unwrap conversions

@@ -103,6 +103,8 @@ class CompiledPipeline:
     row_stages: list
     stream_labels: dict[int, LabelSet]
     check: Callable[[], None] = field(default=_no_check)
+    # Metric queries: Loki's parser hints for the row stages (what to extract, errors kept on purpose).
+    hints: st.ParserHints = st.NO_HINTS
 
     @property
     def has_row_stages(self) -> bool:
@@ -144,7 +146,7 @@ class CompiledPipeline:
             sd = stream_dicts.get(sid)
             if sd is None:
                 sd = stream_dicts[sid] = dict(self.stream_labels[sid])
-            lbs = st.LabelsBuilder(sd, dict(meta_pairs(meta)) if meta else None)
+            lbs = st.LabelsBuilder(sd, dict(meta_pairs(meta)) if meta else None, self.hints)
             keep = True
             for stage in stages:
                 line, keep = stage.process(ts, line, lbs)

@@ -12,11 +12,13 @@ SAMPLE_EXTRACTION_ERROR = "SampleExtractionErr"
 
 
 def unwrap_value(raw: str, conv: str, lbs) -> float:
-    """The sample value of `raw`; a conversion failure flags the row (value 0), as Loki does."""
+    """The sample value of `raw`; a conversion failure flags the row (value 0), as Loki does.
+
+    Loki's extractor sets the error itself, not through a parser: it replaces any earlier error
+    and its details, and never marks the error preserved (only parsers do)."""
     text = raw.strip()
     try:
         return _CONVERT.get(conv, parse_float)(text)
     except ValueError as exc:
-        if not lbs.has_err():
-            lbs.set_error(SAMPLE_EXTRACTION_ERROR, str(exc))
+        lbs.err, lbs.err_details = SAMPLE_EXTRACTION_ERROR, str(exc)
         return 0.0

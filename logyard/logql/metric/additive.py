@@ -50,12 +50,35 @@ def additive_step_matrix(op: str, labels: Sequence[LabelSet], series_ids: np.nda
     if op == "count_over_time" or (op == "rate" and not unwrap):
         total = n_in.astype(np.float64)
     else:
-        sums = np.bincount(key, weights=np.asarray(sample_values, dtype=np.float64),
-                           minlength=n_series * nb).reshape(n_series, nb)
-        csum = np.zeros((n_series, nb + 1))
-        np.cumsum(sums, axis=1, out=csum[:, 1:])
-        total = csum[:, hi_i] - csum[:, lo_i]
+        vals = np.asarray(sample_values, dtype=np.float64)
+        finite = np.isfinite(vals)
+        if finite.all():
+            total = _window_sums(key, vals, n_series, nb, hi_i, lo_i)
+        else:
+            total = _window_sums(key, np.where(finite, vals, 0.0), n_series, nb, hi_i, lo_i)
+            total = _with_non_finite(total, key, vals, n_series, nb, hi_i, lo_i)
     if op in ("rate", "bytes_rate"):
         total = total / duration_seconds(range_ns)
     values = np.where(present, total, np.nan)
     return StepMatrix(tuple(labels), grid, values, present)
+
+
+def _window_sums(key, weights, n_series, nb, hi_i, lo_i) -> np.ndarray:
+    """Per series and step, the sum of `weights` in the window: a difference of cumulative sums."""
+    sums = np.bincount(key, weights=weights, minlength=n_series * nb).reshape(n_series, nb)
+    csum = np.zeros((n_series, nb + 1))
+    np.cumsum(sums, axis=1, out=csum[:, 1:])
+    return csum[:, hi_i] - csum[:, lo_i]
+
+
+def _with_non_finite(total, key, vals, n_series, nb, hi_i, lo_i) -> np.ndarray:
+    """Window sums as Loki adds each window's samples one by one (range_vector.go, sumOverTime):
+    a NaN, or +Inf with -Inf, makes NaN; one kind of infinity wins over finite values. Counted
+    apart from the cumulative sums, so an infinity that leaves the window leaves no NaN behind
+    (Inf - Inf) in the windows after it."""
+    def count(mask):
+        return _window_sums(key, mask.astype(np.float64), n_series, nb, hi_i, lo_i) > 0
+
+    pos, neg, nan = count(vals == np.inf), count(vals == -np.inf), count(np.isnan(vals))
+    total = np.where(pos, np.inf, np.where(neg, -np.inf, total))
+    return np.where(nan | (pos & neg), np.nan, total)

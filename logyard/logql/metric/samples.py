@@ -23,6 +23,7 @@ from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.log_query import required_substrings
 from logyard.logql.metric import limits
 from logyard.logql.pipeline import _label_node, compile_pipeline, needs_labels_after_parsers
+from logyard.logql.stages import ParserHints, required_label_names
 from logyard.logql.readahead import window_reads
 from logyard.logql.rows import Rows, group_codes, group_codes_by_meta_names, meta_pairs
 from logyard.logql.syntax import ast
@@ -51,6 +52,8 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
     no_labels = (grouping is not None and not grouping.without and not grouping.labels
                  and expr.unwrap is None and not needs_labels_after_parsers(pipe))
     compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels, check=check)
+    compiled = replace(compiled, hints=_parser_hints(expr, compiled, grouping))
+    grouping = _extractor_grouping(expr, grouping)
     # An unwrap runs per row (`_row_samples`), and the per-row walk hands every stage its line.
     need_line = bool(compiled.filters or compiled.row_stages or expr.unwrap is not None)
     # `sum(...)` without labels and no row stage: every label, metadata too, is aggregated away.
@@ -146,25 +149,65 @@ def _row_samples(expr, compiled, rows: Rows, grouping, keys):
     def extra(ts, line, lbs):
         if unwrap is None:
             values.append(float(len(line.encode())) if bytes_samples else 1.0)
-            return lbs.labels()
+            return _grouped_labels(lbs, grouping)
         raw = lbs.get(unwrap.label)
-        if raw is None:
-            return None  # Loki: a line without the unwrapped label gives no sample
+        if not raw:
+            return None  # Loki: a line without the unwrapped label (or with it empty) gives no sample
         v = unwrap_value(raw, unwrap.conv, lbs)
-        lbs.delete(unwrap.label)
+        # The unwrapped label stays on the builder, so the filters after unwrap can test it; the
+        # extractor's grouping (`_extractor_grouping`) is what drops it from the series.
         if filters:
             for f in filters:
                 _, keep = f.process(ts, line, lbs)
                 if not keep:
                     return None
         values.append(v)
-        return lbs.labels()
+        return _grouped_labels(lbs, grouping)
 
     out = compiled.per_row(rows, extra) if compiled.row_stages else _plain_rows(compiled, rows, extra)
     ids = np.empty(len(out), dtype=np.int64)
-    for i, labels in enumerate(out.labels or []):  # per surviving row: labels are dicts
-        ids[i] = keys.setdefault(_apply_grouping(LabelSet(labels.items()), grouping), len(keys))
+    for i, labels in enumerate(out.labels or []):  # per surviving row: labels are label sets
+        ids[i] = keys.setdefault(labels, len(keys))
     return ids, out.ts, np.asarray(values, dtype=np.float64)
+
+
+def _grouped_labels(lbs, grouping) -> LabelSet:
+    """A row's series labels (Loki's GroupedLabels): an errored row keeps every label, `__error__`
+    included, so the grouping cannot hide the error from the pipeline-error check."""
+    labels = LabelSet(lbs.labels().items())
+    return labels if lbs.has_err() else _apply_grouping(labels, grouping)
+
+
+def _extractor_grouping(expr: ast.RangeAggregation, grouping: ast.Grouping | None) -> ast.Grouping | None:
+    """The grouping Loki's sample extractor applies to each sample's labels.
+
+    An unwrap without a grouping (or with `without`) groups `without` the unwrapped label, so the
+    label leaves the series; `by (...)` keeps only the labels named, the unwrapped one too when it
+    is named (`sum by (latency) (sum_over_time(... | unwrap latency [1m]))` groups by its values).
+    """
+    unwrap = expr.unwrap
+    if unwrap is None:
+        return grouping
+    if grouping is None or grouping.without or not grouping.labels:
+        names = grouping.labels if grouping is not None and grouping.without else ()
+        return ast.Grouping(without=True, labels=tuple(sorted({*names, unwrap.label})))
+    return grouping
+
+
+def _parser_hints(expr: ast.RangeAggregation, compiled, grouping: ast.Grouping | None) -> ParserHints:
+    """Loki's NewParserHint for this extractor: which labels the parsers must extract, and whether
+    a parser error is kept on purpose (`__preserve_error__`, when the hints name `__error__`)."""
+    required = required_label_names(compiled.row_stages)
+    unwrap = expr.unwrap
+    if unwrap is not None:
+        required += required_label_names([_label_node(f, stage=True) for f in unwrap.filters])
+    # Loki's Grouping.Singleton: `sum(...)` pushed down, or `by ()`. absent_over_time never groups.
+    no_labels = (grouping is not None and not grouping.without and not grouping.labels) \
+        or expr.op == "absent_over_time"
+    extractor = _extractor_grouping(expr, grouping)  # noLabels is decided before the unwrap's `without`
+    groups = extractor.labels if extractor is not None else ()
+    without = bool(extractor is not None and extractor.without)
+    return ParserHints.for_metric(required, groups, without, no_labels, unwrap.label if unwrap else "")
 
 
 def _errored(labels: LabelSet) -> bool:

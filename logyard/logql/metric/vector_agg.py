@@ -36,6 +36,11 @@ def aggregate(op: str, sm: StepMatrix, grouping: Sequence[str] = (), without: bo
         raise AssertionError(f"BUG: unknown vector aggregation {op!r}")
     if op in ("topk", "bottomk"):
         return _top(sm, grouping, without, int(param), largest=op == "topk")
+    if op == "approx_topk":
+        # Loki rewrites approx_topk(k, x) into topk(k, <count-min sketch of x>). Its sketch counts a
+        # series exactly unless two of the series it keeps collide in every row, so the exact
+        # topk is Loki's answer (the sketch can only overestimate); the parser forbids grouping.
+        return _top(sm, (), False, int(param), largest=True)
     if op in ("sort", "sort_desc"):
         return sm.take_rows(sort_order(sm.labels, sm.values[:, -1], sm.present[:, -1], op == "sort_desc"))
 

@@ -36,3 +36,19 @@ def test_samples_on_the_window_end_count_and_on_the_start_do_not():
     at_end = additive_step_matrix("count_over_time", labels, np.array([0, 0]), np.array([0, 300 * S]),
                                   np.ones(2), grid, 300 * S)
     assert at_end.values[0, 0] == 1.0
+
+
+def test_an_infinity_leaving_the_window_leaves_no_nan_behind():
+    # Loki sums each window's samples afresh (range_vector.go sumOverTime): once +Inf, -Inf or NaN
+    # is out of the window, the sum is finite again; in it, NaN and Inf - Inf give NaN.
+    s = 10**9
+    ts = np.array([10, 20, 30, 100, 110, 200, 210, 300, 305, 310], dtype=np.int64) * s
+    vals = np.array([1, np.inf, 2, -np.inf, 3, np.nan, 4, np.inf, -np.inf, 5])
+    grid = np.array([10, 20, 50, 100, 110, 130, 200, 230, 300, 310, 334], dtype=np.int64) * s
+    sm = additive_step_matrix("sum_over_time", [LabelSet()], np.zeros(len(ts), np.int64), ts, vals, grid,
+                              25 * s, unwrap=True)
+    want = [1, np.inf, 2, -np.inf, -np.inf, 3, np.nan, 4, np.inf, np.nan, 5]
+    np.testing.assert_array_equal(sm.values[0], want)
+    ordered = range_step_matrix("sum_over_time", [LabelSet()], np.zeros(len(ts), np.int64), ts, vals, grid,
+                                25 * s, 0, None, unwrap=True)
+    np.testing.assert_array_equal(ordered.values[0], want)
