@@ -19,8 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conformance.test_conformance import load_corpus
-from tests.support.server import ServerProcess
 
 START, END = "1767225600000000000", "1767232800000000000"
 MANIFEST = Path(__file__).resolve().parents[1] / "conformance" / "data" / "manifest.json"
@@ -28,13 +26,9 @@ AIXCL = '{compose_project="aixcl"}'
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    data = tmp_path_factory.mktemp("meta") / "data"
-    with ServerProcess(data) as srv:
-        load_corpus(srv.url)
-        assert httpx.post(srv.url + "/flush", timeout=120).status_code == 204
-        with httpx.Client(base_url=srv.url, timeout=120) as c:
-            yield c
+def client(corpus_server):
+    with httpx.Client(base_url=corpus_server.url, timeout=120) as c:
+        yield c
 
 
 def get(client, path: str, params: list[tuple[str, str]] | dict) -> httpx.Response:
