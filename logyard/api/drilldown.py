@@ -25,6 +25,7 @@ from logyard.api.responses import json_response, success
 from logyard.api.server import Server
 from logyard.config.server import parse_duration_ns
 from logyard.errors import BadRequestError, LimitError, LogyardError
+from logyard.ingest.level import LEVEL_FIELDS
 from logyard.labels import quote
 from logyard.logql import detected, patterns
 from logyard.logql.deadline import Deadline
@@ -40,6 +41,14 @@ ONLY_LOG_SELECTOR = "only log selector is supported"
 # Loki keeps these of a detected label even when all its values look like ids.
 STATIC_LABELS = frozenset(("cluster", "namespace", "instance", "pod"))
 _INT = re.compile(r"[+-]?[0-9]+")
+
+# Loki's default OTLP mapping (limits_config.otlp_config): the resource attributes that become
+# stream labels; everything else is structured metadata. Drilldown reads it to tell labels apart.
+OTLP_DEFAULT = {"resource_attributes": {"attributes_config": [{"action": "index_label", "attributes": [
+    "service.name", "service.namespace", "service.instance.id", "deployment.environment",
+    "deployment.environment.name", "cloud.region", "cloud.availability_zone", "k8s.cluster.name",
+    "k8s.namespace.name", "k8s.pod.name", "k8s.container.name", "container.name", "k8s.replicaset.name",
+    "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name", "k8s.cronjob.name", "k8s.job.name"]}]}}
 
 
 def _atoi(value: str | None, default: int) -> int:
@@ -194,6 +203,18 @@ class DrilldownRoutes:
             "query_timeout": str(lim.query_timeout),
             "retention_period": str(lim.retention_period),
             "volume_enabled": True,
+            "volume_max_series": lim.volume_max_series,
+            # Fixed behaviours, in the shape Drilldown's LokiConfig reads: the level fields ingest looks
+            # at, over-long lines refused (not truncated), no byte/lookback/range caps beyond
+            # max_query_length, no pattern persistence or metric aggregation, Loki's default OTLP mapping.
+            "log_level_fields": list(LEVEL_FIELDS),
+            "max_line_size_truncate": False,
+            "max_query_bytes_read": 0,
+            "max_query_lookback": "0s",
+            "max_query_range": "0s",
+            "metric_aggregation_enabled": False,
+            "pattern_persistence_enabled": False,
+            "otlp_config": OTLP_DEFAULT,
         }
         # Patterns are computed when asked (there is no pattern ingester to enable).
         return json_response({"limits": limits, "pattern_ingester_enabled": True, "version": logyard.__version__})

@@ -8,6 +8,7 @@ instant query plus bounds.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -31,6 +32,7 @@ from logyard.api.responses import json_response, success
 from logyard.api.server import Server
 from logyard.labels import LabelSet
 from logyard.gocompat.floatfmt import format_value as format_float, timestamp_json
+from logyard.logql.query_stats import QueryStats
 
 NS = 1_000_000_000
 
@@ -97,8 +99,16 @@ class MetaRoutes:
         matchers = parse_selector(p.get("query"))
         targets = parse_target_labels(p.get("targetLabels"))
         check_span(start, end)
+        began = time.perf_counter()
         rows = await run_in_threadpool(self.server.store.volume, tenant, matchers, start, end, step_ns=step)
-        return success(_volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step))
+        limit = min(limit, self.server.cfg.limits.volume_max_series)
+        data = _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step)
+        # Loki answers volume through its query path, so `data.stats` is there as for a query: the
+        # index did the work (streams matched), no line was decompressed.
+        stats = QueryStats()
+        stats.streams = len(rows)
+        data["stats"] = stats.to_json(exec_s=time.perf_counter() - began, entries_returned=0)
+        return success(data)
 
 
 def _label_list(items: list[str]) -> dict:

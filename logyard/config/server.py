@@ -88,6 +88,8 @@ class LimitsSection(_Strict):
                                  "k8s_container_name", "component", "workload", "job", "k8s_job_name"],
         description="Labels whose value becomes `service_name`, first present wins (Loki's list).")
     discover_log_levels: bool = Field(True, description="Add `detected_level` structured metadata at ingest.")
+    volume_max_series: int = Field(
+        1000, ge=1, description="Most series an index/volume or index/volume_range answer holds (Loki: 1000).")
 
 
 class QuerierSection(_Strict):

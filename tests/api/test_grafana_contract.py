@@ -84,7 +84,6 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.api.test_query_stats import shape
-from tests.conformance.test_conformance import load_corpus
 from tests.support.server import ServerProcess
 
 START_MS, END_MS = 1767225600000, 1767232800000  # the corpus: 2026-01-01 00:00-02:00
@@ -100,17 +99,16 @@ LEVELS = {"debug", "info", "warn", "error", "critical", "fatal", "trace", "unkno
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with ServerProcess(tmp_path_factory.mktemp("grafana") / "data") as srv:
-        load_corpus(srv.url)
-        assert httpx.post(srv.url + "/flush", timeout=120).status_code == 204
-        yield srv
+def client(corpus_server):
+    with httpx.Client(base_url=corpus_server.url, timeout=120) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
-def client(server):
-    with httpx.Client(base_url=server.url, timeout=120) as c:
-        yield c
+def tail_server(tmp_path_factory):
+    """Its own server: the tail test pushes, and the session's corpus server stays read-only."""
+    with ServerProcess(tmp_path_factory.mktemp("grafana-tail") / "data") as srv:
+        yield srv
 
 
 def data_query(query, *, instant=False, direction="backward", limit=1000, start=START, end=END, step=STEP,
@@ -476,9 +474,6 @@ def test_drilldown_patterns(client):
             assert t % 30 == 0 and START_MS // 1000 <= t < END_MS // 1000 and count > 0
 
 
-@pytest.mark.xfail(strict=True, reason="index/volume answers without data.stats (Loki writes the stats object "
-                   "as for a query) and stamps the sample with a float (1767232800.0) where Loki writes an "
-                   "integer: issue 11 item 6, logyard/api/meta.py _volume_result")
 def test_drilldown_service_volume(client):
     r = dd_get(client, "/loki/api/v1/index/volume", limit="5000", query='{service_name=~".+"}')
     assert r.status_code == 200, r.text
@@ -487,9 +482,6 @@ def test_drilldown_service_volume(client):
     assert len(data["result"]) > 10
 
 
-@pytest.mark.xfail(strict=True, reason="index/volume ignores aggregateBy=labels (Loki answers one entry per "
-                   "label name), answers without data.stats and stamps samples with floats: issue 11 item 6, "
-                   "logyard/api/meta.py _volume_key/_volume_result")
 def test_drilldown_volume_aggregated_by_labels(client):
     r = dd_get(client, "/loki/api/v1/index/volume", query='{job="varlogs"}', aggregateBy="labels")
     assert r.status_code == 200, r.text
@@ -526,10 +518,6 @@ DRILLDOWN_LIMITS = {
     "pattern_persistence_enabled", "query_timeout", "retention_period", "volume_enabled", "volume_max_series"}
 
 
-@pytest.mark.xfail(strict=True, reason="drilldown-limits leaves out log_level_fields, max_line_size_truncate, "
-                   "max_query_bytes_read, max_query_lookback, max_query_range, metric_aggregation_enabled, "
-                   "otlp_config, pattern_persistence_enabled and volume_max_series, which Drilldown's "
-                   "LokiConfig reads (logyard/api/drilldown.py drilldown_limits; values need config fields)")
 def test_drilldown_limits(client):
     r = client.get("/loki/api/v1/drilldown-limits",
                    headers={**DRILLDOWN, "X-Grafana-Cache": "private, max-age=86400"})
@@ -550,7 +538,8 @@ def test_drilldown_format_query(client):
 
 # --- Live tail (src/datasource.ts createLiveTarget: only `query`, no headers) ---
 
-def test_live_tail_sends_lokis_frames(server):
+def test_live_tail_sends_lokis_frames(tail_server):
+    server = tail_server
     selector = '{app="grafana-contract"}'
     url = server.url.replace("http://", "ws://") + "/loki/api/v1/tail?" + urlencode({"query": selector})
     with connect(url, open_timeout=20) as ws:

@@ -184,9 +184,10 @@ def _extractor_grouping(expr: ast.RangeAggregation, grouping: ast.Grouping | Non
     An unwrap without a grouping (or with `without`) groups `without` the unwrapped label, so the
     label leaves the series; `by (...)` keeps only the labels named, the unwrapped one too when it
     is named (`sum by (latency) (sum_over_time(... | unwrap latency [1m]))` groups by its values).
+    `by ()` stays: Loki's noLabels answers one label-less series before the `without` applies.
     """
     unwrap = expr.unwrap
-    if unwrap is None:
+    if unwrap is None or (grouping is not None and not grouping.without and not grouping.labels):
         return grouping
     if grouping is None or grouping.without or not grouping.labels:
         names = grouping.labels if grouping is not None and grouping.without else ()

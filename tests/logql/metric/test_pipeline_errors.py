@@ -114,6 +114,8 @@ def test_conversion_errors_fail_the_query_unless_filtered(server, conv, error):
      [({"lat": "20"}, "20"), ({"lat": "5"}, "10")]),
     # max is not pushed down: the range aggregation already dropped lat.
     ('max by (lat) (max_over_time({job="k"} | logfmt | unwrap lat | __error__="" [1m]))', [({}, "20")]),
+    # `by ()` on the range aggregation: Loki's noLabels, one series, before the unwrap's `without lat`.
+    ('avg_over_time({job="k"} | logfmt | unwrap lat | __error__="" [1m]) by ()', [({}, "10")]),
     # Filters after unwrap still see the unwrapped label.
     ('sum_over_time({job="k"} | logfmt | unwrap lat | __error__="" | lat > 10 [1m])', [({"a": "2", "job": "k"}, "20")]),
 ])
