@@ -93,9 +93,12 @@ class UpProcess:
     def output(self) -> str:
         return self.out_path.read_text(errors="replace") + self.err_path.read_text(errors="replace")[-4000:]
 
+    def children(self, command: str) -> list[int]:
+        """The pids of living `logyard <command>` children (serve or agent): one, or none meanwhile."""
+        return [p for p, pp in parents().items() if pp == self.proc.pid and cmdline(p)[2:4] == ["logyard", command]]
+
     def child(self, command: str) -> int:
-        """The pid of the `logyard <command>` child (serve or agent)."""
-        found = [p for p, pp in parents().items() if pp == self.proc.pid and cmdline(p)[2:4] == ["logyard", command]]
+        found = self.children(command)
         assert len(found) == 1, (command, found)
         return found[0]
 
