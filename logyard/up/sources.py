@@ -70,22 +70,24 @@ def docker(environ: dict[str, str], compose_project: str | None,
             {"job_name": "containers", "docker_sd_configs": [sd]})
 
 
-def files(pattern: str, job_name: str, job: str, required: bool) -> tuple[Source, dict | None]:
+def files(pattern: str, job_name: str, job: str, required: bool,
+          readable: Callable[[str], bool] = lambda p: os.access(p, os.R_OK)) -> tuple[Source, dict | None]:
     """A glob's files. All readable: the glob itself, so that new files are read too. Some unreadable:
     only the readable ones, by name (the agent would otherwise fail on the others at every poll).
-    `required` (a `--path`): watched even while nothing matches."""
+    `required` (a `--path`): watched even while nothing matches. `readable` is injected by tests, which
+    run as root (who reads every file)."""
     matched = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-    readable = [p for p in matched if os.access(p, os.R_OK)]
-    unreadable = [p for p in matched if p not in readable]
-    if not readable and not required:
+    unreadable = [p for p in matched if not readable(p)]
+    readable_ = [p for p in matched if p not in unreadable]
+    if not readable_ and not required:
         why = (f"{len(unreadable)} files, none readable (permission denied: run as root, or add your user to "
                "the `adm` group)" if unreadable else "no file matches")
         return Source("files", pattern, skipped=why), None
-    detail = f"{len(readable)} files" if matched else "no file matches yet; watched"
+    detail = f"{len(readable_)} files" if matched else "no file matches yet; watched"
     if unreadable:
         shown = ", ".join(os.path.basename(p) for p in unreadable[:5]) + (", ..." if len(unreadable) > 5 else "")
         detail += f"; {len(unreadable)} skipped, not readable: {shown}"
-    paths = [pattern] if not unreadable else readable
+    paths = [pattern] if not unreadable else readable_
     statics = [{"targets": ["localhost"], "labels": {"job": job, "__path__": p}} for p in paths]
     return Source("files", pattern, detail), {"job_name": job_name, "static_configs": statics}
 
