@@ -1,4 +1,4 @@
-# Two commands: `make run` (install logyard + start it) and `make test` (install logyard with its test
+# Two commands: `make run` (install logyard + `logyard up`: server and agent) and `make test` (install logyard with its test
 # dependencies + the whole suite). Each install has its own stamp, so neither stands in for the other:
 # the server's environment gets no test tools, and a venv made by `make run` still gets them for `make test`.
 PYTHON ?= python3
@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
 LISTEN ?= 127.0.0.1:3100
-DATA_DIR ?= ./data
+AGENT_LISTEN ?= 127.0.0.1:9080
+DATA_DIR ?= ./logyard-data
 # An install is stale when the package metadata or a C extension changes.
 INSTALL_INPUTS := pyproject.toml setup.py $(wildcard logyard/*/_*.c)
 
@@ -28,7 +29,7 @@ $(VENV)/.installed-test: $(INSTALL_INPUTS) | $(VENV)/pyvenv.cfg
 install: $(VENV)/.installed-test
 
 run: $(VENV)/.installed-run
-	$(BIN)/logyard serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+	$(BIN)/logyard up --listen $(LISTEN) --agent-listen $(AGENT_LISTEN) --data-dir $(DATA_DIR) $(UP_FLAGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -12,10 +12,10 @@ from logyard import __version__
 from logyard.errors import ConfigError, LogyardError
 
 
-def _split_listen(listen: str) -> tuple[str, int]:
+def _split_listen(listen: str, flag: str = "--listen") -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
-        raise click.BadParameter(f"{listen!r} is not HOST:PORT, e.g. 127.0.0.1:3100", param_hint="--listen")
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT, e.g. 127.0.0.1:3100", param_hint=flag)
     if host.startswith("[") and host.endswith("]"):  # [::1]:3100, as in a URL
         host = host[1:-1]
     return host or "0.0.0.0", int(port)
@@ -50,7 +50,9 @@ def main() -> None:
 
     \b
     Quick start:
-      logyard serve                 # the server on 127.0.0.1:3100, data in ./data
+      logyard up                    # server + agent: containers and /var/log, data in ./logyard-data
+      logyard up --demo             # the same, with a made-up compose stack's logs
+      logyard serve                 # the server alone on 127.0.0.1:3100, data in ./data
       logyard agent --config deploy/agent.yaml
 
     Query it as Loki: Grafana (a Loki data source on http://127.0.0.1:3100), logcli or the HTTP API.
@@ -115,6 +117,53 @@ def agent(config: str, listen: str | None) -> None:
     except ConfigError as exc:  # some checks (metric stages) happen while the agent is built
         raise click.ClickException(exc.message) from None
     except StartupError as exc:  # a taken port, an unusable positions or journal directory
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--listen", help="HOST:PORT of the server (default 127.0.0.1:3100).")
+@click.option("--data-dir", help="The server's data, and the agent's config and positions under agent/ "
+                                 "(default ./logyard-data).")
+@click.option("--agent-listen", default="127.0.0.1:9080", show_default=True,
+              help="HOST:PORT of the agent's /targets, /metrics and /ready.")
+@click.option("--compose-project", metavar="NAME", help="Read only the containers of this compose project.")
+@click.option("--path", "paths", multiple=True, metavar="GLOB",
+              help="Also tail these files (`**` allowed); repeat for more globs.")
+@click.option("--demo", is_flag=True, help="Also push a made-up compose stack's logs (ollama, postgres, "
+                                          "open-webui, grafana, prometheus), so there is something to see.")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
+              help="The server's YAML config (docs/configuration.md); --listen and --data-dir override it.")
+def up(listen: str | None, data_dir: str | None, agent_listen: str, compose_project: str | None,
+       paths: tuple[str, ...], demo: bool, config: str | None) -> None:
+    """Run the server and the agent together, reading what this machine has.
+
+    \b
+    Found at start, and reported with what was skipped and why:
+      Docker containers  when DOCKER_HOST or /var/run/docker.sock answers
+      /var/log/*.log     the files that are readable
+      --path GLOB        any other files
+    Labels: container, compose_service, compose_project, stream (containers); filename, job (files).
+
+    The agent is restarted with back-off if it dies; it resumes from its saved positions, as after
+    a restart of `up`. Ctrl-C or SIGTERM stops both.
+    """
+    from logyard.startup import StartupError
+    from logyard.up.main import UpOptions, run
+
+    agent_addr = _split_listen(agent_listen, "--agent-listen")
+    if config is None:  # without a file, up's own defaults; with one, what it says unless a flag is given
+        listen = listen or "127.0.0.1:3100"
+        data_dir = data_dir or "./logyard-data"
+    try:
+        cfg = load_server_config(config, listen, data_dir)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    _setup_logging(cfg.server.log_level)
+    opts = UpOptions(server=cfg, config_path=config, agent_listen=agent_addr, compose_project=compose_project,
+                     paths=paths, demo=demo)
+    try:
+        sys.exit(run(opts))
+    except (StartupError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -48,3 +48,12 @@ def test_make_test_installs_nothing_twice(tmp_path):
     venv = tmp_path / "venv"
     pretend_done(plan("test", venv))
     assert pip_installs(plan("test", venv)) == []
+
+
+def test_make_run_runs_logyard_up_as_the_readme_says(tmp_path):
+    run = plan("run", tmp_path / "venv").splitlines()[-1]
+    assert "logyard up " in run and "--data-dir ./logyard-data" in run and "--listen 127.0.0.1:3100" in run
+    readme = (REPO / "README.md").read_text()
+    said = re.search(r"^make run\s+# (.*(?:\n\s+# .*)*)", readme, re.MULTILINE)
+    assert said and "`logyard up`" in said.group(1) and "./logyard-data" in said.group(1)
+    assert "127.0.0.1:3100" in said.group(1)
