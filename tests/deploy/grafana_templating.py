@@ -101,6 +101,8 @@ def interpolate(expr: str, variables: Sequence[Mapping], selection: Mapping[str,
     by_name = {v["name"]: v for v in variables}
     # Longest names first, so `$service` never eats the start of `$services`.
     for name in sorted(by_name, key=len, reverse=True):
+        if "$" + name not in expr and "${" + name + "}" not in expr:
+            continue
         text = variable_text(by_name[name], selection[name])
         expr = expr.replace("${" + name + "}", text).replace("$" + name, text)
     for name, text in sorted(time_range.builtins(query_type).items(), key=lambda kv: -len(kv[0])):
