@@ -39,6 +39,7 @@ class PushClient:
         self.metrics = metrics
         self.wait = wait
         self.host = httpx.URL(cfg.url).host or cfg.url
+        self.tenant = cfg.tenant_id or ""  # Promtail's `tenant` label: empty without X-Scope-OrgID
         self.last_error = ""
         headers = {"Content-Type": "application/x-protobuf", "User-Agent": "logyard-agent/0.1", **cfg.headers}
         if cfg.tenant_id:
@@ -82,18 +83,22 @@ class PushClient:
             self.last_error = reason
             if status and status != 429 and status < 500:
                 log.error("server rejected a batch of %d entries, not retrying: %s", count, reason)
-                self.metrics.dropped_entries.labels(self.host, f"status_{status}").inc(count)
+                self._dropped("rate_limited" if status == 429 else "ingester_error", count, line_bytes)
                 return False
             attempt += 1
             if backoff.max_retries and attempt > backoff.max_retries:
                 log.error("dropping %d entries after %d attempts: %s", count, attempt, reason)
-                self.metrics.dropped_entries.labels(self.host, "max_retries").inc(count)
+                self._dropped("rate_limited" if status == 429 else "ingester_error", count, line_bytes)
                 return False
-            self.metrics.batch_retries.labels(self.host).inc()
+            self.metrics.batch_retries.labels(self.host, self.tenant).inc()
             log.warning("push failed (%s), retrying in %.1fs", reason, delay)
             if self.wait(delay):
                 raise Stopping()
             delay = min(delay * 2, backoff.max_period)
+
+    def _dropped(self, reason: str, count: int, line_bytes: int) -> None:
+        self.metrics.dropped_entries.labels(self.host, self.tenant, reason).inc(count)
+        self.metrics.dropped_bytes.labels(self.host, self.tenant, reason).inc(line_bytes)
 
     def _post(self, body: bytes) -> tuple[int, str]:
         """(status, reason); status 0 for connection errors."""
@@ -101,7 +106,8 @@ class PushClient:
         try:
             resp = self.http.post(self.cfg.url, content=body)
         except httpx.TransportError as exc:
-            self.metrics.request_duration.labels(self.host, "0").observe(time.monotonic() - start)
+            # Promtail's status_code for a request that got no answer
+            self.metrics.request_duration.labels(self.host, "-1").observe(time.monotonic() - start)
             return 0, f"{type(exc).__name__}: {exc}"
         self.metrics.request_duration.labels(self.host, str(resp.status_code)).observe(time.monotonic() - start)
         if 200 <= resp.status_code < 300:

@@ -280,6 +280,7 @@ class FileTargets:
                 del self.tailers[real]
                 self.registry.remove(t.key)
                 self.shipper.submit({t.key: None}, [])  # gone for good: a new file there starts at 0
+        self.metrics.files_active.set(len(self.tailers))
 
     def _real(self, pattern: str) -> str:
         return pattern if self.root == "/" else os.path.join(self.root, pattern.lstrip("/"))

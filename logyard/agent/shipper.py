@@ -203,7 +203,7 @@ class Shipper:
                 return
             except Exception:  # a bug must not silently stop delivery: log, count, go on
                 log.exception("unexpected error while pushing; the batch stays in the journal")
-                self.metrics.batch_retries.labels(client.host).inc()
+                self.metrics.batch_retries.labels(client.host, client.tenant).inc()
                 self._stop.wait(1.0)
                 continue
             self._ack(i, batch[-1].seq)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 
 class ServerMetrics:
     def __init__(self, sizes: Callable[[], dict[str, int]],
-                 recovery: Callable[[], dict[str, int]] | None = None) -> None:
+                 recovery: Callable[[], dict[str, int]] | None = None,
+                 streams: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None) -> None:
+        """`streams()` is (streams created, streams in memory), each per tenant."""
         self.registry = CollectorRegistry()
         self.lines_received = Counter(
             "loki_distributor_lines_received_total", "Log lines received, per tenant.",
@@ -31,13 +34,47 @@ class ServerMetrics:
         self.registry.register(_StorageCollector(sizes))
         if recovery is not None:
             self.registry.register(_RecoveryCollector(recovery))
+        if streams is not None:
+            self.registry.register(_StreamsCollector(streams))
+        info = Gauge("loki_build_info", "logyard's version, under Loki's name (dashboards show it).",
+                     ["version", "branch", "revision", "goversion"], registry=self.registry)
+        info.labels(_version(), "", "", "").set(1)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("logyard")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _StreamsCollector:
+    """Loki's ingester stream figures, read from the store at scrape time."""
+
+    def __init__(self, streams: Callable[[], tuple[dict[str, int], dict[str, int]]]) -> None:
+        self._streams = streams
+
+    def collect(self):
+        created, memory = self._streams()
+        c = CounterMetricFamily("loki_ingester_streams_created", "Streams opened in the in-memory head, per tenant.",
+                                labels=["tenant"])
+        for tenant, n in sorted(created.items()):
+            c.add_metric([tenant], float(n))
+        yield c
+        g = GaugeMetricFamily("loki_ingester_memory_streams", "Streams with lines in memory (the head), per tenant.",
+                              labels=["tenant"])
+        for tenant, n in sorted(memory.items()):
+            g.add_metric([tenant], float(n))
+        yield g
 
 
 class _StorageCollector:
     """Reads the store's sizes at scrape time, so the numbers are never stale."""
 
     def __init__(self, sizes: Callable[[], dict[str, int]],
-                 recovery: Callable[[], dict[str, int]] | None = None) -> None:
+                 recovery: Callable[[], dict[str, int]] | None = None,
+                 streams: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None) -> None:
+        """`streams()` is (streams created, streams in memory), each per tenant."""
         self._sizes = sizes
 
     def collect(self):

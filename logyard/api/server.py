@@ -42,7 +42,7 @@ class Server:
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
         )
-        self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict)
+        self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams)
         self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
         self.tails = TailHub(lim.max_concurrent_tail_requests)  # the open live tails (api/tail.py)
         self.metrics.registry.register(self.tails)
@@ -57,6 +57,11 @@ class Server:
 
     def _sizes(self) -> dict[str, int]:
         return self.store.sizes() if self.ready.is_set() else {}
+
+    def _streams(self) -> tuple[dict[str, int], dict[str, int]]:
+        if not self.ready.is_set():
+            return {}, {}
+        return dict(self.store.streams_created), self.store.memory_streams()
 
     def open(self) -> None:
         """Replay the WAL while the decode workers start; ready once both are done."""

@@ -82,12 +82,13 @@ class Head:
     def __bool__(self) -> bool:
         return self.rows > 0
 
-    def add(self, rec: WalRecord, ids: np.ndarray) -> None:
-        """Add one record whose streams have the ids `ids` (one per label set of the record)."""
+    def add(self, rec: WalRecord, ids: np.ndarray) -> int:
+        """Add one record whose streams have the ids `ids` (one per label set of the record);
+        returns how many of its streams are new to this head (Loki's "streams created")."""
         counts = rec.counts.astype(np.int64)
         keep = counts > 0
         if not keep.any():
-            return
+            return 0
         ids, counts = ids[keep], counts[keep]
         batch = rec.batch
         ts = batch.column(0).to_numpy()
@@ -109,10 +110,12 @@ class Head:
             if th.small >= MERGE_SMALL_BATCHES:
                 _merge_small(th)
         # One Python step per stream of the push (not per line).
+        created = 0
         for sid, lo, hi, n, b in zip(ids.tolist(), mins.tolist(), maxs.tolist(), counts.tolist(), nbytes.tolist()):
             st = th.stats.get(sid)
             if st is None:
                 th.stats[sid] = StreamStats(lo, hi, n, b)
+                created += 1
             else:
                 st.min_ts = min(st.min_ts, lo)
                 st.max_ts = max(st.max_ts, hi)
@@ -122,6 +125,7 @@ class Head:
         self.bytes += int(nbytes.sum()) + ROW_OVERHEAD_BYTES * batch.num_rows
         if self.first_append is None:
             self.first_append = time.monotonic()
+        return created
 
     def view(self, tenant: str) -> TenantHeadView | None:
         th = self.tenants.get(tenant)

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Collection, Iterator, Sequence
 
@@ -72,6 +73,10 @@ class Store:
         self._flush_lock = threading.Lock()
         self._head = Head()
         self._frozen: list[Head] = []  # heads being flushed: still visible to readers
+        # Streams opened in a head, per tenant (loki_ingester_streams_created_total): a stream
+        # counts again when it is pushed to after its head was flushed, as Loki's ingester
+        # recreates a stream after flushing it idle.
+        self.streams_created: Counter[str] = Counter()
         self.live = LiveFeed()  # tails watching appends (live.py)
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
@@ -100,7 +105,7 @@ class Store:
         rows = 0
         for rec in self._wal.replay():
             ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
-            self._head.add(rec, ids)
+            self.streams_created[rec.tenant] += self._head.add(rec, ids)
             rows += rec.rows
         if rows:
             log.info("replayed %d WAL rows into the head", rows)
@@ -177,7 +182,7 @@ class Store:
                 if err.status == 507:
                     self.recovery.wal_disk_full_failures += 1
                 raise err from e
-            self._head.add(rec, ids)
+            self.streams_created[rec.tenant] += self._head.add(rec, ids)
             head_bytes = self._head.bytes
         try:
             self._wal.sync(ticket)  # outside the lock: concurrent appends share one fdatasync
@@ -294,6 +299,16 @@ class Store:
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
                step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
         return self._reads.volume(tenant, matchers, start_ns, end_ns, step_ns=step_ns)
+
+    def memory_streams(self) -> dict[str, int]:
+        """Streams with rows in memory (the head and heads being flushed), per tenant."""
+        with self._lock:
+            heads = [*self._frozen, self._head]
+            ids: dict[str, set[int]] = {}
+            for h in heads:
+                for tenant, th in h.tenants.items():
+                    ids.setdefault(tenant, set()).update(th.stats)
+        return {tenant: len(v) for tenant, v in ids.items()}
 
     def sizes(self) -> dict[str, int]:
         with self._lock:

@@ -45,7 +45,8 @@ def test_a_400_is_dropped_and_counted_not_retried(sink):
     c = client(sink.url, waits)
     assert c.push([CHUNK]) is False
     assert waits == [] and sink.lines() == []
-    assert c.metrics.dropped_entries.labels("127.0.0.1", "status_400")._value.get() == 2
+    assert c.metrics.dropped_entries.labels("127.0.0.1", "", "ingester_error")._value.get() == 2
+    assert c.metrics.dropped_bytes.labels("127.0.0.1", "", "ingester_error")._value.get() == CHUNK.line_bytes
 
 
 def test_no_connection_is_retried_until_max_retries(sink):
@@ -54,6 +55,20 @@ def test_no_connection_is_retried_until_max_retries(sink):
                backoff_config={"min_period": "10ms", "max_period": "10ms", "max_retries": 3})
     assert c.push([CHUNK]) is False
     assert len(waits) == 3
+    # Promtail's names, labels and values: a request with no answer is status_code="-1"
+    assert c.metrics.request_duration.labels("127.0.0.1", "-1")._sum.get() > 0
+    assert c.metrics.batch_retries.labels("127.0.0.1", "")._value.get() == 3
+    assert c.metrics.dropped_entries.labels("127.0.0.1", "", "ingester_error")._value.get() == 2
+
+
+def test_a_429_after_the_last_retry_is_dropped_as_rate_limited_for_its_tenant(sink):
+    sink.script = [429, 429]
+    c = client(sink.url, [], tenant_id="team-a",
+               backoff_config={"min_period": "10ms", "max_period": "10ms", "max_retries": 1})
+    assert c.push([CHUNK]) is False
+    assert c.metrics.dropped_entries.labels("127.0.0.1", "team-a", "rate_limited")._value.get() == 2
+    assert c.metrics.dropped_bytes.labels("127.0.0.1", "team-a", "rate_limited")._value.get() == 2
+    assert c.metrics.batch_retries.labels("127.0.0.1", "team-a")._value.get() == 1
 
 
 def test_stopping_during_a_retry_keeps_the_batch():

@@ -67,6 +67,18 @@ def test_sizes_follow_the_head_and_blocks(make_store):
     assert z["wal_bytes"] < 100  # segments covered by the blocks are gone
 
 
+def test_streams_created_and_in_memory_follow_the_head_per_tenant(make_store):
+    s = make_store()
+    s.append("t", [push(A, [T0], ["a"]), push({"app": "b"}, [T0], ["b"])])
+    s.append("t", [push(A, [T0 + 1], ["again"])])  # an existing stream is not created again
+    s.append("u", [push(A, [T0], ["other tenant"])])
+    assert (dict(s.streams_created), s.memory_streams()) == ({"t": 2, "u": 1}, {"t": 2, "u": 1})
+    s.flush()
+    assert s.memory_streams() == {}
+    s.append("t", [push(A, [T0 + 2], ["after the flush"])])  # in memory again: created again, as in Loki
+    assert (dict(s.streams_created), s.memory_streams()) == ({"t": 3, "u": 1}, {"t": 1})
+
+
 def test_concurrent_appends_from_threads_all_land(make_store):
     s = make_store(head_max_bytes=4096)
     s.start_background()
