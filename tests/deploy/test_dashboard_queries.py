@@ -11,10 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.conformance.test_conformance import load_corpus
 from tests.deploy.grafana_templating import TimeRange, interpolate
 from tests.support.paths import REPO
-from tests.support.server import ServerProcess
 
 PROVISIONING = REPO / "deploy" / "grafana" / "provisioning"
 DASHBOARD = json.loads((PROVISIONING / "dashboards" / "logyard" / "container-logs.json").read_text())
@@ -35,13 +33,9 @@ TARGETS = [(panel["title"], target) for panel in DASHBOARD["panels"] for target 
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    data = tmp_path_factory.mktemp("dashboard") / "data"
-    with ServerProcess(data) as srv:
-        load_corpus(srv.url)
-        assert httpx.post(srv.url + "/flush", timeout=120).status_code == 204
-        with httpx.Client(base_url=srv.url, timeout=120) as c:
-            yield c
+def client(corpus_server):
+    with httpx.Client(base_url=corpus_server.url, timeout=120) as c:
+        yield c
 
 
 def variable_options(client: httpx.Client, variable: dict, selection: dict) -> list[str]:
