@@ -82,7 +82,10 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
         sock = bind(cfg.server.http_listen_address, cfg.server.http_listen_port)
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
-    app = create_app(cfg)
+    try:
+        app = create_app(cfg)  # reads the runtime file of per-tenant overrides
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
     host, port = sock.getsockname()[:2]  # the bound port, also when the config asked for any (0)
     logging.getLogger("logyard").info("logyard %s listening on http://%s:%d, data in %s", __version__,
                                       f"[{host}]" if ":" in host else host, port, cfg.storage.data_dir)

@@ -4,6 +4,8 @@ uvicorn server that runs it, which closes the live tails with Loki's message whe
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from contextlib import asynccontextmanager
 
@@ -21,8 +23,10 @@ from logyard.api.request_metrics import RequestMetrics
 from logyard.api.responses import render_error
 from logyard.api.server import Server
 from logyard.api.tail import SHUTTING_DOWN, TailRoutes
-from logyard.config.server import ServerConfig
+from logyard.config.server import ServerConfig, parse_duration_ns
 from logyard.errors import LogyardError
+
+log = logging.getLogger("logyard.api")
 
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes)
 
@@ -50,9 +54,28 @@ def create_app(cfg: ServerConfig) -> Starlette:
 
 
 class AppServer(uvicorn.Server):
-    """uvicorn's server for `create_app`'s app. On shutdown uvicorn closes every websocket with a
-    bare 1012 before the app hears of it; the tails are closed first, with Loki's code and text."""
+    """uvicorn's server for `create_app`'s app, stopping as Loki does on SIGTERM: /ready answers 503
+    and pushes are refused at once; after `shutdown_delay` the head is flushed while the port still
+    answers, the tails are closed with Loki's code and text (uvicorn would close every websocket with
+    a bare 1012 before the app hears of it), then uvicorn waits for the requests in flight (at most
+    its graceful timeout) and the lifespan closes the store, flushing what those requests added."""
+
+    def handle_exit(self, sig, frame) -> None:
+        # At the signal, not at uvicorn's next tick (0.1s later): no push is taken after SIGTERM.
+        self.config.app.state.server.stopping.set()
+        super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets=None) -> None:
-        await self.config.app.state.server.tails.close_all(SHUTTING_DOWN)
+        server: Server = self.config.app.state.server
+        server.stopping.set()
+        delay_s = parse_duration_ns(server.cfg.shutdown_delay) / 1e9
+        if delay_s:
+            log.info("waiting %s before shutting down", server.cfg.shutdown_delay)
+            await asyncio.sleep(delay_s)
+        await server.tails.close_all(SHUTTING_DOWN)
+        if server.ready.is_set():
+            try:
+                await run_in_threadpool(server.store.flush)
+            except LogyardError as exc:  # the WAL still holds it all: the next start replays it
+                log.error("flushing the head at shutdown failed: %s", exc.message)
         await super().shutdown(sockets)

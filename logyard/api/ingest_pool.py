@@ -35,6 +35,13 @@ class DecodeOptions:
     max_age_ns: int | None
     grace_ns: int
     max_decompressed_size: int = 100 << 20  # distributor.max_decompressed_size; 0: no limit
+    # The tenant's limits_config checks (validate.py), Loki's defaults.
+    max_label_names_per_series: int = 15
+    max_label_name_length: int = 1024
+    max_label_value_length: int = 2048
+    max_structured_metadata_size: int = 65536
+    max_structured_metadata_count: int = 128
+    max_line_size_truncate: bool = False
 
 
 @dataclass
@@ -47,6 +54,8 @@ class Decoded:
     discarded: dict[str, int] = field(default_factory=dict)
     discarded_bytes: dict[str, int] = field(default_factory=dict)
     error: tuple[int, str] | None = None  # (status, Loki's text); raised after storing the payload
+    truncated: int = 0  # lines cut to max_line_size, and the bytes cut off (loki_mutated_*)
+    truncated_bytes: int = 0
     shm: str | None = None  # the payload is in this file of SHM_DIR instead (DecodePool.payload)
     shm_size: int = 0
 
@@ -64,7 +73,13 @@ def decode_body(tenant: str, body: bytes | bytearray, ctype: str | None, cenc: s
         res = decode_push_columns(body, ctype, cenc, ts_range, max_line_size=opts.max_line_size,
                                   discover_service_name=list(opts.discover_service_name),
                                   discover_log_levels=opts.discover_log_levels,
-                                  max_decompressed_size=opts.max_decompressed_size)
+                                  max_decompressed_size=opts.max_decompressed_size,
+                                  max_label_names_per_series=opts.max_label_names_per_series,
+                                  max_label_name_length=opts.max_label_name_length,
+                                  max_label_value_length=opts.max_label_value_length,
+                                  max_structured_metadata_size=opts.max_structured_metadata_size,
+                                  max_structured_metadata_count=opts.max_structured_metadata_count,
+                                  max_line_size_truncate=opts.max_line_size_truncate)
     except LogyardError as exc:
         return Decoded(None, error=(exc.status, exc.message))
     if isinstance(res, BodyColumns):
@@ -76,7 +91,8 @@ def decode_body(tenant: str, body: bytes | bytearray, ctype: str | None, cenc: s
         discarded[reason] = discarded.get(reason, 0) + n
     error = res.error or age_error
     return Decoded(prepare_append(tenant, streams), res.lines, res.bytes, discarded, dict(res.discarded_bytes),
-                   (error.status, error.message) if error is not None else None)
+                   (error.status, error.message) if error is not None else None, truncated=res.truncated_lines,
+                   truncated_bytes=res.truncated_bytes)
 
 
 _SEQ = itertools.count()

@@ -27,6 +27,12 @@ class ServerMetrics:
         self.discarded_bytes = Counter(
             "loki_discarded_bytes_total", "Line bytes discarded at ingest, per reason and tenant.",
             ["reason", "tenant"], registry=self.registry)
+        self.mutated = Counter(
+            "loki_mutated_samples_total", "Lines changed at ingest (cut to max_line_size), per reason and tenant.",
+            ["reason", "tenant"], registry=self.registry)
+        self.mutated_bytes = Counter(
+            "loki_mutated_bytes_total", "Line bytes removed at ingest, per reason and tenant.",
+            ["reason", "tenant"], registry=self.registry)
         self.request_duration = Histogram(
             "loki_request_duration_seconds", "Time spent serving HTTP requests.",
             ["method", "route", "status_code"], registry=self.registry,

@@ -1,5 +1,6 @@
-"""The operator's endpoints: `/ready`, `/metrics`, `/config`, Loki's build info, and `/flush` (the
-head cut into blocks now, as Loki's ingester flush)."""
+"""The operator's endpoints: `/ready`, `/metrics`, `/config`, `/runtime_config` (the per-tenant
+overrides in force), Loki's build info, and `/flush` (the head cut into blocks now, as Loki's
+ingester flush)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.routing import Route
 
 from logyard import __version__
 from logyard.api.responses import json_response, no_content
-from logyard.api.server import NOT_READY, Server
+from logyard.api.server import NOT_READY, STOPPING, Server
 
 
 class OpsRoutes:
@@ -25,11 +26,14 @@ class OpsRoutes:
             Route("/ready", self.ready),
             Route("/metrics", self.metrics),
             Route("/config", self.config),
+            Route("/runtime_config", self.runtime_config),
             Route("/flush", self.flush, methods=["POST"]),
         ]
 
     async def ready(self, request: Request) -> Response:
         srv = self.server
+        if srv.stopping.is_set():
+            return PlainTextResponse(STOPPING + "\n", status_code=503)
         if srv.ready.is_set():
             return PlainTextResponse("ready\n")
         if srv.open_error is not None:
@@ -42,6 +46,11 @@ class OpsRoutes:
     async def config(self, request: Request) -> Response:
         doc = self.server.cfg.model_dump(mode="json")
         return PlainTextResponse(yaml.safe_dump(doc, sort_keys=False), media_type="text/plain; charset=utf-8")
+
+    async def runtime_config(self, request: Request) -> Response:
+        """Loki's `/runtime_config`: the overrides in force; `?mode=diff`: what differs from `limits:`."""
+        text = self.server.overrides.to_yaml(diff=request.query_params.get("mode") == "diff")
+        return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
 
     async def buildinfo(self, request: Request) -> Response:
         return json_response({"version": __version__, "revision": "", "branch": "main",

@@ -47,7 +47,9 @@ async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
 class QueryRoutes:
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.timeout_ns = parse_duration_ns(server.cfg.limits.query_timeout) or None  # 0s: no timeout
+
+    def _timeout_ns(self, tenant: str) -> int | None:
+        return parse_duration_ns(self.server.limits_for(tenant).query_timeout) or None  # 0s: no timeout
 
     def routes(self) -> list[Route]:
         return [
@@ -58,9 +60,9 @@ class QueryRoutes:
     async def query_range(self, request: Request) -> Response:
         started = time.perf_counter()
         srv = self.server
-        deadline = Deadline(self.timeout_ns)
         p, tenant = await srv.read_request(request)
-        limits = srv.engine.limits
+        deadline = Deadline(self._timeout_ns(tenant))
+        limits = srv.engine.limits_for(tenant)
         q = parse_range_query(p, max_entries=limits.max_entries, max_points=limits.max_points)
         flags = encoding_flags(request.headers)
         stats = QueryStats()
@@ -72,9 +74,9 @@ class QueryRoutes:
     async def query(self, request: Request) -> Response:
         started = time.perf_counter()
         srv = self.server
-        deadline = Deadline(self.timeout_ns)
         p, tenant = await srv.read_request(request)
-        q = parse_instant_query(p, max_entries=srv.engine.limits.max_entries)
+        deadline = Deadline(self._timeout_ns(tenant))
+        q = parse_instant_query(p, max_entries=srv.engine.limits_for(tenant).max_entries)
         stats = QueryStats()
         data = await run_query(request, deadline, stats.timed(srv.engine.query_instant), tenant, p.get("query") or "",
                                q.time, q.limit, q.direction, stats=stats)

@@ -14,10 +14,13 @@ from starlette.requests import Request
 
 from logyard.api.ingest_pool import DecodePool
 from logyard.api.metrics import ServerMetrics
+from logyard.api.ingest_limits import IngestLimits
 from logyard.api.params import Params, request_params
+from logyard.api.runtime import RuntimeConfigWatcher
 from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
-from logyard.config.server import ServerConfig, parse_duration_ns, parse_size
+from logyard.config.runtime import Overrides
+from logyard.config.server import LimitsSection, ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError
 from logyard.logql.engine import Engine, Limits
 from logyard.storage.store import Store
@@ -25,6 +28,20 @@ from logyard.storage.store import Store
 log = logging.getLogger("logyard.api")
 
 NOT_READY = "Ingester not ready: waiting for the WAL replay to finish"
+# From SIGTERM on: Loki's /ready answer once a shutdown is requested, and its ingester's refusal of
+# pushes while it shuts down (ErrReadOnly; 503 here, so clients retry against the restarted server).
+STOPPING = "Application is stopping"
+SHUTTING_DOWN = "Ingester is shutting down"
+
+
+def query_limits(lim: LimitsSection) -> Limits:
+    return Limits(
+        max_entries=lim.max_entries_limit_per_query,
+        max_series=lim.max_query_series,
+        max_points=lim.max_query_points,
+        max_query_length_ns=parse_duration_ns(lim.max_query_length),
+        max_query_range_ns=parse_duration_ns(lim.max_query_range),
+    )
 
 
 class Server:
@@ -42,18 +59,24 @@ class Server:
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
         )
+        # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
+        # runtime file, which is read here first (a broken one stops the start, as in Loki).
+        self.overrides = Overrides(lim)
+        self.runtime: RuntimeConfigWatcher | None = None
+        if cfg.runtime_config.file is not None:
+            self.runtime = RuntimeConfigWatcher(cfg.runtime_config.file,
+                                                parse_duration_ns(cfg.runtime_config.period) / 1e9, self.overrides)
+            self.runtime.load()
+        self.ingest_limits = IngestLimits()
+        self.stopping = threading.Event()  # set on SIGTERM: /ready and pushes answer 503
         self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams)
         self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
         self.tails = TailHub(lim.max_concurrent_tail_requests)  # the open live tails (api/tail.py)
         self.metrics.registry.register(self.tails)
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
-        self.engine = Engine(self.store, Limits(
-            max_entries=lim.max_entries_limit_per_query,
-            max_series=lim.max_query_series,
-            max_points=lim.max_query_points,
-            max_query_length_ns=parse_duration_ns(lim.max_query_length),
-        ))
+        self.engine = Engine(self.store, query_limits(lim), self.query_limits_for)
+        self._query_limits: dict[str, tuple[int, Limits]] = {}
 
     def _sizes(self) -> dict[str, int]:
         return self.store.sizes() if self.ready.is_set() else {}
@@ -87,15 +110,38 @@ class Server:
             log.exception("opening the data directory failed")
             return
         log.info("storage ready in %.2fs (WAL replayed)", time.monotonic() - t0)
+        if self.runtime is not None:
+            self.runtime.start()
         self.ready.set()
 
     def close(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
         self.decode_pool.shutdown()
         if self.ready.is_set():
             self.store.close()
 
+    def limits_for(self, tenant: str) -> LimitsSection:
+        return self.overrides.limits_for(tenant)
+
+    def query_limits_for(self, tenant: str) -> Limits:
+        """The engine's limits for `tenant`, remembered until the overrides change."""
+        lim = self.limits_for(tenant)
+        if lim is self.overrides.base:
+            return self.engine.limits
+        cached = self._query_limits.get(tenant)
+        if cached is None or cached[0] != self.overrides.generation:
+            cached = self._query_limits[tenant] = (self.overrides.generation, query_limits(lim))
+        return cached[1]
+
     def tenant(self, request: Request) -> str:
         return tenant_of(request.headers, self.cfg.auth_enabled)
+
+    def require_accepting(self) -> None:
+        """Pushes: refused from the start of a shutdown, so that the flush takes all acknowledged data."""
+        if self.stopping.is_set():
+            raise LogyardError(SHUTTING_DOWN, status=503)
+        self.require_ready()
 
     def require_ready(self) -> None:
         if not self.ready.is_set():

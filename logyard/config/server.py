@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 # Re-exported: the server's code (logyard.api) parses the config's texts with these, logyard.units' grammar.
 from logyard.units import parse_duration_ns, parse_size
@@ -90,6 +90,34 @@ class LimitsSection(_Strict):
     discover_log_levels: bool = Field(True, description="Add `detected_level` structured metadata at ingest.")
     volume_max_series: int = Field(
         1000, ge=1, description="Most series an index/volume or index/volume_range answer holds (Loki: 1000).")
+    # -- ingestion and query limits under Loki's names; each may be overridden per tenant in the
+    # runtime file (runtime_config, config/runtime.py); 0 means no limit unless said otherwise.
+    ingestion_rate_mb: float = Field(
+        0, ge=0, description="Per-tenant ingestion rate in MiB of line text per second, a token bucket refilled at "
+        "this rate; a push over it is refused whole with Loki's 429. 0: no limit (Loki: 4, sized for a cluster).")
+    ingestion_burst_size_mb: float = Field(
+        0, ge=0, description="The tenant's bucket size in MiB: the largest push taken at once (Loki: 6). 0 with a "
+        "rate set: the rate's one second.")
+    per_stream_rate_limit: Size = Field(
+        0, description="Bytes per second one stream may take; entries over it are dropped with Loki's 429, the "
+        "stream's other entries and the other streams are kept. 0: no limit (Loki: 3MB).")
+    per_stream_rate_limit_burst: Size = Field(
+        0, description="A stream's bucket size (Loki: 15MB). 0 with a rate set: the rate's one second.")
+    max_global_streams_per_user: int = Field(
+        0, ge=0, description="Active streams a tenant may have (pushed to within the last 30m, Loki's "
+        "chunk_idle_period); pushes to new streams past it get Loki's 429. 0: no limit (Loki: 5000).")
+    max_label_names_per_series: int = Field(15, ge=0, description="Most label names a stream may have (Loki: 15).")
+    max_label_name_length: int = Field(1024, ge=0, description="Longest label name in bytes (Loki: 1024).")
+    max_label_value_length: int = Field(2048, ge=0, description="Longest label value in bytes (Loki: 2048).")
+    max_line_size_truncate: bool = Field(
+        False, description="Cut lines over max_line_size down to it instead of refusing them (counted in "
+        "loki_mutated_samples_total).")
+    max_structured_metadata_size: Size = Field(
+        "64KB", description="Most structured metadata bytes (names and values) of one entry (Loki: 64KB).")
+    max_structured_metadata_entries_count: int = Field(
+        128, ge=0, description="Most structured metadata pairs of one entry (Loki: 128).")
+    max_query_range: Duration = Field(
+        "0s", description="Longest range of a range vector selector (`[5m]`), else 400; 0s: no limit (Loki's).")
 
 
 class QuerierSection(_Strict):
@@ -98,14 +126,26 @@ class QuerierSection(_Strict):
         "long (Loki: 1h).")
 
 
+class RuntimeConfigSection(_Strict):
+    file: Path | None = Field(
+        None, description="YAML file of per-tenant limits, Loki's layout `overrides: {<tenant>: {<limits keys>}}`; "
+        "re-read while the server runs, a broken edit is logged and the overrides in force stay.")
+    period: Duration = Field("10s", description="How often the runtime file is checked for changes (Loki: 10s).")
+
+
 class ServerConfig(_Strict):
     """The whole `logyard serve` configuration file."""
 
     auth_enabled: bool = Field(False, description="Require X-Scope-OrgID; off means tenant `fake`, as Loki.")
+    shutdown_delay: Duration = Field(
+        "0s", description="Time between SIGTERM and the shutdown, /ready answering 503 \"Application is stopping\" "
+        "meanwhile so a load balancer turns away (Loki's). Pushes are refused with 503 from SIGTERM on.")
     server: ServerSection = ServerSection()
     storage: StorageSection = StorageSection()
     distributor: DistributorSection = DistributorSection()
-    limits: LimitsSection = LimitsSection()
+    # Loki's name for the section is limits_config: both are read.
+    limits: LimitsSection = Field(LimitsSection(), validation_alias=AliasChoices("limits", "limits_config"))
+    runtime_config: RuntimeConfigSection = RuntimeConfigSection()
     querier: QuerierSection = QuerierSection()
 
     @property

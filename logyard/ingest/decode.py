@@ -4,7 +4,7 @@ distributor does it (pkg/loghttp/push/push.go, pkg/distributor/{distributor,vali
 What a client sees, as in Loki:
   - an undecodable body, or a stream whose labels do not parse: the whole request fails (400);
   - no stream at all: 422 `error at least one valid stream is required for ingestion`;
-  - an invalid entry (line over `max_line_size`, too much structured metadata) or stream (too many
+  - an invalid entry (line over `max_line_size`, unless `max_line_size_truncate` cuts it; too much structured metadata) or stream (too many
     labels, duplicate names, ...): only that entry or stream is dropped, the rest is stored, and the
     client is answered 400 with the grouped messages. `DecodeResult.error` carries that answer; the
     server stores `streams` first, then raises it.
@@ -50,6 +50,7 @@ def decode_push_columns(
     max_structured_metadata_size: int = 65536,
     max_structured_metadata_count: int = 128,
     max_decompressed_size: int = 100 << 20,
+    max_line_size_truncate: bool = False,
 ) -> BodyColumns | DecodeResult:
     """`decode_push`, or with `ts_range` (oldest or None, newest) the body's columns when it is
     the usual body: nothing dropped, every timestamp in range (columns.py). A body that inflates
@@ -62,8 +63,8 @@ def decode_push_columns(
         gc.disable()
     try:
         return _decode(
-            body, content_type, content_encoding, ts_range, max_decompressed_size, max_line_size, discover_service_name,
-            discover_log_levels, max_label_names_per_series, max_label_name_length, max_label_value_length,
+            body, content_type, content_encoding, ts_range, max_decompressed_size, max_line_size, max_line_size_truncate,
+            discover_service_name, discover_log_levels, max_label_names_per_series, max_label_name_length, max_label_value_length,
             max_structured_metadata_size, max_structured_metadata_count,
         )  # fmt: skip
     finally:
@@ -78,6 +79,7 @@ def _decode(
     ts_range: tuple[int | None, int] | None,
     max_decompressed_size: int,
     max_line_size: int,
+    truncate: bool,
     discover_service_name: list[str] | None,
     discover_log_levels: bool,
     *limits: int,
@@ -90,7 +92,7 @@ def _decode(
             raw = decode_json(body)
         else:
             if ts_range is not None:
-                columns = body_columns(scanned, Validator(max_line_size, *limits), discover_service_name or [],
+                columns = body_columns(scanned, Validator(max_line_size, *limits, truncate), discover_service_name or [],
                                        discover_log_levels, ts_range)
                 if columns is not None:
                     return columns
@@ -102,5 +104,5 @@ def _decode(
         # Loki answers 422 to a push without streams, but 204 to one whose streams hold no entry,
         # keeping nothing: logyard never acknowledges a push that stores nothing, and says why.
         raise UnprocessableError(MISSING_STREAMS)
-    validator = Validator(max_line_size, *limits)
+    validator = Validator(max_line_size, *limits, truncate)
     return validator.run(raw, discover_service_name or [], discover_log_levels)

@@ -68,6 +68,8 @@ class DecodeResult:
     metadata_bytes: int = 0  # accepted structured metadata bytes (names + values), as Loki counts
     discarded_lines: dict[str, int] = field(default_factory=dict)  # Loki reason -> entries dropped
     discarded_bytes: dict[str, int] = field(default_factory=dict)
+    truncated_lines: int = 0  # lines cut to max_line_size (max_line_size_truncate): Loki's mutated samples
+    truncated_bytes: int = 0  # bytes cut off them
     error: BadRequestError | None = None  # answer with this (400) after storing `streams`
 
 
@@ -130,9 +132,10 @@ def _with_service_name(pairs: list[tuple[str, str]], service_list: list[str]) ->
 
 
 class Validator:
-    def __init__(self, max_line: int, max_names: int, max_name_len: int, max_value_len: int, max_sm_size: int, max_sm_count: int) -> None:  # fmt: skip
+    def __init__(self, max_line: int, max_names: int, max_name_len: int, max_value_len: int, max_sm_size: int, max_sm_count: int, truncate: bool = False) -> None:  # fmt: skip
         self.limits = (max_line, max_names, max_name_len, max_value_len, max_sm_size, max_sm_count)
         self.max_line = max_line
+        self.truncate = truncate  # max_line_size_truncate: long lines are cut, not dropped
         self.max_names = max_names
         self.max_name_len = max_name_len
         self.max_value_len = max_value_len
@@ -216,6 +219,8 @@ class Validator:
         # One column for the whole body: byte lengths, size checks and level detection run once.
         column = _line_column(kept)
         nbytes = pc.binary_length(column).to_numpy()
+        if self.truncate and self.max_line and (nbytes > self.max_line).any():
+            column, nbytes = self.truncate_lines(kept, nbytes)
         ok = nbytes <= self.max_line if self.max_line else np.ones(len(column), dtype=bool)
         all_ok = bool(ok.all())
         codes = detect_levels(column) if levels else None
@@ -259,6 +264,24 @@ class Validator:
                 w.arrow_meta = meta.slice(at, len(w.metadata))
                 at += len(w.metadata)
         self.result.bytes = int(nbytes.sum() if all_ok and ok.all() else nbytes[ok].sum())
+
+    def truncate_lines(self, kept: list[tuple[_StreamInfo, RawStream]], nbytes: np.ndarray) -> tuple[pa.Array, np.ndarray]:  # fmt: skip
+        """Loki's truncateLines: each line over max_line_size cut to that many bytes. Go slices the
+        bytes and may split a character; here the split character is left out, so a cut line may be
+        a few bytes shorter than the limit. Per long line only; the column is then built again."""
+        over = np.flatnonzero(nbytes > self.max_line)
+        bounds = np.cumsum([len(s.lines) for _, s in kept])
+        for where in over.tolist():
+            k = int(np.searchsorted(bounds, where, side="right"))
+            s = kept[k][1]
+            i = where - (int(bounds[k - 1]) if k else 0)
+            if not isinstance(s.lines, list):
+                s.lines = list(s.lines)  # a scanner column: now plain strings, rebuilt below
+            s.lines[i] = s.lines[i].encode()[: self.max_line].decode("utf-8", errors="ignore")
+        self.result.truncated_lines += len(over)
+        self.result.truncated_bytes += int((nbytes[over] - self.max_line).sum())
+        column = _line_column(kept)
+        return column, pc.binary_length(column).to_numpy()
 
     def metadata(self, info: _StreamInfo, s: RawStream, keep: np.ndarray | None, codes: np.ndarray | None) -> list[str]:  # fmt: skip
         """Per entry: canonical JSON of its structured metadata, `detected_level` included."""

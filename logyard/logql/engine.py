@@ -14,6 +14,7 @@ result's series (`metric.samples`); identical range aggregations in one query ar
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from logyard.errors import BadRequestError, LimitError, LogyardError
@@ -35,6 +36,8 @@ INSTANT_LOG_QUERY = ("log queries are not supported as an instant query type, pl
                      "to a range query type")
 
 QUERY_TOO_LONG = "the query time range exceeds the limit (query length: {length}, limit: {limit})"
+# Loki's logqlmodel.ErrIntervalLimit, for a range selector over max_query_range.
+INTERVAL_TOO_LONG = "[interval] value exceeds limit: [{range}] > [{limit}]"
 MS = 1_000_000
 
 
@@ -44,12 +47,16 @@ class Limits:
     max_series: int = 500
     max_points: int = 11000
     max_query_length_ns: int = 721 * 3600 * 10**9  # Loki's max_query_length; 0 disables it
+    max_query_range_ns: int = 0  # Loki's max_query_range: the longest `[range]`; 0 disables it
 
 
 class Engine:
-    def __init__(self, store: LogSource, limits: Limits = Limits()) -> None:
+    def __init__(self, store: LogSource, limits: Limits = Limits(),
+                 limits_for: Callable[[str], Limits] | None = None) -> None:
+        """`limits` are every tenant's unless `limits_for(tenant)` (per-tenant overrides) says otherwise."""
         self.store = store
         self.limits = limits
+        self.limits_for = limits_for or (lambda tenant: limits)
 
     # --- entry points ---------------------------------------------------------------------------
     def query_range(self, tenant: str, query: str, start: int, end: int, step: int | None,
@@ -57,7 +64,8 @@ class Engine:
                     categorize: bool = False, stats: QueryStats | None = None) -> dict:
         """`categorize`: a log answer in Loki's `categorize-labels` encoding; `stats` counts the work."""
         expr = _parse(query)
-        self._check_length(start, end)
+        lim = self.limits_for(tenant)
+        _check_length(lim, start, end)
         store = self.store if stats is None else stats.source(self.store)
         if ast.is_log_query(expr):
             return {"resultType": "streams",
@@ -66,9 +74,10 @@ class Engine:
         if end < start:
             raise BadRequestError("end timestamp must not be before or equal to start time")
         step = step if step is not None else steps.default_step_ns(start, end)
-        steps.check_step(start, end, step, self.limits.max_points)
+        steps.check_step(start, end, step, lim.max_points)
+        _check_range(lim, expr)
         grid = steps.range_grid(start, end, step)
-        value = evaluate(store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline,
+        value = evaluate(store, tenant, expr, grid, max_series=lim.max_series, deadline=deadline,
                          stats=stats)
         if _instant_only(expr):
             # Loki evaluates the sketch's inner query first (its errors win), then refuses a range
@@ -78,7 +87,7 @@ class Engine:
             sm = binop.vector(value, grid)
             sm = StepMatrix((LabelSet(),), grid, sm.values, sm.present)
             return result_json.matrix_data(sm)
-        self._check_series(value)
+        limits.check_series_limit(value, lim.max_series)
         return result_json.matrix_data(value)
 
     def query_instant(self, tenant: str, query: str, ts: int, limit: int, direction: str,
@@ -86,25 +95,36 @@ class Engine:
         expr = _parse(query)
         if ast.is_log_query(expr):
             raise BadRequestError(INSTANT_LOG_QUERY)
+        lim = self.limits_for(tenant)
+        _check_range(lim, expr)
         grid = steps.instant_grid(ts)
         store = self.store if stats is None else stats.source(self.store)
-        value = evaluate(store, tenant, expr, grid, max_series=self.limits.max_series, deadline=deadline,
+        value = evaluate(store, tenant, expr, grid, max_series=lim.max_series, deadline=deadline,
                          stats=stats)
         if isinstance(value, float):
             return result_json.scalar_data(value, ts)
-        self._check_series(value)
+        limits.check_series_limit(value, lim.max_series)
         return result_json.vector_data(value, keep_order=_has_sort(expr))
 
-    def _check_series(self, sm: StepMatrix) -> None:
-        limits.check_series_limit(sm, self.limits.max_series)
 
-    def _check_length(self, start: int, end: int) -> None:
-        """Loki's max_query_length: the range measured in whole milliseconds, Go-printed; the limit
-        printed as a Prometheus duration (queryrange's limitsMiddleware)."""
-        limit = self.limits.max_query_length_ns
-        length = (end // MS - start // MS) * MS
-        if limit > 0 and length > limit:
-            raise LimitError(QUERY_TOO_LONG.format(length=format_duration(length), limit=format_prom_duration(limit)))
+def _check_length(lim: Limits, start: int, end: int) -> None:
+    """Loki's max_query_length: the range measured in whole milliseconds, Go-printed; the limit
+    printed as a Prometheus duration (queryrange's limitsMiddleware)."""
+    limit = lim.max_query_length_ns
+    length = (end // MS - start // MS) * MS
+    if limit > 0 and length > limit:
+        raise LimitError(QUERY_TOO_LONG.format(length=format_duration(length), limit=format_prom_duration(limit)))
+
+
+def _check_range(lim: Limits, expr) -> None:
+    """Loki's max_query_range (engine.go checkIntervalLimit): every `[range]` within the limit."""
+    limit = lim.max_query_range_ns
+    if limit <= 0:
+        return
+    for e in ast.walk(expr):
+        if isinstance(e, ast.RangeAggregation) and e.range_ns > limit:
+            raise BadRequestError(INTERVAL_TOO_LONG.format(range=format_prom_duration(e.range_ns),
+                                                           limit=format_prom_duration(limit)))
 
 
 @functools.lru_cache(maxsize=256)

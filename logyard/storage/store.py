@@ -167,6 +167,11 @@ class Store:
         the mapping: its line and metadata bytes are not copied)."""
         self._commit(decode_record(payload, "prepared append"), frame([payload]))
 
+    def append_record(self, rec: WalRecord, payload=None) -> None:
+        """`append_prepared` of a payload decoded already (`decode_record`), or of a record the
+        caller filtered: `payload` is the record's encoding when it has one, else it is encoded."""
+        self._commit(rec, frame([payload] if payload is not None else encode_record(rec)))
+
     def _commit(self, rec: WalRecord, parts: list) -> None:
         """Raises StorageError (507 for a full disk) when the record could not be written: the
         WAL is then as if the append never happened, and nothing of it is in the head."""
