@@ -22,7 +22,7 @@ from logyard.client.output import (
     MODES, TIMESTAMP_FORMATS, EntryPrinter, OutputOptions, analyze_series, format_index_stats,
     format_query_stats, format_result, format_series, use_colour,
 )
-from logyard.client.times import parse_duration, parse_step, parse_time, time_range
+from logyard.client.times import parse_step, parse_time, time_range
 from logyard.errors import LogyardError
 from logyard.units import SECOND
 
@@ -178,7 +178,8 @@ def query(logql: str, since: str, from_: str | None, to: str | None, limit: int,
                 if dropped and not quiet:
                     err.write("Server dropped following entries due to slow client\n")
                     err.writelines(f"{d.get('timestamp')} {d.get('labels')}\n" for d in dropped)
-            tail.follow(client, logql, start, limit or batching.LOKI_MAX_ENTRIES, delay_for, on_frame)
+            notice = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+            tail.follow(client, logql, start, limit or batching.LOKI_MAX_ENTRIES, delay_for, on_frame, notice)
             return
         if instant:
             at = parse_time(now, "--now") if now else None

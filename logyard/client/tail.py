@@ -2,8 +2,8 @@
 
 Loki sends the newest `limit` entries since `start` first, then each new entry once `delay_for`
 seconds have passed. A connection that drops without a close frame (a querier going away) is opened
-again from the last timestamp received, up to five times with back-off, as logcli does; entries at
-that timestamp that were already printed are skipped. A close with a reason (a metric query, too
+again from the last timestamp received, up to five times with back-off (also while it answers 5xx,
+as a restarting server does), as logcli does; entries at that timestamp already printed are skipped. A close with a reason (a metric query, too
 many tails, the server shutting down) ends the tail with that reason.
 """
 
@@ -38,18 +38,25 @@ def frame_entries(frame: dict) -> tuple[list[Entry], list[dict]]:
 
 def follow(client: LokiClient, query: str, start_ns: int, limit: int, delay_for: int,
            on_entries: Callable[[list[Entry], list[dict]], None],
+           notice: Callable[[str], None] = lambda text: None,
            sleep: Callable[[float], None] = time.sleep) -> None:
     """Print (through `on_entries`) until the server closes the tail or the user interrupts it."""
     last_ts = start_ns
     seen_at_last: set[Entry] = set()
-    attempt = 0
+    failures = 0  # in a row, since the last frame: 0 is the first connection, whose failure is final
     while True:
         params = {"query": query, "limit": str(limit), "delay_for": str(delay_for), "start": str(last_ts)}
-        ws = _open(client, params)
         try:
-            attempt = 0
+            ws = _open(client, params)
+        except LogyardError as exc:  # a server starting again answers 503 until it is ready
+            if not failures or exc.status < 500:
+                raise
+            failures = _back_off(client, failures, sleep)
+            continue
+        try:
             while True:
                 frame = orjson.loads(ws.recv())
+                failures = 0
                 entries, dropped = frame_entries(frame)
                 entries = [e for e in entries if e.ts != last_ts or e not in seen_at_last]
                 if entries:
@@ -64,13 +71,19 @@ def follow(client: LokiClient, query: str, start_ns: int, limit: int, delay_for:
                 return
             if code != ABNORMAL_CLOSURE:
                 raise LogyardError(f"the tail was closed: {exc.rcvd.reason or code}", 500) from None
-            attempt += 1
-            if attempt > RECONNECTS:
-                raise LogyardError(f"the tail's connection to {client.addr} dropped {RECONNECTS} times; "
-                                   f"giving up", 502) from None
-            sleep(min(2 ** (attempt - 1), 10))
+            notice(f"the tail's connection to {client.addr} dropped; connecting again")
+            failures = _back_off(client, max(failures, 1), sleep)
         finally:
             ws.close()
+
+
+def _back_off(client: LokiClient, failures: int, sleep: Callable[[float], None]) -> int:
+    """Wait 1, 2, 4, 8, 10 s before the next attempt; after RECONNECTS of them, give up."""
+    if failures > RECONNECTS:
+        raise LogyardError(f"the tail's connection to {client.addr} could not be opened again after "
+                           f"{RECONNECTS} attempts", 502)
+    sleep(min(2 ** (failures - 1), 10))
+    return failures + 1
 
 
 def _open(client: LokiClient, params: dict):

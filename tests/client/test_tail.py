@@ -71,3 +71,30 @@ def test_tail_of_a_bad_query_prints_lokis_error_and_exits_1(server):
     r = run("query", '{app="tail"', "--tail", "--addr", server.url, "-q")
     assert r.returncode == 1
     assert "parse error" in r.stderr and "(HTTP 400)" in r.stderr
+
+
+def test_tail_connects_again_after_the_server_is_killed_and_restarted(tmp_path):
+    """A dropped connection (no close frame: the server SIGKILLed) is opened again with back-off,
+    from the last timestamp printed: the line before is not printed twice, the line after arrives."""
+    from tests.support.server import ServerProcess
+
+    srv = ServerProcess(tmp_path / "data").start()
+    try:
+        push(srv.url, [({"app": "again"}, [(time.time_ns(), "before the restart")])])
+        proc = subprocess.Popen([sys.executable, "-m", "logyard", "query", '{app="again"}', "--tail", "-o", "raw",
+                                 "--addr", srv.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env())
+        try:
+            lines = Lines(proc)
+            assert lines.next() == "before the restart\n"
+            srv.kill()
+            srv.start()
+            # the tail may reconnect before or after this push; either way the back-fill or the live feed has it
+            push(srv.url, [({"app": "again"}, [(time.time_ns(), "after the restart")])])
+            assert lines.next() == "after the restart\n"
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+        assert "dropped; connecting again" in err
+    finally:
+        srv.stop()
