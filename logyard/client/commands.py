@@ -167,47 +167,35 @@ def query(logql: str, since: str, from_: str | None, to: str | None, limit: int,
                          exclude=exclude_label, include_common=include_common_labels, quiet=quiet)
     printer = EntryPrinter(opts, out, err)
     direction = "forward" if forward else "backward"
-    progress = _progress_bar(err, out, quiet, not tail_ and not instant and (limit == 0 or limit > batch))
-    with make_client(addr, org_id, username, password, quiet or progress is not None) as client:
-        if tail_:
-            start, _ = time_range(since, from_, None)
-
-            def on_frame(entries, dropped):
-                printer.print_batch(entries, tail=True)
-                out.flush()
-                if dropped and not quiet:
-                    err.write("Server dropped following entries due to slow client\n")
-                    err.writelines(f"{d.get('timestamp')} {d.get('labels')}\n" for d in dropped)
-            notice = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
-            tail.follow(client, logql, start, limit or batching.LOKI_MAX_ENTRIES, delay_for, on_frame, notice)
-            return
-        if instant:
-            at = parse_time(now, "--now") if now else None
-            params = {"query": logql, "limit": str(limit or batching.LOKI_MAX_ENTRIES), "direction": direction}
-            if at is not None:
-                params["time"] = str(at)
+    if tail_:
+        start, _ = time_range(since, from_, None)
+        with make_client(addr, org_id, username, password, quiet) as client:
+            _follow(client, logql, start, limit, delay_for, printer, quiet)
+        return
+    if instant:
+        params = {"query": logql, "limit": str(limit or batching.LOKI_MAX_ENTRIES), "direction": direction}
+        if now:
+            params["time"] = str(parse_time(now, "--now"))
+        with make_client(addr, org_id, username, password, quiet) as client:
             _print_data(client.get(QUERY, params)["data"], printer, output, stats, opts.colour, forward)
-            return
-        start, end = time_range(since, from_, to)
-        extra = {}
-        if step:
-            extra["step"] = _seconds(parse_step(step))
-        if interval:
-            extra["interval"] = _seconds(parse_step(interval, "--interval"))
+        return
+    start, end = time_range(since, from_, to)
+    extra = {"direction": direction}
+    if step:
+        extra["step"] = _seconds(parse_step(step))
+    if interval:
+        extra["interval"] = _seconds(parse_step(interval, "--interval"))
+    progress = _progress_bar(err, out, quiet, limit == 0 or limit > batch)
+    # logcli logs each URL asked on stderr; under a progress bar they would cut through it
+    with make_client(addr, org_id, username, password, quiet or progress is not None) as client:
 
         def ask(lo: int, hi: int, n: int) -> dict:
-            params = {"query": logql, "limit": str(n), "start": str(lo), "end": str(hi), "direction": direction,
-                      **extra}
+            params = {"query": logql, "limit": str(n), "start": str(lo), "end": str(hi), **extra}
             return client.get(QUERY_RANGE, params)["data"]
 
         try:
             for b in batching.walk(ask, start, end, limit, batch, forward):
-                if stats:
-                    err.write(format_query_stats(b.data.get("stats"), opts.colour))
-                if b.data.get("resultType") == "streams":
-                    printer.print_batch(b.entries)
-                else:
-                    out.write(format_result(b.data.get("resultType", ""), b.data.get("result"), output))
+                _print_data(b.data, printer, output, stats, opts.colour, forward, b.entries)
                 if progress is not None:
                     progress.update(int(b.progress * PROGRESS_STEPS) - progress.pos)
         finally:
@@ -215,17 +203,41 @@ def query(logql: str, since: str, from_: str | None, to: str | None, limit: int,
                 progress.render_finish()
 
 
-def _print_data(data: dict, printer: EntryPrinter, mode: str, stats: bool, colour: bool, forward: bool) -> None:
+def _follow(client: LokiClient, logql: str, start: int, limit: int, delay_for: int, printer: EntryPrinter,
+            quiet: bool) -> None:
+    out, err = sys.stdout, sys.stderr
+
+    def on_frame(entries, dropped):
+        printer.print_batch(entries, tail=True)
+        out.flush()  # a pipe is block-buffered: the reader sees each frame as it comes
+        if dropped and not quiet:
+            err.write("Server dropped following entries due to slow client\n")
+            err.writelines(f"{d.get('timestamp')} {d.get('labels')}\n" for d in dropped)
+
+    notice = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+    tail.follow(client, logql, start, limit or batching.LOKI_MAX_ENTRIES, delay_for, on_frame, notice)
+
+
+def _print_data(data: dict, printer: EntryPrinter, mode: str, stats: bool, colour: bool, forward: bool,
+                entries: list | None = None) -> None:
+    """One answer: its statistics on stderr (--stats), then its entries (those given, for a batch of
+    a walk) or its metric result."""
     if stats:
         sys.stderr.write(format_query_stats(data.get("stats"), colour))
     if data.get("resultType") == "streams":
-        printer.print_batch(batching.stream_entries(data.get("result") or [], forward))
+        if entries is None:
+            entries = batching.stream_entries(data.get("result") or [], forward)
+        printer.print_batch(entries)
     else:
         sys.stdout.write(format_result(data.get("resultType", ""), data.get("result"), mode))
 
 
 def _seconds(ns: int) -> str:
-    return f"{ns / SECOND:g}"
+    """Loki's float seconds, exactly (`1234567`, `0.5`): `%g` would round a long step."""
+    if ns < 0:
+        return "-" + _seconds(-ns)
+    whole, frac = divmod(ns, SECOND)
+    return str(whole) if not frac else f"{whole}.{frac:09d}".rstrip("0")
 
 
 def _progress_bar(err, out, quiet: bool, batched: bool):

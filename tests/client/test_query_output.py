@@ -152,3 +152,12 @@ def test_piped_output_has_no_colour(url):
     assert r.returncode == 0, r.stderr
     assert "\x1b[" not in r.stdout and "\x1b[" not in r.stderr
     assert len(r.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(("step", "sent"), [
+    ("1234567s", "step=1234567&"), ("1m30s", "step=90&"), ("1.25", "step=1.25&"),
+])
+def test_step_is_sent_as_exact_seconds(url, step, sent):
+    r = query(url, "--step", step, logql='count_over_time({app="out"}[1m])')
+    assert r.exit_code == 0, r.stderr
+    assert sent in r.stderr.splitlines()[0] + "&"
