@@ -3,8 +3,9 @@
 Loki sends the newest `limit` entries since `start` first, then each new entry once `delay_for`
 seconds have passed. A connection that drops without a close frame (a querier going away) is opened
 again from the last timestamp received, up to five times with back-off (also while it answers 5xx,
-as a restarting server does), as logcli does; entries at that timestamp already printed are skipped. A close with a reason (a metric query, too
-many tails, the server shutting down) ends the tail with that reason.
+as a restarting server does), as logcli does; entries at that timestamp already printed are skipped.
+A close with a reason (a metric query, too many tails, the server shutting down) ends the tail with
+that reason.
 """
 
 from __future__ import annotations
