@@ -1,4 +1,4 @@
-"""The `logyard` command: serve and agent."""
+"""The `logyard` command: serve, agent, up, and the logcli-like query, labels, series, stats, volume."""
 
 from __future__ import annotations
 
@@ -54,9 +54,18 @@ def main() -> None:
       logyard up --demo             # the same, with a made-up compose stack's logs
       logyard serve                 # the server alone on 127.0.0.1:3100, data in ./data
       logyard agent --config deploy/agent.yaml
+      logyard query '{compose_service="api"} |= "error"'   # read them (or: labels, series, stats, volume)
 
-    Query it as Loki: Grafana (a Loki data source on http://127.0.0.1:3100), logcli or the HTTP API.
+    Query it as Loki: Grafana (a Loki data source on http://127.0.0.1:3100), logcli, `logyard query`
+    or the HTTP API.
     """
+
+
+def _register_client_commands() -> None:
+    from logyard.client.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
 
 
 @main.command()
@@ -169,6 +178,8 @@ def up(listen: str | None, data_dir: str | None, agent_listen: str, compose_proj
     except (StartupError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
+
+_register_client_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

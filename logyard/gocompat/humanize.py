@@ -1,7 +1,10 @@
 """Byte sizes as go-humanize's `ParseBytes` reads them (`150KB` = 150000, `1KiB` = 1024), which
-Loki uses for label filters `> 150KB`, `| unwrap bytes(...)` and the templates' `bytes`."""
+Loki uses for label filters `> 150KB`, `| unwrap bytes(...)` and the templates' `bytes`; and as its
+`Bytes` prints them (`1.2 kB`), which logcli uses for statistics."""
 
 from __future__ import annotations
+
+import math
 
 from logyard.gocompat.text import go_quote
 
@@ -36,3 +39,18 @@ def parse_bytes(text: str) -> int:
     if value >= 2.0**64:
         raise ValueError(f"too large: {text}")
     return int(value)
+
+
+_SI_SIZES = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+
+
+def format_bytes(n: int) -> str:
+    """go-humanize's `Bytes` (SI, one decimal under 10): `82 B`, `1.2 kB`, `15 MB`, as logcli prints
+    the byte counts of query statistics."""
+    if n < 10:
+        return f"{n} B"
+    exp = 0
+    while exp + 1 < len(_SI_SIZES) and n >= 1000 ** (exp + 1):
+        exp += 1
+    value = math.floor(n / 1000**exp * 10 + 0.5) / 10
+    return f"{value:.1f} {_SI_SIZES[exp]}" if value < 10 else f"{value:.0f} {_SI_SIZES[exp]}"
