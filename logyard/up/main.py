@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -100,6 +101,26 @@ def push_demo(push_url: str, stop: threading.Event, seed: int | None = None) -> 
             stop.wait(DEMO_PERIOD_S)
 
 
+def _first_query(opts: UpOptions) -> str:
+    project = demo.PROJECT if opts.demo else opts.compose_project
+    # service_name is on every stream (Loki's discovery, `unknown_service` at worst).
+    return f'{{compose_project="{project}"}}' if project else '{service_name=~".+"}'
+
+
+def _me() -> str:
+    """How to run this logyard again: `logyard` when that is it on PATH, else the path it was run by
+    (`make run` runs .venv/bin/logyard, which is not on PATH)."""
+    argv0 = sys.argv[0]
+    found = shutil.which("logyard")
+    if found and os.path.realpath(found) == os.path.realpath(argv0):
+        return "logyard"
+    return os.path.relpath(argv0) if os.path.basename(argv0) == "logyard" else "logyard"
+
+
+def _addr_flag(server_url: str) -> str:
+    return "" if server_url == "http://127.0.0.1:3100" else f" --addr {server_url}"
+
+
 def banner(opts: UpOptions, server_url: str, agent_url: str, report: list[sources.Source], agent_file: Path) -> str:
     lines = [
         "",
@@ -108,8 +129,8 @@ def banner(opts: UpOptions, server_url: str, agent_url: str, report: list[source
         f"  Grafana     add a Loki data source with the URL {server_url}",
         f"  targets     {agent_url}/targets",
         f"  metrics     {server_url}/metrics   {agent_url}/metrics",
-        f"  query       curl -G {server_url}/loki/api/v1/query_range --data-urlencode "
-        f"'query={{compose_project=\"{demo.PROJECT if opts.demo else opts.compose_project or '...'}\"}}'",
+        f"  query       {_me()} query{_addr_flag(server_url)} --since 5m '{_first_query(opts)}'",
+        f"  tail        {_me()} query{_addr_flag(server_url)} --tail '{_first_query(opts)}'",
         f"  data        {opts.server.storage.data_dir} (agent config and positions in {agent_file.parent})",
         "sources",
         *(f"  {s}" for s in report),
