@@ -18,8 +18,12 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logyard.errors import LogyardError
+
+if TYPE_CHECKING:
+    from logyard.ingest.otlp_map import OtlpRules
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ class DecodeOptions:
     max_age_ns: int | None
     grace_ns: int
     max_decompressed_size: int = 100 << 20  # distributor.max_decompressed_size; 0: no limit
+    otlp: OtlpRules | None = None  # set: the body is an OTLP logs request (/otlp/v1/logs), mapped by these rules
 
 
 @dataclass
@@ -53,18 +58,20 @@ class Decoded:
 
 def decode_body(tenant: str, body: bytes | bytearray, ctype: str | None, cenc: str | None, opts: DecodeOptions) -> Decoded:
     """Pure: body → Decoded. Runs in a worker process (or inline when there is no pool)."""
-    from logyard.ingest.decode import BodyColumns, decode_push_columns
+    from logyard.ingest.decode import BodyColumns, decode_otlp_push, decode_push_columns
     from logyard.ingest.sample_age import filter_sample_age
     from logyard.storage.store import prepare_append, prepare_columns
 
     now = time.time_ns()
     # The sample-age limits, so that a body with every timestamp in range skips filter_sample_age.
     ts_range = (now - opts.max_age_ns if opts.max_age_ns else None, now + opts.grace_ns)
+    limits = dict(max_line_size=opts.max_line_size, discover_service_name=list(opts.discover_service_name),
+                  discover_log_levels=opts.discover_log_levels, max_decompressed_size=opts.max_decompressed_size)
     try:
-        res = decode_push_columns(body, ctype, cenc, ts_range, max_line_size=opts.max_line_size,
-                                  discover_service_name=list(opts.discover_service_name),
-                                  discover_log_levels=opts.discover_log_levels,
-                                  max_decompressed_size=opts.max_decompressed_size)
+        if opts.otlp is not None:
+            res = decode_otlp_push(body, ctype, cenc, opts.otlp, now, **limits)
+        else:
+            res = decode_push_columns(body, ctype, cenc, ts_range, **limits)
     except LogyardError as exc:
         return Decoded(None, error=(exc.status, exc.message))
     if isinstance(res, BodyColumns):

@@ -1,10 +1,16 @@
-"""`/loki/api/v1/push` (and Loki's legacy `/api/prom/push`): read the body within Loki's size limit,
-decode it in a worker process, write the payload to the WAL and the head, count what was taken and
-what was discarded."""
+"""`/loki/api/v1/push` (and Loki's legacy `/api/prom/push`) and `/otlp/v1/logs`: read the body within
+Loki's size limit, decode it in a worker process, write the payload to the WAL and the head, count
+what was taken and what was discarded.
+
+OTLP differs only in the decoding (DecodeOptions.otlp) and in how errors leave: as the OTLP/HTTP
+spec asks, a protobuf `google.rpc.Status` holding Loki's text, and 503 for a 500 (clients retry
+a 503, not a 500). A tenant refused is still Loki's plain 401: that answer comes before the handler.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,6 +23,8 @@ from logyard.api.server import Server
 from logyard.config.server import parse_duration_ns, parse_size
 from logyard.errors import LogyardError
 from logyard.ingest.body import too_large
+
+OTLP_LOGS_PATH = "/otlp/v1/logs"
 
 
 class PushRoutes:
@@ -33,20 +41,32 @@ class PushRoutes:
             grace_ns=parse_duration_ns(lim.creation_grace_period),
             max_decompressed_size=parse_size(cfg.distributor.max_decompressed_size),
         )
+        self.otlp_options = dataclasses.replace(self.decode_options, otlp=lim.otlp_config.rules())
 
     def routes(self) -> list[Route]:
         return [
             Route("/loki/api/v1/push", self.push, methods=["POST"]),
             Route("/api/prom/push", self.push, methods=["POST"]),
+            Route(OTLP_LOGS_PATH, self.otlp_push, methods=["POST"]),
         ]
 
     async def push(self, request: Request) -> Response:
+        self.server.require_ready()
+        return await self._ingest(request, self.server.tenant(request), self.decode_options)
+
+    async def otlp_push(self, request: Request) -> Response:
+        self.server.require_ready()
+        tenant = self.server.tenant(request)
+        try:
+            return await self._ingest(request, tenant, self.otlp_options)
+        except LogyardError as exc:
+            return otlp_error(exc)
+
+    async def _ingest(self, request: Request, tenant: str, options: DecodeOptions) -> Response:
         srv = self.server
-        srv.require_ready()
-        tenant = srv.tenant(request)
         body = await self._read_body(request, tenant)
         args = (tenant, body, request.headers.get("content-type"), request.headers.get("content-encoding"),
-                self.decode_options)
+                options)
         pool = srv.decode_pool
         future = pool.submit(*args)
         if future is None:
@@ -95,3 +115,20 @@ class PushRoutes:
             metrics.discarded_bytes.labels(reason, tenant).inc(n)
         metrics.lines_received.labels(tenant).inc(d.lines)
         metrics.bytes_received.labels(tenant).inc(d.bytes)
+
+
+def otlp_error(exc: LogyardError) -> Response:
+    """Loki's OTLP error answer: a google.rpc.Status (code 0, left out; message = Loki's text)."""
+    message = exc.message.encode()
+    status = 503 if exc.status == 500 else exc.status
+    return Response(b"\x12" + _varint(len(message)) + message, status_code=status,
+                    media_type="application/octet-stream")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)

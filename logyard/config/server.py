@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from logyard.config.otlp import OtlpConfig
+
 # Re-exported: the server's code (logyard.api) parses the config's texts with these, logyard.units' grammar.
 from logyard.units import parse_duration_ns, parse_size
 
@@ -90,6 +92,9 @@ class LimitsSection(_Strict):
     discover_log_levels: bool = Field(True, description="Add `detected_level` structured metadata at ingest.")
     volume_max_series: int = Field(
         1000, ge=1, description="Most series an index/volume or index/volume_range answer holds (Loki: 1000).")
+    otlp_config: OtlpConfig = Field(
+        default_factory=OtlpConfig, description="How `/otlp/v1/logs` maps OTLP attributes to stream labels, "
+        "structured metadata or nothing (Loki's layout; see docs/logging.md).")
 
 
 class QuerierSection(_Strict):
