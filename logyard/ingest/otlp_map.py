@@ -27,7 +27,7 @@ import numpy as np
 
 from logyard.errors import BadRequestError
 from logyard.gocompat.text import compile_re2
-from logyard.ingest.raw import RawStream
+from logyard.ingest.raw import RawStream, remember
 from logyard.ingest.validate import SERVICE_NAME, UNKNOWN_SERVICE, normalize_metadata_name
 
 INDEX_LABEL, STRUCTURED_METADATA, DROP = "index_label", "structured_metadata", "drop"
@@ -74,18 +74,22 @@ def to_raw_streams(request, rules: OtlpRules, discover_service_name: list[str], 
         has_service = any(kv.key == "service.name" and as_string(kv.value) for kv in attrs)
         if not has_service and discover_service_name:
             labels[SERVICE_NAME] = next((labels[n] for n in discover_service_name if labels.get(n)), UNKNOWN_SERVICE)
+        resource_key = _key(labels)
         for scope_logs in resource_logs.scope_logs:
             shared = {**resource_sm, **_scope_metadata(scope_logs.scope, rules)}
             for record in scope_logs.log_records:
                 record_labels, sm = _split(record.attributes, rules, rules.log, skip_event_name=bool(record.event_name))
                 _record_fields(record, sm, record_labels, rules)
-                key_labels = {**labels, **record_labels} if record_labels else labels
-                key = tuple(sorted((k, v) for k, v in key_labels.items() if v))
+                key = _key({**labels, **record_labels}) if record_labels else resource_key
                 builder = streams.get(key)
                 if builder is None:
                     builder = streams[key] = _Builder(list(key), len(streams))
                 builder.add(_timestamp(record, now_ns), as_string(record.body), {**shared, **sm})
     return [b.build() for b in streams.values()]
+
+
+def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if v))  # as pushed streams: empty values dropped
 
 
 @dataclass
@@ -111,6 +115,8 @@ def _split(attrs, rules: OtlpRules, which: tuple[AttributeRule, ...],
     """(index labels, structured metadata) of a list of KeyValues, by the rules' actions."""
     labels: dict[str, str] = {}
     sm: dict[str, str] = {}
+    if not attrs:
+        return labels, sm
     for kv in attrs:
         action = rules.action(which, kv.key)
         if action == DROP or (skip_event_name and kv.key == "event_name"):
@@ -121,13 +127,20 @@ def _split(attrs, rules: OtlpRules, which: tuple[AttributeRule, ...],
     return labels, sm
 
 
+# Attribute names repeat from record to record: each is normalised once (bounded, as raw.py's caches).
+_NAMES: dict[str, str] = {}
+
+
 def _flatten(key: str, value, prefix: str) -> list[tuple[str, str]]:
     """Loki's AttributeToLabels: a normalised name, a map expanded one entry per leaf."""
     full = f"{prefix}_{key}" if prefix else key
-    try:
-        name = normalize_metadata_name(full)
-    except BadRequestError as e:
-        raise BadRequestError(f"symbolizer lookup: {e.message}") from e
+    name = _NAMES.get(full)
+    if name is None:
+        try:
+            name = normalize_metadata_name(full)
+        except BadRequestError as e:
+            raise BadRequestError(f"symbolizer lookup: {e.message}") from e
+        remember(_NAMES, full, name)
     if value.WhichOneof("value") != "kvlist_value":
         return [(name, as_string(value))]
     out: list[tuple[str, str]] = []

@@ -61,9 +61,14 @@ def test_content_encodings_loki_accepts(encoding, pack):
     assert only_record(parse_otlp(pack(body), JSON, encoding)).time_unix_nano == 5
 
 
-def test_inflated_body_over_the_limit_is_lokis_413():
+@pytest.mark.parametrize("encoding,pack", [
+    ("gzip", gzip.compress), ("zstd", lambda b: bytes(cramjam.zstd.compress(b))),
+    ("lz4", lambda b: bytes(cramjam.lz4.compress(b))), ("", lambda b: b),
+])
+def test_inflated_body_over_the_limit_is_lokis_413(encoding, pack):
     with pytest.raises(TooLargeError, match="decompressed message size too large than max"):
-        parse_otlp(gzip.compress(b" " * 5000), JSON, "gzip", max_decompressed_size=1000)
+        parse_otlp(pack(b" " * 5000), JSON, encoding, max_decompressed_size=1000)
+    assert parse_otlp(pack(b" " * 999 + b"{}"), JSON, encoding, max_decompressed_size=1001).resource_logs == []
 
 
 @pytest.mark.parametrize("body,text", [
