@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from logyard.errors import BadRequestError
 from logyard.ingest.body import decompress, too_large
 from logyard.ingest.otlp_wire import go_proto_error
+from logyard.ingest.raw import go_text
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -84,14 +85,20 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 def _from_json(data: bytes) -> ExportLogsServiceRequest:
+    first = _first_token(data)
+    if first is None or data[first] not in b"{n}":
+        # The Collector's decoder reads an object first; anything else fails there, with its text.
+        head = len(data) if first is None else first + 1
+        found = "\x00" if first is None else go_text(data[first : first + 1])
+        raise BadRequestError(_jsoniter_error("ReadObject", f"expect {{ or , or }} or n, but found {found}", data, head))
+    if data[first] == ord("}"):
+        return ExportLogsServiceRequest()  # jsoniter reads a lone `}` as the end of an empty object
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        raise BadRequestError(f"ReadObject: {e}") from e
-    if doc is None:
-        return ExportLogsServiceRequest()
+        raise BadRequestError(f"invalid JSON: {e}") from e  # deeper faults: the same 400, orjson's words
     if not isinstance(doc, dict):
-        raise BadRequestError("ReadObject: expect { or , or } or n")
+        return ExportLogsServiceRequest()  # `null`: no logs
     for resource in _items(doc, "resourceLogs", "resource_logs"):
         for scope in _items(resource, "scopeLogs", "scope_logs"):
             for record in _items(scope, "logRecords", "log_records"):
@@ -100,6 +107,21 @@ def _from_json(data: bytes) -> ExportLogsServiceRequest:
         return json_format.ParseDict(doc, ExportLogsServiceRequest(), ignore_unknown_fields=True)
     except json_format.ParseError as e:
         raise BadRequestError(str(e)) from e
+
+
+def _first_token(data: bytes) -> int | None:
+    """Where jsoniter's nextToken stops: the first byte that is not a space, tab, CR or LF."""
+    stripped = data.lstrip(b" \t\r\n")
+    return len(data) - len(stripped) if stripped else None
+
+
+def _jsoniter_error(operation: str, msg: str, buf: bytes, head: int) -> str:
+    """json-iterator's ReportError text: the bytes around `head`, 10 and 50 each side."""
+    peek_start = max(head - 10, 0)
+    parsing = go_text(buf[peek_start : head + 10])
+    context = go_text(buf[max(head - 50, 0) : head + 50])
+    return (f"{operation}: {msg}, error found in #{head - peek_start} byte of ...|{parsing}|..., "
+            f"bigger context ...|{context}|...")
 
 
 def _items(obj, *names: str) -> list:

@@ -162,6 +162,8 @@ BAD_BODIES = [
     ("proto-truncated", PROTO, b"\x0a\x05\x0a", 400, "unexpected EOF"),
     ("proto-wrong-wire-type", PROTO, b"\x08\x01", 400, "proto: wrong wireType = 0 for field ResourceLogs"),
     ("proto-bad-trace-id", PROTO, b"\x0a\x0a\x12\x08\x12\x06\x4a\x04abcd", 400, "unmarshal: invalid TraceID length"),
+    ("json-not-an-object", JSON, b"[]", 400,
+     "ReadObject: expect { or , or } or n, but found [, error found in #1 byte of ...|[]|..., bigger context ...|[]|..."),
     ("no-records", PROTO, b"", 422, "error at least one valid stream is required for ingestion"),
 ]
 

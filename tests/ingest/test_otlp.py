@@ -46,10 +46,27 @@ def test_json_ids_that_are_not_hex_of_the_right_length_are_a_400(ids):
         parse_otlp(json_body(ids), JSON, None)
 
 
-@pytest.mark.parametrize("body", [b"[1]", b"{", b'{"resourceLogs": [{"scopeLogs": 3}]}'])
+@pytest.mark.parametrize("body", [b"{", b'{"resourceLogs": [{"scopeLogs": 3}]}', b'{"resourceLogs": [1]}'])
 def test_malformed_json_is_a_400(body):
     with pytest.raises(BadRequestError):
         parse_otlp(body, JSON, None)
+
+
+@pytest.mark.parametrize("body,text", [
+    (b"", "ReadObject: expect { or , or } or n, but found \x00, error found in #0 byte of ...||..., bigger context ...||..."),
+    (b" [1]", "ReadObject: expect { or , or } or n, but found [, error found in #2 byte of ...| [1]|..., bigger context ...| [1]|..."),
+    (b"x" * 70, "ReadObject: expect { or , or } or n, but found x, error found in #1 byte of ...|" + "x" * 11
+     + "|..., bigger context ...|" + "x" * 51 + "|..."),
+])
+def test_json_that_is_not_an_object_gets_the_collectors_text(body, text):
+    with pytest.raises(BadRequestError) as exc:
+        parse_otlp(body, JSON, None)
+    assert exc.value.message == text
+
+
+@pytest.mark.parametrize("body", [b"null", b" {}", b"}"])
+def test_json_null_or_empty_object_holds_no_logs(body):
+    assert parse_otlp(body, JSON, None).resource_logs == []
 
 
 @pytest.mark.parametrize("encoding,pack", [
