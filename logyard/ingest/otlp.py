@@ -90,7 +90,8 @@ def _from_json(data: bytes) -> ExportLogsServiceRequest:
         # The Collector's decoder reads an object first; anything else fails there, with its text.
         head = len(data) if first is None else first + 1
         found = "\x00" if first is None else go_text(data[first : first + 1])
-        raise BadRequestError(_jsoniter_error("ReadObject", f"expect {{ or , or }} or n, but found {found}", data, head))
+        text = _jsoniter_error("ReadObject", f"expect {{ or , or }} or n, but found {found}", data, head)
+        raise BadRequestError(text)
     if data[first] == ord("}"):
         return ExportLogsServiceRequest()  # jsoniter reads a lone `}` as the end of an empty object
     try:

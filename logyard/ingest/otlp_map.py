@@ -177,7 +177,8 @@ def _record_fields(record, sm: dict[str, str], labels: dict[str, str], rules: Ot
         sm["dropped_attributes_count"] = str(record.dropped_attributes_count)
     if record.flags:
         sm["flags"] = str(record.flags)
-    for name, raw, size, kind in (("trace_id", record.trace_id, 16, "TraceID"), ("span_id", record.span_id, 8, "SpanID")):
+    ids = (("trace_id", record.trace_id, 16, "TraceID"), ("span_id", record.span_id, 8, "SpanID"))
+    for name, raw, size, kind in ids:
         if raw and len(raw) != size:
             raise BadRequestError(f"unmarshal: invalid {kind} length")  # pdata refuses the body
         if any(raw):
