@@ -42,14 +42,6 @@ ONLY_LOG_SELECTOR = "only log selector is supported"
 STATIC_LABELS = frozenset(("cluster", "namespace", "instance", "pod"))
 _INT = re.compile(r"[+-]?[0-9]+")
 
-# Loki's default OTLP mapping (limits_config.otlp_config): the resource attributes that become
-# stream labels; everything else is structured metadata. Drilldown reads it to tell labels apart.
-OTLP_DEFAULT = {"resource_attributes": {"attributes_config": [{"action": "index_label", "attributes": [
-    "service.name", "service.namespace", "service.instance.id", "deployment.environment",
-    "deployment.environment.name", "cloud.region", "cloud.availability_zone", "k8s.cluster.name",
-    "k8s.namespace.name", "k8s.pod.name", "k8s.container.name", "container.name", "k8s.replicaset.name",
-    "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name", "k8s.cronjob.name", "k8s.job.name"]}]}}
-
 
 def _atoi(value: str | None, default: int) -> int:
     """Loki's parseInt: Go's strconv.Atoi, its error text as it is."""
@@ -206,7 +198,7 @@ class DrilldownRoutes:
             "volume_max_series": lim.volume_max_series,
             # Fixed behaviours, in the shape Drilldown's LokiConfig reads: the level fields ingest looks
             # at, over-long lines refused (not truncated), no byte/lookback/range caps beyond
-            # max_query_length, no pattern persistence or metric aggregation, Loki's default OTLP mapping.
+            # max_query_length, no pattern persistence or metric aggregation.
             "log_level_fields": list(LEVEL_FIELDS),
             "max_line_size_truncate": False,
             "max_query_bytes_read": 0,
@@ -214,7 +206,7 @@ class DrilldownRoutes:
             "max_query_range": "0s",
             "metric_aggregation_enabled": False,
             "pattern_persistence_enabled": False,
-            "otlp_config": OTLP_DEFAULT,
+            "otlp_config": lim.otlp_config.loki_json(),
         }
         # Patterns are computed when asked (there is no pattern ingester to enable).
         return json_response({"limits": limits, "pattern_ingester_enabled": True, "version": logyard.__version__})

@@ -18,8 +18,12 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logyard.errors import LogyardError
+
+if TYPE_CHECKING:
+    from logyard.ingest.otlp_map import OtlpRules
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class DecodeOptions:
     max_structured_metadata_size: int = 65536
     max_structured_metadata_count: int = 128
     max_line_size_truncate: bool = False
+    otlp: OtlpRules | None = None  # set: the body is an OTLP logs request (/otlp/v1/logs), mapped by these rules
 
 
 @dataclass
@@ -62,24 +67,26 @@ class Decoded:
 
 def decode_body(tenant: str, body: bytes | bytearray, ctype: str | None, cenc: str | None, opts: DecodeOptions) -> Decoded:
     """Pure: body → Decoded. Runs in a worker process (or inline when there is no pool)."""
-    from logyard.ingest.decode import BodyColumns, decode_push_columns
+    from logyard.ingest.decode import BodyColumns, decode_otlp_push, decode_push_columns
     from logyard.ingest.sample_age import filter_sample_age
     from logyard.storage.store import prepare_append, prepare_columns
 
     now = time.time_ns()
     # The sample-age limits, so that a body with every timestamp in range skips filter_sample_age.
     ts_range = (now - opts.max_age_ns if opts.max_age_ns else None, now + opts.grace_ns)
+    limits = dict(max_line_size=opts.max_line_size, discover_service_name=list(opts.discover_service_name),
+                  discover_log_levels=opts.discover_log_levels, max_decompressed_size=opts.max_decompressed_size,
+                  max_label_names_per_series=opts.max_label_names_per_series,
+                  max_label_name_length=opts.max_label_name_length,
+                  max_label_value_length=opts.max_label_value_length,
+                  max_structured_metadata_size=opts.max_structured_metadata_size,
+                  max_structured_metadata_count=opts.max_structured_metadata_count,
+                  max_line_size_truncate=opts.max_line_size_truncate)
     try:
-        res = decode_push_columns(body, ctype, cenc, ts_range, max_line_size=opts.max_line_size,
-                                  discover_service_name=list(opts.discover_service_name),
-                                  discover_log_levels=opts.discover_log_levels,
-                                  max_decompressed_size=opts.max_decompressed_size,
-                                  max_label_names_per_series=opts.max_label_names_per_series,
-                                  max_label_name_length=opts.max_label_name_length,
-                                  max_label_value_length=opts.max_label_value_length,
-                                  max_structured_metadata_size=opts.max_structured_metadata_size,
-                                  max_structured_metadata_count=opts.max_structured_metadata_count,
-                                  max_line_size_truncate=opts.max_line_size_truncate)
+        if opts.otlp is not None:
+            res = decode_otlp_push(body, ctype, cenc, opts.otlp, now, **limits)
+        else:
+            res = decode_push_columns(body, ctype, cenc, ts_range, **limits)
     except LogyardError as exc:
         return Decoded(None, error=(exc.status, exc.message))
     if isinstance(res, BodyColumns):

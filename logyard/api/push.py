@@ -1,11 +1,18 @@
-"""`/loki/api/v1/push` (and Loki's legacy `/api/prom/push`): read the body within Loki's size limit,
-decode it in a worker process under the tenant's limits, apply the rate and stream limits
-(ingest_limits.py), write the payload to the WAL and the head, count what was taken and what was
-discarded."""
+"""`/loki/api/v1/push` (and Loki's legacy `/api/prom/push`) and `/otlp/v1/logs`: read the body within
+Loki's size limit, decode it in a worker process under the tenant's limits, apply the rate and stream
+limits (ingest_limits.py), write the payload to the WAL and the head, count what was taken and what
+was discarded.
+
+OTLP differs only in the decoding (DecodeOptions.otlp, from the tenant's otlp_config) and in how
+errors leave: as the OTLP/HTTP spec asks, a protobuf `google.rpc.Status` holding Loki's text, and 503
+for a 500 (clients retry a 503, not a 500). A tenant refused is still Loki's plain 401: that answer
+comes before the handler.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -39,6 +46,8 @@ def decode_options(lim: LimitsSection, max_decompressed_size: int) -> DecodeOpti
         max_line_size_truncate=lim.max_line_size_truncate,
     )
 
+OTLP_LOGS_PATH = "/otlp/v1/logs"
+
 
 class PushRoutes:
     def __init__(self, server: Server) -> None:
@@ -48,32 +57,47 @@ class PushRoutes:
         self.max_recv_msg_size = parse_size(cfg.distributor.max_recv_msg_size)
         self.max_decompressed_size = parse_size(cfg.distributor.max_decompressed_size)
         self.decode_options = decode_options(lim, self.max_decompressed_size)
+        self.otlp_options = dataclasses.replace(self.decode_options, otlp=lim.otlp_config.rules())
         # Per tenant with an override: (overrides generation, options); rebuilt when the file changes.
-        self._tenant_options: dict[str, tuple[int, DecodeOptions]] = {}
+        self._tenant_options: dict[tuple[str, bool], tuple[int, DecodeOptions]] = {}
 
-    def options_for(self, tenant: str, lim: LimitsSection) -> DecodeOptions:
+    def options_for(self, tenant: str, lim: LimitsSection, otlp: bool) -> DecodeOptions:
         if lim is self.server.overrides.base:
-            return self.decode_options
+            return self.otlp_options if otlp else self.decode_options
         generation = self.server.overrides.generation
-        cached = self._tenant_options.get(tenant)
+        cached = self._tenant_options.get((tenant, otlp))
         if cached is None or cached[0] != generation:
-            cached = self._tenant_options[tenant] = (generation, decode_options(lim, self.max_decompressed_size))
+            options = decode_options(lim, self.max_decompressed_size)
+            if otlp:
+                options = dataclasses.replace(options, otlp=lim.otlp_config.rules())
+            cached = self._tenant_options[(tenant, otlp)] = (generation, options)
         return cached[1]
 
     def routes(self) -> list[Route]:
         return [
             Route("/loki/api/v1/push", self.push, methods=["POST"]),
             Route("/api/prom/push", self.push, methods=["POST"]),
+            Route(OTLP_LOGS_PATH, self.otlp_push, methods=["POST"]),
         ]
 
     async def push(self, request: Request) -> Response:
+        self.server.require_accepting()
+        return await self._ingest(request, self.server.tenant(request), otlp=False)
+
+    async def otlp_push(self, request: Request) -> Response:
+        self.server.require_accepting()
+        tenant = self.server.tenant(request)
+        try:
+            return await self._ingest(request, tenant, otlp=True)
+        except LogyardError as exc:
+            return otlp_error(exc)
+
+    async def _ingest(self, request: Request, tenant: str, *, otlp: bool) -> Response:
         srv = self.server
-        srv.require_accepting()
-        tenant = srv.tenant(request)
         lim = srv.limits_for(tenant)
         body = await self._read_body(request, tenant)
         args = (tenant, body, request.headers.get("content-type"), request.headers.get("content-encoding"),
-                self.options_for(tenant, lim))
+                self.options_for(tenant, lim, otlp))
         pool = srv.decode_pool
         future = pool.submit(*args)
         if future is None:
@@ -153,3 +177,20 @@ class PushRoutes:
             metrics.discarded.labels(reason, tenant).inc(n)
         for reason, n in nbytes.items():
             metrics.discarded_bytes.labels(reason, tenant).inc(n)
+
+
+def otlp_error(exc: LogyardError) -> Response:
+    """Loki's OTLP error answer: a google.rpc.Status (code 0, left out; message = Loki's text)."""
+    message = exc.message.encode()
+    status = 503 if exc.status == 500 else exc.status
+    return Response(b"\x12" + _varint(len(message)) + message, status_code=status,
+                    media_type="application/octet-stream")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
+from logyard.config.otlp import OtlpConfig
+
 # Re-exported: the server's code (logyard.api) parses the config's texts with these, logyard.units' grammar.
 from logyard.units import parse_duration_ns, parse_size
 
@@ -118,6 +120,9 @@ class LimitsSection(_Strict):
         128, ge=0, description="Most structured metadata pairs of one entry (Loki: 128).")
     max_query_range: Duration = Field(
         "0s", description="Longest range of a range vector selector (`[5m]`), else 400; 0s: no limit (Loki's).")
+    otlp_config: OtlpConfig = Field(
+        default_factory=OtlpConfig, description="How `/otlp/v1/logs` maps OTLP attributes to stream labels, "
+        "structured metadata or nothing (Loki's layout; see docs/logging.md).")
 
 
 class QuerierSection(_Strict):

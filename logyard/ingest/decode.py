@@ -20,11 +20,13 @@ from logyard.ingest.body import decompress, media_type
 from logyard.ingest.columns import BodyColumns, body_columns
 from logyard.ingest.json_fast import raw_streams, scan
 from logyard.ingest.json_push import decode_json
+from logyard.ingest.otlp import parse_otlp
+from logyard.ingest.otlp_map import OtlpRules, to_raw_streams
 from logyard.ingest.proto import decode_protobuf
 from logyard.ingest.validate import DEFAULT_LIST, MISSING_STREAMS, DecodeResult, Validator, normalize_metadata_name
 
-__all__ = ["DEFAULT_LIST", "BodyColumns", "DecodeResult", "decode_push", "decode_push_columns",
-           "normalize_metadata_name"]
+__all__ = ["DEFAULT_LIST", "BodyColumns", "DecodeResult", "OtlpRules", "decode_otlp_push", "decode_push",
+           "decode_push_columns", "normalize_metadata_name"]
 
 
 def decode_push(body: bytes, content_type: str | None, content_encoding: str | None, **limits) -> DecodeResult:
@@ -106,3 +108,33 @@ def _decode(
         raise UnprocessableError(MISSING_STREAMS)
     validator = Validator(max_line_size, *limits, truncate)
     return validator.run(raw, discover_service_name or [], discover_log_levels)
+
+
+def decode_otlp_push(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    rules: OtlpRules,
+    now_ns: int,
+    *,
+    max_line_size: int = 262144,
+    discover_service_name: list[str] | None = DEFAULT_LIST,
+    discover_log_levels: bool = True,
+    max_label_names_per_series: int = 15,
+    max_label_name_length: int = 1024,
+    max_label_value_length: int = 2048,
+    max_structured_metadata_size: int = 65536,
+    max_structured_metadata_count: int = 128,
+    max_decompressed_size: int = 100 << 20,
+    max_line_size_truncate: bool = False,
+) -> DecodeResult:
+    """An OTLP logs body (`/otlp/v1/logs`), mapped by `rules` into streams (otlp_map.py), then
+    validated and enriched exactly as a Loki push. `service_name` is settled by the mapping (Loki
+    discovers it among the OTLP stream labels), so the validator is given no list to discover from."""
+    request = parse_otlp(body, content_type, content_encoding, max_decompressed_size)
+    raw = to_raw_streams(request, rules, discover_service_name or [], now_ns)
+    if not any(len(r.lines) for r in raw):
+        raise UnprocessableError(MISSING_STREAMS)  # Loki: no record at all is no stream at all
+    validator = Validator(max_line_size, max_label_names_per_series, max_label_name_length, max_label_value_length,
+                          max_structured_metadata_size, max_structured_metadata_count, max_line_size_truncate)
+    return validator.run(raw, [], discover_log_levels)
