@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from logyard.api.deletes import DeleteRoutes
 from logyard.api.drilldown import DrilldownRoutes
 from logyard.api.meta import MetaRoutes
 from logyard.api.ops import OpsRoutes
@@ -24,7 +25,7 @@ from logyard.api.tail import SHUTTING_DOWN, TailRoutes
 from logyard.config.server import ServerConfig
 from logyard.errors import LogyardError
 
-FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes)
+FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 
 
 def create_app(cfg: ServerConfig) -> Starlette:
