@@ -128,7 +128,7 @@ class CompactorSection(_Strict):
         "requests; off, the delete API answers Loki's 400 \"Retention is not enabled\". Loki's default is false; "
         "logyard keeps its 7-day retention on by default.")
     compaction_interval: Duration = Field(
-        "10m", description="How often retention and the deletion of processed delete requests run (Loki: 10m).")
+        "10m", description="How often retention runs, and the pass that removes from disk the lines of delete requests past their cancel period (Loki: 10m).")
     retention_delete_delay: Duration = Field(
         "2h", description="Block files removed by retention stay on disk this long before they are deleted "
         "(Loki: 2h); they are no longer read meanwhile.")
