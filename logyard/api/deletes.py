@@ -3,7 +3,7 @@
 Loki served before 2.5, `/loki/api/admin/delete` and `/loki/api/admin/cancel_delete_request`.
 
 Parameters, statuses and error texts are Loki's (pkg/compactor/deletion/request_handler.go).
-Times are Loki's too: milliseconds, `start` required, `end` defaulting to now, each unix seconds
+Parameters come from the URL only, as in Loki. Times are Loki's too: milliseconds, `start` required, `end` defaulting to now, each unix seconds
 (exactly 10 digits, a fraction allowed) or RFC 3339.
 """
 
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from logyard.api.params import Params, parse_rfc3339, request_params
+from logyard.api.params import Params, parse_rfc3339
 from logyard.api.responses import json_response
 from logyard.api.server import Server
 from logyard.errors import BadRequestError, LogyardError
@@ -67,16 +67,17 @@ class DeleteRoutes:
             Route("/loki/api/admin/cancel_delete_request", self.cancel, methods=["PUT", "POST"]),
         ]
 
-    async def _request(self, request: Request) -> tuple[Params, str]:
+    def _request(self, request: Request) -> tuple[Params, str]:
         srv = self.server
         if not srv.cfg.compactor.retention_enabled:
             raise BadRequestError(NOT_ENABLED)
         tenant = srv.tenant(request)
         srv.require_ready()
-        return await request_params(request), tenant
+        # Loki's handlers read the URL's query string only (a form body is not looked at).
+        return Params(list(request.query_params.multi_items())), tenant
 
     async def add(self, request: Request) -> Response:
-        params, tenant = await self._request(request)
+        params, tenant = self._request(request)
         now_ms = time.time_ns() // MS
         query = params.get("query", "")
         if not query:
@@ -120,7 +121,7 @@ class DeleteRoutes:
             raise BadRequestError(f"max_interval can't be greater than the interval to be deleted ({format_duration(span)})")
 
     async def list(self, request: Request) -> Response:
-        params, tenant = await self._request(request)
+        params, tenant = self._request(request)
         reqs = self.server.store.deletes.list(tenant)
         start_text, end_text = params.get("start", ""), params.get("end", "")
         if start_text and end_text:  # Loki: only requests overlapping [start, end]
@@ -134,7 +135,7 @@ class DeleteRoutes:
         return json_response([r.as_loki() for r in reqs])
 
     async def cancel(self, request: Request) -> Response:
-        params, tenant = await self._request(request)
+        params, tenant = self._request(request)
         deletes = self.server.store.deletes
         req = deletes.get(tenant, params.get("request_id", ""))
         if req is None:

@@ -144,6 +144,11 @@ def test_bad_requests_get_lokis_400(server, params, text):
     assert (r.status_code, r.text) == (400, text)
 
 
+def test_parameters_come_from_the_url_only(server):
+    r = httpx.post(server.url + "/loki/api/v1/delete", data={"query": '{job="del"}', "start": str(T)})
+    assert (r.status_code, r.text) == (400, "query not set")  # Loki reads no form body here
+
+
 def test_a_request_survives_kill_minus_nine(tmp_path):
     srv = ServerProcess(tmp_path / "data", config_text=WAITING).start()
     try:
