@@ -88,12 +88,12 @@ class Store:
         # counts again when it is pushed to after its head was flushed, as Loki's ingester
         # recreates a stream after flushing it idle.
         self.streams_created: Counter[str] = Counter()
-        self.live = LiveFeed()  # tails watching appends (live.py)
+        self.deletes = DeleteRequests(self.data_dir / F.DELETES_FILE, compile_delete, clock)
+        self.live = LiveFeed(self.deletes.overlapping)  # tails watching appends (live.py)
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
         self._dir_lock: int | None = None
         self.files = BlockFiles(self.data_dir, self._index, self.recovery, window_ns=block_window_ns)
-        self.deletes = DeleteRequests(self.data_dir / F.DELETES_FILE, compile_delete, clock)
         self._reads = Reads(self._index, self.files, window_ns=block_window_ns, head_views=self._head_views,
                             deletes=self.deletes.overlapping)
         self.maintenance = Maintenance(
