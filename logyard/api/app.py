@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from logyard.api.deletes import DeleteRoutes
 from logyard.api.drilldown import DrilldownRoutes
 from logyard.api.meta import MetaRoutes
 from logyard.api.ops import OpsRoutes
@@ -26,9 +27,7 @@ from logyard.api.tail import SHUTTING_DOWN, TailRoutes
 from logyard.config.server import ServerConfig, parse_duration_ns
 from logyard.errors import LogyardError
 
-log = logging.getLogger("logyard.api")
-
-FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes)
+FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 
 
 def create_app(cfg: ServerConfig) -> Starlette:

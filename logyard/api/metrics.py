@@ -6,14 +6,16 @@ import importlib.metadata
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily
 
 
 class ServerMetrics:
     def __init__(self, sizes: Callable[[], dict[str, int]],
                  recovery: Callable[[], dict[str, int]] | None = None,
-                 streams: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None) -> None:
-        """`streams()` is (streams created, streams in memory), each per tenant."""
+                 streams: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None,
+                 compactor: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
+        """`streams()` is (streams created, streams in memory), each per tenant; `compactor()` the
+        counters of retention and delete requests, metric name -> tenant -> count."""
         self.registry = CollectorRegistry()
         self.lines_received = Counter(
             "loki_distributor_lines_received_total", "Log lines received, per tenant.",
@@ -42,6 +44,8 @@ class ServerMetrics:
             self.registry.register(_RecoveryCollector(recovery))
         if streams is not None:
             self.registry.register(_StreamsCollector(streams))
+        if compactor is not None:
+            self.registry.register(_CompactorCollector(compactor))
         info = Gauge("loki_build_info", "logyard's version, under Loki's name (dashboards show it).",
                      ["version", "branch", "revision", "goversion"], registry=self.registry)
         info.labels(_version(), "", "", "").set(1)
@@ -122,3 +126,31 @@ class _RecoveryCollector:
             c = CounterMetricFamily(_RECOVERY_NAMES.get(key, f"logyard_{key}"), _RECOVERY_HELP.get(key, key))
             c.add_metric([], float(value))
             yield c
+
+
+_COMPACTOR_HELP = {
+    "loki_compactor_delete_requests_received_total": "Delete requests received, per user.",
+    "loki_compactor_delete_requests_processed_total": "Delete requests processed (their lines removed from disk), per user.",
+    "loki_compactor_deleted_lines": "Lines removed from disk by delete requests, per user.",
+    "logyard_retention_deleted_lines_total": "Lines removed from disk by retention, per user.",
+}
+
+
+class _CompactorCollector:
+    """Retention and delete-request counters, read from the store at scrape time, under Loki's names
+    and its `user` label."""
+
+    def __init__(self, counts: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self._counts = counts
+
+    def collect(self):
+        for name, per_user in self._counts().items():
+            if name.endswith("_total"):
+                m = CounterMetricFamily(name[: -len("_total")], _COMPACTOR_HELP[name], labels=["user"])
+            else:
+                # Loki's counter is named without `_total`, which a Python counter would add: untyped
+                # keeps the exact name dashboards query.
+                m = UnknownMetricFamily(name, _COMPACTOR_HELP[name], labels=["user"])
+            for user, n in sorted(per_user.items()):
+                m.add_metric([user], float(n))
+            yield m

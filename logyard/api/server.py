@@ -22,7 +22,10 @@ from logyard.api.tenant import tenant_of
 from logyard.config.runtime import Overrides
 from logyard.config.server import LimitsSection, ServerConfig, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError
+from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
+from logyard.logql.syntax.parser import parse_matchers
+from logyard.storage.retention import StreamRetention
 from logyard.storage.store import Store
 
 log = logging.getLogger("logyard.api")
@@ -49,11 +52,17 @@ class Server:
 
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
-        lim = cfg.limits
+        lim, comp = cfg.limits, cfg.compactor
         self.store = Store(
             cfg.storage.data_dir,
-            # 0s means "keep forever", as in Loki; the store only knows a period, so make it endless.
-            retention_ns=parse_duration_ns(lim.retention_period) or (1 << 62),
+            retention_ns=parse_duration_ns(lim.retention_period),  # 0s: forever, as in Loki
+            retention_streams=[StreamRetention(tuple(parse_matchers(r.selector, validate_query=False)), r.priority,
+                                               parse_duration_ns(r.period)) for r in lim.retention_stream],
+            retention_enabled=comp.retention_enabled,
+            compaction_interval_s=parse_duration_ns(comp.compaction_interval) / 1e9,
+            retention_delete_delay_s=parse_duration_ns(comp.retention_delete_delay) / 1e9,
+            delete_cancel_period_s=parse_duration_ns(comp.delete_request_cancel_period) / 1e9,
+            compile_delete=compile_delete_query,
             block_window_ns=parse_duration_ns(cfg.storage.block_window),
             head_max_bytes=parse_size(cfg.storage.head_max_bytes),
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
@@ -69,7 +78,7 @@ class Server:
             self.runtime.load()
         self.ingest_limits = IngestLimits()
         self.stopping = threading.Event()  # set on SIGTERM: /ready and pushes answer 503
-        self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams)
+        self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams, self._compactor)
         self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
         self.tails = TailHub(lim.max_concurrent_tail_requests)  # the open live tails (api/tail.py)
         self.metrics.registry.register(self.tails)
@@ -85,6 +94,14 @@ class Server:
         if not self.ready.is_set():
             return {}, {}
         return dict(self.store.streams_created), self.store.memory_streams()
+
+    def _compactor(self) -> dict[str, dict[str, int]]:
+        """The compactor's counters per tenant, by metric name (api/metrics.py)."""
+        d, m = self.store.deletes, self.store.maintenance
+        return {"loki_compactor_delete_requests_received_total": dict(d.received),
+                "loki_compactor_delete_requests_processed_total": dict(d.processed),
+                "loki_compactor_deleted_lines": dict(d.deleted_lines),
+                "logyard_retention_deleted_lines_total": dict(m.retention_lines)}
 
     def open(self) -> None:
         """Replay the WAL while the decode workers start; ready once both are done."""

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, C
 from logyard.config.otlp import OtlpConfig
 
 # Re-exported: the server's code (logyard.api) parses the config's texts with these, logyard.units' grammar.
+from logyard.errors import LogyardError
 from logyard.units import parse_duration_ns, parse_size
 
 __all__ = ["ServerConfig", "parse_duration_ns", "parse_size"]
@@ -66,8 +67,29 @@ class DistributorSection(_Strict):
         "worker's memory bounded instead).")
 
 
+def _selector(text: str) -> str:
+    from logyard.logql.syntax.parser import parse_matchers  # the LogQL parser is heavy: only when a rule is given
+
+    try:
+        parse_matchers(text, validate_query=False)
+    except LogyardError as e:
+        raise ValueError(f"invalid stream selector {text!r}: {e.message}") from None
+    return text
+
+
+class StreamRetentionRule(_Strict):
+    """One `limits.retention_stream` rule (Loki's StreamRetention)."""
+
+    selector: Annotated[str, AfterValidator(_selector)] = Field(description="Stream selector of the streams the rule applies to, e.g. `{app=\"nginx\"}`.")
+    priority: int = Field(0, description="Of the rules matching a stream the highest priority wins; between equal "
+                          "priorities the shortest period.")
+    period: Duration = Field(description="Retention period of the matching streams; 0s keeps them forever.")
+
+
 class LimitsSection(_Strict):
     retention_period: Duration = Field("168h", description="Delete data older than this (7 days); 0s keeps data forever.")
+    retention_stream: list[StreamRetentionRule] = Field(
+        default_factory=list, description="Per-stream retention periods overriding `retention_period` (Loki's rules).")
     reject_old_samples: bool = Field(True, description="Refuse entries older than reject_old_samples_max_age.")
     reject_old_samples_max_age: Duration = Field("168h", description="Oldest accepted entry age (Loki: 1w).")
     creation_grace_period: Duration = Field("10m", description="How far in the future an entry may be (Loki: 10m).")
@@ -138,6 +160,25 @@ class RuntimeConfigSection(_Strict):
     period: Duration = Field("10s", description="How often the runtime file is checked for changes (Loki: 10s).")
 
 
+class CompactorSection(_Strict):
+    """Loki's compactor: retention and delete requests, run in the background by the server."""
+
+    retention_enabled: bool = Field(
+        True, description="Apply retention (`limits.retention_period`, `limits.retention_stream`) and delete "
+        "requests; off, the delete API answers Loki's 400 \"Retention is not enabled\". Loki's default is false; "
+        "logyard keeps its 7-day retention on by default.")
+    compaction_interval: Duration = Field(
+        "10m", description="How often retention runs, and the pass that removes from disk the lines of delete requests past their cancel period (Loki: 10m).")
+    retention_delete_delay: Duration = Field(
+        "2h", description="Block files removed by retention stay on disk this long before they are deleted "
+        "(Loki: 2h); they are no longer read meanwhile.")
+    delete_request_cancel_period: Duration = Field(
+        "24h", description="A delete request can be cancelled for this long after it was made; only then are its "
+        "lines removed from disk (Loki: 24h). Queries stop showing them at once.")
+    delete_max_interval: Duration = Field(
+        "24h", description="Largest `max_interval` a delete request may ask for (Loki: 24h); 0s: no limit.")
+
+
 class ServerConfig(_Strict):
     """The whole `logyard serve` configuration file."""
 
@@ -152,6 +193,7 @@ class ServerConfig(_Strict):
     limits: LimitsSection = Field(LimitsSection(), validation_alias=AliasChoices("limits", "limits_config"))
     runtime_config: RuntimeConfigSection = RuntimeConfigSection()
     querier: QuerierSection = QuerierSection()
+    compactor: CompactorSection = CompactorSection()
 
     @property
     def listen(self) -> str:

@@ -4,7 +4,8 @@ quarantine of damaged ones and orphans left by a crash.
 Flushes and compaction write blocks here; reads open them here (one cached `BlockReader` a file);
 compaction and retention discard them here. A discarded file goes to a trash and is deleted once no
 read that may have listed it is still running (reads pin the epoch they started in), or after a
-grace period at the latest (a read left unfinished does not pin the files forever).
+grace period at the latest (a read left unfinished does not pin the files forever). Retention may
+ask for a file to stay a while longer (Loki's `retention_delete_delay`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class BlockFiles:
         self._seq = 0  # makes the names of blocks written in the same nanosecond differ
         self._seq_lock = threading.Lock()
         self._quarantine_lock = threading.Lock()
-        self._trash: list[tuple[Path, float, int]] = []  # path, delete-by time, epoch of the discard
+        self._trash: list[tuple[Path, float, int, float]] = []  # path, delete-by time, epoch of the
+        # discard, time before which it stays whatever the reads (monotonic)
         self._trash_lock = threading.Lock()
         self._epoch = 0  # bumped by each discard
         self._pins: Counter[int] = Counter()  # epoch -> reads in progress that started in it
@@ -124,16 +126,19 @@ class BlockFiles:
             quarantine_block_file(self.data_dir, self.data_dir / b.path, b.path, err, self._recovery)
 
     # ---- deleting -----------------------------------------------------------------------------
-    def discard(self, blocks: list[BlockInfo]) -> None:
-        """Called once the blocks are unregistered: reads pinned from now on cannot list them."""
-        due = time.monotonic() + TRASH_GRACE_S
+    def discard(self, blocks: list[BlockInfo], *, delay_s: float = 0.0) -> None:
+        """Called once the blocks are unregistered: reads pinned from now on cannot list them.
+        The files stay at least `delay_s` (until `close` at the latest)."""
+        now = time.monotonic()
+        due = now + max(TRASH_GRACE_S, delay_s)
+        not_before = now + delay_s
         with self._trash_lock:
             self._epoch += 1
             for b in blocks:
                 reader = self._readers.pop(b.path, None)
                 if reader is not None:
                     reader.close()  # its open file would keep the deleted file's space
-                self._trash.append((self.data_dir / b.path, due, self._epoch))
+                self._trash.append((self.data_dir / b.path, due, self._epoch, not_before))
 
     def empty_trash(self, force: bool = False) -> None:
         """Delete the discarded files no running read may still use (all of them with `force`)."""
@@ -141,8 +146,8 @@ class BlockFiles:
         with self._trash_lock:
             oldest_read = min(self._pins, default=self._epoch + 1)
             keep = []
-            for path, due, epoch in self._trash:
-                if force or due <= now or oldest_read >= epoch:
+            for path, due, epoch, not_before in self._trash:
+                if force or (not_before <= now and (due <= now or oldest_read >= epoch)):
                     # A read that listed the block before it was discarded may have opened it again.
                     reader = self._readers.pop(path.relative_to(self.data_dir).as_posix(), None)
                     if reader is not None:
@@ -150,7 +155,7 @@ class BlockFiles:
                     path.unlink(missing_ok=True)
                     _rmdir_if_empty(path.parent)
                 else:
-                    keep.append((path, due, epoch))
+                    keep.append((path, due, epoch, not_before))
             self._trash = keep
 
     def remove_orphans(self) -> None:

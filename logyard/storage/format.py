@@ -14,6 +14,7 @@ import pyarrow as pa
 WAL_DIR = "wal"
 BLOCKS_DIR = "blocks"
 INDEX_FILE = "index.sqlite"
+DELETES_FILE = "deletes.sqlite"  # Loki's delete requests (deletes.py); not rebuilt from blocks: kept apart
 QUARANTINE_DIR = "quarantine"  # damaged blocks, WAL segments and index files, moved aside, never read
 LOCK_FILE = "LOCK"  # flock()ed by the process that has the directory open
 TMP_SUFFIX = ".tmp"

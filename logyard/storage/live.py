@@ -8,7 +8,8 @@ append as one column batch (the per-stream verdicts repeated over the rows, one 
 keeps them in a bounded inbox for its reader. A reader that falls behind does not grow the inbox:
 rows that do not fit are dropped and remembered as dropped (timestamp and stream id, at most
 `MAX_DROPPED` of them until the reader takes them), as Loki's tailers drop entries for a blocked
-client and report them with the next response.
+client and report them with the next response. Rows of delete requests (deletes.py) never reach a
+tail, as they never reach a query's answer.
 
 Threads: `publish` runs in the pushing threads, `take` in the reader's; a subscription's lock
 guards its inbox, and the feed's lock only its subscriber list, which readers of `subscribers`
@@ -24,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from logyard.labels import LabelSet, Matcher
+from logyard.storage.deletes import Active, deleted_rows
 from logyard.storage.head import HEAD_SCHEMA
 from logyard.storage.wal import WalRecord
 
@@ -70,8 +72,9 @@ class Subscription:
                     verdicts[sid] = ok
         return np.fromiter((verdicts[sid] for sid in id_list), dtype=bool, count=len(id_list))
 
-    def offer(self, rec: WalRecord, ids: np.ndarray) -> None:
-        """Keep the record's matching rows (HEAD_SCHEMA columns), or count them dropped."""
+    def offer(self, rec: WalRecord, ids: np.ndarray, gone: np.ndarray | None = None) -> None:
+        """Keep the record's matching rows (HEAD_SCHEMA columns) but those `gone` marks (rows of
+        delete requests), or count them dropped."""
         per_stream = self._stream_mask(rec, ids)
         if not per_stream.any():
             return
@@ -79,8 +82,13 @@ class Subscription:
         stream_col = np.repeat(ids.astype(np.int64), counts)
         batch = pa.RecordBatch.from_arrays([pa.array(stream_col, pa.int64()), *rec.batch.columns],
                                            schema=HEAD_SCHEMA)
-        if not per_stream.all():
-            batch = batch.filter(pa.array(np.repeat(per_stream, counts)))
+        if not per_stream.all() or gone is not None:
+            keep = np.repeat(per_stream, counts)
+            if gone is not None:
+                keep &= ~gone
+            if not keep.any():
+                return
+            batch = batch.filter(pa.array(keep))
         size = batch.nbytes
         with self._lock:
             was_empty = not self._batches
@@ -129,8 +137,10 @@ class Subscription:
 class LiveFeed:
     """The store's list of subscriptions; `publish` is called for every committed append."""
 
-    def __init__(self) -> None:
+    def __init__(self, deletes: Callable[[str, int, int], tuple[Active, ...]] = lambda t, a, b: ()) -> None:
+        """`deletes(tenant, start_ns, end_ns)`: the delete requests whose rows tails do not get."""
         self._lock = threading.Lock()
+        self._deletes = deletes
         self.subscribers: tuple[Subscription, ...] = ()
 
     def subscribe(self, sub: Subscription) -> Subscription:
@@ -143,6 +153,22 @@ class LiveFeed:
             self.subscribers = tuple(s for s in self.subscribers if s is not sub)
 
     def publish(self, rec: WalRecord, ids: np.ndarray) -> None:
-        for sub in self.subscribers:
-            if sub.tenant == rec.tenant:
-                sub.offer(rec, ids)
+        subs = [sub for sub in self.subscribers if sub.tenant == rec.tenant]
+        if subs:
+            gone = self._gone(rec, ids)
+            for sub in subs:
+                sub.offer(rec, ids, gone)
+
+    def _gone(self, rec: WalRecord, ids: np.ndarray) -> np.ndarray | None:
+        """The record's rows some delete request covers (None: none), computed once for all tails."""
+        ts = rec.batch.column(0).to_numpy()
+        if not len(ts):
+            return None
+        active = self._deletes(rec.tenant, int(ts.min()), int(ts.max()) + 1)
+        if not active:
+            return None
+        stream = np.repeat(ids.astype(np.int64), rec.counts.astype(np.int64))
+        table = pa.Table.from_arrays([pa.array(stream, pa.int64()), *rec.batch.columns],
+                                     names=["stream", "ts", "line", "meta"])
+        labels = dict(zip(ids.tolist(), rec.labels))
+        return deleted_rows(table, active, labels.__getitem__)

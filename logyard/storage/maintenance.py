@@ -1,4 +1,11 @@
-"""Background maintenance of a Store: flush on size/age, retention, compaction, deleting old files.
+"""Background maintenance of a Store: flush on size/age, retention, delete requests, compaction,
+deleting old files.
+
+Retention and the deletion pass are Loki's compactor work and run every `compaction_interval`:
+retention (retention.py's rules) drops the blocks whose streams are all expired and rewrites those
+where only some are; the deletion pass rewrites the blocks holding rows of delete requests past
+their cancel period (deletes.py), then marks the requests processed. Both log what they removed
+and count it.
 
 Compaction merges the blocks of one tenant and window into one (sorted, duplicate-free), so reads
 of that window need no cross-block dedup. A window that can still receive data is merged at the
@@ -15,9 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,13 +33,14 @@ from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage.block import BlockInfo
+from logyard.storage.deletes import Active, DeleteRequests, deleted_rows
 from logyard.storage.files import BlockFiles
 from logyard.storage.index import Index
+from logyard.storage.retention import RetentionRules
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
-RETENTION_EVERY_S = 60.0
 COMPACT_EVERY_S = 5.0  # a pass with nothing to merge costs a scan of the block list
 COMPACT_QUIET_S = 10.0  # background compaction waits for this long without a flush: during an
 # ingest burst both cores go to ingest, and the windows are merged once, after it
@@ -39,16 +48,28 @@ COMPACT_MAX_DEFER_S = 300.0
 
 
 class Maintenance:
-    def __init__(self, index: Index, files: BlockFiles, *, clock: Callable[[], float], retention_ns: int,
+    def __init__(self, index: Index, files: BlockFiles, *, clock: Callable[[], float], retention: RetentionRules,
                  window_ns: int, settle_ns: int, maybe_flush: Callable[[], None],
-                 last_flush: Callable[[], float]) -> None:
+                 last_flush: Callable[[], float], flush: Callable[[], None], deletes: DeleteRequests,
+                 compaction_interval_s: float = 600.0, retention_enabled: bool = True,
+                 retention_delete_delay_s: float = 0.0, delete_cancel_period_s: float = 86400.0) -> None:
         """`clock` is wall time in seconds (retention and settling compare it with row times);
         a window is settled `settle_ns` after its end; `maybe_flush` flushes the head if it is
-        due; `last_flush` is the monotonic time the last flush ended."""
+        due, `flush` flushes it now (before a deletion pass); `last_flush` is the monotonic time
+        the last flush ended. Retention and the deletion pass run every `compaction_interval_s`
+        when `retention_enabled`; files retention removes stay `retention_delete_delay_s`."""
         self.index = index
         self.files = files
         self.clock = clock
-        self.retention_ns = retention_ns
+        self.retention = retention
+        self.deletes = deletes
+        self.flush = flush
+        self.compaction_interval_s = compaction_interval_s
+        self.retention_enabled = retention_enabled
+        self.retention_delete_delay_s = retention_delete_delay_s
+        self.delete_cancel_period_s = delete_cancel_period_s
+        self.retention_lines: Counter[str] = Counter()  # rows removed by retention, per tenant
+        self.retention_blocks = 0  # blocks dropped or rewritten by retention
         self.window_ns = window_ns
         self.settle_ns = settle_ns
         self.maybe_flush = maybe_flush
@@ -88,9 +109,10 @@ class Maintenance:
             now = time.monotonic()
             try:
                 self.maybe_flush()
-                if now - last_retention >= RETENTION_EVERY_S:
+                if self.retention_enabled and now - last_retention >= self.compaction_interval_s:
                     last_retention = now
                     self.apply_retention()
+                    self.apply_deletes()
                 quiet = now - self.last_flush() >= COMPACT_QUIET_S
                 overdue = now - last_compact >= COMPACT_MAX_DEFER_S  # never quiet: compact anyway
                 if now - last_compact >= COMPACT_EVERY_S and (quiet or overdue):
@@ -103,14 +125,97 @@ class Maintenance:
 
     # ---- retention ----------------------------------------------------------------------------
     def apply_retention(self) -> int:
-        """Delete blocks whose newest row is older than the retention period; returns how many."""
-        cutoff = int(self.clock() * 1e9) - self.retention_ns
+        """Remove the rows of streams older than their retention period: blocks whose streams are
+        all expired are dropped, blocks where some are get rewritten without them. Returns how
+        many blocks were dropped or rewritten."""
+        now_ns = int(self.clock() * 1e9)
+        changed = 0
         with self._lock:
-            old = [b for b in self.index.all_blocks() if b.max_ts < cutoff]
-            if old:
-                self.index.swap_blocks([], old)
-                self.files.discard(old)
-        return len(old)
+            periods: dict[tuple[str, int], int] = {}
+            for b in self.index.all_blocks():  # one step per block, and per new stream of it
+                s = b.streams
+                per = np.array([self._period(periods, b.tenant, sid) for sid in s.ids.tolist()], dtype=np.int64)
+                expired = self.retention.expired(per, s.max_ts, now_ns)
+                if not expired.any():
+                    continue
+                lines = int(s.rows[expired].sum())
+                if expired.all():
+                    self.index.swap_blocks([], [b])
+                    self.files.discard([b], delay_s=self.retention_delete_delay_s)
+                elif not self._rewrite(b, lambda t, gone=s.ids[expired]: np.isin(R._np(t.column("stream")), gone),
+                                       delay_s=self.retention_delete_delay_s):
+                    continue
+                changed += 1
+                self.retention_blocks += 1
+                self.retention_lines[b.tenant] += lines
+                log.info("retention: removed %d lines of %d streams from block %s (tenant %s)",
+                         lines, int(expired.sum()), b.path, b.tenant)
+            if changed:
+                self.index.checkpoint()
+        return changed
+
+    def _period(self, cache: dict[tuple[str, int], int], tenant: str, sid: int) -> int:
+        key = (tenant, sid)
+        p = cache.get(key)
+        if p is None:
+            p = cache[key] = self.retention.period_for(self.index.labels_of(tenant, sid))
+        return p
+
+    # ---- delete requests ------------------------------------------------------------------------
+    def apply_deletes(self) -> int:
+        """Rewrite the blocks holding rows of the delete requests past their cancel period, then
+        mark those requests processed; returns how many requests were processed."""
+        now_ms = int(self.clock() * 1000)
+        due = self.deletes.due(now_ms, int(self.delete_cancel_period_s * 1000))
+        if not due:
+            return 0
+        self.flush()  # rows of the requests still in the head go to blocks first, to be rewritten there
+        with self._lock:
+            by_tenant: dict[str, list[Active]] = defaultdict(list)
+            for a in due:
+                by_tenant[a.request.tenant].append(a)
+            for tenant, active in by_tenant.items():
+                counts = [0] * len(active)
+                for b in self.index.blocks(tenant):  # one step per block of the tenant
+                    mine = [i for i, a in enumerate(active)
+                            if a.request.start_ns <= b.max_ts and a.request.end_ns >= b.min_ts]
+                    if not mine:
+                        continue
+                    sub = [active[i] for i in mine]
+                    got = [0] * len(sub)
+
+                    def gone(t: pa.Table, sub=sub, got=got) -> np.ndarray:
+                        m = deleted_rows(t, sub, lambda sid: self.index.labels_of(tenant, sid), got)
+                        return np.zeros(t.num_rows, dtype=bool) if m is None else m
+
+                    if self._rewrite(b, gone):
+                        for i, n in zip(mine, got):
+                            counts[i] += n
+                for a, n in zip(active, counts):
+                    self.deletes.mark_processed(a.request, n, now_ms)
+                    log.info("delete request %s of tenant %s processed: %d lines deleted (query %s)",
+                             a.request.request_id, tenant, n, a.request.query)
+            self.index.checkpoint()
+        return len(due)
+
+    def _rewrite(self, b: BlockInfo, gone: Callable[[pa.Table], np.ndarray], *, delay_s: float = 0.0) -> bool:
+        """Replace block `b` by one without the rows `gone(table)` marks (none left: no block);
+        whether it changed. Called with `_lock` held."""
+        r = self.files.reader(b)
+        try:
+            t = r.read(r.row_groups(None, -(1 << 63), (1 << 63) - 1), list(F.BLOCK_COLUMNS))
+        except CorruptDataError as e:
+            self.files.quarantine(b, e)
+            return False
+        mask = gone(t)
+        if not mask.any():
+            return False
+        kept = R.keep_rows(t, ~mask)
+        kept = kept.set_column(kept.schema.get_field_index("meta"), "meta", pc.cast(kept.column("meta"), pa.string()))
+        new = self.files.write(b.tenant, kept, level=b.level, clean=True) if kept.num_rows else []
+        self.index.swap_blocks(new, [b])
+        self.files.discard([b], delay_s=delay_s)
+        return True
 
     # ---- compaction ---------------------------------------------------------------------------
     def compact(self) -> int:

@@ -3,7 +3,8 @@
 A read takes a snapshot (head views, then the block list) and reads without the store's lock:
 blocks through `BlockFiles` (files.py: cached readers; a read pins the files it may open; a block
 that does not decode is quarantined and the read goes on without it), the head from its in-memory
-tables. A window's rows from several sources are merged and deduplicated here.
+tables. A window's rows from several sources are merged and deduplicated here, and the rows of pending
+delete requests (deletes.py) are taken out: this is the one place every answer reads rows through.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from logyard.labels import LabelSet, Matcher
 from logyard.storage import rows as R
 from logyard.storage import trigrams
 from logyard.storage.block import BlockInfo, BlockReader
+from logyard.storage.deletes import Active, deleted_rows
 from logyard.storage.files import BlockFiles
 from logyard.storage.head import TenantHeadView
 from logyard.storage.index import Index
@@ -28,10 +30,13 @@ READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
 
 class Reads:
     def __init__(self, index: Index, files: BlockFiles, *, window_ns: int,
-                 head_views: Callable[[str], list[TenantHeadView]]) -> None:
+                 head_views: Callable[[str], list[TenantHeadView]],
+                 deletes: Callable[[str, int, int], tuple[Active, ...]] = lambda t, a, b: ()) -> None:
         """`head_views(tenant)`: views of the tenant's rows in every head still readable (the
-        active one and those being flushed), taken atomically against a flush swapping heads."""
+        active one and those being flushed), taken atomically against a flush swapping heads.
+        `deletes(tenant, start_ns, end_ns)`: the delete requests whose rows reads leave out."""
         self.window_ns = window_ns
+        self._deletes = deletes
         self._index = index
         self._files = files
         self._head_views = head_views
@@ -116,13 +121,35 @@ class Reads:
         head = self._head_rows(views, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
+        deletes = self._deletes(tenant, start_ns, end_ns)
         for w in windows:
             lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
             hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
-            t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri,
-                                  first=first, backward=direction == "backward")
+            active = tuple(a for a in deletes if a.request.start_ns < hi and a.request.end_ns >= lo)
+            if active:
+                t = self._read_window_without(tenant, active, blocks_by_window.get(w, []), hpart, ids, lo, hi,
+                                              columns, tri, first, direction == "backward")
+            else:
+                t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri,
+                                      first=first, backward=direction == "backward")
             if t.num_rows:
                 yield t
+
+    def _read_window_without(self, tenant: str, active: tuple[Active, ...], blocks: list[BlockInfo],
+                             head: pa.Table | None, ids: np.ndarray, lo: int, hi: int, columns: tuple[str, ...],
+                             tri: np.ndarray | None, first: int | None, backward: bool) -> pa.Table:
+        """A window some delete requests cover: read with what their filters need (lines and
+        metadata for a pipeline), mask their rows out (column operations), then the asked columns.
+        `first` is not passed on: the first rows of the window may be deleted ones."""
+        need = ("stream", "ts", "line", "meta") if any(a.filter.has_pipeline for a in active) else ("stream", "ts")
+        wide = tuple(dict.fromkeys((*columns, *need)))
+        t = self._read_window(blocks, head, ids, lo, hi, wide, tri, first=None, backward=backward)
+        gone = deleted_rows(t, active, lambda sid: self._index.labels_of(tenant, sid))
+        if gone is not None:
+            t = R.keep_rows(t, ~gone)
+        if first is not None:
+            t = R.first_rows(t, first, backward)
+        return R.conform(t, columns)
 
     def _head_rows(self, views: list[TenantHeadView], ids: np.ndarray, start_ns: int, end_ns: int) -> pa.Table:
         parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in views]

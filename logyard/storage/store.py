@@ -2,7 +2,8 @@
 WAL replay, close), appends (WAL -> head) and flushes (the head cut into blocks), and wires its
 collaborators: `Reads` (reads.py: streams, rows per window, the label APIs; the Store's read
 methods hand over to it), `BlockFiles` (files.py: block files written, opened, discarded,
-quarantined) and `Maintenance` (maintenance.py: the background flush, retention and compaction).
+quarantined), `DeleteRequests` (deletes.py: Loki's delete requests, applied to reads at once) and
+`Maintenance` (maintenance.py: the background flush, retention, deletion passes and compaction).
 
 Locks: `_lock` makes "write the WAL record, add to the head" atomic against a flush swapping the
 head and rotating the WAL (so a WAL segment is deleted only once all its rows are in blocks);
@@ -20,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Collection, Iterator, Sequence
+from typing import Callable, Collection, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,7 @@ from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.storage import format as F
 from logyard.storage.block import BlockInfo
+from logyard.storage.deletes import DeleteFilter, DeleteRequests
 from logyard.storage.files import BlockFiles
 from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
@@ -38,6 +40,7 @@ from logyard.storage.live import LiveFeed
 from logyard.storage.maintenance import Maintenance
 from logyard.storage.reads import Reads
 from logyard.storage.recovery import Recovery, open_index
+from logyard.storage.retention import RetentionRules, StreamRetention
 from logyard.storage.wal import Wal, WalRecord, build_record, decode_record, encode_record, frame
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,15 @@ class Store:
         head_max_age_s: float = 300.0,
         wal_fsync: bool = False,
         clock=time.time,
+        retention_streams: Sequence[StreamRetention] = (),
+        retention_enabled: bool = True,
+        compaction_interval_s: float = 600.0,
+        retention_delete_delay_s: float = 0.0,
+        delete_cancel_period_s: float = 86400.0,
+        compile_delete: Callable[[str], DeleteFilter] | None = None,
     ) -> None:
+        """`retention_ns` 0 keeps data forever; `compile_delete` turns a delete request's LogQL
+        into its filter (the server passes logql's; without it the store takes no delete requests)."""
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
@@ -77,15 +88,20 @@ class Store:
         # counts again when it is pushed to after its head was flushed, as Loki's ingester
         # recreates a stream after flushing it idle.
         self.streams_created: Counter[str] = Counter()
-        self.live = LiveFeed()  # tails watching appends (live.py)
+        self.deletes = DeleteRequests(self.data_dir / F.DELETES_FILE, compile_delete, clock)
+        self.live = LiveFeed(self.deletes.overlapping)  # tails watching appends (live.py)
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
         self._dir_lock: int | None = None
         self.files = BlockFiles(self.data_dir, self._index, self.recovery, window_ns=block_window_ns)
-        self._reads = Reads(self._index, self.files, window_ns=block_window_ns, head_views=self._head_views)
+        self._reads = Reads(self._index, self.files, window_ns=block_window_ns, head_views=self._head_views,
+                            deletes=self.deletes.overlapping)
         self.maintenance = Maintenance(
-            self._index, self.files, clock=clock, retention_ns=retention_ns, window_ns=block_window_ns,
-            settle_ns=int(head_max_age_s * 1e9), maybe_flush=self.maybe_flush, last_flush=lambda: self.last_flush)
+            self._index, self.files, clock=clock, retention=RetentionRules(retention_ns, tuple(retention_streams)),
+            window_ns=block_window_ns, settle_ns=int(head_max_age_s * 1e9), maybe_flush=self.maybe_flush,
+            last_flush=lambda: self.last_flush, flush=self.flush, deletes=self.deletes,
+            compaction_interval_s=compaction_interval_s, retention_enabled=retention_enabled,
+            retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def open(self) -> None:
@@ -102,6 +118,7 @@ class Store:
             raise ConfigError(f"storage: block_window_ns {self.window_ns} differs from {stored}, "
                               f"which the data directory {self.data_dir} was written with")
         self.files.remove_orphans()
+        self.deletes.open()
         rows = 0
         for rec in self._wal.replay():
             ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
@@ -127,6 +144,7 @@ class Store:
         finally:
             self._wal.close()
             self.files.close()
+            self.deletes.close()
             self._index.close()
             self._unlock_dir()
             self._open = False
@@ -263,6 +281,9 @@ class Store:
 
     def apply_retention(self) -> int:
         return self.maintenance.apply_retention()
+
+    def apply_deletes(self) -> int:
+        return self.maintenance.apply_deletes()
 
     def compact(self) -> int:
         return self.maintenance.compact()

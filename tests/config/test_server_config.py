@@ -23,6 +23,8 @@ def test_defaults_are_lokis():
     assert cfg.limits.max_entries_limit_per_query == 5000
     assert cfg.limits.max_query_series == 500
     assert cfg.auth_enabled is False
+    assert (cfg.compactor.compaction_interval, cfg.compactor.retention_delete_delay,
+            cfg.compactor.delete_request_cancel_period, cfg.compactor.delete_max_interval) == ("10m", "2h", "24h", "24h")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -33,6 +35,10 @@ def test_defaults_are_lokis():
     ("auth_enabled: maybe\n", "c.yaml:1: auth_enabled: Input should be a valid boolean"),
     ("- a\n- b\n", "c.yaml: the top level must be a mapping"),
     ("server: [\n", "c.yaml:2: invalid YAML"),
+    ("limits:\n  retention_stream:\n    - selector: '{app=}'\n      period: 1h\n",
+     "c.yaml:3: limits.retention_stream.0.selector: Value error, invalid stream selector '{app=}'"),
+    ("limits:\n  retention_stream:\n    - selector: '{app=\"a\"}'\n", "limits.retention_stream.0.period: Field required"),
+    ("compactor:\n  compaction_interval: often\n", "c.yaml:2: compactor.compaction_interval: Value error, invalid duration"),
 ])
 def test_bad_config_names_file_line_and_key(text, expected):
     with pytest.raises(ConfigError) as err:

@@ -76,3 +76,17 @@ def test_unsubscribed_tail_gets_nothing(tmp_path):
     store.append("t1", [stream("a", 3)])
     store.close()
     assert sub.take() == [] and store.live.subscribers == ()
+
+
+def test_rows_of_a_delete_request_never_reach_a_tail(tmp_path):
+    from logyard.logql.delete_query import compile_delete_query
+
+    store = Store(tmp_path / "data", compile_delete=compile_delete_query, clock=lambda: T0 / 1e9 + 60)
+    store.open()
+    store.deletes.add("t1", '{app="a"} |= "line 1"', T0 // 10**6, T0 // 10**6 + 10)
+    sub = store.live.subscribe(Subscription("t1", [Matcher("app", "=~", "a|b")], lambda: None))
+    store.append("t1", [stream("a", 3), stream("b", 2)])
+    batches = sub.take()
+    store.close()
+    rows = [(r["stream"], r["line"]) for b in batches for r in b.to_pylist()]
+    assert [line for _, line in rows] == ["line 0", "line 2", "line 0", "line 1"]

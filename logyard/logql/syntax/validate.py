@@ -32,11 +32,11 @@ def validate(expr: ast.Expr) -> None:
     """Raise Loki's ParseError for the first problem of a freshly parsed expression."""
     _check_tree(expr)
     for query in ast.log_queries(expr):
-        for stage_text, err in _stage_errors(query.pipeline):
+        for stage_text, err in stage_errors(query.pipeline):
             raise ParseError(f"stage '{stage_text}' : {err}")
 
 
-def _stage_errors(pipeline):
+def stage_errors(pipeline):
     """(stage text, error) for each stage Loki would fail to build. Consecutive line filters are one
     stage to Loki (its grammar chains them), so they are checked and named together."""
     run: list[ast.LineFilter] = []
