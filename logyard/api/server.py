@@ -25,7 +25,7 @@ from logyard.errors import ConfigError, LogyardError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
 from logyard.logql.syntax.parser import parse_matchers
-from logyard.storage.retention import StreamRetention
+from logyard.storage.retention import RetentionRules, StreamRetention
 from logyard.storage.store import Store
 
 log = logging.getLogger("logyard.api")
@@ -53,11 +53,10 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         lim, comp = cfg.limits, cfg.compactor
+        self._retention: dict[tuple[str, int], RetentionRules] = {}
         self.store = Store(
             cfg.storage.data_dir,
-            retention_ns=parse_duration_ns(lim.retention_period),  # 0s: forever, as in Loki
-            retention_streams=[StreamRetention(tuple(parse_matchers(r.selector, validate_query=False)), r.priority,
-                                               parse_duration_ns(r.period)) for r in lim.retention_stream],
+            retention_for=self.retention_for,
             retention_enabled=comp.retention_enabled,
             compaction_interval_s=parse_duration_ns(comp.compaction_interval) / 1e9,
             retention_delete_delay_s=parse_duration_ns(comp.retention_delete_delay) / 1e9,
@@ -86,6 +85,20 @@ class Server:
         self.open_error: BaseException | None = None
         self.engine = Engine(self.store, query_limits(lim), self.query_limits_for)
         self._query_limits: dict[str, tuple[int, Limits]] = {}
+
+    def retention_for(self, tenant: str) -> RetentionRules:
+        """A tenant's retention_period and retention_stream, overrides included (Loki's per-tenant
+        retention); rebuilt only when the runtime file changed."""
+        lim = self.overrides.limits_for(tenant)
+        key = (tenant, self.overrides.generation)
+        rules = self._retention.get(key)
+        if rules is None:
+            rules = RetentionRules(parse_duration_ns(lim.retention_period), tuple(
+                StreamRetention(tuple(parse_matchers(r.selector, validate_query=False)), r.priority,
+                                parse_duration_ns(r.period)) for r in lim.retention_stream))
+            self._retention = {k: v for k, v in self._retention.items() if k[1] == key[1]}
+            self._retention[key] = rules
+        return rules
 
     def _sizes(self) -> dict[str, int]:
         return self.store.sizes() if self.ready.is_set() else {}

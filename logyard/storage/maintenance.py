@@ -48,7 +48,7 @@ COMPACT_MAX_DEFER_S = 300.0
 
 
 class Maintenance:
-    def __init__(self, index: Index, files: BlockFiles, *, clock: Callable[[], float], retention: RetentionRules,
+    def __init__(self, index: Index, files: BlockFiles, *, clock: Callable[[], float], retention: Callable[[str], RetentionRules],
                  window_ns: int, settle_ns: int, maybe_flush: Callable[[], None],
                  last_flush: Callable[[], float], flush: Callable[[], None], deletes: DeleteRequests,
                  compaction_interval_s: float = 600.0, retention_enabled: bool = True,
@@ -61,7 +61,7 @@ class Maintenance:
         self.index = index
         self.files = files
         self.clock = clock
-        self.retention = retention
+        self.retention = retention  # a tenant's rules (limits overridden per tenant)
         self.deletes = deletes
         self.flush = flush
         self.compaction_interval_s = compaction_interval_s
@@ -135,7 +135,7 @@ class Maintenance:
             for b in self.index.all_blocks():  # one step per block, and per new stream of it
                 s = b.streams
                 per = np.array([self._period(periods, b.tenant, sid) for sid in s.ids.tolist()], dtype=np.int64)
-                expired = self.retention.expired(per, s.max_ts, now_ns)
+                expired = RetentionRules.expired(per, s.max_ts, now_ns)
                 if not expired.any():
                     continue
                 lines = int(s.rows[expired].sum())
@@ -158,7 +158,7 @@ class Maintenance:
         key = (tenant, sid)
         p = cache.get(key)
         if p is None:
-            p = cache[key] = self.retention.period_for(self.index.labels_of(tenant, sid))
+            p = cache[key] = self.retention(tenant).period_for(self.index.labels_of(tenant, sid))
         return p
 
     # ---- delete requests ------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class RetentionRules:
             best = rule
         return best.period_ns if best is not None else self.period_ns
 
-    def expired(self, periods: np.ndarray, max_ts: np.ndarray, now_ns: int) -> np.ndarray:
+    @staticmethod
+    def expired(periods: np.ndarray, max_ts: np.ndarray, now_ns: int) -> np.ndarray:
         """Which streams of a block are expired, given each one's period and newest row: a mask."""
         return (periods > 0) & (max_ts < now_ns - periods)

@@ -68,9 +68,12 @@ class Store:
         retention_delete_delay_s: float = 0.0,
         delete_cancel_period_s: float = 86400.0,
         compile_delete: Callable[[str], DeleteFilter] | None = None,
+        retention_for: Callable[[str], RetentionRules] | None = None,
     ) -> None:
-        """`retention_ns` 0 keeps data forever; `compile_delete` turns a delete request's LogQL
-        into its filter (the server passes logql's; without it the store takes no delete requests)."""
+        """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
+        rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
+        `compile_delete` turns a delete request's LogQL into its filter (the server passes logql's;
+        without it the store takes no delete requests)."""
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
@@ -97,7 +100,8 @@ class Store:
         self._reads = Reads(self._index, self.files, window_ns=block_window_ns, head_views=self._head_views,
                             deletes=self.deletes.overlapping)
         self.maintenance = Maintenance(
-            self._index, self.files, clock=clock, retention=RetentionRules(retention_ns, tuple(retention_streams)),
+            self._index, self.files, clock=clock,
+            retention=retention_for or (lambda _tenant, rules=RetentionRules(retention_ns, tuple(retention_streams)): rules),
             window_ns=block_window_ns, settle_ns=int(head_max_age_s * 1e9), maybe_flush=self.maybe_flush,
             last_flush=lambda: self.last_flush, flush=self.flush, deletes=self.deletes,
             compaction_interval_s=compaction_interval_s, retention_enabled=retention_enabled,
