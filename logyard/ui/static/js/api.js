@@ -1,0 +1,68 @@
+// The server's public HTTP API, as the explorer uses it.
+
+export class ApiError extends Error {
+  constructor(status, text) {
+    super(text.trim());
+    this.status = status;
+    // Loki's LogQL parse errors name their place: "parse error at line 1, col 12: ...".
+    const m = /parse error at line (\d+), col (\d+)/.exec(text);
+    this.position = m ? { line: +m[1], col: +m[2] } : null;
+  }
+}
+
+async function get(path, params = {}, signal) {
+  const url = `${path}?${new URLSearchParams(params)}`;
+  const r = await fetch(url, { signal, headers: { Accept: "application/json" } });
+  const text = await r.text();
+  if (!r.ok) throw new ApiError(r.status, text);
+  return JSON.parse(text);
+}
+
+export const queryRange = (params, signal) => get("/loki/api/v1/query_range", params, signal).then((b) => b.data);
+export const labels = (params) => get("/loki/api/v1/labels", params).then((b) => b.data || []);
+export const labelValues = (name, params) =>
+  get(`/loki/api/v1/label/${encodeURIComponent(name)}/values`, params).then((b) => b.data || []);
+
+/** Entries of a log query, newest first (or oldest first), paging past the server's per-query limit. */
+export async function logEntries({ query, startNs, endNs, limit, direction, step }, signal) {
+  let pageMax = 5000, out = [], seen = new Set();
+  let lo = BigInt(startNs), hi = BigInt(endNs);
+  while (out.length < limit) {
+    const want = Math.min(pageMax, limit - out.length);
+    let data;
+    try {
+      data = await queryRange({ query, start: lo.toString(), end: hi.toString(), limit: want, direction, step }, signal);
+    } catch (e) {
+      // The server's max_entries_limit_per_query may be lower than our page: take its number and retry.
+      const m = e instanceof ApiError && /max_entries_limit \((\d+) > (\d+)\)/.exec(e.message);
+      if (m && +m[2] < pageMax) { pageMax = +m[2]; continue; }
+      throw e;
+    }
+    if (data.resultType !== "streams") return { resultType: data.resultType, data };
+    const page = flatten(data.result, direction);
+    let added = 0;
+    for (const e of page) {
+      const key = `${e.ts}\u0000${e.stream}\u0000${e.line}`;
+      if (seen.has(key)) continue;
+      seen.add(key); out.push(e); added++;
+    }
+    if (page.length < want || added === 0) break;
+    // Next page: end is exclusive, so resume at the edge entry's nanosecond and drop repeats (seen).
+    const edge = BigInt(page[page.length - 1].ts);
+    if (direction === "backward") hi = edge + 1n; else lo = edge;
+    if (hi <= lo) break;
+  }
+  return { resultType: "streams", entries: out.slice(0, limit) };
+}
+
+/** One list of `{ts, line, labels, stream}` from Loki's streams, ordered by time. */
+export function flatten(result, direction = "backward") {
+  const out = [];
+  for (const s of result) {
+    const stream = JSON.stringify(s.stream);
+    for (const v of s.values) out.push({ ts: v[0].padStart(20, "0"), line: v[1], labels: s.stream, meta: v[2] || null, stream });
+  }
+  const sign = direction === "backward" ? -1 : 1;
+  out.sort((a, b) => (a.ts < b.ts ? -sign : a.ts > b.ts ? sign : 0));
+  return out;
+}
