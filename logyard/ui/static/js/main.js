@@ -213,6 +213,7 @@ function startLive() {
   $("#live-state").hidden = false;
   liveBadge();
   tail = new LiveTail(page.state.query, {
+    onOpen: () => { document.body.dataset.live = "open"; },
     onEntries: (entries) => {
       if (list.atBottom() && !pausedBuffer.length) { list.append(entries, LIVE_CAP); list.scrollToBottom(); }
       else pausedBuffer.push(...entries);
@@ -251,6 +252,7 @@ function liveBadge() {
 function stopLive() {
   if (tail) tail.stop();
   tail = null;
+  delete document.body.dataset.live;
   $("#live").classList.remove("on");
   $("#live-state").hidden = true;
   if (document.body.dataset.status === "live") setStatus("done", "");

@@ -4,7 +4,7 @@
 import { flatten } from "./api.js";
 
 export class LiveTail {
-  constructor(query, { onEntries, onDropped, onClose }) {
+  constructor(query, { onOpen, onEntries, onDropped, onClose }) {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const startNs = (BigInt(Date.now()) * 1_000_000n).toString();
     const params = new URLSearchParams({ query, start: startNs, limit: "1000" });
@@ -17,7 +17,7 @@ export class LiveTail {
       if (msg.dropped_entries && msg.dropped_entries.length) { this.dropped += msg.dropped_entries.length; onDropped(this.dropped); }
     };
     this.ws.onclose = (ev) => onClose(ev.reason || (ev.code === 1000 ? "" : `closed (${ev.code})`));
-    this.ws.onopen = () => { this.open = true; };
+    this.ws.onopen = () => onOpen();
   }
 
   stop() {
