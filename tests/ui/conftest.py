@@ -16,7 +16,9 @@ def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"no {CHROMIUM} (.ci/run installs Debian's chromium)")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM))
+        # Frames unthrottled from the display's 60 Hz: requestAnimationFrame intervals then measure
+        # the page's own work per frame (tests/ui/test_scrolling.py), not whole vsync periods.
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--disable-frame-rate-limit", "--disable-gpu-vsync"])
         try:
             yield b
         finally:

@@ -25,10 +25,11 @@ export const labelValues = (name, params) =>
 
 /** Entries of a log query, newest first (or oldest first), paging past the server's per-query limit. */
 export async function logEntries({ query, startNs, endNs, limit, direction, step }, signal) {
-  let pageMax = 5000, out = [], seen = new Set();
+  let pageMax = 5000, out = [], seen = new Set(), repeats = 0;
   let lo = BigInt(startNs), hi = BigInt(endNs);
   while (out.length < limit) {
-    const want = Math.min(pageMax, limit - out.length);
+    // `repeats`: the entries at the previous page's edge nanosecond, which this page answers again.
+    const want = Math.min(pageMax, limit - out.length + repeats);
     let data;
     try {
       data = await queryRange({ query, start: lo.toString(), end: hi.toString(), limit: want, direction, step }, signal);
@@ -47,9 +48,13 @@ export async function logEntries({ query, startNs, endNs, limit, direction, step
       seen.add(key); out.push(e); added++;
     }
     if (page.length < want || added === 0) break;
-    // Next page: end is exclusive, so resume at the edge entry's nanosecond and drop repeats (seen).
-    const edge = BigInt(page[page.length - 1].ts);
-    if (direction === "backward") hi = edge + 1n; else lo = edge;
+    // Next page: resume at the edge entry's nanosecond (end is exclusive, start inclusive); the
+    // entries already seen there come back and are dropped.
+    const edge = page[page.length - 1].ts;
+    repeats = 0;
+    for (let i = out.length - 1; i >= 0 && out[i].ts === edge; i--) repeats++;
+    if (repeats >= pageMax) break;
+    if (direction === "backward") hi = BigInt(edge) + 1n; else lo = BigInt(edge);
     if (hi <= lo) break;
   }
   return { resultType: "streams", entries: out.slice(0, limit) };

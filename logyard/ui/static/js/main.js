@@ -26,6 +26,7 @@ const editor = new Editor($("#editor"), {
 });
 
 const list = new LogList($("#loglist"), { onSelect: showDetails, onScroll: liveScrolled });
+page.list = list;
 
 // Label names and values are asked once per time range.
 const cache = new Map();
@@ -163,7 +164,7 @@ function showMetric(data, start, end, stepMs) {
     return;
   }
   const { xs, series } = matrixColumns(data.result, start / 1000, end / 1000, stepMs / 1000);
-  page.metric = { resultType: "matrix", series: data.result.map((r, i) => ({ metric: r.metric, values: series[i] })) };
+  page.metric = { resultType: "matrix", step: stepMs / 1000, xs, series: data.result.map((r, i) => ({ metric: r.metric, values: series[i] })) };
   root.dataset.series = String(data.result.length);
   drawMetric(root, xs, data.result, series);
 }
@@ -209,9 +210,9 @@ function startLive() {
   showLogs([]);
   $("#histogram").hidden = true;
   pausedBuffer = [];
+  if (controller) controller.abort();  // a run still under way must not replace the live list
   $("#live").classList.add("on");
   $("#live-state").hidden = false;
-  liveBadge();
   tail = new LiveTail(page.state.query, {
     onOpen: () => { document.body.dataset.live = "open"; },
     onEntries: (entries) => {
@@ -223,6 +224,7 @@ function startLive() {
     onDropped: () => liveBadge(),
     onClose: (reason) => { if (reason) showError(new Error(reason)); stopLive(); },
   });
+  liveBadge();
   setStatus("live", "Live");
 }
 
@@ -241,7 +243,8 @@ function resumeLive() {
 
 function liveBadge() {
   const el = $("#live-state");
-  if (!tail) { el.hidden = true; return; }
+  el.hidden = !tail;
+  if (!tail) return;
   const paused = pausedBuffer.length > 0 || !list.atBottom();
   el.dataset.paused = String(paused);
   el.dataset.dropped = String(tail.dropped);
