@@ -56,3 +56,34 @@ def test_history_offers_earlier_queries(page, corpus_server):
     assert items[:2] == ['{compose_service="nginx"}', '{compose_service="postgres"}']
     assert after(page, lambda: page.click("#history li >> nth=1")) == "done"
     assert page.input_value("#query") == '{compose_service="postgres"}'
+
+
+def test_filter_chips_offer_label_values_and_add_them(page, corpus_server):
+    page.goto(explorer_url(corpus_server.url, q='{compose_project="aixcl"}', limit=100))
+    assert wait_run(page) == "done"
+    page.wait_for_selector("#chips[data-ready=true]")
+    chips = page.eval_on_selector_all("#chips select", "els => els.map(e => e.dataset.label)")
+    assert chips == ["compose_project", "compose_service", "container", "detected_level"]
+    assert "nginx" in page.eval_on_selector_all("#chips select[data-label=compose_service] option", "els => els.map(e => e.value)")
+    assert after(page, lambda: page.select_option("#chips select[data-label=compose_service]", "nginx")) == "done"
+    assert after(page, lambda: page.select_option("#chips select[data-label=detected_level]", "error")) == "done"
+    query = page.input_value("#query")
+    assert query == '{compose_project="aixcl", compose_service="nginx"} | detected_level="error"'
+    shown = shown_entries(page)
+    assert shown and shown == api_entries(corpus_server.url, query, 100)
+
+
+def test_show_context_lists_the_lines_around_an_entry_in_its_stream(page, corpus_server):
+    page.goto(explorer_url(corpus_server.url, q='{compose_service="postgres", stream="stderr"} |= "FATAL"', limit=20))
+    assert wait_run(page) == "done"
+    page.click("#loglist .row >> nth=5")
+    entry = page.evaluate("window.logyard.entries[5]")
+    page.click("#details .show-context")
+    page.wait_for_selector("#details .context[data-count]")
+    lines = page.eval_on_selector_all("#details .context .ctx", "els => els.map(e => e.textContent)")
+    around = page.eval_on_selector_all("#details .context .ctx.current", "els => els.map(e => e.textContent)")
+    assert len(lines) == 21 and around == [lines[10]] and lines[10].endswith(entry["line"])
+    ts = int(entry["ts"])
+    before = api_entries(corpus_server.url, '{compose_project="aixcl", compose_service="postgres", container="aixcl-postgres-1", stream="stderr"}',
+                         10, "backward", str(ts - 3_600_000_000_000), str(ts))
+    assert [line.split(" ", 2)[2] for line in lines[:10]] == [text for _, text in reversed(before)]

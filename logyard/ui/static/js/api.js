@@ -11,7 +11,8 @@ export class ApiError extends Error {
 }
 
 async function get(path, params = {}, signal) {
-  const url = `${path}?${new URLSearchParams(params)}`;
+  const defined = Object.entries(params).filter(([, v]) => v !== undefined && v !== null);
+  const url = `${path}?${new URLSearchParams(defined)}`;
   const r = await fetch(url, { signal, headers: { Accept: "application/json" } });
   const text = await r.text();
   if (!r.ok) throw new ApiError(r.status, text);

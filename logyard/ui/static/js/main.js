@@ -91,6 +91,7 @@ async function run({ fromHistory = false } = {}) {
   if (!fromHistory) saveUrl();
   scheduleRefresh();
   const s = page.state;
+  drawChips();
   if (!s.query.trim()) { setStatus("idle", "Type a LogQL query, e.g. {service_name=\"nginx\"} |= \"error\""); return; }
   remember(s.query);
   if (controller) controller.abort();
@@ -185,8 +186,31 @@ function showDetails(entry) {
     rows("Structured metadata", Object.entries(entry.meta || {}), "meta") +
     (parsed ? rows(`Fields (${parsed.parser})`, parsed.fields, parsed.parser) : "");
   pane.querySelector(".full").textContent = entry.line;
+  const ctxButton = document.createElement("button");
+  ctxButton.className = "ghost show-context";
+  ctxButton.textContent = "Show context";
+  ctxButton.onclick = () => showContext(entry, pane);
+  pane.querySelector(".full").after(ctxButton);
   pane.querySelector(".close").onclick = () => { pane.hidden = true; };
   for (const b of pane.querySelectorAll("button[data-kind]")) b.onclick = () => addFilter(b.dataset);
+}
+
+/** The lines around `entry` in its own stream: 10 before and 10 after, whatever the query filters. */
+async function showContext(entry, pane) {
+  try { streamLabels = new Set(await cachedRange("labels", () => api.labels(rangeParams()))); } catch { /* keep old */ }
+  const matchers = Object.entries(entry.labels).filter(([k]) => streamLabels.has(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  const selector = `{${matchers.join(", ")}}`;
+  const ts = BigInt(entry.ts), hour = 3_600_000_000_000n;
+  const [before, after] = await Promise.all([
+    api.logEntries({ query: selector, startNs: (ts - hour).toString(), endNs: ts.toString(), limit: 10, direction: "backward" }),
+    api.logEntries({ query: selector, startNs: (ts + 1n).toString(), endNs: (ts + hour).toString(), limit: 10, direction: "forward" }),
+  ]);
+  const lines = [...before.entries.reverse(), { ...entry, current: true }, ...after.entries];
+  let box = pane.querySelector(".context");
+  if (!box) { box = document.createElement("div"); box.className = "context"; pane.querySelector(".show-context").after(box); }
+  box.innerHTML = `<h4>Context in ${escapeHtml(selector)}</h4>` + lines.map((e) =>
+    `<div class="${e.current ? "ctx current" : "ctx"}"><span class="ts">${escapeHtml(formatTs(e.ts))}</span> ${escapeHtml(e.line)}</div>`).join("");
+  box.dataset.count = String(lines.length);
 }
 
 async function addFilter({ kind, name, value, op }) {
@@ -198,6 +222,37 @@ async function addFilter({ kind, name, value, op }) {
   else q = addFieldFilter(q, name, value, op, kind);
   editor.value = q;
   run();
+}
+
+// ---- filter chips: one menu of values per common label; choosing a value adds it to the query
+
+const CHIP_LABELS = ["compose_project", "compose_service", "container", "detected_level"];
+// Loki's detected_level is not an indexed label: its values are the levels Loki detects.
+const DETECTED_LEVELS = ["critical", "error", "warn", "info", "debug", "trace", "unknown"];
+
+async function drawChips() {
+  const root = $("#chips");
+  let names;
+  try {
+    names = new Set(await cachedRange("labels", () => api.labels(rangeParams())));
+  } catch { return; }
+  streamLabels = names;
+  const chips = [];
+  for (const name of CHIP_LABELS) {
+    let values = [];
+    if (name === "detected_level") values = DETECTED_LEVELS;
+    else if (names.has(name)) {
+      try { values = await cachedRange(`values:${name}`, () => api.labelValues(name, rangeParams())); } catch { values = []; }
+    }
+    if (!values.length) continue;
+    const sel = document.createElement("select");
+    sel.dataset.label = name;
+    sel.innerHTML = `<option value="">${escapeHtml(name)} ▾</option>` + values.map((v) => `<option>${escapeHtml(v)}</option>`).join("");
+    sel.onchange = () => { if (sel.value) addFilter({ kind: "label", name, value: sel.value, op: "=" }); };
+    chips.push(sel);
+  }
+  root.replaceChildren(...chips);
+  root.dataset.ready = "true";
 }
 
 // ---- live tail
@@ -315,6 +370,7 @@ function init() {
     if (ev.key === "Escape") { $("#history").hidden = true; $("#details").hidden = true; }
   });
   writeControls();
+  drawChips();
   if (page.state.query.trim()) run({ fromHistory: true });
   else setStatus("idle", "Type a LogQL query and press Ctrl+Enter");
 }
