@@ -9,6 +9,7 @@ import { parseFields } from "./fields.js";
 import { addFieldFilter, addMatcher } from "./logql.js";
 import { LogList, formatTs, levelOf } from "./loglist.js";
 import { DEFAULTS, loadHistory, readState, remember, stateUrl } from "./state.js";
+import { StatusView } from "./status.js";
 import { LiveTail } from "./tail.js";
 import { RELATIVE, durationMs, formatDuration, histogramStepMs, isoUtc, msToNs, resolveRange } from "./timerange.js";
 import { escapeHtml } from "./ansi.js";
@@ -25,6 +26,7 @@ const editor = new Editor($("#editor"), {
   fetchValues: (name) => cachedRange(`values:${name}`, () => api.labelValues(name, rangeParams())),
 });
 
+const status = new StatusView($("#status"));
 const list = new LogList($("#loglist"), { onSelect: showDetails, onScroll: liveScrolled });
 page.list = list;
 
@@ -340,6 +342,15 @@ function showHistory() {
   };
 }
 
+/** Explore or Status, as the state says. */
+function applyView() {
+  const view = page.state.view === "status" ? "status" : "explore";
+  document.body.dataset.view = view;
+  for (const a of document.querySelectorAll(".views a")) a.classList.toggle("on", a.dataset.view === view);
+  if (view === "status") { if (tail) stopLive(); stopRefresh(); status.start(); } else status.stop();
+  return view;
+}
+
 function init() {
   const ranges = $("#ranges");
   for (const r of RELATIVE) {
@@ -365,11 +376,24 @@ function init() {
     document.documentElement.dataset.theme = dark ? "dark" : "light";
     localStorage.setItem("logyard.theme", document.documentElement.dataset.theme);
   };
-  window.addEventListener("popstate", () => { page.state = readState(); writeControls(); run({ fromHistory: true }); });
+  for (const a of document.querySelectorAll(".views a")) {
+    a.onclick = (ev) => {
+      ev.preventDefault();
+      page.state.view = a.dataset.view;
+      saveUrl();
+      if (applyView() === "explore" && page.state.query.trim()) run({ fromHistory: true });
+    };
+  }
+  window.addEventListener("popstate", () => {
+    page.state = readState();
+    writeControls();
+    if (applyView() === "explore") run({ fromHistory: true });
+  });
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") { $("#history").hidden = true; $("#details").hidden = true; }
   });
   writeControls();
+  if (applyView() === "status") return;
   drawChips();
   if (page.state.query.trim()) run({ fromHistory: true });
   else setStatus("idle", "Type a LogQL query and press Ctrl+Enter");

@@ -1,10 +1,10 @@
 // The view's whole state lives in the URL (the permalink) and comes back from it on reload.
 
 export const DEFAULTS = Object.freeze({
-  query: "", from: "now-1h", to: "now", limit: 1000, direction: "backward", refresh: "off", hist: "detected_level",
+  query: "", from: "now-1h", to: "now", limit: 1000, direction: "backward", refresh: "off", hist: "detected_level", view: "explore",
 });
 
-const KEYS = { query: "q", from: "from", to: "to", limit: "limit", direction: "dir", refresh: "refresh", hist: "hist" };
+const KEYS = { query: "q", from: "from", to: "to", limit: "limit", direction: "dir", refresh: "refresh", hist: "hist", view: "view" };
 
 export function readState(search = location.search) {
   const p = new URLSearchParams(search);
