@@ -38,7 +38,10 @@ def follow(page, url: str, service: str) -> None:
 
 def test_pushed_line_appears_within_two_seconds(page, tail_server):
     follow(page, tail_server.url, "web")
-    push(tail_server.url, ["\x1b[32mGET\x1b[0m /health 200 level=info", "level=warn msg=\"slow upstream\" ms=812"], "web")
+    lines = [f"level=info method=GET path=/api/items/{i} status=200 ms={3 + i % 17}" for i in range(24)]
+    lines[7] = "level=error msg=\"upstream reset\" path=/api/cart retry=1"
+    lines[15] = "\x1b[32mGET\x1b[0m /health \x1b[32m200\x1b[0m level=info"
+    push(tail_server.url, lines + ["level=warn msg=\"slow upstream\" ms=812"], "web")
     # The one timing: the line is on screen within 2 s of its push.
     page.wait_for_function("window.logyard.entries.some(e => e.line.includes('slow upstream'))", timeout=2000)
     assert page.locator("#loglist .row .line", has_text="slow upstream").count() == 1
