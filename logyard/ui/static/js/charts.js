@@ -36,7 +36,20 @@ function axesColors() {
   const fg = cs.getPropertyValue("--muted").trim() || "#888";
   const grid = cs.getPropertyValue("--grid").trim() || "rgba(128,128,128,.15)";
   const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-  return [axis, { ...axis, size: 50 }];
+  return [{ ...axis, values: timeLabels }, { ...axis, size: 50 }];
+}
+
+// 24-hour clock labels; the date where the day changes (and on the first tick).
+function timeLabels(u, splits) {
+  const p = (n) => String(n).padStart(2, "0");
+  let lastDay = null;
+  return splits.map((s) => {
+    const d = new Date(s * 1000), day = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+    const clock = `${p(d.getHours())}:${p(d.getMinutes())}` + (d.getSeconds() ? `:${p(d.getSeconds())}` : "");
+    const label = day !== lastDay ? `${clock}\n${day}` : clock;
+    lastDay = day;
+    return label;
+  });
 }
 
 /**
