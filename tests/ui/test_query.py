@@ -54,11 +54,14 @@ def test_bad_query_shows_lokis_error_at_its_column(page, corpus_server, query):
         return range.toString().length;
     }""")
     assert offset == col - 1
+    # Under the message, the query's line with a caret at the column.
+    line, caret = page.inner_text("#error-where").split("\n")
+    assert line == query and caret == " " * (col - 1) + "^"
 
 
 def test_error_clears_when_the_query_is_fixed(page, corpus_server):
     page.goto(explorer_url(corpus_server.url))
     assert run_typed(page, '{compose_service="postgres"} |=') == "error"
     assert run_typed(page, '{compose_service="postgres"} |= "FATAL"') == "done"
-    assert page.is_hidden("#error")
+    assert page.is_hidden("#error") and page.is_hidden("#error-where")
     assert page.locator("#editor .overlay mark.err").count() == 0

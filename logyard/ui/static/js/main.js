@@ -50,12 +50,19 @@ function setStatus(s, text = "") {
 
 function showError(e) {
   page.error = e ? { message: e.message, position: e.position || null } : null;
-  const box = $("#error");
+  const box = $("#error"), where = $("#error-where");
+  where.hidden = true;
   if (!e) { box.hidden = true; editor.markError(null); return; }
   box.hidden = false;
   box.textContent = e.message;
   if (e.position) box.dataset.col = String(e.position.col); else delete box.dataset.col;
   editor.markError(e.position || null);
+  if (e.position) {
+    // The line Loki names, and a caret under its column.
+    const line = editor.value.split("\n")[e.position.line - 1] ?? "";
+    where.innerHTML = `${escapeHtml(line)}\n${" ".repeat(Math.max(0, e.position.col - 1))}<b>^</b>`;
+    where.hidden = false;
+  }
 }
 
 function readControls() {
