@@ -88,6 +88,7 @@ export class Editor {
     this.menu.innerHTML = `<div class="kind">${ctx.kind === "value" ? `values of ${escapeHtml(ctx.name)}` : ctx.kind === "label" ? "labels" : "keywords"}</div><ul>` +
       this.items.map((o, i) => `<li data-i="${i}" class="${i === this.active ? "active" : ""}">${escapeHtml(o)}</li>`).join("") + "</ul>";
     this.menu.hidden = false;
+    this.menu.dataset.ctx = `${ctx.kind}:${ctx.prefix}`;  // what this menu completes, for tests
     const caret = this.caretPosition();
     this.menu.style.left = `${caret.left}px`;
     this.menu.style.top = `${caret.top}px`;
