@@ -6,6 +6,7 @@ import { ansiToHtml } from "./ansi.js";
 
 export const ROW_HEIGHT = 20;
 const OVERSCAN = 10;
+const MAX_ROW_CHARS = 500;
 
 export function levelOf(e) {
   return (e.meta && e.meta.detected_level) || e.labels.detected_level || e.labels.level || "";
@@ -102,7 +103,8 @@ export class LogList {
       const service = e.labels.service_name || e.labels.compose_service || e.labels.job || "";
       svc.textContent = service;
       svc.title = service;
-      if (this.html[i] === undefined) this.html[i] = ansiToHtml(e.line.length > 2000 ? e.line.slice(0, 2000) + "…" : e.line);
+      // A row shows one screen width of text: lay out no more than that (the details pane has it all).
+      if (this.html[i] === undefined) this.html[i] = ansiToHtml(e.line.length > MAX_ROW_CHARS ? e.line.slice(0, MAX_ROW_CHARS) + "…" : e.line);
       line.innerHTML = this.html[i];
     }
   }
