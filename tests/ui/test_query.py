@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.ui.explorer import FROM_NS, TO_NS, api_entries, explorer_url, run_typed, screenshot, shown_entries, wait_run
+from tests.ui.explorer import FROM_NS, TO_NS, after, api_entries, explorer_url, run_typed, screenshot, shown_entries, wait_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
@@ -65,3 +65,12 @@ def test_error_clears_when_the_query_is_fixed(page, corpus_server):
     assert run_typed(page, '{compose_service="postgres"} |= "FATAL"') == "done"
     assert page.is_hidden("#error") and page.is_hidden("#error-where")
     assert page.locator("#editor .overlay mark.err").count() == 0
+
+
+def test_ctrl_enter_runs_from_outside_the_editor(page, corpus_server):
+    page.goto(explorer_url(corpus_server.url, q='{compose_service="postgres"}'))
+    assert wait_run(page) == "done"
+    page.fill("#limit", "12")
+    page.click("#summary")
+    assert after(page, lambda: page.keyboard.press("Control+Enter")) == "done"
+    assert len(shown_entries(page)) == 12

@@ -398,6 +398,8 @@ function init() {
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") { $("#history").hidden = true; $("#details").hidden = true; }
+    // Ctrl/Cmd+Enter runs from anywhere on the page (the editor handles its own).
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter" && ev.target.id !== "query" && page.state.view !== "status") run();
   });
   writeControls();
   if (applyView() === "status") return;
