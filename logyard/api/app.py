@@ -26,6 +26,7 @@ from logyard.api.server import Server
 from logyard.api.tail import SHUTTING_DOWN, TailRoutes
 from logyard.config.server import ServerConfig, parse_duration_ns
 from logyard.errors import LogyardError
+from logyard.ui.routes import ui_routes
 
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 
@@ -41,7 +42,7 @@ def create_app(cfg: ServerConfig) -> Starlette:
         await run_in_threadpool(t.join)
         await run_in_threadpool(server.close)
 
-    routes = [route for family in FAMILIES for route in family(server).routes()]
+    routes = [route for family in FAMILIES for route in family(server).routes()] + ui_routes()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

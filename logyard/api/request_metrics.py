@@ -13,6 +13,8 @@ def route_name(path: str) -> str:
     values collapse into their template so that each label name does not make a series."""
     if path.startswith("/loki/api/v1/label/") and path.endswith("/values"):
         return "loki_api_v1_label_name_values"
+    if path.startswith("/ui/"):  # the explorer's assets: one route, not a series per file
+        return "ui"
     return path.strip("/").replace("/", "_") or "root"
 
 

@@ -126,6 +126,7 @@ def banner(opts: UpOptions, server_url: str, agent_url: str, report: list[source
         "",
         "logyard is up",
         f"  server      {server_url}   (push: {server_url}/loki/api/v1/push)",
+        f"  explore     {server_url}/   (the built-in log explorer)",
         f"  Grafana     add a Loki data source with the URL {server_url}",
         f"  targets     {agent_url}/targets",
         f"  metrics     {server_url}/metrics   {agent_url}/metrics",

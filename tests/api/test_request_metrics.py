@@ -16,6 +16,8 @@ from logyard.api.request_metrics import RequestMetrics, route_name
     ("/loki/api/v1/label/a/b/values", "loki_api_v1_label_name_values"),
     ("/ready", "ready"),
     ("/", "root"),
+    ("/ui/js/main.js", "ui"),
+    ("/ui/vendor/uplot/uPlot.iife.min.js", "ui"),
 ])
 def test_route_label_is_the_path_with_label_names_folded(path, route):
     assert route_name(path) == route

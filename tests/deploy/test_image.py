@@ -110,6 +110,21 @@ def test_the_image_has_no_compiler_and_its_c_extensions_load(image):
     assert out.split() == ["None", "None"]
 
 
+EXPLORER_PROBE = """
+import urllib.request
+for path in ("/", "/ui/js/main.js", "/ui/css/app.css", "/ui/vendor/uplot/uPlot.iife.min.js"):
+    with urllib.request.urlopen("http://127.0.0.1:3100" + path, timeout=5) as r:
+        print(r.status, len(r.read()) > 0)
+"""
+
+
+def test_the_image_serves_the_explorer_and_its_assets(image):
+    server = _run(image, "run", "-d", "--network", "none", "--health-interval", "1s", IMAGE).stdout.strip()
+    _wait_healthy(image, server)
+    out = _run(image, "exec", server, "python3", "-c", EXPLORER_PROBE).stdout.split()
+    assert out == ["200", "True"] * 4
+
+
 def test_the_server_is_healthy_and_accepts_a_push_and_the_same_image_runs_the_agent(image, tmp_path):
     # The image's own HEALTHCHECK command, run every second rather than every 15 s.
     server = _run(image, "run", "-d", "--network", "none", "--health-interval", "1s", IMAGE).stdout.strip()

@@ -40,9 +40,11 @@ def test_demo_lines_are_queryable_and_sigint_stops_every_process(up_demo):
     assert up.query('{compose_service="open-webui"} | json | trace_id != ""')
     assert httpx.get(up.agent_url + "/targets", timeout=5).status_code == 200
     assert "promtail_sent_entries_total" in httpx.get(up.agent_url + "/metrics", timeout=5).text
+    explorer = httpx.get(up.url + "/", timeout=5)  # `up` serves the explorer as `serve` does
+    assert explorer.status_code == 200 and '<script type="module" src="/ui/js/main.js">' in explorer.text
 
     out = up.out_path.read_text()
-    assert up.url in out and f"{up.agent_url}/targets" in out
+    assert f"{up.url}/ " in out and f"{up.agent_url}/targets" in out
     assert "no-docker.sock does not exist" in out  # a skipped source says why
 
     assert up.interrupt() == 0
