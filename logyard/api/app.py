@@ -28,6 +28,8 @@ from logyard.config.server import ServerConfig, parse_duration_ns
 from logyard.errors import LogyardError
 from logyard.ui.routes import ui_routes
 
+log = logging.getLogger("logyard.api")
+
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 
 
