@@ -27,6 +27,7 @@ import argparse
 import http.client
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -416,7 +417,8 @@ class Soak:
         a = self.args
         body_kb = sum(len(p) for p in self.variants[0].parts) / 1e3
         print(f"soak: {a.duration:.0f} s, {self.lines_per_body * a.tenants:,} lines/s = {a.tenants} tenants x "
-              f"{self.lines_per_body} lines/s, {len(self.streams)} streams a tenant ({len(self.streams) * a.tenants:,}), "
+              f"{self.lines_per_body} lines/s, {len(self.streams)} streams a tenant "
+              f"({len(self.streams) * a.tenants:,}), "
               f"bodies of ~{body_kb:.0f} kB JSON, {a.senders} senders, {a.queries_per_s} queries/s, "
               f"{a.tails} tails", flush=True)
         ready = [threading.Event() for _ in self.tails]
@@ -457,6 +459,8 @@ class Soak:
             interrupted = True
             print("\ninterrupted: the summary so far", file=sys.stderr)
         self.stop.set()
+        if self.samples[-1].t < self.args.duration - 0.5:  # stopped early: the figures so far
+            self.sample()
         try:
             for w in workers:
                 w.join(130)
@@ -466,8 +470,6 @@ class Soak:
         self.tails_stop.set()
         for t in tails:
             t.join(5)
-        if self.samples[-1].t < self.args.duration - 0.5:  # stopped early: the figures so far
-            self.sample()
         self.summary(interrupted)
 
     # -- the verdict
@@ -507,9 +509,10 @@ class Soak:
               f"{s1.line_bytes / wall / 1e6:.2f} MB/s of line text; pushes by status {dict(statuses)}")
         behind = [p[4] for p in self.pushes]
         if behind:
-            print(f"  behind schedule: max {max(behind):.2f} s, last minute max "
-                  f"{max((p[4] for p in self.pushes if p[0] > self.t0 + s1.t - 60), default=0):.2f} s; "
-                  f"push latency p50/p99 {'/'.join(f'{x:.0f}' for x in percentiles([p[5] * 1000 for p in self.pushes], (50, 99)))} ms")
+            last_minute = max((p[4] for p in self.pushes if p[0] > self.t0 + s1.t - 60), default=0)
+            p50, p99 = percentiles([p[5] * 1000 for p in self.pushes], (50, 99))
+            print(f"  behind schedule: max {max(behind):.2f} s, last minute max {last_minute:.2f} s; "
+                  f"push latency p50/p99 {p50:.0f}/{p99:.0f} ms")
         seen = [m[1] for m in self.markers if m[1] is not None]
         if self.markers:
             p = percentiles(seen, (50, 90)) if seen else None
@@ -519,7 +522,8 @@ class Soak:
             qs = [q for q in self.queries if q[1] == kind]
             p = percentiles([q[2] * 1000 for q in qs if q[3] == 200])
             bad = Counter(q[3] for q in qs if q[3] != 200)
-            print(f"  {kind:<6} queries: {len(qs)}" + (f", p50/p90/p99 {p[0]:.0f}/{p[1]:.0f}/{p[2]:.0f} ms" if p else "")
+            print(f"  {kind:<6} queries: {len(qs)}"
+                  + (f", p50/p90/p99 {p[0]:.0f}/{p[1]:.0f}/{p[2]:.0f} ms" if p else "")
                   + (f", failed {dict(bad)}" if bad else ""))
         for t in self.tails:
             print(f"  tail {self.tenants[t.tenant_index]} {{{t.selector[0]}=\"{t.selector[1]}\"}}: {t.lines:,} lines, "
@@ -529,7 +533,8 @@ class Soak:
         srv = "" if s1.server_cpu is None else (
             f"server {s1.server_cpu - s0.server_cpu:.0f} CPU s ({(s1.server_cpu - s0.server_cpu) / wall:.2f} cores), ")
         print(f"  CPU: {srv}generator (sender threads) {gen:.1f} s ({gen / wall:.2f} cores, "
-              f"{gen / max(s1.lines, 1) * 1e6:.2f} us a line), whole bench process {bench:.1f} s ({bench / wall:.2f} cores)")
+              f"{gen / max(s1.lines, 1) * 1e6:.2f} us a line), whole bench process {bench:.1f} s "
+              f"({bench / wall:.2f} cores)")
         if s1.rss is not None or s1.data is not None:
             print("  samples:   t s  RSS MiB  PSS MiB  data MB   WAL MB  lines acked")
             for s in self.samples:
@@ -540,6 +545,8 @@ class Soak:
         if problems:
             print("FAILED:\n  " + "\n  ".join(problems))
             raise SystemExit(1)
+        if interrupted:
+            raise SystemExit(130)
 
     def verdict(self) -> None:
         samples = [s for s in self.samples if s.t > 0]
@@ -575,7 +582,8 @@ class Soak:
             print(f"  verdict disk: data dir (blocks + WAL) grew {d1 / 1e6:.2f} MB/s over the first half, "
                   f"{d2 / 1e6:.2f} MB/s over the second, against {i1 / 1e6:.2f} and {i2 / 1e6:.2f} MB/s of line "
                   f"text ingested: {r1:.3f} and {r2:.3f} bytes on disk a line byte (WAL {w1 / 1e6:+.2f}, "
-                  f"{w2 / 1e6:+.2f} MB/s): " + ("grows with ingest, not faster" if steady else "GROWING FASTER THAN INGEST"))
+                  f"{w2 / 1e6:+.2f} MB/s): "
+                  + ("grows with ingest, not faster" if steady else "GROWING FASTER THAN INGEST"))
 
 
 def main() -> None:
@@ -593,6 +601,8 @@ def main() -> None:
     ap.add_argument("--pid", type=int, help="with --url: the server's pid, for RSS and CPU")
     ap.add_argument("--data-dir", type=Path, help="with --url: the server's data dir, for its size")
     args = ap.parse_args()
+    # ctrl-C ends the run with its summary, even where SIGINT came in ignored (a shell's background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.streams < args.tenants:
         ap.error("--streams must be at least --tenants")
     if args.url:
