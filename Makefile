@@ -11,7 +11,7 @@ DATA_DIR ?= ./logyard-data
 # An install is stale when the package metadata or a C extension changes.
 INSTALL_INPUTS := pyproject.toml setup.py $(wildcard logyard/*/_*.c)
 
-.PHONY: run test install bench conformance refresh-conformance clean
+.PHONY: run test install bench soak conformance refresh-conformance clean
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ conformance: install
 bench: $(VENV)/.installed-run
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+
+# 10 minutes of 50,000 lines/s over 50 tenants with queries and live tails: does RSS level off?
+# SOAK_FLAGS passes options, e.g. SOAK_FLAGS="--duration 60 --rate 10000".
+soak: $(VENV)/.installed-run
+	$(BIN)/python bench/soak.py $(SOAK_FLAGS)
 
 # Copy the Loki conformance corpus from ../shared so that a fresh clone tests itself.
 refresh-conformance:

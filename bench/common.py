@@ -63,13 +63,44 @@ def peak_rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def memory_mib(pid: int) -> tuple[float, float | None]:
+    """Current RSS (VmRSS) and PSS of the process tree, summed; PSS is None where smaps_rollup is unreadable.
+
+    RSS counts pages shared by the server and its forked decode workers once per process; PSS splits
+    them, so its sum is the tree's real footprint."""
+    rss, pss = 0, 0
+    for p in tree_pids(pid):
+        try:
+            rss += next(int(line.split()[1]) for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                        if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+        if pss is not None:
+            try:
+                pss += next(int(line.split()[1]) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+                            if line.startswith("Pss:"))
+            except (OSError, StopIteration):
+                pss = None
+    return rss / 1024, None if pss is None else pss / 1024
+
+
+def disk_usage(path: Path) -> tuple[int, int]:
+    """Bytes of the data dir apart from its WAL, and of the WAL, in one walk."""
+    data = wal = 0
+    for root, _dirs, files in os.walk(path):
+        in_wal = "wal" in Path(root).relative_to(path).parts
+        for name in files:
+            try:
+                size = os.stat(os.path.join(root, name)).st_size
+            except OSError:  # a file compaction removed meanwhile
+                continue
+            if in_wal:
+                wal += size
+            else:
+                data += size
+    return data, wal
+
+
 def dir_bytes(path: Path) -> int:
     """Bytes of the data dir, the WAL excluded (the README measures Loki without its WAL too)."""
-    total = 0
-    for p in path.rglob("*"):
-        try:
-            if p.is_file() and "wal" not in p.relative_to(path).parts:
-                total += p.stat().st_size
-        except OSError:  # a file compaction removed meanwhile
-            pass
-    return total
+    return disk_usage(path)[0]

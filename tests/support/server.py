@@ -33,7 +33,8 @@ class ServerProcess:
     """One `python -m logyard serve` process; `kill()` is SIGKILL, `stop()` a clean SIGTERM."""
 
     def __init__(self, data_dir: Path, port: int | None = None, config: Path | None = None,
-                 extra_args: list[str] | None = None, config_text: str | None = HISTORIC_DATA_CONFIG) -> None:
+                 extra_args: list[str] | None = None, config_text: str | None = HISTORIC_DATA_CONFIG,
+                 new_session: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         if config is None and config_text is not None:
@@ -42,6 +43,8 @@ class ServerProcess:
             config.write_text(config_text)
         self.config = config
         self.extra_args = extra_args or []
+        # Own session: a terminal's ctrl-C then reaches only the caller (a benchmark that reports first).
+        self.new_session = new_session
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
 
@@ -57,7 +60,7 @@ class ServerProcess:
         args += self.extra_args
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=self.new_session)
         if wait:
             self.wait_ready(timeout)
         return self
