@@ -42,9 +42,14 @@ def serve(host: str, port: int, metrics: AgentMetrics, registry: TargetRegistry,
         def log_message(self, fmt, *args):  # access logs would drown the agent's own log
             pass
 
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
+        def _send(self, status: int, body: bytes, ctype: str, cors: bool = False) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
+            origin = self.headers.get("Origin", "")
+            if cors and _same_host(origin, self.headers.get("Host", "")):
+                # The explorer's status view (served by logyard on another port of this host) reads it.
+                self.send_header("Access-Control-Allow-Origin", origin)
+                self.send_header("Vary", "Origin")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -62,7 +67,7 @@ def serve(host: str, port: int, metrics: AgentMetrics, registry: TargetRegistry,
                 )
                 if wants_json:
                     body = orjson.dumps({"targets": [t.as_json() for t in registry.snapshot()]})
-                    self._send(200, body, "application/json")
+                    self._send(200, body, "application/json", cors=True)
                 else:
                     self._send(200, _targets_html(registry).encode(), "text/html; charset=utf-8")
             else:
@@ -75,3 +80,11 @@ def serve(host: str, port: int, metrics: AgentMetrics, registry: TargetRegistry,
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
+
+
+def _same_host(origin: str, host: str) -> bool:
+    """A page of this host, any port (logyard's explorer beside the agent): the only origin the
+    targets JSON is shared with, so other sites a browser visits cannot read this machine's targets."""
+    if not origin or not host:
+        return False
+    return urlsplit(origin).hostname == urlsplit("//" + host).hostname

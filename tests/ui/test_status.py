@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.ui.explorer import screenshot
+from tests.up.helpers import UpProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
@@ -42,3 +43,25 @@ def test_explore_and_status_switch_through_the_header(page, corpus_server):
     page.go_back()
     page.wait_for_selector("#logs:visible")
     assert page.input_value("#query") == '{job="varlogs"}'
+
+
+def test_status_lists_the_agents_targets_under_logyard_up(page, tmp_path):
+    """`logyard up` runs the agent on another port; the status view reads its /targets JSON (the
+    agent shares it with pages of its own host, not with other sites) and lists each target."""
+    log = tmp_path / "app.log"
+    log.write_text("hello from a file\n")
+    up = UpProcess(tmp_path, ["--path", str(log)],
+                   env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}).start()
+    try:
+        page.goto(up.url + "/?view=status")
+        page.wait_for_selector("#agent-url")
+        page.fill("#agent-url", up.agent_url)
+        page.dispatch_event("#agent-url", "change")
+        page.wait_for_selector("#agent-table td", timeout=15_000)
+        targets = httpx.get(up.agent_url + "/targets?format=json", timeout=10).json()["targets"]
+        assert page.inner_text("#agent-state") == f"{len(targets)} targets"
+        assert str(log) in page.inner_text("#agent-table")
+        other = httpx.get(up.agent_url + "/targets?format=json", headers={"Origin": "https://example.com"}, timeout=10)
+        assert "access-control-allow-origin" not in other.headers
+    finally:
+        assert up.interrupt() == 0

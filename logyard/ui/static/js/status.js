@@ -1,6 +1,6 @@
 // The status view: what the server's own endpoints say about it (/metrics, /config, build info),
 // sampled every few seconds so counters become rates; and a link to the agent's targets page, which
-// lives on the agent's port (the browser may not read it from here: it sends no CORS headers).
+// lives on the agent's port (the agent shares its JSON with pages of its own host).
 
 import { escapeHtml } from "./ansi.js";
 
@@ -100,7 +100,7 @@ export class StatusView {
         targets.map((t) => `<tr><td>${escapeHtml(t.job)}</td><td>${escapeHtml(t.kind || t.type || "")}</td><td>${escapeHtml(t.key || t.target || "")}</td>` +
           `<td>${escapeHtml(t.state)}</td><td>${escapeHtml(t.last_error || "")}</td></tr>`).join("");
     } catch {
-      state.textContent = "not readable from this page (another port, no CORS): open its targets page";
+      state.textContent = "not reachable from this page: check the agent address, or open its targets page";
     }
   }
 }
