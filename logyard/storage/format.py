@@ -109,7 +109,11 @@ BLOCK_COLUMN_ENCODING = {
 # line text, so that a refreshing logs panel decodes only what is new.
 DECODED_CACHE_BYTES = 64 << 20
 
-# Trigram bitmaps of compacted blocks (see trigrams.py for the blob layout).
+# Trigram bitmaps of compacted blocks (see trigrams.py for the blob layout): over ASCII-folded line
+# bytes (serving case-insensitive needles too) under the first key; blocks written before it hold
+# exact-byte maps under the second, still read. A logyard that knows only the second reads the
+# folded blocks without pruning by lines.
+BLOCK_TRIGRAM_FOLDED_KEY = b"logyard.trigrams.folded"
 BLOCK_TRIGRAM_KEY = b"logyard.trigrams"
 
 # Compaction merges the blocks of one tenant and window when they are more than one, and the result

@@ -9,6 +9,7 @@ delete requests (deletes.py) are taken out: this is the one place every answer r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Collection, Iterator, Sequence
 
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet, Matcher
+from logyard.needles import Needle
 from logyard.storage import rows as R
 from logyard.storage import trigrams
 from logyard.storage.block import BlockInfo, BlockReader
@@ -26,6 +28,9 @@ from logyard.storage.head import TenantHeadView
 from logyard.storage.index import Index
 
 READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
+# Set to 0, reads ignore `line_contains` (no row group skipped by its lines): for tests and the
+# benchmark to compare answers and times with and without the trigram maps.
+LINE_PRUNING_ENV = "LOGYARD_LINE_PRUNING"
 
 
 class Reads:
@@ -36,6 +41,7 @@ class Reads:
         active one and those being flushed), taken atomically against a flush swapping heads.
         `deletes(tenant, start_ns, end_ns)`: the delete requests whose rows reads leave out."""
         self.window_ns = window_ns
+        self.line_pruning = os.environ.get(LINE_PRUNING_ENV, "1") != "0"
         self._deletes = deletes
         self._index = index
         self._files = files
@@ -78,12 +84,12 @@ class Reads:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
         """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
 
-        `line_contains` is a pruning hint: substrings (case-sensitive) every wanted line contains.
-        Row groups whose trigram bitmap rules one out are skipped; the rows that are returned are
-        NOT filtered by it, the caller still applies its line filter.
+        `line_contains` is a pruning hint: what every wanted line contains (a `str` is a
+        case-sensitive substring). Row groups whose trigram bitmap rules one out are skipped; the
+        rows that are returned are NOT filtered by it, the caller still applies its line filter.
 
         `first` is a hint for a reader that wants only the first `first` rows of each window in
         `direction` order by ts (a log query with no stage that drops rows): a window's table then
@@ -107,7 +113,7 @@ class Reads:
             self._files.unpin(pin)
 
     def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
-              columns: tuple[str, ...], line_contains: Sequence[str], first: int | None) -> Iterator[pa.Table]:
+              columns: tuple[str, ...], line_contains: Sequence[str | Needle], first: int | None) -> Iterator[pa.Table]:
         views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
         for b in blocks:
@@ -117,7 +123,7 @@ class Reads:
             hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
-        tri = trigrams.needed(line_contains) if line_contains else None
+        tri = trigrams.Needs(line_contains) if line_contains and self.line_pruning else None
         head = self._head_rows(views, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
@@ -137,7 +143,7 @@ class Reads:
 
     def _read_window_without(self, tenant: str, active: tuple[Active, ...], blocks: list[BlockInfo],
                              head: pa.Table | None, ids: np.ndarray, lo: int, hi: int, columns: tuple[str, ...],
-                             tri: np.ndarray | None, first: int | None, backward: bool) -> pa.Table:
+                             tri: trigrams.Needs | None, first: int | None, backward: bool) -> pa.Table:
         """A window some delete requests cover: read with what their filters need (lines and
         metadata for a pipeline), mask their rows out (column operations), then the asked columns.
         `first` is not passed on: the first rows of the window may be deleted ones."""
@@ -159,7 +165,7 @@ class Reads:
         return pa.concat_tables(parts)
 
     def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
-                     columns: tuple[str, ...], tri: np.ndarray | None = None, *, first: int | None = None,
+                     columns: tuple[str, ...], tri: trigrams.Needs | None = None, *, first: int | None = None,
                      backward: bool = True) -> pa.Table:
         want = list(dict.fromkeys(("stream", "ts", *columns)))
         parts: list[pa.Table] = []
