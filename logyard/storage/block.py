@@ -84,13 +84,15 @@ def _ranges(stream: np.ndarray, ts: np.ndarray, per_row: np.ndarray) -> StreamRa
     )
 
 
-def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
-    """Row groups of at most BLOCK_ROW_GROUP_ROWS rows and about BLOCK_ROW_GROUP_BYTES of line text
-    (at least one row), so that pruning by stream, time or trigram skips similar amounts of work."""
+def row_group_bounds(lens: np.ndarray, max_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Row groups of at most BLOCK_ROW_GROUP_ROWS rows and about `max_bytes` (BLOCK_ROW_GROUP_BYTES)
+    of line text (at least one row), so that pruning by stream, time or trigram skips similar
+    amounts of work."""
+    max_bytes = max_bytes or F.BLOCK_ROW_GROUP_BYTES
     cum = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))
     n, out, lo = len(lens), [], 0
     while lo < n:  # one step per row group
-        by_bytes = int(np.searchsorted(cum, cum[lo] + F.BLOCK_ROW_GROUP_BYTES, "right")) - 1
+        by_bytes = int(np.searchsorted(cum, cum[lo] + max_bytes, "right")) - 1
         hi = max(lo + 1, min(lo + F.BLOCK_ROW_GROUP_ROWS, by_bytes, n))
         out.append((lo, hi))
         lo = hi
@@ -131,10 +133,10 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         lens = gather.column("line").length[order]
         ranges = _ranges(gather.column("stream")[order], gather.column("ts")[order],
                          lens + gather.column("meta").length[order])
-    bounds = row_group_bounds(lens)
+    bounds = row_group_bounds(lens, F.COMPACT_ROW_GROUP_BYTES if level > 0 else None)
     schema = F.BLOCK_SCHEMA
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
-        kv[F.BLOCK_TRIGRAM_FOLDED_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
+        kv[F.BLOCK_TRIGRAM_LOWER_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
         cut, codes = line_time.strip(table.column("line").chunk(0), R._np(table.column("ts")))
         i = table.schema.get_field_index("line")
         table = table.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
@@ -320,10 +322,10 @@ class BlockReader:
             self._rg = (arr[0], arr[1], arr[2], arr[3])
             self._rows = np.array([md.row_group(i).num_rows for i in range(n)], dtype=np.int64)
             kv = md.metadata or {}
-            if (blob := kv.get(F.BLOCK_TRIGRAM_FOLDED_KEY)) is not None:
+            if (blob := kv.get(F.BLOCK_TRIGRAM_LOWER_KEY)) is not None:
                 self._trigrams = trigrams.TrigramIndex(blob, n, self.name)
-            elif (blob := kv.get(F.BLOCK_TRIGRAM_KEY)) is not None:  # written before the folded maps
-                self._trigrams = trigrams.TrigramIndex(blob, n, self.name, folded=False)
+            elif (blob := kv.get(F.BLOCK_TRIGRAM_KEY)) is not None:  # written before the lowered maps
+                self._trigrams = trigrams.TrigramIndex(blob, n, self.name, lowered=False)
             self._md = md
 
     def row_groups(self, ids: np.ndarray | None, start_ns: int, end_ns: int,

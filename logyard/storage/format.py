@@ -94,6 +94,7 @@ FLUSH_COMPRESSION = "none"
 COMPACT_COMPRESSION_LEVEL = 12
 BLOCK_ROW_GROUP_ROWS = 16_384  # the ratio is the same as 64k rows; smaller groups prune better
 BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row groups of fewer rows
+COMPACT_ROW_GROUP_BYTES = 256 << 10  # compacted blocks: a needle's row group costs a quarter to read
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {
@@ -109,11 +110,11 @@ BLOCK_COLUMN_ENCODING = {
 # line text, so that a refreshing logs panel decodes only what is new.
 DECODED_CACHE_BYTES = 64 << 20
 
-# Trigram bitmaps of compacted blocks (see trigrams.py for the blob layout): over ASCII-folded line
+# Trigram bitmaps of compacted blocks (see trigrams.py for the blob layout): over ASCII-lowered line
 # bytes (serving case-insensitive needles too) under the first key; blocks written before it hold
 # exact-byte maps under the second, still read. A logyard that knows only the second reads the
-# folded blocks without pruning by lines.
-BLOCK_TRIGRAM_FOLDED_KEY = b"logyard.trigrams.folded"
+# lowered blocks without pruning by lines.
+BLOCK_TRIGRAM_LOWER_KEY = b"logyard.trigrams.lower"
 BLOCK_TRIGRAM_KEY = b"logyard.trigrams"
 
 # Compaction merges the blocks of one tenant and window when they are more than one, and the result

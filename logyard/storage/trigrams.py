@@ -13,11 +13,11 @@ are 41 of 356 row groups (28k-233k distinct trigrams per MiB): at 4 bits each th
 quarters of the bitmap bytes; at 1 bit, 1.3 MB in all (0.0037 x line bytes), and a needle query
 reads 10 row groups instead of 50.
 
-Blob layout (Parquet footer key `logyard.trigrams.folded`, before it `logyard.trigrams`): u8
+Blob layout (Parquet footer key `logyard.trigrams.lower`, before it `logyard.trigrams`): u8
 log2(bits) per row group (0 = none), then the bitmaps in row-group order, each `2**k / 8` bytes,
 bits in `numpy.packbits` order.
 
-Folded maps (written since `logyard.trigrams.folded`) hash the line bytes with ASCII A-Z lowered,
+Lowered maps (written since `logyard.trigrams.lower`) hash the line bytes with ASCII A-Z lowered,
 so that one map serves case-sensitive needles (lowered too: a line holding "Err" holds "err" once
 lowered) and case-insensitive ones (`(?i)` regexes) alike. A case-insensitive needle gives no
 trigram with a non-ASCII byte or a `k` or `s` (Unicode folds the Kelvin sign and the long s onto
@@ -55,23 +55,23 @@ def trigrams(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def fold_ascii(data: np.ndarray) -> np.ndarray:
+def lower_ascii(data: np.ndarray) -> np.ndarray:
     """A copy of a uint8 array with A-Z lowered, every other byte as it was."""
     upper = (data >= 65) & (data <= 90)
     return data | (upper.view(np.uint8) << 5)
 
 
-def needed(substrings, *, folded: bool = False, fold: bool = False) -> np.ndarray:
+def needed(substrings, *, lowered: bool = False, fold: bool = False) -> np.ndarray:
     """Distinct trigrams a line must contain to contain every substring (short ones add none), as a
-    map over exact bytes holds them, or with `folded` as a folded map does. `fold`: the substrings
-    match case-insensitively (only a folded map can serve that; see the module's notes)."""
+    map over exact bytes holds them, or with `lowered` as a lowered map does. `fold`: the substrings
+    match case-insensitively (only a lowered map can serve that; see the module's notes)."""
     parts = []
     for s in substrings:
         b = np.frombuffer(s.encode(), dtype=np.uint8)
-        if not folded:
+        if not lowered:
             parts.append(trigrams(b))
             continue
-        b = fold_ascii(b)
+        b = lower_ascii(b)
         t = trigrams(b)
         if fold and t.size:
             bad = (b >= 0x80) | (b == ord("k")) | (b == ord("s"))
@@ -86,27 +86,27 @@ class Needs:
 
     def __init__(self, terms) -> None:
         needles = [as_needle(t) for t in terms]
-        self.exact = _requirements(needles, folded=False)
-        self.folded = _requirements(needles, folded=True)
+        self.exact = _requirements(needles, lowered=False)
+        self.lowered = _requirements(needles, lowered=True)
 
     def __bool__(self) -> bool:
-        return bool(self.exact or self.folded)
+        return bool(self.exact or self.lowered)
 
 
-def _requirements(needles: list[Needle], *, folded: bool) -> list[list[np.ndarray]]:
+def _requirements(needles: list[Needle], *, lowered: bool) -> list[list[np.ndarray]]:
     out = []
     for n in needles:
-        if n.fold and not folded:
+        if n.fold and not lowered:
             continue  # an exact map cannot tell "ERROR" from "error"
-        alts = [needed(alt, folded=folded, fold=n.fold) for alt in n.any_of]
+        alts = [needed(alt, lowered=lowered, fold=n.fold) for alt in n.any_of]
         if alts and all(a.size for a in alts):  # an alternative needing nothing rules nothing out
             out.append(alts)
     return out
 
 
-def build(line: pa.Array, row_group_bounds: list[tuple[int, int]], *, folded: bool = True) -> bytes:
-    """The blob for a large_string column cut into row groups [lo, hi), over ASCII-folded bytes
-    (`folded`, what is written) or exact ones (what older logyard wrote; tests build those).
+def build(line: pa.Array, row_group_bounds: list[tuple[int, int]], *, lowered: bool = True) -> bytes:
+    """The blob for a large_string column cut into row groups [lo, hi), over ASCII-lowered bytes
+    (`lowered`, what is written) or exact ones (what older logyard wrote; tests build those).
 
     Each row group's trigrams are hashed once into a 2**EST_LOG2-bit map (1 MiB of bools: cache
     sized, where a table of all 2**24 trigrams cost twice the time in scattered writes and its
@@ -122,7 +122,7 @@ def build(line: pa.Array, row_group_bounds: list[tuple[int, int]], *, folded: bo
     for lo, hi in row_group_bounds:  # one step per row group
         fine[:] = False
         part = data[off[lo] : off[hi]]
-        t = trigrams(fold_ascii(part) if folded else part)
+        t = trigrams(lower_ascii(part) if lowered else part)
         t *= _MULT  # the bucket of EST_LOG2 bits, in place
         t >>= np.uint32(32 - EST_LOG2)
         fine[t] = True
@@ -142,12 +142,12 @@ def build(line: pa.Array, row_group_bounds: list[tuple[int, int]], *, folded: bo
 
 
 class TrigramIndex:
-    """The parsed blob of one block; `folded` says which kind of map it holds."""
+    """The parsed blob of one block; `lowered` says which kind of map it holds."""
 
-    def __init__(self, blob: bytes, n_row_groups: int, where: str, *, folded: bool = True) -> None:
+    def __init__(self, blob: bytes, n_row_groups: int, where: str, *, lowered: bool = True) -> None:
         if len(blob) < n_row_groups:
             raise CorruptDataError(f"{where}: trigram blob shorter than its {n_row_groups} sizes")
-        self.folded = folded
+        self.lowered = lowered
         self.ks = list(blob[:n_row_groups])
         if any(k and not MIN_LOG2 <= k <= READ_MAX_LOG2 for k in self.ks):
             raise CorruptDataError(f"{where}: trigram bitmap size out of range")
@@ -178,7 +178,7 @@ class TrigramIndex:
     def passes(self, candidates: np.ndarray, needs: Needs) -> np.ndarray:
         """For the row groups `candidates`, whether each may hold a line meeting every requirement."""
         out = np.ones(len(candidates), dtype=bool)
-        for alts in needs.folded if self.folded else needs.exact:  # one step per needle of the query
+        for alts in needs.lowered if self.lowered else needs.exact:  # one step per needle of the query
             some = np.zeros(len(candidates), dtype=bool)
             for need in alts:  # one step per alternative
                 some |= self.may_contain(candidates, need)

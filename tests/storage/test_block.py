@@ -86,7 +86,8 @@ def test_row_groups_are_bounded_by_line_bytes(lens, expected):
     assert row_group_bounds(np.array(lens, dtype=np.int64)) == expected
 
 
-def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path):
+def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "COMPACT_ROW_GROUP_BYTES", 1 << 20)  # one row group of 1 MB of noise
     rng = np.random.default_rng(1)
     noise = [bytes(rng.integers(33, 127, 2000, dtype=np.uint8)).decode() for _ in range(500)]
     t = pa.table({"stream": np.ones(500, np.int64), "ts": np.arange(500), "line": pa.array(noise, pa.large_string()),
@@ -94,7 +95,7 @@ def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path):
     write_block(t, tmp_path, "x.parquet", tenant="t", window_start=0, level=1)
     r = BlockReader(tmp_path / "x.parquet")
     assert r.row_groups(None, 0, 1000, needed_trigrams(["this is not in the noise"])) == [0]
-    assert r._trigrams is not None and r._trigrams.ks == [0]  # 300k distinct once folded: beyond 2^18 bits
+    assert r._trigrams is not None and r._trigrams.ks == [0]  # 300k distinct once lowered: beyond 2^18 bits
 
 
 @pytest.mark.parametrize("level", [0, 1])

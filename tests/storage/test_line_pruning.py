@@ -138,10 +138,10 @@ def test_the_maps_skip_row_groups_without_the_needle(make_store, small_groups, m
 
 
 def test_blocks_with_the_older_exact_maps_still_prune_case_sensitive_needles(make_store, small_groups, monkeypatch):
-    """Blocks written before the folded maps carry `logyard.trigrams` over exact bytes: they serve
+    """Blocks written before the lowered maps carry `logyard.trigrams` over exact bytes: they serve
     case-sensitive needles and are read whole for case-insensitive ones."""
-    monkeypatch.setattr(F, "BLOCK_TRIGRAM_FOLDED_KEY", F.BLOCK_TRIGRAM_KEY)
-    monkeypatch.setattr(trigrams, "build", functools.partial(trigrams.build, folded=False))
+    monkeypatch.setattr(F, "BLOCK_TRIGRAM_LOWER_KEY", F.BLOCK_TRIGRAM_KEY)
+    monkeypatch.setattr(trigrams, "build", functools.partial(trigrams.build, lowered=False))
     s = make_store()
     load(s, np.random.default_rng(4))
     s.close()
@@ -150,7 +150,7 @@ def test_blocks_with_the_older_exact_maps_still_prune_case_sensitive_needles(mak
     old = make_store()
     r = old.files.reader(old._index.blocks("t")[0])
     r.row_groups(None, T0, T0 + HOUR)
-    assert r._trigrams is not None and not r._trigrams.folded
+    assert r._trigrams is not None and not r._trigrams.lowered
     total = 3 * PER_STREAM // GROUP_ROWS
     assert row_groups_read(old, '{app=~"s.*"} |= "edge-needle-777"', monkeypatch) == 2
     assert row_groups_read(old, '{app=~"s.*"} |~ "(?i)edge-needle-777"', monkeypatch) == total
