@@ -84,15 +84,13 @@ def _ranges(stream: np.ndarray, ts: np.ndarray, per_row: np.ndarray) -> StreamRa
     )
 
 
-def row_group_bounds(lens: np.ndarray, max_bytes: int | None = None) -> list[tuple[int, int]]:
-    """Row groups of at most BLOCK_ROW_GROUP_ROWS rows and about `max_bytes` (BLOCK_ROW_GROUP_BYTES)
-    of line text (at least one row), so that pruning by stream, time or trigram skips similar
-    amounts of work."""
-    max_bytes = max_bytes or F.BLOCK_ROW_GROUP_BYTES
+def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
+    """Row groups of at most BLOCK_ROW_GROUP_ROWS rows and about BLOCK_ROW_GROUP_BYTES of line text
+    (at least one row), so that pruning by stream, time or trigram skips similar amounts of work."""
     cum = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))
     n, out, lo = len(lens), [], 0
     while lo < n:  # one step per row group
-        by_bytes = int(np.searchsorted(cum, cum[lo] + max_bytes, "right")) - 1
+        by_bytes = int(np.searchsorted(cum, cum[lo] + F.BLOCK_ROW_GROUP_BYTES, "right")) - 1
         hi = max(lo + 1, min(lo + F.BLOCK_ROW_GROUP_ROWS, by_bytes, n))
         out.append((lo, hi))
         lo = hi
@@ -133,7 +131,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         lens = gather.column("line").length[order]
         ranges = _ranges(gather.column("stream")[order], gather.column("ts")[order],
                          lens + gather.column("meta").length[order])
-    bounds = row_group_bounds(lens, F.COMPACT_ROW_GROUP_BYTES if level > 0 else None)
+    bounds = row_group_bounds(lens)
     schema = F.BLOCK_SCHEMA
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
         kv[F.BLOCK_TRIGRAM_LOWER_KEY] = trigrams.build(table.column("line").chunk(0), bounds)

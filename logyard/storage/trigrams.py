@@ -22,7 +22,8 @@ so that one map serves case-sensitive needles (lowered too: a line holding "Err"
 lowered) and case-insensitive ones (`(?i)` regexes) alike. A case-insensitive needle gives no
 trigram with a non-ASCII byte or a `k` or `s` (Unicode folds the Kelvin sign and the long s onto
 them: "(?i)kill" matches a line whose bytes hold no k). Blocks with the older, exact maps still
-serve case-sensitive needles.
+serve case-sensitive needles. Lowered, the benchmark workload's maps take 0.0022 x line bytes
+(exact: 0.0047; the figures above are the exact maps').
 """
 
 from __future__ import annotations

@@ -86,8 +86,7 @@ def test_row_groups_are_bounded_by_line_bytes(lens, expected):
     assert row_group_bounds(np.array(lens, dtype=np.int64)) == expected
 
 
-def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "COMPACT_ROW_GROUP_BYTES", 1 << 20)  # one row group of 1 MB of noise
+def test_row_groups_of_random_text_get_no_bitmap_and_are_always_read(tmp_path):
     rng = np.random.default_rng(1)
     noise = [bytes(rng.integers(33, 127, 2000, dtype=np.uint8)).decode() for _ in range(500)]
     t = pa.table({"stream": np.ones(500, np.int64), "ts": np.arange(500), "line": pa.array(noise, pa.large_string()),
