@@ -9,6 +9,7 @@ delete requests (deletes.py) are taken out: this is the one place every answer r
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Collection, Iterator, Sequence
@@ -200,7 +201,7 @@ class Reads:
             parts.append(hp.select(want))
         parts = [p for p in parts if p.num_rows]
         if not parts:
-            return R.conform(_empty(want), columns)
+            return _empty(columns)  # most windows of a needle query: no row group left
         if len(parts) == 1:
             return R.conform(parts[0], columns)  # a block part, or the sorted head part
         if R.has_cross_duplicates(parts):
@@ -317,6 +318,8 @@ class Reads:
         return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)
 
 
-def _empty(cols: list[str]) -> pa.Table:
+@functools.lru_cache(maxsize=64)
+def _empty(columns: tuple[str, ...]) -> pa.Table:
+    """A table of no rows with `columns` in their public types (tables are immutable: shared)."""
     types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(), "len": pa.int32()}
-    return pa.table({c: pa.array([], types[c]) for c in cols})
+    return R.conform(pa.table({c: pa.array([], types[c]) for c in columns}), columns)
