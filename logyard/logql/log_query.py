@@ -2,7 +2,7 @@
 
 The windows are filtered in the reading threads (`readahead.window_reads`) and handed to
 `log_result.collect_entries`, which stops at the limit: a limit the newest window fills reads no
-other. The block-pruning hint `required_substrings` serves metric queries' reads too.
+other.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from logyard.logql.deadline import NO_DEADLINE, Deadline
+from logyard.logql.line_hint import line_hint
 from logyard.logql.log_result import collect_entries, encode_streams
 from logyard.logql.pipeline import compile_pipeline
 from logyard.logql.query_stats import QueryStats
@@ -43,7 +44,7 @@ def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, li
     # With no stage at all every row read is an entry: a window's first `limit` rows are all
     # the query can take from it, so storage need not decode the rest.
     windows = window_reads(store, tenant, ids, start, end, direction=direction,
-                           columns=("stream", "ts", "line", "meta"), line_contains=required_substrings(expr),
+                           columns=("stream", "ts", "line", "meta"), line_contains=line_hint(expr),
                            work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
                            check=deadline.check)
     rows_pipeline = pipeline if extra is None else _WithExtra(pipeline, extra)
@@ -57,8 +58,3 @@ class _WithExtra:
 
     def per_row(self, rows: Rows, extra=None) -> Rows:
         return self.pipeline.per_row(rows, extra=self.extra)
-
-
-def required_substrings(log: ast.LogQuery) -> list[str]:
-    """Substrings every matching line contains (leading `|= "x"` filters): a block-pruning hint."""
-    return [f.value for f in log.line_filters() if f.op == "|=" and not f.or_values and not f.is_ip and f.value]

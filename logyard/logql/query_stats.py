@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.labels import LabelSet, Matcher
+from logyard.needles import Needle
 from logyard.logql.source import LogSource
 
 
@@ -187,7 +188,7 @@ class CountingSource:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
         self._stats.add_read()
         tables = self._store.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
                                   line_contains=line_contains, first=first)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
@@ -74,6 +75,9 @@ MAX_WINDOW_READS = 24 * 31
 # 24-window read about 12 ms a window): with a head larger than this, one sequential read it is.
 MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
 
+# A window read (and worked on) within this long keeps a ramped read in the calling thread.
+CHEAP_WINDOW_S = 0.002
+
 
 def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
@@ -82,8 +86,9 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     through `work`) in a worker thread, up to `ahead` windows at once.
 
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
-    decode and filter at once. With `ramp`, the first window is read alone, in the calling thread:
-    a log query whose limit the newest window fills reads nothing more. `first` is `LogSource.read`'s hint.
+    decode and filter at once. With `ramp`, the first window is read alone, in the calling thread, and
+    the next ones too while each takes less than CHEAP_WINDOW_S: a log query whose limit the newest
+    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs. `first` is `LogSource.read`'s hint.
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
@@ -111,10 +116,16 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
         return out
 
     nxt = 0
-    if ramp:
-        # In this thread: no hand-off to a worker (and back) when one window is all it takes.
-        yield from one(starts[0])
-        nxt = 1
+    while ramp and nxt < len(starts):
+        # In this thread: no hand-off to a worker (and back) when one window is all it takes, nor
+        # while windows are cheap (a needle query's windows, pruned to a row group or none, cost
+        # less than the hand-offs and the workers' start); the first dear one brings the workers in.
+        t0 = time.perf_counter()
+        out = one(starts[nxt])
+        nxt += 1
+        yield from out
+        if time.perf_counter() - t0 > CHEAP_WINDOW_S:
+            break
     if nxt == len(starts):
         return
     pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="logyard-window")

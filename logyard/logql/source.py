@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import pyarrow as pa
 
 from logyard.labels import LabelSet, Matcher
+from logyard.needles import Needle
 
 
 @runtime_checkable
@@ -37,7 +38,7 @@ class LogSource(Protocol):
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
         """The rows of `stream_ids` with start_ns <= ts < end_ns, as one table per window that has
         any, windows in `direction` order ("backward": newest first; "forward": oldest first).
 
@@ -46,8 +47,9 @@ class LogSource(Protocol):
         order, from: stream (int64), ts (int64 ns), line (large_string), meta (dictionary of
         string: structured metadata as JSON text, "" for none) and len (int32: line bytes).
 
-        `line_contains`: substrings every wanted line contains, a pruning hint only: rows without
-        them may still be returned, the caller applies its own line filter.
+        `line_contains`: what every wanted line contains (each a `Needle`, or a `str`: a
+        case-sensitive substring), a pruning hint only: rows without it may still be returned, the
+        caller applies its own line filter.
         `first`: the caller wants only the first `first` rows of each window by ts in `direction`
         order; a table then holds at least those and every row tied in ts with the last of them,
         and may omit the others.

@@ -134,7 +134,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     bounds = row_group_bounds(lens)
     schema = F.BLOCK_SCHEMA
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
-        kv[F.BLOCK_TRIGRAM_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
+        kv[F.BLOCK_TRIGRAM_LOWER_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
         cut, codes = line_time.strip(table.column("line").chunk(0), R._np(table.column("ts")))
         i = table.schema.get_field_index("line")
         table = table.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
@@ -319,23 +319,25 @@ class BlockReader:
                     arr[j, i], arr[j + 1, i] = st.min, st.max
             self._rg = (arr[0], arr[1], arr[2], arr[3])
             self._rows = np.array([md.row_group(i).num_rows for i in range(n)], dtype=np.int64)
-            blob = (md.metadata or {}).get(F.BLOCK_TRIGRAM_KEY)
-            if blob is not None:
+            kv = md.metadata or {}
+            if (blob := kv.get(F.BLOCK_TRIGRAM_LOWER_KEY)) is not None:
                 self._trigrams = trigrams.TrigramIndex(blob, n, self.name)
+            elif (blob := kv.get(F.BLOCK_TRIGRAM_KEY)) is not None:  # written before the lowered maps
+                self._trigrams = trigrams.TrigramIndex(blob, n, self.name, lowered=False)
             self._md = md
 
     def row_groups(self, ids: np.ndarray | None, start_ns: int, end_ns: int,
-                   need: np.ndarray | None = None) -> list[int]:
+                   needs: trigrams.Needs | None = None) -> list[int]:
         """Row groups that may hold rows of the sorted `ids` (None = all) in [start_ns, end_ns),
-        and, with `need` (trigrams.needed), lines that may contain all those trigrams."""
+        and, with `needs` (a query's line hint), lines that may meet it."""
         self._load()
         smin, smax, tmin, tmax = self._rg  # type: ignore[misc]
         ok = (tmin < end_ns) & (tmax >= start_ns)
         if ids is not None:
             ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
         sel = np.flatnonzero(ok)
-        if need is not None and need.size and self._trigrams is not None and sel.size:
-            sel = sel[self._trigrams.may_contain(sel, need)]
+        if needs and self._trigrams is not None and sel.size:
+            sel = sel[self._trigrams.passes(sel, needs)]
         return sel.tolist()
 
     def covers(self, row_groups: list[int], ids: np.ndarray | None, start_ns: int, end_ns: int) -> bool:

@@ -9,6 +9,8 @@ delete requests (deletes.py) are taken out: this is the one place every answer r
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from typing import Collection, Iterator, Sequence
 
@@ -17,6 +19,7 @@ import pyarrow as pa
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet, Matcher
+from logyard.needles import Needle
 from logyard.storage import rows as R
 from logyard.storage import trigrams
 from logyard.storage.block import BlockInfo, BlockReader
@@ -26,6 +29,9 @@ from logyard.storage.head import TenantHeadView
 from logyard.storage.index import Index
 
 READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
+# Set to 0, reads ignore `line_contains` (no row group skipped by its lines): for tests and the
+# benchmark to compare answers and times with and without the trigram maps.
+LINE_PRUNING_ENV = "LOGYARD_LINE_PRUNING"
 
 
 class Reads:
@@ -36,6 +42,7 @@ class Reads:
         active one and those being flushed), taken atomically against a flush swapping heads.
         `deletes(tenant, start_ns, end_ns)`: the delete requests whose rows reads leave out."""
         self.window_ns = window_ns
+        self.line_pruning = os.environ.get(LINE_PRUNING_ENV, "1") != "0"
         self._deletes = deletes
         self._index = index
         self._files = files
@@ -78,12 +85,12 @@ class Reads:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
         """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
 
-        `line_contains` is a pruning hint: substrings (case-sensitive) every wanted line contains.
-        Row groups whose trigram bitmap rules one out are skipped; the rows that are returned are
-        NOT filtered by it, the caller still applies its line filter.
+        `line_contains` is a pruning hint: what every wanted line contains (a `str` is a
+        case-sensitive substring). Row groups whose trigram bitmap rules one out are skipped; the
+        rows that are returned are NOT filtered by it, the caller still applies its line filter.
 
         `first` is a hint for a reader that wants only the first `first` rows of each window in
         `direction` order by ts (a log query with no stage that drops rows): a window's table then
@@ -107,7 +114,7 @@ class Reads:
             self._files.unpin(pin)
 
     def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
-              columns: tuple[str, ...], line_contains: Sequence[str], first: int | None) -> Iterator[pa.Table]:
+              columns: tuple[str, ...], line_contains: Sequence[str | Needle], first: int | None) -> Iterator[pa.Table]:
         views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
         for b in blocks:
@@ -117,7 +124,7 @@ class Reads:
             hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
-        tri = trigrams.needed(line_contains) if line_contains else None
+        tri = trigrams.Needs(line_contains) if line_contains and self.line_pruning else None
         head = self._head_rows(views, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
@@ -137,7 +144,7 @@ class Reads:
 
     def _read_window_without(self, tenant: str, active: tuple[Active, ...], blocks: list[BlockInfo],
                              head: pa.Table | None, ids: np.ndarray, lo: int, hi: int, columns: tuple[str, ...],
-                             tri: np.ndarray | None, first: int | None, backward: bool) -> pa.Table:
+                             tri: trigrams.Needs | None, first: int | None, backward: bool) -> pa.Table:
         """A window some delete requests cover: read with what their filters need (lines and
         metadata for a pipeline), mask their rows out (column operations), then the asked columns.
         `first` is not passed on: the first rows of the window may be deleted ones."""
@@ -159,7 +166,7 @@ class Reads:
         return pa.concat_tables(parts)
 
     def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
-                     columns: tuple[str, ...], tri: np.ndarray | None = None, *, first: int | None = None,
+                     columns: tuple[str, ...], tri: trigrams.Needs | None = None, *, first: int | None = None,
                      backward: bool = True) -> pa.Table:
         want = list(dict.fromkeys(("stream", "ts", *columns)))
         parts: list[pa.Table] = []
@@ -194,7 +201,7 @@ class Reads:
             parts.append(hp.select(want))
         parts = [p for p in parts if p.num_rows]
         if not parts:
-            return R.conform(_empty(want), columns)
+            return _empty(columns)  # most windows of a needle query: no row group left
         if len(parts) == 1:
             return R.conform(parts[0], columns)  # a block part, or the sorted head part
         if R.has_cross_duplicates(parts):
@@ -311,6 +318,8 @@ class Reads:
         return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)
 
 
-def _empty(cols: list[str]) -> pa.Table:
+@functools.lru_cache(maxsize=64)
+def _empty(columns: tuple[str, ...]) -> pa.Table:
+    """A table of no rows with `columns` in their public types (tables are immutable: shared)."""
     types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(), "len": pa.int32()}
-    return pa.table({c: pa.array([], types[c]) for c in cols})
+    return R.conform(pa.table({c: pa.array([], types[c]) for c in columns}), columns)

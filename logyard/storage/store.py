@@ -30,6 +30,7 @@ from logyard.durable import storage_error
 from logyard.errors import ConfigError, LogyardError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
+from logyard.needles import Needle
 from logyard.storage import format as F
 from logyard.storage.block import BlockInfo
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
@@ -309,7 +310,7 @@ class Store:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
         return self._reads.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
                                 line_contains=line_contains, first=first)
 

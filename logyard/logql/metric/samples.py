@@ -20,7 +20,7 @@ from logyard.labels import LabelSet
 from logyard.logql.deadline import NO_DEADLINE
 from logyard.logql.entry_labels import without_stages
 from logyard.logql.functions import FUNCTION_BY_NAME
-from logyard.logql.log_query import required_substrings
+from logyard.logql.line_hint import line_hint
 from logyard.logql.metric import limits
 from logyard.logql.pipeline import _label_node, compile_pipeline, needs_labels_after_parsers
 from logyard.logql.stages import ParserHints, required_label_names
@@ -83,7 +83,7 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
 
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
     for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
-                             line_contains=required_substrings(log), check=check,
+                             line_contains=line_hint(log), check=check,
                              work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
         if in_windows is not None and len(rows):
             keep = in_windows(rows.ts)
