@@ -141,7 +141,12 @@ class ContainerReader:
                 self.sock = None
 
     def _follow(self, response: httpx.Response, tty: bool, last_ts: int, at_last: int) -> None:
-        """Ship the lines of `response` past the position (`last_ts`, `at_last`) until it ends."""
+        """Ship the lines of `response` past the position (`last_ts`, `at_last`) until it ends.
+
+        When a followed stream ends (the agent stopping, the Engine closing it), a line still held
+        may be cut: the parts of a message over 16 KiB not all come, or a TTY line without its
+        newline yet. It is not shipped and the position stays before it, so the next read (a new
+        follower, or the one pass after the container stopped) takes it whole."""
         ctx = self.ctx
         ctx.registry.update(self.key, state="running")
         skip_ts, skip_n = last_ts, at_last  # lines at the resume time already journaled
@@ -153,8 +158,8 @@ class ContainerReader:
             for stream, payload in demux.feed(data) if data else []:
                 ctx.metrics.read_bytes.labels(self.key).inc(len(payload))
                 batch += lines.feed(stream, payload)
-            if not data:
-                batch = lines.rest()
+            if not data and not self.follow:
+                batch = lines.rest()  # the container has stopped: its unterminated last line is whole
             kept = []
             for row in batch:
                 ts = row[1]

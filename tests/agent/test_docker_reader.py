@@ -113,6 +113,20 @@ def test_a_last_line_without_newline_is_shipped_when_the_stream_ends():
     assert target.state == "stopped"
 
 
+def test_a_followed_stream_that_ends_inside_a_long_message_ships_no_cut_line():
+    """Docker cuts a message over 16 KiB into parts; a followed stream that ends after the first
+    part (the agent stopping, the Engine closing it) leaves the line for the next read, whole,
+    and the position before it."""
+    part = "x" * 16384
+    _, shipper, target = read([frame(1, f"{T[0]} first\n"), frame(1, f"{T[1]} {part}")], follow=True)
+    assert shipper.lines() == [("stdout", NS[0], "first")]
+    assert target.position == f"{NS[0]}:1"
+    # the next follower reads from that position and gets the message whole
+    _, shipper, _ = read([frame(1, f"{T[0]} first\n"), frame(1, f"{T[1]} {part}"), frame(1, f"{T[2]} {part}\n")],
+                         position=f"{NS[0]}:1")
+    assert shipper.lines() == [("stdout", NS[1], part + part)]
+
+
 def test_a_tty_container_is_one_stdout_stream():
     _, shipper, _ = read([f"{T[0]} one\r\n{T[1]} t".encode(), b"wo\r\n"], tty=True)
     assert shipper.lines() == [("stdout", NS[0], "one"), ("stdout", NS[1], "two")]
