@@ -44,6 +44,7 @@ def query_limits(lim: LimitsSection) -> Limits:
         max_points=lim.max_query_points,
         max_query_length_ns=parse_duration_ns(lim.max_query_length),
         max_query_range_ns=parse_duration_ns(lim.max_query_range),
+        max_query_parallelism=lim.max_query_parallelism,
     )
 
 

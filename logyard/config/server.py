@@ -140,6 +140,10 @@ class LimitsSection(_Strict):
         "64KB", description="Most structured metadata bytes (names and values) of one entry (Loki: 64KB).")
     max_structured_metadata_entries_count: int = Field(
         128, ge=0, description="Most structured metadata pairs of one entry (Loki: 128).")
+    max_query_parallelism: int = Field(
+        2, ge=1, description="Time windows (block windows, an hour by default) one query reads and filters at "
+        "once, each in a thread; 1 reads them one after another (Loki's sub-queries scheduled at once per "
+        "query, default 32 for a cluster).")
     max_query_range: Duration = Field(
         "0s", description="Longest range of a range vector selector (`[5m]`), else 400; 0s: no limit (Loki's).")
     otlp_config: OtlpConfig = Field(

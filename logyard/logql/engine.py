@@ -48,6 +48,7 @@ class Limits:
     max_points: int = 11000
     max_query_length_ns: int = 721 * 3600 * 10**9  # Loki's max_query_length; 0 disables it
     max_query_range_ns: int = 0  # Loki's max_query_range: the longest `[range]`; 0 disables it
+    max_query_parallelism: int = 2  # time windows one query reads at once (Loki: sub-queries at once)
 
 
 class Engine:
@@ -70,7 +71,8 @@ class Engine:
         if ast.is_log_query(expr):
             return {"resultType": "streams",
                     "result": log_query(store, tenant, expr, start, end, limit, direction, deadline,
-                                        categorize=categorize, stats=stats)}
+                                        categorize=categorize, stats=stats,
+                                        parallelism=lim.max_query_parallelism)}
         if end < start:
             raise BadRequestError("end timestamp must not be before or equal to start time")
         step = step if step is not None else steps.default_step_ns(start, end)
@@ -78,7 +80,7 @@ class Engine:
         _check_range(lim, expr)
         grid = steps.range_grid(start, end, step)
         value = evaluate(store, tenant, expr, grid, max_series=lim.max_series, deadline=deadline,
-                         stats=stats)
+                         stats=stats, parallelism=lim.max_query_parallelism)
         if _instant_only(expr):
             # Loki evaluates the sketch's inner query first (its errors win), then refuses a range
             # result: a plain error, so a 500 (count_min_sketch.go, JoinCountMinSketchVector).
@@ -100,7 +102,7 @@ class Engine:
         grid = steps.instant_grid(ts)
         store = self.store if stats is None else stats.source(self.store)
         value = evaluate(store, tenant, expr, grid, max_series=lim.max_series, deadline=deadline,
-                         stats=stats)
+                         stats=stats, parallelism=lim.max_query_parallelism)
         if isinstance(value, float):
             return result_json.scalar_data(value, ts)
         limits.check_series_limit(value, lim.max_series)

@@ -21,17 +21,17 @@ from logyard.logql.syntax import ast
 
 def log_query(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int,
               direction: str, deadline: Deadline = NO_DEADLINE, *, categorize: bool = False,
-              stats: QueryStats | None = None) -> list[dict]:
+              stats: QueryStats | None = None, parallelism: int = 2) -> list[dict]:
     """The `result` of a log query: the first `limit` entries of [start, end) in `direction`,
     in Loki's `categorize-labels` encoding with `categorize`; `stats` counts the rows that passed."""
     parts, streams = log_entries(store, tenant, expr, start, end, limit, direction, deadline,
-                                 categorize=categorize, stats=stats)
+                                 categorize=categorize, stats=stats, parallelism=parallelism)
     return encode_streams(parts, streams, direction, categorize) if streams else []
 
 
 def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, limit: int, direction: str,
                 deadline: Deadline = NO_DEADLINE, extra=None, *, categorize: bool = False,
-                stats: QueryStats | None = None) -> tuple[list[Rows], dict]:
+                stats: QueryStats | None = None, parallelism: int = 2) -> tuple[list[Rows], dict]:
     """The first `limit` entries as `Rows` slices, and the streams they come from. `extra(ts, line,
     lbs)`, when given, replaces each entry's labels by what it returns from the row stages' builder
     (detected fields read the labels by category)."""
@@ -46,7 +46,7 @@ def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, li
     windows = window_reads(store, tenant, ids, start, end, direction=direction,
                            columns=("stream", "ts", "line", "meta"), line_contains=line_hint(expr),
                            work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
-                           check=deadline.check)
+                           check=deadline.check, ahead=parallelism)
     rows_pipeline = pipeline if extra is None else _WithExtra(pipeline, extra)
     return collect_entries(windows, rows_pipeline, limit, direction, categorize, stats), streams
 

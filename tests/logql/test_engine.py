@@ -45,3 +45,47 @@ def test_query_time_range_is_bounded_by_max_query_length(end, error):
 def test_max_query_length_zero_disables_it():
     engine = Engine(NoRowsStore(), Limits(max_query_length_ns=0))
     engine.query_range("t", '{app="x"}', 0, 10_000 * HOUR, None, None, 100, "forward")
+
+
+class SlowWindowsStore:
+    """Hour windows, one line each, every read taking a moment: how many windows a query reads at
+    once shows in `most` (reads overlapping)."""
+
+    window_ns = HOUR
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
+
+    def head_lines(self) -> int:
+        return 0
+
+    def streams(self, tenant, matchers, start, end):
+        return {7: LabelSet({"app": "x"}.items())}
+
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
+        import time
+
+        import pyarrow as pa
+
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.05)  # long enough for the other readers to start: it is overlap that is counted
+        with self.lock:
+            self.now -= 1
+        types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(),
+                 "len": pa.int32()}
+        values = {"stream": [7], "ts": [start], "line": ["x"], "meta": [""], "len": [1]}
+        yield pa.table({c: pa.array(values[c], types[c]) for c in columns})
+
+
+@pytest.mark.parametrize("parallelism", [1, 3])
+@pytest.mark.parametrize("query", ['count_over_time({app="x"}[1h])', '{app="x"} |= "x"'])
+def test_max_query_parallelism_bounds_the_windows_read_at_once(parallelism, query):
+    store = SlowWindowsStore()
+    engine = Engine(store, Limits(max_query_parallelism=parallelism))
+    answer = engine.query_range("t", query, 0, 12 * HOUR, HOUR, None, 5000, "forward")
+    assert answer["result"]
+    assert store.most == parallelism

@@ -20,13 +20,15 @@ from logyard.logql.syntax import ast
 
 
 def evaluate(store, tenant: str, expr: ast.Expr, grid: np.ndarray, *, max_series: int = 0,
-             deadline: Deadline = NO_DEADLINE, stats: QueryStats | None = None) -> float | StepMatrix:
+             deadline: Deadline = NO_DEADLINE, stats: QueryStats | None = None,
+             parallelism: int = 2) -> float | StepMatrix:
     """The value of the metric expression `expr` on `grid`: a number, or series on the grid.
 
     `max_series` (0: none) is checked early, while samples are grouped, where a range
     aggregation's series are the result's; the caller checks the result's series too. `stats`
-    counts the samples extracted (the rows that passed each range aggregation's pipeline)."""
-    return _Evaluator(store, tenant, grid, expr, max_series, deadline, stats).eval(expr, None)
+    counts the samples extracted (the rows that passed each range aggregation's pipeline);
+    `parallelism` is how many time windows are read at once (limits' max_query_parallelism)."""
+    return _Evaluator(store, tenant, grid, expr, max_series, deadline, stats, parallelism).eval(expr, None)
 
 
 def _injects_grouping(parent: ast.VectorAggregation, child: ast.RangeAggregation) -> bool:
@@ -55,8 +57,9 @@ class _Evaluator:
     """Evaluates one metric expression tree on one step grid."""
 
     def __init__(self, store, tenant: str, grid: np.ndarray, root, max_series: int, deadline: Deadline,
-                 stats: QueryStats | None = None) -> None:
+                 stats: QueryStats | None = None, parallelism: int = 2) -> None:
         self.store = store
+        self.parallelism = parallelism
         self.stats = stats
         self.tenant = tenant
         self.grid = grid
@@ -133,7 +136,8 @@ class _Evaluator:
         # holds while its samples are grouped.
         max_series = self.max_series if expr is self.bounded and expr.op != "absent_over_time" else 0
         labels, ids, ts, values = samples.extract(self.store, self.tenant, self.grid, expr, grouping,
-                                                  max_series=max_series, check=self.deadline.check)
+                                                  max_series=max_series, check=self.deadline.check,
+                                                  parallelism=self.parallelism)
         if self.stats is not None:
             self.stats.add_passed(len(ts))
         grid = self.grid

@@ -35,7 +35,7 @@ ROW_SLICE = 4096
 
 
 def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, grouping: ast.Grouping | None, *,
-            max_series: int = 0, check=NO_DEADLINE.check):
+            max_series: int = 0, check=NO_DEADLINE.check, parallelism: int = 2):
     """Samples of the range aggregation: series labels, and per sample (series id, ts, value).
 
     `grouping` is the aggregation's own or the one a parent `sum by` pushes into it. `max_series`
@@ -83,7 +83,7 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
 
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
     for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
-                             line_contains=line_hint(log), check=check,
+                             line_contains=line_hint(log), check=check, ahead=parallelism,
                              work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
         if in_windows is not None and len(rows):
             keep = in_windows(rows.ts)
