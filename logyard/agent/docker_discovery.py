@@ -174,6 +174,9 @@ class DockerTargets:
             else:
                 self.done.discard(cid)
             self.readers[cid] = new
+            # As Promtail logs an added target: the first thing to read when a container's lines are missing.
+            log.info("docker target %s (%s): %s", (c.get("Names") or ["?"])[0].lstrip("/"), cid[:12],
+                     "following its logs" if running else "reading its logs once (stopped)")
             self.registry.put(
                 TargetInfo(new.key, self.job, "docker", meta_labels(c), labels.get("stdout") or {}, "starting")
             )
