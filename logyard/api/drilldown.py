@@ -184,8 +184,8 @@ class DrilldownRoutes:
 
     # --- limits and formatting ------------------------------------------------------------------
     async def drilldown_limits(self, request: Request) -> Response:
-        self.server.tenant(request)  # a bad tenant is Loki's 401
-        lim = self.server.cfg.limits
+        tenant = self.server.tenant(request)  # a bad tenant is Loki's 401
+        lim = self.server.limits_for(tenant)  # what is in force for this tenant, overrides included
         limits = {
             "discover_log_levels": lim.discover_log_levels,
             "discover_service_name": list(lim.discover_service_name),

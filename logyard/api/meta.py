@@ -101,7 +101,7 @@ class MetaRoutes:
         check_span(start, end)
         began = time.perf_counter()
         rows = await run_in_threadpool(self.server.store.volume, tenant, matchers, start, end, step_ns=step)
-        limit = min(limit, self.server.cfg.limits.volume_max_series)
+        limit = min(limit, self.server.limits_for(tenant).volume_max_series)
         data = _volume_result(rows, matchers, targets, aggregate_by, limit, start, end, step)
         # Loki answers volume through its query path, so `data.stats` is there as for a query: the
         # index did the work (streams matched), no line was decompressed.

@@ -14,6 +14,8 @@ At ingest Loki also adds the `service_name` stream label and `detected_level` st
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
+from functools import partial
 
 from logyard.errors import UnprocessableError
 from logyard.ingest.body import decompress, media_type
@@ -37,26 +39,39 @@ def decode_push(body: bytes, content_type: str | None, content_encoding: str | N
     return result
 
 
+def validators(
+    *,
+    max_line_size: int = 262144,
+    max_label_names_per_series: int = 15,
+    max_label_name_length: int = 1024,
+    max_label_value_length: int = 2048,
+    max_structured_metadata_size: int = 65536,
+    max_structured_metadata_count: int = 128,
+    max_line_size_truncate: bool = False,
+) -> Callable[[], Validator]:
+    """The validation limits (Loki's defaults), the one list both decoders take, as a maker of
+    Validators: a Validator holds one body's results, so each body gets a fresh one."""
+    return partial(Validator, max_line_size, max_label_names_per_series, max_label_name_length,
+                   max_label_value_length, max_structured_metadata_size, max_structured_metadata_count,
+                   max_line_size_truncate)
+
+
 def decode_push_columns(
     body: bytes,
     content_type: str | None,
     content_encoding: str | None,
     ts_range: tuple[int | None, int] | None,
     *,
-    max_line_size: int = 262144,
     discover_service_name: list[str] | None = DEFAULT_LIST,
     discover_log_levels: bool = True,
-    max_label_names_per_series: int = 15,
-    max_label_name_length: int = 1024,
-    max_label_value_length: int = 2048,
-    max_structured_metadata_size: int = 65536,
-    max_structured_metadata_count: int = 128,
     max_decompressed_size: int = 100 << 20,
-    max_line_size_truncate: bool = False,
+    **limits,
 ) -> BodyColumns | DecodeResult:
     """`decode_push`, or with `ts_range` (oldest or None, newest) the body's columns when it is
     the usual body: nothing dropped, every timestamp in range (columns.py). A body that inflates
-    past `max_decompressed_size` (0: no limit) is Loki's 413, found without inflating further."""
+    past `max_decompressed_size` (0: no limit) is Loki's 413, found without inflating further.
+    `limits` are `validators`' keywords."""
+    new_validator = validators(**limits)
     # orjson makes a list per entry, all freed by reference counting once the body is decoded. With
     # the collector on, those allocations set off ~9 collections per body (bench: 0.4 us/line
     # spent collecting, ~1 us/line in all) for nothing; it waits until the decode is done.
@@ -64,11 +79,8 @@ def decode_push_columns(
     if paused:
         gc.disable()
     try:
-        return _decode(
-            body, content_type, content_encoding, ts_range, max_decompressed_size, max_line_size, max_line_size_truncate,
-            discover_service_name, discover_log_levels, max_label_names_per_series, max_label_name_length, max_label_value_length,
-            max_structured_metadata_size, max_structured_metadata_count,
-        )  # fmt: skip
+        return _decode(body, content_type, content_encoding, ts_range, max_decompressed_size, new_validator,
+                       discover_service_name or [], discover_log_levels)
     finally:
         if paused:
             gc.enable()
@@ -80,11 +92,9 @@ def _decode(
     content_encoding: str | None,
     ts_range: tuple[int | None, int] | None,
     max_decompressed_size: int,
-    max_line_size: int,
-    truncate: bool,
-    discover_service_name: list[str] | None,
+    new_validator: Callable[[], Validator],
+    service_names: list[str],
     discover_log_levels: bool,
-    *limits: int,
 ) -> BodyColumns | DecodeResult:
     body = decompress(body, content_encoding or "", max_decompressed_size)
     if media_type(content_type) == "application/json":
@@ -94,8 +104,7 @@ def _decode(
             raw = decode_json(body)
         else:
             if ts_range is not None:
-                columns = body_columns(scanned, Validator(max_line_size, *limits, truncate), discover_service_name or [],
-                                       discover_log_levels, ts_range)
+                columns = body_columns(scanned, new_validator(), service_names, discover_log_levels, ts_range)
                 if columns is not None:
                     return columns
             raw = raw_streams(scanned)
@@ -106,8 +115,7 @@ def _decode(
         # Loki answers 422 to a push without streams, but 204 to one whose streams hold no entry,
         # keeping nothing: logyard never acknowledges a push that stores nothing, and says why.
         raise UnprocessableError(MISSING_STREAMS)
-    validator = Validator(max_line_size, *limits, truncate)
-    return validator.run(raw, discover_service_name or [], discover_log_levels)
+    return new_validator().run(raw, service_names, discover_log_levels)
 
 
 def decode_otlp_push(
@@ -117,24 +125,18 @@ def decode_otlp_push(
     rules: OtlpRules,
     now_ns: int,
     *,
-    max_line_size: int = 262144,
     discover_service_name: list[str] | None = DEFAULT_LIST,
     discover_log_levels: bool = True,
-    max_label_names_per_series: int = 15,
-    max_label_name_length: int = 1024,
-    max_label_value_length: int = 2048,
-    max_structured_metadata_size: int = 65536,
-    max_structured_metadata_count: int = 128,
     max_decompressed_size: int = 100 << 20,
-    max_line_size_truncate: bool = False,
+    **limits,
 ) -> DecodeResult:
     """An OTLP logs body (`/otlp/v1/logs`), mapped by `rules` into streams (otlp_map.py), then
-    validated and enriched exactly as a Loki push. `service_name` is settled by the mapping (Loki
-    discovers it among the OTLP stream labels), so the validator is given no list to discover from."""
+    validated and enriched exactly as a Loki push (`limits`: `validators`' keywords). `service_name`
+    is settled by the mapping (Loki discovers it among the OTLP stream labels), so the validator is
+    given no list to discover from."""
+    new_validator = validators(**limits)
     request = parse_otlp(body, content_type, content_encoding, max_decompressed_size)
     raw = to_raw_streams(request, rules, discover_service_name or [], now_ns)
     if not any(len(r.lines) for r in raw):
         raise UnprocessableError(MISSING_STREAMS)  # Loki: no record at all is no stream at all
-    validator = Validator(max_line_size, max_label_names_per_series, max_label_name_length, max_label_value_length,
-                          max_structured_metadata_size, max_structured_metadata_count, max_line_size_truncate)
-    return validator.run(raw, [], discover_log_levels)
+    return new_validator().run(raw, [], discover_log_levels)

@@ -56,6 +56,31 @@ def test_an_override_applies_to_its_tenant_only(server):
     assert push_line(server, "narrow", 500).status_code == 400
 
 
+def test_drilldown_limits_and_volume_cap_are_the_tenants(server):
+    """Drilldown reads its tenant's limits, overrides included; volume answers stop at its cap."""
+    server.runtime.write_text("overrides:\n  wide:\n    max_line_size: 1KB\n    max_query_series: 7\n"
+                              "    volume_max_series: 1\n")
+
+    def limits(tenant: str) -> dict:
+        r = httpx.get(server.url + "/loki/api/v1/drilldown-limits", headers={"X-Scope-OrgID": tenant})
+        assert r.status_code == 200, r.text
+        return r.json()["limits"]
+
+    wait_for(lambda: limits("wide")["max_query_series"] == 7, "the override in drilldown-limits")
+    assert limits("narrow")["max_query_series"] == 500
+    for tenant in ("wide", "narrow"):
+        body = {"streams": [{"stream": {"job": job}, "values": [[str(T0), "x"]]} for job in ("a", "b")]}
+        assert httpx.post(server.url + "/loki/api/v1/push", content=orjson.dumps(body), headers={
+            "Content-Type": "application/json", "X-Scope-OrgID": tenant}).status_code == 204
+
+    def volume(tenant: str) -> list:
+        r = httpx.get(server.url + "/loki/api/v1/index/volume", headers={"X-Scope-OrgID": tenant}, params={
+            "query": '{job=~"a|b"}', "start": str(T0 - 10**9), "end": str(T0 + 10**9)})
+        assert r.status_code == 200, r.text
+        return r.json()["data"]["result"]
+    assert len(volume("wide")) == 1 and len(volume("narrow")) == 2
+
+
 def test_an_edit_takes_effect_without_a_restart(server):
     server.runtime.write_text("overrides:\n  wide:\n    max_line_size: 1KB\n  narrow:\n    max_line_size: 2KB\n")
     wait_for(lambda: push_line(server, "narrow", 1500).status_code == 204, "the new override")
