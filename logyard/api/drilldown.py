@@ -23,7 +23,6 @@ from logyard.api.params import (END_BEFORE_START, parse_duration_or_seconds, par
 from logyard.api.query import run_query
 from logyard.api.responses import json_response, success
 from logyard.api.server import Server
-from logyard.config.server import parse_duration_ns
 from logyard.errors import BadRequestError, LimitError, LogyardError
 from logyard.ingest.level import LEVEL_FIELDS
 from logyard.labels import quote
@@ -105,7 +104,6 @@ def _is_id(value: str) -> bool:
 class DrilldownRoutes:
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.timeout_ns = parse_duration_ns(server.cfg.limits.query_timeout) or None
 
     def routes(self) -> list[Route]:
         get_post = ["GET", "POST"]
@@ -146,15 +144,16 @@ class DrilldownRoutes:
             raise BadRequestError(END_BEFORE_START)
         line_limit = parse_line_limit(p.get("line_limit"))
         limit = parse_field_limit(p)
-        parse_step(p, start, end, srv.engine.limits.max_points)
+        limits = srv.engine.limits_for(tenant)
+        parse_step(p, start, end, limits.max_points)
         expr = parse(query)
         if not ast.is_log_query(expr):
             raise BadRequestError(ONLY_LOG_SELECTOR)
-        max_entries = srv.engine.limits.max_entries
+        max_entries = limits.max_entries
         if line_limit > max_entries:
             raise LimitError(f"max entries limit per query exceeded, limit > max_entries_limit_per_query "
                              f"({line_limit} > {max_entries})")
-        deadline = Deadline(self.timeout_ns)
+        deadline = Deadline(srv.query_timeout_ns(tenant))
         entries = await run_query(request, deadline, detected.select_entries, srv.store, tenant, expr, start, end,
                                   line_limit)
         return entries, limit
@@ -175,9 +174,9 @@ class DrilldownRoutes:
         srv = self.server
         p, tenant = await srv.read_request(request)
         start, end = parse_range(p)
-        step = parse_step(p, start, end, srv.engine.limits.max_points)
+        step = parse_step(p, start, end, srv.engine.limits_for(tenant).max_points)
         matchers = parse_matchers_param(p.get("query")) or []
-        deadline = Deadline(self.timeout_ns)
+        deadline = Deadline(srv.query_timeout_ns(tenant))
         data = await run_query(request, deadline, patterns.query_patterns, srv.store, tenant, matchers, start, end,
                                step)
         return success(data)

@@ -78,7 +78,7 @@ class MetaRoutes:
     async def index_stats(self, request: Request) -> Response:
         srv = self.server
         p, tenant = await srv.read_request(request)
-        q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits.max_points)
+        q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits_for(tenant).max_points)
         matchers = parse_selector(p.get("query"))
         stats = await run_in_threadpool(srv.store.index_stats, tenant, matchers, q.start, q.end)
         return json_response({k: int(stats.get(k, 0)) for k in ("streams", "chunks", "bytes", "entries")})
@@ -91,7 +91,7 @@ class MetaRoutes:
     async def volume_range(self, request: Request) -> Response:
         srv = self.server
         p, tenant = await srv.read_request(request)
-        q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits.max_points, volume=True)
+        q = parse_range_query(p, max_entries=None, max_points=srv.engine.limits_for(tenant).max_points, volume=True)
         return await self._volume(p, tenant, q.start, q.end, q.limit, step=q.step)
 
     async def _volume(self, p, tenant: str, start: int, end: int, limit: int, step: int | None) -> Response:

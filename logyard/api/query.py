@@ -22,7 +22,6 @@ from logyard.api.encoding_flags import categorize, encoding_flags, with_encoding
 from logyard.api.params import parse_instant_query, parse_range_query
 from logyard.api.responses import success
 from logyard.api.server import Server
-from logyard.config.server import parse_duration_ns
 from logyard.logql.deadline import Deadline
 from logyard.logql.query_stats import QueryStats, entries_returned
 
@@ -48,9 +47,6 @@ class QueryRoutes:
     def __init__(self, server: Server) -> None:
         self.server = server
 
-    def _timeout_ns(self, tenant: str) -> int | None:
-        return parse_duration_ns(self.server.limits_for(tenant).query_timeout) or None  # 0s: no timeout
-
     def routes(self) -> list[Route]:
         return [
             Route("/loki/api/v1/query_range", self.query_range, methods=["GET", "POST"]),
@@ -61,7 +57,7 @@ class QueryRoutes:
         started = time.perf_counter()
         srv = self.server
         p, tenant = await srv.read_request(request)
-        deadline = Deadline(self._timeout_ns(tenant))
+        deadline = Deadline(self.server.query_timeout_ns(tenant))
         limits = srv.engine.limits_for(tenant)
         q = parse_range_query(p, max_entries=limits.max_entries, max_points=limits.max_points)
         flags = encoding_flags(request.headers)
@@ -75,7 +71,7 @@ class QueryRoutes:
         started = time.perf_counter()
         srv = self.server
         p, tenant = await srv.read_request(request)
-        deadline = Deadline(self._timeout_ns(tenant))
+        deadline = Deadline(self.server.query_timeout_ns(tenant))
         q = parse_instant_query(p, max_entries=srv.engine.limits_for(tenant).max_entries)
         stats = QueryStats()
         data = await run_query(request, deadline, stats.timed(srv.engine.query_instant), tenant, p.get("query") or "",

@@ -80,7 +80,7 @@ class Server:
         self.stopping = threading.Event()  # set on SIGTERM: /ready and pushes answer 503
         self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams, self._compactor)
         self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
-        self.tails = TailHub(lim.max_concurrent_tail_requests)  # the open live tails (api/tail.py)
+        self.tails = TailHub(lambda tenant: self.limits_for(tenant).max_concurrent_tail_requests)  # the open live tails (api/tail.py)
         self.metrics.registry.register(self.tails)
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
@@ -154,6 +154,10 @@ class Server:
 
     def limits_for(self, tenant: str) -> LimitsSection:
         return self.overrides.limits_for(tenant)
+
+    def query_timeout_ns(self, tenant: str) -> int | None:
+        """The tenant's `query_timeout` for a Deadline; None (no timeout) for 0s."""
+        return parse_duration_ns(self.limits_for(tenant).query_timeout) or None
 
     def query_limits_for(self, tenant: str) -> Limits:
         """The engine's limits for `tenant`, remembered until the overrides change."""

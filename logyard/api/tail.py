@@ -93,7 +93,6 @@ class TailRoutes:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.max_duration_s = parse_duration_ns(server.cfg.querier.tail_max_duration) / 1e9 or None
-        self.timeout_ns = parse_duration_ns(server.cfg.limits.query_timeout) or None
 
     def routes(self) -> list[WebSocketRoute]:
         return [
@@ -115,7 +114,7 @@ class TailRoutes:
             log.info("GET %s -> %d: %s", ws.url.path, exc.status, exc.message)
             await ws.send_denial_response(error_response(exc))
             return
-        await TailSession(self.server, ws, req, encode, self.timeout_ns).run(self.max_duration_s)
+        await TailSession(self.server, ws, req, encode, self.server.query_timeout_ns(req.tenant)).run(self.max_duration_s)
 
     def _request(self, ws: WebSocket, flags: tuple[str, ...]) -> TailRequest:
         """Tenant (401), readiness (503), then Loki's ParseTailQuery in its order (400s)."""
@@ -132,7 +131,7 @@ class TailRoutes:
                 raise BadRequestError(ONLY_LOG_SELECTOR)
             query = f"{expr} |~ {quote(regexp)}"
             expr = parse(query)
-        q = parse_tail_query(p, max_entries=srv.engine.limits.max_entries)
+        q = parse_tail_query(p, max_entries=srv.engine.limits_for(tenant).max_entries)
         return TailRequest(tenant, query, expr, q.start, q.limit, q.delay_for_s * 1_000_000_000, flags)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -33,8 +34,8 @@ class Session(Protocol):
 
 
 class TailHub:
-    def __init__(self, max_per_tenant: int) -> None:
-        self.max_per_tenant = max_per_tenant
+    def __init__(self, max_per_tenant: Callable[[str], int]) -> None:
+        self.max_per_tenant = max_per_tenant  # the tenant's limit, overrides included
         self._sessions: set[Session] = set()
         self._per_tenant: Counter[str] = Counter()
         self.sent_bytes = 0       # line bytes sent to tail clients
@@ -44,8 +45,9 @@ class TailHub:
     def register(self, session: Session) -> None:
         """Count the session in, or raise Loki's limit error (the count includes this one)."""
         n = self._per_tenant[session.tenant]
-        if n >= self.max_per_tenant:
-            raise LimitError(TOO_MANY_TAILS.format(count=n + 1, limit=self.max_per_tenant))
+        limit = self.max_per_tenant(session.tenant)
+        if n >= limit:
+            raise LimitError(TOO_MANY_TAILS.format(count=n + 1, limit=limit))
         self._per_tenant[session.tenant] = n + 1
         self._sessions.add(session)
 

@@ -111,3 +111,43 @@ def test_a_broken_runtime_file_at_start_stops_the_server(tmp_path):
     with pytest.raises(RuntimeError, match=r"runtime.yaml:3: overrides.t.max_line_size"):
         srv.start()
     srv.stop()
+
+
+def test_tail_and_drilldown_routes_read_the_tenants_limits(server):
+    """Tail's concurrency cap and entries limit, and detected_fields' entries limit, are per tenant."""
+    from urllib.parse import urlencode
+
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.sync.client import connect
+
+    from tests.api.test_tail import wait_tailing
+
+    server.runtime.write_text("overrides:\n  wide:\n    max_line_size: 1KB\n"
+                              "    max_concurrent_tail_requests: 1\n    max_entries_limit_per_query: 3\n")
+
+    def tail(tenant: str, limit: int = 1):
+        ws_url = server.url.replace("http://", "ws://") + "/loki/api/v1/tail?" + urlencode(
+            {"query": '{job="rt"}', "limit": str(limit)})
+        return connect(ws_url, additional_headers={"X-Scope-OrgID": tenant}, open_timeout=10)
+
+    def fields(tenant: str) -> tuple[int, str]:
+        r = httpx.get(server.url + "/loki/api/v1/detected_fields", headers={"X-Scope-OrgID": tenant}, params={
+            "query": '{job="rt"}', "start": str(T0 - 10**9), "end": str(T0 + 10**9), "line_limit": "4"})
+        return r.status_code, r.text
+
+    wait_for(lambda: fields("wide")[0] == 400, "the override on detected_fields")
+    assert "(4 > 3)" in fields("wide")[1]
+    assert fields("narrow")[0] == 200
+    with tail("wide"):
+        wait_tailing(server, 1)
+        with tail("wide") as second, pytest.raises(ConnectionClosed) as refused:
+            second.recv(timeout=10)
+        assert refused.value.rcvd.reason == "max concurrent tail requests limit exceeded, count > limit (2 > 1)"
+        with tail("narrow"), tail("narrow"):
+            wait_tailing(server, 3)  # the default limit (10) lets the other tenant in twice
+    with pytest.raises(InvalidStatus) as too_many:
+        with tail("wide", limit=4):
+            pass
+    assert too_many.value.response.status_code == 400
+    with tail("narrow", limit=4):
+        pass
