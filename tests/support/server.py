@@ -34,8 +34,11 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, port: int | None = None, config: Path | None = None,
                  extra_args: list[str] | None = None, config_text: str | None = HISTORIC_DATA_CONFIG,
-                 new_session: bool = False) -> None:
+                 new_session: bool = False, host=None) -> None:
         self.data_dir = Path(data_dir)
+        # A tests.support.hosts.Host: the server runs in that network namespace, on its address.
+        self.host = host
+        self.address = host.address if host is not None else "127.0.0.1"
         self.port = port or free_port()
         if config is None and config_text is not None:
             self.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -50,14 +53,16 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     def start(self, wait: bool = True, timeout: float = 60.0) -> "ServerProcess":
-        args = [sys.executable, "-m", "logyard", "serve", "--listen", f"127.0.0.1:{self.port}",
+        args = [sys.executable, "-m", "logyard", "serve", "--listen", f"{self.address}:{self.port}",
                 "--data-dir", str(self.data_dir)]
         if self.config:
             args += ["--config", str(self.config)]
         args += self.extra_args
+        if self.host is not None:
+            args = self.host.command(args)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=self.new_session)
