@@ -25,6 +25,10 @@ class Entry(NamedTuple):
     labels: LabelSet
     ts: int
     line: str
+    # Structured metadata as sorted (name, value) pairs: only in a `categorize-labels` answer (the
+    # third element of a value); part of an entry's identity, so two entries that differ only in it
+    # are both kept at a batch boundary.
+    meta: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,16 @@ def stream_entries(result: list[dict], forward: bool) -> list[Entry]:
     out = []
     for stream in result:
         labels = LabelSet.from_dict(stream.get("stream") or {})
-        out.extend(Entry(labels, int(v[0]), v[1]) for v in stream.get("values") or ())
+        out.extend(Entry(labels, int(v[0]), v[1], _meta(v)) for v in stream.get("values") or ())
     out.sort(key=lambda e: e.ts, reverse=not forward)
     return out
+
+
+def _meta(value: list) -> tuple[tuple[str, str], ...]:
+    """The structured metadata of a categorized value `[ts, line, {"structuredMetadata": {...}}]`."""
+    if len(value) < 3 or not value[2]:
+        return ()
+    return tuple(sorted((value[2].get("structuredMetadata") or {}).items()))
 
 
 def walk(ask: Ask, start: int, end: int, limit: int, batch: int, forward: bool) -> Iterator[Batch]:

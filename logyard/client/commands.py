@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from logyard.client import batching, tail
+from logyard.client import batching, export as exporting, tail
 from logyard.client.http import DEFAULT_ADDR, LokiClient
 from logyard.client.output import (
     MODES, TIMESTAMP_FORMATS, EntryPrinter, OutputOptions, analyze_series, format_index_stats,
@@ -359,4 +359,78 @@ def volume(matcher: str, since: str, from_: str | None, to: str | None, limit: i
     click.echo(format_result(data.get("resultType", ""), data.get("result"), output), nl=False)
 
 
-COMMANDS = (query, labels, series, stats, volume)
+EXPORT_HELP = """Write every log line of a time range as plain Parquet: one row per line, for DuckDB,
+Spark, Polars or any Parquet reader.
+
+\b
+DEST is a local directory, or a URI pyarrow opens (s3://bucket/prefix). It gets one file per tenant
+per --file-window (UTC days by default): DEST/<tenant>/2026-01-01.parquet, zstd compressed, written
+as .partial and renamed when complete; windows without lines get no file.
+
+\b
+Columns: tenant, timestamp (ns, UTC), stream (the labels as {a="b"}), labels and
+structured_metadata (maps), line (the line as stored, byte for byte). Rows are in time order
+within each group of streams asked together (ORDER BY timestamp when order matters).
+
+\b
+The lines come from the server's query API (--addr), so an export holds exactly what queries see:
+recent unflushed lines included, deleted and retention-expired lines left out, and it is safe while
+the server runs; any Loki works. --from is inclusive and --to exclusive, as for query_range.
+Without --query every stream of the tenant is exported; --query restricts it to a log query
+('{app="api"}', '{app="api"} |= "error"'). A query that reformats lines (line_format) exports
+what it prints. --org-id 'a|b' exports several tenants.
+
+\b
+Examples:
+  logyard export ./export --from 2026-01-01T00:00:00Z --to 2026-01-08T00:00:00Z
+  logyard export ./api --query '{compose_service="api"}' --since 24h --file-window 1h
+  logyard export s3://logs-archive/logyard --org-id 'team-a|team-b' --since 7d
+  duckdb -c "SELECT count(*) FROM read_parquet('export/*/*.parquet')"
+"""
+
+
+@click.command("export", help=EXPORT_HELP)
+@click.argument("dest")
+@range_options
+@click.option("--query", "logql", metavar="'LOGQL'", help="Export only what this log query returns (default: every stream).")
+@click.option("--file-window", default="24h", show_default=True,
+              help="One file per tenant per window of this size, aligned to the epoch (UTC days for 24h).")
+@click.option("--row-group-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Rows per Parquet row group (at most; a group also ends at 64 MiB of line text).")
+@click.option("--overwrite", is_flag=True, help="Replace files of the same name (default: stop at the first).")
+@connection_options
+@reports_errors
+def export(dest: str, since: str, from_: str | None, to: str | None, logql: str | None, file_window: str,
+           row_group_rows: int, overwrite: bool, addr: str, org_id: str | None, username: str | None,
+           password: str | None, quiet: bool) -> None:
+    start, end = time_range(since, from_, to)
+    window = parse_step(file_window, "--file-window")
+    if window <= 0:
+        raise ValueError("--file-window must be positive")
+    tenants = exporting.tenants_of(org_id)
+    fs, base = exporting.destination(dest)
+    summary = exporting.Summary()
+    files = exporting.ParquetFiles(fs, base, summary, row_group_rows=row_group_rows, overwrite=overwrite)
+    clients = {t: LokiClient(addr, org_id=t if org_id else None, username=username, password=password,
+                             encoding_flags=exporting.CATEGORIZE_LABELS) for t in tenants}
+    progress = None
+    if not quiet and sys.stderr.isatty():  # the summary, not a bar, goes to a log or a pipe
+        progress = click.progressbar(length=PROGRESS_STEPS, label="exporting", file=sys.stderr, show_eta=False)
+        progress.render_progress()
+
+    def advance(fraction: float) -> None:
+        if progress is not None:
+            progress.update(max(0, int(fraction * PROGRESS_STEPS) - progress.pos))
+
+    try:
+        exporting.export(clients, logql, start, end, window, files, advance)
+    finally:
+        if progress is not None:
+            progress.render_finish()
+        for c in clients.values():
+            c.close()
+    if not quiet:
+        click.echo(summary.text())
+
+
+COMMANDS = (query, labels, series, stats, volume, export)

@@ -54,6 +54,7 @@ class LokiClient:
     username: str | None = None
     password: str | None = None
     on_request: Callable[[str], None] | None = None  # told each URL before it is asked (logcli logs them)
+    encoding_flags: str | None = None  # X-Loki-Response-Encoding-Flags, e.g. "categorize-labels"
     _http: httpx.Client | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +67,8 @@ class LokiClient:
         h = {"User-Agent": "logyard-query"}
         if self.org_id:
             h["X-Scope-OrgID"] = self.org_id
+        if self.encoding_flags:
+            h["X-Loki-Response-Encoding-Flags"] = self.encoding_flags
         if self.username or self.password:
             token = base64.b64encode(f"{self.username or ''}:{self.password or ''}".encode()).decode()
             h["Authorization"] = f"Basic {token}"

@@ -1,9 +1,11 @@
 """A real `logyard serve` for the client's tests, a way to push to it, and two ways to run the CLI:
-in-process through click's CliRunner (output only) and as a subprocess (exit codes, tail, terminals)."""
+in-process through click's CliRunner (output only) and as a subprocess (exit codes, tail, terminals:
+`run_with_terminal_stderr` puts a real pseudo-terminal on stderr)."""
 
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 
@@ -51,3 +53,24 @@ def run(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess
     """`logyard ARGS` as a process, its output through pipes."""
     return subprocess.run([sys.executable, "-m", "logyard", *args], capture_output=True, text=True,
                           timeout=timeout, env=env or clean_env())
+
+
+def run_with_terminal_stderr(*args: str) -> tuple[str, str]:
+    """(stdout through a pipe, what the terminal on stderr showed)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "logyard", *args], stdout=subprocess.PIPE, stderr=slave,
+                            env=clean_env(), text=True)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal's last writer is gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = proc.stdout.read()
+    assert proc.wait(120) == 0, shown
+    os.close(master)
+    return out, shown.decode(errors="replace")

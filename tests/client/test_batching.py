@@ -7,6 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from logyard.client import batching
 from logyard.gocompat.timelayout import parse_rfc3339
 from tests.client.conftest import BASE_NS, FROM, TO, cli, push
 
@@ -71,3 +72,19 @@ def test_a_limit_inside_the_range_returns_exactly_the_first_entries(server, expe
     # every entry strictly before the last timestamp printed is there; at it, only as many as fit
     assert {e for e in ordered if (e[1] < boundary if forward else e[1] > boundary)} <= set(got)
     assert set(got) <= expected
+
+
+def test_entries_alike_but_for_their_metadata_are_all_walked_past_a_boundary():
+    """A categorized answer's entries differ by their structured metadata too: three entries of one
+    stream, timestamp and line, told apart only by it, straddle two-entry batches and all arrive.
+    The answers are computed here from the entries as Loki would compute them (pure: no server)."""
+    labels = {"app": "meta"}
+    entries = [(1, "x", {"t": str(k)}) for k in range(3)] + [(2, "y", {}), (3, "z", {"t": "9"})]
+
+    def ask(lo: int, hi: int, n: int) -> dict:
+        hits = [e for e in entries if lo <= e[0] < hi][:n]
+        values = [[str(ts), line, {"structuredMetadata": meta} if meta else {}] for ts, line, meta in hits]
+        return {"resultType": "streams", "result": [{"stream": labels, "values": values}] if values else []}
+
+    got = [e for b in batching.walk(ask, 0, 10, 0, 2, forward=True) for e in b.entries]
+    assert [(e.ts, e.line, dict(e.meta)) for e in got] == entries

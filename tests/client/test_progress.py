@@ -3,14 +3,9 @@ or a file, never with --quiet. The terminal is a real pseudo-terminal."""
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
-
 import pytest
 
-from tests.client.conftest import BASE_NS, FROM, TO, clean_env, push
+from tests.client.conftest import BASE_NS, FROM, TO, push, run_with_terminal_stderr
 
 pytestmark = pytest.mark.slow
 
@@ -19,27 +14,6 @@ pytestmark = pytest.mark.slow
 def url(server):
     push(server.url, [({"app": "progress"}, [(BASE_NS + i, f"line {i}") for i in range(2500)])])
     return server.url
-
-
-def run_with_terminal_stderr(*args: str) -> tuple[str, str]:
-    """(stdout through a pipe, what the terminal on stderr showed)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "logyard", *args], stdout=subprocess.PIPE, stderr=slave,
-                            env=clean_env(), text=True)
-    os.close(slave)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the terminal's last writer is gone
-            break
-        if not chunk:
-            break
-        shown += chunk
-    out = proc.stdout.read()
-    assert proc.wait(120) == 0, shown
-    os.close(master)
-    return out, shown.decode(errors="replace")
 
 
 def test_a_batched_fetch_to_a_pipe_shows_a_bar_on_the_terminal(url):
