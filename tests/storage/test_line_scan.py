@@ -46,8 +46,16 @@ def random_needles(rng: np.random.Generator, lines: list[str], stripped: list[st
     return out
 
 
+@pytest.fixture(params=[True, False], ids=["avx2", "sse2"])
+def scan(request):
+    """Both scans of `_tsembed.contains` (the AVX2 one only where the CPU has it)."""
+    was = _tsembed.avx2(request.param)
+    yield
+    _tsembed.avx2(was)
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_contains_on_cut_lines_is_contains_on_whole_lines(seed):
+def test_contains_on_cut_lines_is_contains_on_whole_lines(scan, seed):
     rng = np.random.default_rng(seed)
     n = 400
     ts = (T0 + rng.integers(0, 400 * 86400 * 10**9, size=n)).astype(np.int64)
@@ -62,7 +70,7 @@ def test_contains_on_cut_lines_is_contains_on_whole_lines(seed):
         assert whole.tolist() == [needle in line for line in lines], needle
 
 
-def test_contains_on_slices_and_empty_lines():
+def test_contains_on_slices_and_empty_lines(scan):
     lines = ["", "error", "", "no", "an error here", "", "errorerror", "err", "or"]
     ts = np.arange(len(lines), dtype=np.int64)
     arr = pa.array(lines, pa.large_string())
@@ -96,7 +104,7 @@ MATCHES = [
 
 
 @pytest.mark.parametrize("match", MATCHES)
-def test_masks_over_chunks_are_the_oracle(match):
+def test_masks_over_chunks_are_the_oracle(scan, match):
     rng = np.random.default_rng(11)
     n = 300
     ts = (T0 + rng.integers(0, 86400 * 10**9, size=n)).astype(np.int64)
