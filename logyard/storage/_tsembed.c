@@ -473,18 +473,26 @@ static const char *search(const char *h, size_t n, const char *nd, size_t k)
     return memmem(h + i, n - i, nd, k);
 }
 
-/* Bytes a rendering of each prefix family may hold besides digits, ':' and the fraction separator. */
-static const char *const PREFIX_BYTES[] = {"-T", "- ", "/ ", "/ -", "/" "JanFebMarAprMayJunJulAugSepOctNovDec",
-                                           " JanFebMarAprMayJunJulAugSepOctNovDec", " ", ""};
+/* Bytes a rendering of each prefix family may hold besides digits, ':', the fraction separator and
+ * (CLF and syslog) the month's name. */
+static const char *const PREFIX_BYTES[] = {"-T", "- ", "/ ", "/ -", "/", " ", " ", ""};
 
-/* Whether a needle could overlap a rendering of format f: it holds one of the bytes one may hold. */
-static int may_overlap(const char *nd, size_t k, int f)
+static int has(const char *set, size_t len, char ch)
+{
+    return memchr(set, (unsigned char)ch, len) != NULL;
+}
+
+/* Whether a needle could overlap a rendering of format f: it holds one of the bytes one may hold,
+ * counting the letters of month names only `with_months`. */
+static int may_overlap(const char *nd, size_t k, int f, int with_months)
 {
     const Format *fm = &FORMATS[f];
+    const char *fixed = PREFIX_BYTES[fm->prefix];
+    int months = with_months && (fm->prefix == P_CLF || fm->prefix == P_SYSLOG);
     for (size_t j = 0; j < k; j++) {
         char ch = nd[j];
-        if ((ch >= '0' && ch <= '9') || ch == ':' || (fm->digits && ch == fm->sep) ||
-            (ch != 0 && strchr(PREFIX_BYTES[fm->prefix], ch) != NULL))
+        if ((ch >= '0' && ch <= '9') || ch == ':' || (fm->digits && ch == fm->sep) || has(fixed, strlen(fixed), ch) ||
+            (months && has(MONTHS, 36, ch)))
             return 1;
     }
     return 0;
@@ -524,7 +532,7 @@ static PyObject *contains(PyObject *self, PyObject *args)
     }
     if (check_offsets(off, n, b[1].view.len) < 0)
         goto done;
-    int overlap[N_FORMATS] = {0};
+    int overlap[N_FORMATS] = {0}, overlap_fixed[N_FORMATS] = {0};
     for (Py_ssize_t i = 0; cut && i < n; i++) {
         int32_t code = codes[i];
         int f = code & 31;
@@ -533,8 +541,10 @@ static PyObject *contains(PyObject *self, PyObject *args)
             goto done;
         }
     }
-    for (int f = 1; cut && f < N_FORMATS; f++)
-        overlap[f] = may_overlap(nd, k, f);
+    for (int f = 1; cut && f < N_FORMATS; f++) {
+        overlap[f] = may_overlap(nd, k, f, 1);
+        overlap_fixed[f] = may_overlap(nd, k, f, 0);
+    }
     out = PyBytes_FromStringAndSize(NULL, n);
     window = cut ? PyMem_Malloc(2 * k + 32) : NULL;
     if (out == NULL || (cut && window == NULL)) {
@@ -568,11 +578,28 @@ static PyObject *contains(PyObject *self, PyObject *args)
         pos = p + 1;
     }
     /* 2. Occurrences overlapping a cut rendering: searched in the rendering with up to k-1 bytes of
-     * the line on each side (any other occurrence was found above). */
+     * the line on each side (any other occurrence was found above). A needle that could overlap a
+     * rendering only through a month's name is tried on the rows of months whose names it shares
+     * a byte with (the month is looked up once per day of timestamps). */
+    int64_t day_of_month = INT64_MIN;
+    int month_shared = 0;
     for (Py_ssize_t i = 0; cut && i < n; i++) {
         int32_t code = codes[i];
         if (code == 0 || mask[i] || !overlap[code & 31])
             continue;
+        if (!overlap_fixed[code & 31]) {
+            const int64_t day_ns = 86400 * (int64_t)1000000000;
+            int64_t day = ts[i] / day_ns - (ts[i] % day_ns < 0);
+            if (day != day_of_month) {
+                Civil c = civil(ts[i]);
+                day_of_month = day;
+                month_shared = 0;
+                for (size_t j = 0; j < k; j++)
+                    month_shared |= has(MONTHS + 3 * (c.month - 1), 3, nd[j]);
+            }
+            if (!month_shared)
+                continue;
+        }
         const char *line = data + off[i];
         int64_t len = off[i + 1] - off[i], start = code >> 5;
         int64_t pre = start < (int64_t)k - 1 ? start : (int64_t)k - 1;

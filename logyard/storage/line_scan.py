@@ -34,16 +34,20 @@ class Scanned:
     def add(self, lines, codes: np.ndarray | None, meta, inside: np.ndarray | None) -> None:
         """Count the rows of `lines` (and of `meta` when counted) where `inside` holds (None:
         all); `codes` of compacted lines."""
+        if inside is None:  # sums, without an array of lengths
+            self.rows += len(lines)
+            self.line_bytes += int(pc.sum(pc.binary_length(lines)).as_py() or 0)
+            if codes is not None:
+                cut = np.bincount(np.asarray(codes) & 31, minlength=len(_CUT_BYTES))
+                self.line_bytes += int(cut @ _CUT_BYTES)
+            self.meta_bytes += int(_lengths(meta).sum()) if self.meta else 0
+            return
         lens = _lengths(lines)
         if codes is not None:
             lens = lens + _CUT_BYTES[np.asarray(codes) & 31]
-        mlens = _lengths(meta) if self.meta else None
-        if inside is not None:
-            lens = lens[inside]
-            mlens = mlens[inside] if mlens is not None else None
-        self.rows += len(lens)
-        self.line_bytes += int(lens.sum())
-        self.meta_bytes += int(mlens.sum()) if mlens is not None else 0
+        self.rows += int(inside.sum())
+        self.line_bytes += int(lens[inside].sum())
+        self.meta_bytes += int(_lengths(meta)[inside].sum()) if self.meta else 0
 
 
 def _lengths(col) -> np.ndarray:
