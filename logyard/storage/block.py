@@ -430,8 +430,8 @@ class BlockReader:
             inside = R.row_mask(R._np(t.column("stream")), R._np(t.column("ts")), ids, start_ns, end_ns)
             keep &= inside
         scanned.add(t.column("line"), codes, t.column("meta") if scanned.meta else None, inside)
-        if "line" not in columns:
-            return R.keep_rows(t.select(columns), keep)
+        if "line" not in columns:  # numbers only: a copy of the kept rows costs less than slicing runs
+            return t.select(columns).filter(pa.array(keep))
         t = R.keep_rows(t, keep)
         if not self._line_time:
             return t.select(columns)

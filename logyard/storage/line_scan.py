@@ -36,7 +36,7 @@ class Scanned:
         all); `codes` of compacted lines."""
         if inside is None:  # sums, without an array of lengths
             self.rows += len(lines)
-            self.line_bytes += int(pc.sum(pc.binary_length(lines)).as_py() or 0)
+            self.line_bytes += _total_bytes(lines)
             if codes is not None:
                 cut = np.bincount(np.asarray(codes) & 31, minlength=len(_CUT_BYTES))
                 self.line_bytes += int(cut @ _CUT_BYTES)
@@ -48,6 +48,18 @@ class Scanned:
         self.rows += int(inside.sum())
         self.line_bytes += int(lens[inside].sum())
         self.meta_bytes += int(_lengths(meta)[inside].sum()) if self.meta else 0
+
+
+def _total_bytes(col) -> int:
+    """Bytes of all strings of a (chunked) string column, from each chunk's first and last offset."""
+    total = 0
+    for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):  # one step per chunk
+        if not len(chunk):
+            continue
+        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+        off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+        total += int(off[chunk.offset + len(chunk)]) - int(off[chunk.offset])
+    return total
 
 
 def _lengths(col) -> np.ndarray:
