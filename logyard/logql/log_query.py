@@ -7,6 +7,8 @@ other.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from logyard.logql.deadline import NO_DEADLINE, Deadline
@@ -16,6 +18,7 @@ from logyard.logql.pipeline import compile_pipeline
 from logyard.logql.query_stats import QueryStats
 from logyard.logql.readahead import window_reads
 from logyard.logql.rows import Rows
+from logyard.logql.storage_filter import storage_match
 from logyard.logql.syntax import ast
 
 
@@ -39,6 +42,10 @@ def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, li
     if not streams:
         return [], streams
     pipeline = compile_pipeline(expr.pipeline, streams, check=deadline.check)
+    # Literal leading filters run in storage: it restores (and hands over) only the lines they keep.
+    match = storage_match(pipeline.filters)
+    if match is not None:
+        pipeline = replace(pipeline, filters=[])
     ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
     # Windows are filtered in the reading threads; a limit the newest window fills reads no other.
     # With no stage at all every row read is an entry: a window's first `limit` rows are all
@@ -46,7 +53,7 @@ def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, li
     windows = window_reads(store, tenant, ids, start, end, direction=direction,
                            columns=("stream", "ts", "line", "meta"), line_contains=line_hint(expr),
                            work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
-                           check=deadline.check, ahead=parallelism)
+                           line_match=match, check=deadline.check, ahead=parallelism)
     rows_pipeline = pipeline if extra is None else _WithExtra(pipeline, extra)
     return collect_entries(windows, rows_pipeline, limit, direction, categorize, stats), streams
 

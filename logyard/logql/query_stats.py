@@ -8,7 +8,8 @@ pkg/logqlmodel/stats `Result`, JSON names from stats.proto). `QueryStats` counts
   its structured metadata's bytes (the JSON text), once per table, from Arrow offsets and the
   metadata dictionary; the time spent in `streams` (the index lookup) and in each table's read
   are summed too. Lines that storage skipped (the `first` hint, block pruning) were not read and
-  do not count; a metric query that needs no line (`count_over_time({app="x"}[5m])`) processes
+  do not count; those a literal line filter it ran itself dropped (`line_match`) do, as storage
+  reports them (`add_scanned`); a metric query that needs no line (`count_over_time({app="x"}[5m])`) processes
   rows but no line bytes.
 * the engine reports the rows that passed the whole pipeline (`add_passed`), per window or slice.
 
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.labels import LabelSet, Matcher
-from logyard.needles import Needle
+from logyard.needles import LineMatch, Needle
 from logyard.logql.source import LogSource
 
 
@@ -68,7 +69,12 @@ class QueryStats:
         """`store`, with every read counted here."""
         return CountingSource(store, self)
 
-    def add_table(self, table: pa.Table, elapsed_ns: int) -> None:
+    def add_table(self, table: pa.Table, elapsed_ns: int, *, counted: bool = True) -> None:
+        """Count a table storage handed over (only its time unless `counted`: `add_scanned` counts it)."""
+        if not counted:
+            with self._lock:
+                self.read_ns += elapsed_ns
+            return
         names = table.column_names
         if "line" in names:
             nbytes = string_bytes(table.column("line"))
@@ -82,6 +88,13 @@ class QueryStats:
             self.line_bytes += nbytes
             self.meta_bytes += meta
             self.read_ns += elapsed_ns
+
+    def add_scanned(self, rows: int, line_bytes: int, meta_bytes: int) -> None:
+        """Rows storage ran a line filter on (`LogSource.read(line_match=)`), kept or not."""
+        with self._lock:
+            self.lines += rows
+            self.line_bytes += line_bytes
+            self.meta_bytes += meta_bytes
 
     def add_read(self) -> None:
         with self._lock:
@@ -188,17 +201,20 @@ class CountingSource:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None,
+             line_match: LineMatch | None = None) -> Iterator[pa.Table]:
         self._stats.add_read()
+        # With a line filter storage runs, it says what the filter ran on: that is what was read.
+        more = {} if line_match is None else {"line_match": line_match, "scanned": self._stats.add_scanned}
         tables = self._store.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
-                                  line_contains=line_contains, first=first)
+                                  line_contains=line_contains, first=first, **more)
         try:
             while True:
                 t0 = time.perf_counter_ns()
                 table = next(tables, None)
                 if table is None:
                     return
-                self._stats.add_table(table, time.perf_counter_ns() - t0)
+                self._stats.add_table(table, time.perf_counter_ns() - t0, counted=line_match is None)
                 yield table
         finally:
             # Closing this generator early closes storage's: its files may be deleted again.

@@ -81,23 +81,25 @@ CHEAP_WINDOW_S = 0.002
 
 def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
-                 first: int | None = None, check=NO_DEADLINE.check) -> Iterator:
+                 first: int | None = None, line_match=None, check=NO_DEADLINE.check) -> Iterator:
     """The tables of [lo, hi), window by window in `direction` order, each read (and passed
     through `work`) in a worker thread, up to `ahead` windows at once.
 
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread, and
     the next ones too while each takes less than CHEAP_WINDOW_S: a log query whose limit the newest
-    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs. `first` is `LogSource.read`'s hint.
+    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs. `first` is `LogSource.read`'s hint,
+    `line_match` its exact filter (passed on only when set).
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
+    more = {} if line_match is None else {"line_match": line_match}
     window = store.window_ns
     w0 = lo // window * window if window else 0
     if (not window or hi <= lo or (hi - w0) // window > MAX_WINDOW_READS
             or store.head_lines() > MAX_HEAD_LINES_FOR_WINDOW_READS):
         tables = store.read(tenant, ids, lo, hi, direction=direction, columns=columns, line_contains=line_contains,
-                            first=first)
+                            first=first, **more)
         # A log query may stop at its first window: decode nothing ahead of it then.
         for t in (tables if ramp else read_ahead(tables)):
             check()
@@ -110,7 +112,7 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     def one(w: int) -> list:
         out = []
         for t in store.read(tenant, ids, max(lo, w), min(hi, w + window), direction=direction,
-                            columns=columns, line_contains=line_contains, first=first):
+                            columns=columns, line_contains=line_contains, first=first, **more):
             check()
             out.append(work(t))
         return out

@@ -8,13 +8,13 @@ excludes its end.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from logyard.labels import LabelSet, Matcher
-from logyard.needles import Needle
+from logyard.needles import LineMatch, Needle
 
 
 @runtime_checkable
@@ -38,7 +38,9 @@ class LogSource(Protocol):
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None,
+             line_match: LineMatch | None = None,
+             scanned: Callable[[int, int, int], None] | None = None) -> Iterator[pa.Table]:
         """The rows of `stream_ids` with start_ns <= ts < end_ns, as one table per window that has
         any, windows in `direction` order ("backward": newest first; "forward": oldest first).
 
@@ -53,6 +55,11 @@ class LogSource(Protocol):
         `first`: the caller wants only the first `first` rows of each window by ts in `direction`
         order; a table then holds at least those and every row tied in ts with the last of them,
         and may omit the others.
+        `line_match`: an exact filter, not a hint: only rows whose line it keeps are returned, and
+        `columns` need not hold `line` for it. Never passed with `first`; callers pass it only when
+        set (sources that never get one need not take it). `scanned(rows, line bytes, metadata
+        bytes)`, passed only with it, is told per window what the filter ran on, as the caller
+        would have counted the unfiltered tables (metadata bytes when `meta` is among `columns`).
 
         Tables are immutable and stay valid after the iterator ends. The iterator keeps the
         source's files of that time range from being deleted until it is exhausted or closed:

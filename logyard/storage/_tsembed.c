@@ -14,13 +14,25 @@
  *
  * strip(offsets, data, ts) -> (offsets, data, codes)      offsets: int64[n+1] (large_string)
  * restore(offsets, data, ts, codes) -> (offsets, data)    ts: int64[n], codes: int32[n]
- * Both return bytes objects holding the Arrow buffers, and run without the GIL.
+ * contains(offsets, data, needle, ts, codes) -> mask      mask: uint8[n], 1 where the restored line
+ *     holds `needle` (bytes): the stored lines are searched as they are, a cut rendering is put
+ *     back only around its cut and only where the needle could overlap it. ts and codes may be
+ *     None (lines with nothing cut).
+ * All return bytes objects holding the Arrow buffers (or the mask), and run without the GIL.
  */
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AVX2_DISPATCH 1 /* an AVX2 scan compiled beside the baseline one, picked at import */
+static int use_avx2;
+#endif
 
 /* A rendering is looked for only this far into a line: log times come first, and long lines must
  * not cost a scan of their whole text. */
@@ -409,6 +421,217 @@ done:
     return result;
 }
 
+#ifdef AVX2_DISPATCH
+/* `search` 32 positions at a time (k >= 2, k <= n). */
+__attribute__((target("avx2"))) static const char *search_avx2(const char *h, size_t n, const char *nd, size_t k)
+{
+    const __m256i first = _mm256_set1_epi8(nd[0]), last = _mm256_set1_epi8(nd[k - 1]);
+    size_t i = 0;
+    for (; i + k - 1 + 32 <= n; i += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(h + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(h + i + k - 1));
+        unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last)));
+        while (m) {
+            unsigned bit = (unsigned)__builtin_ctz(m);
+            if (memcmp(h + i + bit + 1, nd + 1, k - 2) == 0)
+                return h + i + bit;
+            m &= m - 1;
+        }
+    }
+    return memmem(h + i, n - i, nd, k);
+}
+#endif
+
+/* The first occurrence of nd[0:k] (k >= 1) in h[0:n], or NULL. With SSE2 (AVX2 where the CPU has
+ * it), 16 (32) positions at a time are tested on the needle's first and last bytes and only those
+ * passing both are compared whole (several GB/s on log text, where memmem and RE2 manage 1-2). */
+static const char *search(const char *h, size_t n, const char *nd, size_t k)
+{
+    if (k > n)
+        return NULL;
+    if (k == 1)
+        return memchr(h, (unsigned char)nd[0], n);
+#ifdef AVX2_DISPATCH
+    if (use_avx2)
+        return search_avx2(h, n, nd, k);
+#endif
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i first = _mm_set1_epi8(nd[0]), last = _mm_set1_epi8(nd[k - 1]);
+    for (; i + k - 1 + 16 <= n; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(h + i + k - 1));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last)));
+        while (m) {
+            unsigned bit = (unsigned)__builtin_ctz(m);
+            if (memcmp(h + i + bit + 1, nd + 1, k - 2) == 0)
+                return h + i + bit;
+            m &= m - 1;
+        }
+    }
+#endif
+    return memmem(h + i, n - i, nd, k);
+}
+
+/* Bytes a rendering of each prefix family may hold besides digits, ':', the fraction separator and
+ * (CLF and syslog) the month's name. */
+static const char *const PREFIX_BYTES[] = {"-T", "- ", "/ ", "/ -", "/", " ", " ", ""};
+
+static int has(const char *set, size_t len, char ch)
+{
+    return memchr(set, (unsigned char)ch, len) != NULL;
+}
+
+/* Whether a needle could overlap a rendering of format f: it holds one of the bytes one may hold,
+ * counting the letters of month names only `with_months`. */
+static int may_overlap(const char *nd, size_t k, int f, int with_months)
+{
+    const Format *fm = &FORMATS[f];
+    const char *fixed = PREFIX_BYTES[fm->prefix];
+    int months = with_months && (fm->prefix == P_CLF || fm->prefix == P_SYSLOG);
+    for (size_t j = 0; j < k; j++) {
+        char ch = nd[j];
+        if ((ch >= '0' && ch <= '9') || ch == ':' || (fm->digits && ch == fm->sep) || has(fixed, strlen(fixed), ch) ||
+            (months && has(MONTHS, 36, ch)))
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *contains(PyObject *self, PyObject *args)
+{
+    PyObject *off_obj, *data_obj, *needle_obj, *ts_obj = Py_None, *codes_obj = Py_None;
+    if (!PyArg_ParseTuple(args, "OOO|OO", &off_obj, &data_obj, &needle_obj, &ts_obj, &codes_obj))
+        return NULL;
+    Buf b[5];
+    memset(b, 0, sizeof b);
+    PyObject *out = NULL;
+    char *window = NULL;
+    int cut = ts_obj != Py_None;
+    if (cut != (codes_obj != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "ts and codes go together");
+        return NULL;
+    }
+    if (get(off_obj, &b[0], 8, "offsets") < 0 || get(data_obj, &b[1], 1, "data") < 0 ||
+        get(needle_obj, &b[2], 1, "needle") < 0 ||
+        (cut && (get(ts_obj, &b[3], 8, "ts") < 0 || get(codes_obj, &b[4], 4, "codes") < 0)))
+        goto done;
+    Py_ssize_t n = b[0].view.len / 8 - 1;
+    if (n < 0 || (cut && (b[3].view.len / 8 != n || b[4].view.len / 4 != n))) {
+        PyErr_SetString(PyExc_ValueError, "offsets, ts and codes disagree on the number of rows");
+        goto done;
+    }
+    const int64_t *off = b[0].view.buf;
+    const char *data = b[1].view.buf, *nd = b[2].view.buf;
+    size_t k = (size_t)b[2].view.len;
+    const int64_t *ts = cut ? b[3].view.buf : NULL;
+    const int32_t *codes = cut ? b[4].view.buf : NULL;
+    if (k == 0) {
+        PyErr_SetString(PyExc_ValueError, "an empty needle");
+        goto done;
+    }
+    if (check_offsets(off, n, b[1].view.len) < 0)
+        goto done;
+    int overlap[N_FORMATS] = {0}, overlap_fixed[N_FORMATS] = {0};
+    for (Py_ssize_t i = 0; cut && i < n; i++) {
+        int32_t code = codes[i];
+        int f = code & 31;
+        if (code != 0 && (code < 0 || f == 0 || f >= N_FORMATS || (code >> 5) > off[i + 1] - off[i])) {
+            PyErr_Format(PyExc_ValueError, "row %zd: code %d does not fit its line", i, (int)code);
+            goto done;
+        }
+    }
+    for (int f = 1; cut && f < N_FORMATS; f++) {
+        overlap[f] = may_overlap(nd, k, f, 1);
+        overlap_fixed[f] = may_overlap(nd, k, f, 0);
+    }
+    out = PyBytes_FromStringAndSize(NULL, n);
+    window = cut ? PyMem_Malloc(2 * k + 32) : NULL;
+    if (out == NULL || (cut && window == NULL)) {
+        if (out != NULL && window == NULL)
+            PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    unsigned char *mask = (unsigned char *)PyBytes_AS_STRING(out);
+    memset(mask, 0, (size_t)n);
+    Py_BEGIN_ALLOW_THREADS
+    /* 1. Occurrences in the stored bytes: one inside a row, not across its cut, is one of the
+     * restored line; after the first, the rest of its row is skipped. */
+    int64_t end = off[n], pos = off[0];
+    Py_ssize_t r = 0;
+    while (pos < end) {
+        const char *hit = search(data + pos, (size_t)(end - pos), nd, k);
+        if (hit == NULL)
+            break;
+        int64_t p = hit - data;
+        while (off[r + 1] <= p)
+            r++;
+        if (p + (int64_t)k <= off[r + 1]) {
+            int64_t at = cut && codes[r] ? off[r] + (codes[r] >> 5) : -1;
+            if (!(p < at && p + (int64_t)k > at)) {
+                mask[r] = 1;
+                pos = off[r + 1];
+                continue;
+            }
+        }
+        pos = p + 1;
+    }
+    /* 2. Occurrences overlapping a cut rendering: searched in the rendering with up to k-1 bytes of
+     * the line on each side (any other occurrence was found above). A needle that could overlap a
+     * rendering only through a month's name is tried on the rows of months whose names it shares
+     * a byte with (the month is looked up once per day of timestamps). */
+    int64_t day_of_month = INT64_MIN;
+    int month_shared = 0;
+    for (Py_ssize_t i = 0; cut && i < n; i++) {
+        int32_t code = codes[i];
+        if (code == 0 || mask[i] || !overlap[code & 31])
+            continue;
+        if (!overlap_fixed[code & 31]) {
+            const int64_t day_ns = 86400 * (int64_t)1000000000;
+            int64_t day = ts[i] / day_ns - (ts[i] % day_ns < 0);
+            if (day != day_of_month) {
+                Civil c = civil(ts[i]);
+                day_of_month = day;
+                month_shared = 0;
+                for (size_t j = 0; j < k; j++)
+                    month_shared |= has(MONTHS + 3 * (c.month - 1), 3, nd[j]);
+            }
+            if (!month_shared)
+                continue;
+        }
+        const char *line = data + off[i];
+        int64_t len = off[i + 1] - off[i], start = code >> 5;
+        int64_t pre = start < (int64_t)k - 1 ? start : (int64_t)k - 1;
+        int64_t post = len - start < (int64_t)k - 1 ? len - start : (int64_t)k - 1;
+        Civil c = civil(ts[i]);
+        memcpy(window, line + start - pre, (size_t)pre);
+        int w = render(&c, code & 31, window + pre);
+        memcpy(window + pre + w, line + start, (size_t)post);
+        if (search(window, (size_t)(pre + w + post), nd, k) != NULL)
+            mask[i] = 1;
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyMem_Free(window);
+    release(b, 5);
+    return out;
+}
+
+static PyObject *avx2_py(PyObject *self, PyObject *args)
+{
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on))
+        return NULL;
+#ifdef AVX2_DISPATCH
+    int was = use_avx2;
+    use_avx2 = on && __builtin_cpu_supports("avx2");
+    return PyBool_FromLong(was);
+#else
+    return PyBool_FromLong(0);
+#endif
+}
+
 static PyObject *render_py(PyObject *self, PyObject *args)
 {
     long long ns;
@@ -428,6 +651,8 @@ static PyObject *render_py(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"strip", strip, METH_VARARGS, "Cut each line's rendering of its own timestamp: (offsets, data, codes)."},
     {"restore", restore, METH_VARARGS, "Put the cut renderings back: (offsets, data)."},
+    {"contains", contains, METH_VARARGS, "Which restored lines hold a needle, without restoring them: a uint8 mask."},
+    {"avx2", avx2_py, METH_VARARGS, "avx2(on) -> whether it was on: the AVX2 scan, where the CPU has it (for tests)."},
     {"render", render_py, METH_VARARGS, "render(ns, format_id) -> str (for tests)."},
     {NULL, NULL, 0, NULL},
 };
@@ -436,6 +661,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tsembed", NULL, -1,
 
 PyMODINIT_FUNC PyInit__tsembed(void)
 {
+#ifdef AVX2_DISPATCH
+    __builtin_cpu_init();
+    use_avx2 = __builtin_cpu_supports("avx2");
+#endif
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "N_FORMATS", N_FORMATS) < 0) {
         Py_DECREF(m);

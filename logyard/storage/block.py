@@ -27,9 +27,10 @@ import pyarrow.parquet as pq
 from logyard.durable import fsync_dir, storage_error
 from logyard.errors import CorruptDataError, StorageError
 from logyard.labels import LabelSet
+from logyard.needles import LineMatch
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage import line_time, trigrams
+from logyard.storage import line_scan, line_time, trigrams
 from logyard.storage.decoded_cache import DecodedCache
 
 
@@ -395,6 +396,45 @@ class BlockReader:
             raise self._decode_error(f"row groups {row_groups}", e) from e
         if not cut:
             return t
+        try:
+            line = line_time.restore(t.column("line").combine_chunks(), R._np(t.column("ts")),
+                                     R._np(t.column(F.LINE_TIME_COLUMN)))
+        except ValueError as e:
+            raise CorruptDataError(f"{self.name}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
+        return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
+
+    def read_matching(self, row_groups: list[int], columns: list[str], match: LineMatch, ids: np.ndarray,
+                      start_ns: int, end_ns: int, scanned: line_scan.Scanned) -> pa.Table:
+        """The rows of sorted `ids` in [start_ns, end_ns) of these row groups whose line `match`
+        keeps; the rows in that range are counted into `scanned`. The lines are searched as stored
+        (line_scan.py) and only the kept ones restored, when `line` is asked for at all."""
+        with self.open() as pf:
+            return self._read_matching(row_groups, columns, match, ids, start_ns, end_ns, scanned, pf)
+
+    def _read_matching(self, row_groups: list[int], columns: list[str], match: LineMatch, ids: np.ndarray,
+                       start_ns: int, end_ns: int, scanned: line_scan.Scanned, pf: pq.ParquetFile) -> pa.Table:
+        want = list(dict.fromkeys([*columns, "stream", "ts", "line", *((F.LINE_TIME_COLUMN,) if self._line_time else ()),
+                                   *(("meta",) if scanned.meta else ())]))
+        try:
+            t = pf.read_row_groups(row_groups, columns=want, use_threads=False)
+        except (pa.ArrowException, OSError) as e:
+            raise self._decode_error(f"row groups {row_groups}", e) from e
+        ts = R._np(t.column("ts")) if self._line_time else None
+        codes = R._np(t.column(F.LINE_TIME_COLUMN)) if self._line_time else None
+        try:
+            keep = line_scan.mask(t.column("line"), match, ts, codes)
+        except ValueError as e:
+            raise CorruptDataError(f"{self.name}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
+        inside = None
+        if not self.covers(row_groups, ids, start_ns, end_ns):
+            inside = R.row_mask(R._np(t.column("stream")), R._np(t.column("ts")), ids, start_ns, end_ns)
+            keep &= inside
+        scanned.add(t.column("line"), codes, t.column("meta") if scanned.meta else None, inside)
+        if "line" not in columns:  # numbers only: a copy of the kept rows costs less than slicing runs
+            return t.select(columns).filter(pa.array(keep))
+        t = R.keep_rows(t, keep)
+        if not self._line_time:
+            return t.select(columns)
         try:
             line = line_time.restore(t.column("line").combine_chunks(), R._np(t.column("ts")),
                                      R._np(t.column(F.LINE_TIME_COLUMN)))

@@ -49,3 +49,17 @@ def restore(lines: pa.Array, ts: np.ndarray, codes: np.ndarray) -> pa.Array:
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     new_off, new_data = _tsembed.restore(off, data, ts, codes)
     return _array(new_off, new_data, len(lines))
+
+
+def contains(lines: pa.Array, needle: bytes, ts: np.ndarray | None = None,
+             codes: np.ndarray | None = None) -> np.ndarray:
+    """Which lines hold `needle` once restored (a bool mask), searched as stored: no line is
+    restored, a cut rendering is only put back around its cut where the needle could overlap it.
+    Without `ts` and `codes`, the lines are whole. ValueError if a code does not fit its line."""
+    if not len(lines):
+        return np.zeros(0, dtype=bool)
+    off, data = _buffers(lines)
+    if ts is not None:
+        ts = np.ascontiguousarray(ts, dtype=np.int64)
+        codes = np.ascontiguousarray(codes, dtype=np.int32)
+    return np.frombuffer(_tsembed.contains(off, data, needle, ts, codes), dtype=bool)

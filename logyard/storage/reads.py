@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet, Matcher
-from logyard.needles import Needle
+from logyard.needles import LineMatch, Needle
+from logyard.storage import line_scan, trigrams
 from logyard.storage import rows as R
-from logyard.storage import trigrams
 from logyard.storage.block import BlockInfo, BlockReader
 from logyard.storage.deletes import Active, deleted_rows
 from logyard.storage.files import BlockFiles
@@ -85,7 +85,9 @@ class Reads:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None,
+             line_match: LineMatch | None = None,
+             scanned: Callable[[int, int, int], None] | None = None) -> Iterator[pa.Table]:
         """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
 
         `line_contains` is a pruning hint: what every wanted line contains (a `str` is a
@@ -97,6 +99,13 @@ class Reads:
         holds at least those rows and every row tied in ts with the last of them, and may omit the
         others. Ordering a window's rows stably by ts and taking `first` gives the same rows as
         from the full window. Row groups holding none of them are not decoded beyond stream and ts.
+
+        `line_match`, unlike `line_contains`, is a filter: only rows whose line it keeps are
+        returned (searched as stored, line_scan.py; `line` need not be among `columns`). It does
+        not go with `first`. `scanned(rows, line bytes, metadata bytes)` is then told, once per
+        window, what the filter ran on: the rows of the window (a row both in the head and a block
+        before compaction counts twice), their lines' bytes, and their metadata's bytes when
+        `meta` is among `columns`: what a reader of the unfiltered rows would have counted.
         """
         if direction not in ("backward", "forward"):
             raise AssertionError(f"BUG: direction {direction!r}")
@@ -104,17 +113,21 @@ class Reads:
         for c in columns:
             if c not in READ_COLUMNS:
                 raise AssertionError(f"BUG: unknown column {c!r}")
+        if line_match is not None and first is not None:
+            raise AssertionError("BUG: line_match with first")
         ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
         if ids.size == 0 or start_ns >= end_ns:
             return
         pin = self._files.pin()  # the files of the blocks it lists stay until the read ends
         try:
-            yield from self._read(tenant, ids, start_ns, end_ns, direction, columns, line_contains, first)
+            yield from self._read(tenant, ids, start_ns, end_ns, direction, columns, line_contains, first,
+                                  line_match, scanned)
         finally:
             self._files.unpin(pin)
 
     def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
-              columns: tuple[str, ...], line_contains: Sequence[str | Needle], first: int | None) -> Iterator[pa.Table]:
+              columns: tuple[str, ...], line_contains: Sequence[str | Needle], first: int | None,
+              match: LineMatch | None, on_scanned: Callable[[int, int, int], None] | None) -> Iterator[pa.Table]:
         views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
         for b in blocks:
@@ -133,24 +146,30 @@ class Reads:
             lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
             hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
             active = tuple(a for a in deletes if a.request.start_ns < hi and a.request.end_ns >= lo)
+            scanned = line_scan.Scanned(meta="meta" in columns) if match is not None else None
             if active:
                 t = self._read_window_without(tenant, active, blocks_by_window.get(w, []), hpart, ids, lo, hi,
-                                              columns, tri, first, direction == "backward")
+                                              columns, tri, first, direction == "backward", match, scanned)
             else:
                 t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri,
-                                      first=first, backward=direction == "backward")
+                                      first=first, backward=direction == "backward", match=match, scanned=scanned)
+            if scanned is not None and on_scanned is not None:
+                on_scanned(scanned.rows, scanned.line_bytes, scanned.meta_bytes)
             if t.num_rows:
                 yield t
 
     def _read_window_without(self, tenant: str, active: tuple[Active, ...], blocks: list[BlockInfo],
                              head: pa.Table | None, ids: np.ndarray, lo: int, hi: int, columns: tuple[str, ...],
-                             tri: trigrams.Needs | None, first: int | None, backward: bool) -> pa.Table:
+                             tri: trigrams.Needs | None, first: int | None, backward: bool,
+                             match: LineMatch | None = None, scanned: line_scan.Scanned | None = None) -> pa.Table:
         """A window some delete requests cover: read with what their filters need (lines and
         metadata for a pipeline), mask their rows out (column operations), then the asked columns.
-        `first` is not passed on: the first rows of the window may be deleted ones."""
+        `first` is not passed on: the first rows of the window may be deleted ones. `match` is:
+        whether a row is deleted depends on that row alone."""
         need = ("stream", "ts", "line", "meta") if any(a.filter.has_pipeline for a in active) else ("stream", "ts")
         wide = tuple(dict.fromkeys((*columns, *need)))
-        t = self._read_window(blocks, head, ids, lo, hi, wide, tri, first=None, backward=backward)
+        t = self._read_window(blocks, head, ids, lo, hi, wide, tri, first=None, backward=backward, match=match,
+                              scanned=scanned)
         gone = deleted_rows(t, active, lambda sid: self._index.labels_of(tenant, sid))
         if gone is not None:
             t = R.keep_rows(t, ~gone)
@@ -167,7 +186,8 @@ class Reads:
 
     def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
                      columns: tuple[str, ...], tri: trigrams.Needs | None = None, *, first: int | None = None,
-                     backward: bool = True) -> pa.Table:
+                     backward: bool = True, match: LineMatch | None = None,
+                     scanned: line_scan.Scanned | None = None) -> pa.Table:
         want = list(dict.fromkeys(("stream", "ts", *columns)))
         parts: list[pa.Table] = []
         sources: list[tuple[BlockReader, list[int]]] = []
@@ -178,7 +198,9 @@ class Reads:
                 rgs = r.row_groups(ids, lo, hi, tri)
                 if not rgs:
                     continue
-                if first is not None:
+                if match is not None:
+                    part = r.read_matching(rgs, want, match, ids, lo, hi, scanned or line_scan.Scanned())
+                elif first is not None:
                     # Each source's first rows (and ties) include every row of the merged window's
                     # first rows that the source holds, duplicates across sources or not.
                     part = r.read_first(rgs, want, ids, lo, hi, first, backward)
@@ -193,7 +215,7 @@ class Reads:
             parts.append(part)
         if head is not None and head.num_rows:
             # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
-            hp = R.sort_dedup(head)
+            hp = _matching(R.sort_dedup(head), match, scanned)
             if first is not None:
                 hp = R.first_rows(hp, first, backward)
             if "len" in want:
@@ -212,11 +234,14 @@ class Reads:
                 parts = []
                 for (r, rgs), b in zip(sources, blocks_read):
                     try:
-                        parts.append(R.select_rows(r.read(rgs, full), ids, lo, hi))
+                        if match is None:
+                            parts.append(R.select_rows(r.read(rgs, full), ids, lo, hi))
+                        else:  # counted already
+                            parts.append(r.read_matching(rgs, full, match, ids, lo, hi, line_scan.Scanned()))
                     except CorruptDataError as e:
                         self._files.quarantine(b, e)
                 if head is not None and head.num_rows:
-                    hp = R.sort_dedup(head)
+                    hp = _matching(R.sort_dedup(head), match, None)
                     parts.append(R.with_len(hp).select(full) if "len" in full else hp.select(full))
                 want = full
             merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts if p.num_rows])
@@ -316,6 +341,15 @@ class Reads:
             nbytes += np.bincount(cell, weights=R._np(t.column("len")), minlength=nbytes.size).astype(np.int64)
             nrows += np.bincount(cell, minlength=nrows.size)
         return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)
+
+
+def _matching(head: pa.Table, match: LineMatch | None, scanned: line_scan.Scanned | None) -> pa.Table:
+    """The head rows whose line `match` keeps (all without one), counted into `scanned`."""
+    if match is None or not head.num_rows:
+        return head
+    if scanned is not None:
+        scanned.add(head.column("line"), None, head.column("meta") if scanned.meta else None, None)
+    return R.keep_rows(head, line_scan.mask(head.column("line"), match))
 
 
 @functools.lru_cache(maxsize=64)

@@ -30,7 +30,7 @@ from logyard.durable import storage_error
 from logyard.errors import ConfigError, LogyardError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
-from logyard.needles import Needle
+from logyard.needles import LineMatch, Needle
 from logyard.storage import format as F
 from logyard.storage.block import BlockInfo
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
@@ -310,9 +310,11 @@ class Store:
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
-             line_contains: Sequence[str | Needle] = (), first: int | None = None) -> Iterator[pa.Table]:
+             line_contains: Sequence[str | Needle] = (), first: int | None = None,
+             line_match: LineMatch | None = None,
+             scanned: Callable[[int, int, int], None] | None = None) -> Iterator[pa.Table]:
         return self._reads.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
-                                line_contains=line_contains, first=first)
+                                line_contains=line_contains, first=first, line_match=line_match, scanned=scanned)
 
     def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
         return self._reads.label_names(tenant, start_ns, end_ns, matchers)

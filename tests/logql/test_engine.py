@@ -7,6 +7,7 @@ import pytest
 from logyard.errors import LimitError
 from logyard.labels import LabelSet
 from logyard.logql.engine import Engine, Limits
+from tests.support.line_match import kept
 
 SEC = 10**9
 HOUR = 3600 * SEC
@@ -64,7 +65,7 @@ class SlowWindowsStore:
     def streams(self, tenant, matchers, start, end):
         return {7: LabelSet({"app": "x"}.items())}
 
-    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None, line_match=None):
         import time
 
         import pyarrow as pa
@@ -78,7 +79,7 @@ class SlowWindowsStore:
         types = {"stream": pa.int64(), "ts": pa.int64(), "line": pa.large_string(), "meta": pa.string(),
                  "len": pa.int32()}
         values = {"stream": [7], "ts": [start], "line": ["x"], "meta": [""], "len": [1]}
-        yield pa.table({c: pa.array(values[c], types[c]) for c in columns})
+        yield kept(pa.table({c: pa.array(values[c], types[c]) for c in columns}), values["line"], line_match)
 
 
 @pytest.mark.parametrize("parallelism", [1, 3])

@@ -13,6 +13,7 @@ from logyard.logql import log_query as log_query_mod
 from logyard.logql.engine import Engine
 from logyard.storage import format as F
 from logyard.storage.store import Store
+from tests.support.line_match import kept
 
 SEC = 10**9
 
@@ -32,13 +33,13 @@ class OneStreamStore:
     def streams(self, tenant, matchers, start, end):
         return {7: LabelSet({"app": "x"}.items())}
 
-    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None, line_match=None):
         self.columns.append(tuple(columns))
         self.first.append(first)
         data = {"stream": pa.array([7, 7]), "ts": pa.array([10 * SEC, 20 * SEC]),
                 "line": pa.array(["an error", "fine"], pa.large_string()),
                 "meta": pa.array(['{"level":"warn"}', ""]).dictionary_encode(), "len": pa.array([8, 4], pa.int32())}
-        yield pa.table({c: data[c] for c in columns})
+        yield kept(pa.table({c: data[c] for c in columns}), data["line"].to_pylist(), line_match)
 
 
 @pytest.mark.parametrize("query, first", [

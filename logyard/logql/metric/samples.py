@@ -25,6 +25,7 @@ from logyard.logql.metric import limits
 from logyard.logql.pipeline import _label_node, compile_pipeline, needs_labels_after_parsers
 from logyard.logql.stages import ParserHints, required_label_names
 from logyard.logql.readahead import window_reads
+from logyard.logql.storage_filter import storage_match
 from logyard.logql.rows import Rows, group_codes, group_codes_by_meta_names, meta_pairs
 from logyard.logql.syntax import ast
 from logyard.logql.unwrap import unwrap_value
@@ -54,6 +55,10 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
     compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels, check=check)
     compiled = replace(compiled, hints=_parser_hints(expr, compiled, grouping))
     grouping = _extractor_grouping(expr, grouping)
+    # Literal filters alone before the samples: storage runs them, and no line is read.
+    match = storage_match(compiled.filters) if not compiled.row_stages and expr.unwrap is None else None
+    if match is not None:
+        compiled = replace(compiled, filters=[])
     # An unwrap runs per row (`_row_samples`), and the per-row walk hands every stage its line.
     need_line = bool(compiled.filters or compiled.row_stages or expr.unwrap is not None)
     # `sum(...)` without labels and no row stage: every label, metadata too, is aggregated away.
@@ -83,7 +88,7 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
 
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
     for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
-                             line_contains=line_hint(log), check=check, ahead=parallelism,
+                             line_contains=line_hint(log), line_match=match, check=check, ahead=parallelism,
                              work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
         if in_windows is not None and len(rows):
             keep = in_windows(rows.ts)

@@ -10,6 +10,7 @@ from logyard.errors import BadRequestError, ClientClosedError, LimitError, Query
 from logyard.labels import LabelSet
 from logyard.logql.deadline import Deadline
 from logyard.logql.engine import Engine, Limits
+from tests.support.line_match import kept
 
 SEC = 10**9
 HOUR = 3600 * SEC
@@ -32,7 +33,7 @@ class ManyLinesStore:
     def streams(self, tenant, matchers, start, end):
         return {7: LabelSet({"app": "x"}.items())}
 
-    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None, line_match=None):
         self.reads += 1
         for t in range(self.tables):
             n = self.rows
@@ -43,7 +44,7 @@ class ManyLinesStore:
             self.yielded += 1
             if self.on_table is not None:
                 self.on_table(t)
-            yield pa.table({c: data[c] for c in columns})
+            yield kept(pa.table({c: data[c] for c in columns}), data["line"].to_pylist(), line_match)
 
 
 def _instant(engine, query, deadline=None):

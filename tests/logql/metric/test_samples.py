@@ -7,6 +7,7 @@ import pytest
 
 from logyard.labels import LabelSet
 from logyard.logql.engine import Engine
+from tests.support.line_match import kept
 
 SEC = 10**9
 
@@ -23,13 +24,13 @@ class OneStreamStore:
     def streams(self, tenant, matchers, start, end):
         return {7: LabelSet({"app": "x"}.items())}
 
-    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None):
+    def read(self, tenant, ids, start, end, *, direction, columns, line_contains=(), first=None, line_match=None):
         self.columns.append(tuple(columns))
         self.first.append(first)
         data = {"stream": pa.array([7, 7]), "ts": pa.array([10 * SEC, 20 * SEC]),
                 "line": pa.array(["an error", "fine"], pa.large_string()),
                 "meta": pa.array(['{"level":"warn"}', ""]).dictionary_encode(), "len": pa.array([8, 4], pa.int32())}
-        yield pa.table({c: data[c] for c in columns})
+        yield kept(pa.table({c: data[c] for c in columns}), data["line"].to_pylist(), line_match)
 
 
 def _run(query):
