@@ -127,7 +127,8 @@ class Maintenance:
                     self.apply_deletes()
                 if compaction_due(now, last_compact, self.last_flush(), self.compaction_interval_s):
                     last_compact = now
-                    self.compact()
+                    # bounded, so that flushes and retention keep their turn when compaction is behind
+                    self.compact(budget_s=min(COMPACT_MAX_DEFER_S, self.compaction_interval_s))
                 self.files.empty_trash()
             except Exception:  # keep the thread alive; the failure is logged and counted
                 self.errors += 1
@@ -228,15 +229,21 @@ class Maintenance:
         return True
 
     # ---- compaction ---------------------------------------------------------------------------
-    def compact(self) -> int:
-        """Merge the blocks of each tenant+window into one; returns how many blocks were replaced."""
+    def compact(self, budget_s: float | None = None) -> int:
+        """Merge the blocks of each tenant+window into one, oldest windows first; returns how many
+        blocks were replaced. With `budget_s`, no merge starts once the pass has run that long: the
+        rest waits for the next pass, and meanwhile the thread flushes and applies retention (which
+        would otherwise wait behind a backlog of compaction, and the disk fill up)."""
         replaced = 0
+        started = time.monotonic()
         with self._lock:
             now_ns = int(self.clock() * 1e9)
             groups: dict[tuple[str, int], list[BlockInfo]] = defaultdict(list)
             for b in self.index.all_blocks():
                 groups[(b.tenant, b.window_start)].append(b)
-            for (tenant, window_start), blocks in sorted(groups.items()):
+            for (tenant, window_start), blocks in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
+                if budget_s is not None and replaced and time.monotonic() - started >= budget_s:
+                    break
                 settled = window_start + self.window_ns + self.settle_ns <= now_ns
                 if len(blocks) == 1 and (blocks[0].level > 0 or not settled):
                     continue

@@ -76,6 +76,21 @@ def test_compaction_waits_for_quiet_ingest_at_most_the_compaction_interval(since
     assert compaction_due(now, now - since_pass, now - since_flush, interval) is due
 
 
+def test_a_compaction_pass_over_its_budget_leaves_the_later_windows_to_the_next_pass(make_store):
+    s = make_store()
+    for p in random_pushes(7):
+        s.append("t", p)
+        s.flush()
+    windows = lambda: sorted({(b.window_start, b.level) for b in s._index.all_blocks()})  # noqa: E731
+    starts = sorted({w for w, _ in windows()})
+    assert len(starts) == 3
+    first = s.maintenance.compact(budget_s=0)  # one window's merge, then the budget is spent
+    assert first > 0 and windows() == [(starts[0], 1), (starts[1], 0), (starts[2], 0)]
+    assert s.maintenance.compact(budget_s=0) > 0
+    assert windows() == [(starts[0], 1), (starts[1], 1), (starts[2], 0)]
+    assert s.maintenance.compact() > 0 and {lvl for _, lvl in windows()} == {1}
+
+
 def test_compaction_of_an_unsettled_window_merges_but_does_not_recompress(make_store):
     s = make_store(clock=lambda: T0 / 1e9 + 60)  # "now" is inside the first window
     s.append("t", [push({"app": "a"}, [T0 + 1], ["x"])])
