@@ -8,8 +8,13 @@ tenant, lines from ../shared/conformance/gen_corpus.py's makers), 2 queries/s (a
 Prints a row a minute: lines/s acknowledged, how far the pushes run behind their schedule, the time
 from push to queryable (a marker line pushed every 10 s and polled for), query latency percentiles by
 kind, tail lines, the server's RSS/PSS and data dir (blocks, WAL), the server's and the generator's CPU.
-Then a summary with the 10 s samples and a verdict: does RSS level off (its slope over the second
-half against the first), and does the data dir grow no faster than the ingest byte rate.
+Then a summary with the 10 s samples and a verdict: the growth per minute of RSS, PSS and the data dir
+(blocks + WAL) over the first and the last third of the run, and whether each levels off.
+
+The server it starts keeps minutes, not days (--retention 3m, --block-window 1m, --settle 30s,
+--compaction-interval 30s, --delete-delay 10s), so that within the run retention removes as much as
+ingest adds and settled windows are compacted: the table shows the lines retention removes a second
+(ret/s) and the on-disk bytes a line byte of the compacted windows (cmp).
 
 The generator shares the machine's cores with the server, so it is cheap by construction: each body
 is a pre-rendered JSON template of one second of one tenant, split at its timestamps' seconds digits
@@ -54,7 +59,22 @@ NS = 1_000_000_000
 SEC_MARK = "@@SEC@@"  # where a template's timestamps take the slot's second (10 digits in this era)
 SAMPLE_S = 10.0
 VARIANTS = 8  # distinct one-second bodies; tenant j sends variant (slot + j) % VARIANTS
-SERVER_CONFIG = "auth_enabled: true\n"
+# The server the soak starts keeps minutes, not days: retention, block windows, compaction's settle
+# time and the retention pass scaled down so that retention removes as much as ingest adds, and
+# windows are compacted, well within the 10 minutes (flags --retention, --block-window, --settle,
+# --compaction-interval, --delete-delay). logyard takes a retention period under Loki's 24h minimum
+# (Loki's index tables are a day long; logyard's block windows are the storage.block_window).
+SERVER_CONFIG = """\
+auth_enabled: true
+storage:
+  block_window: {block_window}
+  head_max_age: {settle}
+limits:
+  retention_period: {retention}
+compactor:
+  compaction_interval: {compaction_interval}
+  retention_delete_delay: {delete_delay}
+"""
 # (label, value) of each tail's selector, cycled; one tenant each.
 TAIL_SELECTORS = [("compose_service", "nginx"), ("compose_service", "ollama"), ("job", "varlogs")]
 LOG_QUERIES = [("nginx", "GET"), ("ollama", "level=WARN"), ("postgres", "ERROR"), ("open-webui", "error"),
@@ -176,6 +196,9 @@ class Sample:
     line_bytes: int
     tail_lines: int
     tail_dropped: int
+    compacted_bytes: float | None = None  # the server's block files written by compaction
+    compacted_line_bytes: float | None = None  # and the line text in them
+    retained_out: float | None = None  # lines retention removed so far
 
 
 class Soak:
@@ -206,6 +229,7 @@ class Soak:
         self.tails = [Tail((i * args.tenants) // max(args.tails, 1), TAIL_SELECTORS[i % len(TAIL_SELECTORS)])
                       for i in range(args.tails)]
         self.t0 = self.sec0 = 0.0
+        self.metrics_conn = self.connection()  # the sampler's own, for /metrics
         self.t_end = 0.0
 
     # -- plumbing
@@ -379,14 +403,35 @@ class Soak:
             data, wal = disk_usage(self.data_dir)
         s = Sample(time.monotonic() - self.t0, rss, pss, data, wal, server_cpu, sum(self.sender_cpu.values()),
                    time.process_time(), self.acked_lines, self.acked_bytes, sum(t.lines for t in self.tails),
-                   sum(t.dropped for t in self.tails))
+                   sum(t.dropped for t in self.tails), *self.storage_metrics())
         self.samples.append(s)
         return s
+
+    def storage_metrics(self) -> tuple[float | None, float | None, float | None]:
+        """The server's compacted block bytes, their line bytes and the lines retention removed, from
+        /metrics (logyard_storage_compacted_*, logyard_retention_deleted_lines_total); None if unread."""
+        want = {"logyard_storage_compacted_block_bytes": 0, "logyard_storage_compacted_line_bytes": 1,
+                "logyard_retention_deleted_lines_total": 2}
+        out: list[float | None] = [None, None, None]
+        try:
+            status, text = self.metrics_conn.request("GET", "/metrics", headers={})
+        except (OSError, http.client.HTTPException):
+            return None, None, None
+        if status != 200:
+            return None, None, None
+        for line in text.decode().splitlines():
+            name, _, value = line.partition(" ")
+            i = want.get(name.split("{", 1)[0])
+            if i is not None:
+                out[i] = (out[i] or 0.0) + float(value.split()[0])
+        if out[2] is None and out[0] is not None:
+            out[2] = 0.0  # no tenant has lost a line to retention yet
+        return out[0], out[1], out[2]
 
     HEADER = (f"{'min':>4} {'lines/s':>8} {'MB/s':>5} {'429':>4} {'behind':>7} {'push ms':>10} {'mark ms':>7} "
               f"{'log ms p50/90/99':>17} {'metric ms p50/90/99':>20} {'labels ms p50/90/99':>19} {'q/s':>4} "
               f"{'tail/s':>6} {'drop':>4} {'RSS':>6} {'PSS':>6} {'data MB':>8} {'WAL MB':>7} {'srv cpu':>7} "
-              f"{'gen cpu':>7}")
+              f"{'gen cpu':>7} {'ret/s':>7} {'cmp':>5}")
 
     def row(self, label: str, a: Sample, b: Sample) -> str:
         t_lo, t_hi = self.t0 + a.t, self.t0 + b.t
@@ -405,13 +450,16 @@ class Soak:
         srv = "-" if b.server_cpu is None else f"{(b.server_cpu - a.server_cpu) / wall:.0%}"
         mib = lambda x: "-" if x is None else f"{x:.0f}"  # noqa: E731
         mb = lambda x: "-" if x is None else f"{x / 1e6:.1f}"  # noqa: E731
+        retained = "-" if b.retained_out is None or a.retained_out is None else (
+            f"{(b.retained_out - a.retained_out) / wall:,.0f}")
+        ratio = "-" if not b.compacted_line_bytes else f"{b.compacted_bytes / b.compacted_line_bytes:.3f}"
         return (f"{label:>4} {(b.lines - a.lines) / wall:>8,.0f} {(b.line_bytes - a.line_bytes) / wall / 1e6:>5.1f} "
                 f"{sum(p[3] == 429 for p in pushes):>4} {behind:>6.2f}s "
                 f"{'-' if push_ms is None else '/'.join(f'{x:.0f}' for x in push_ms):>10} {mark:>7} "
                 f"{lat('log'):>17} {lat('metric'):>20} {lat('labels'):>19} {len(queries) / wall:>4.1f} "
                 f"{(b.tail_lines - a.tail_lines) / wall:>6.0f} {b.tail_dropped - a.tail_dropped:>4} "
                 f"{mib(b.rss):>6} {mib(b.pss):>6} {mb(b.data):>8} {mb(b.wal):>7} {srv:>7} "
-                f"{(b.sender_cpu - a.sender_cpu) / wall:>7.0%}")
+                f"{(b.sender_cpu - a.sender_cpu) / wall:>7.0%} {retained:>7} {ratio:>5}")
 
     def run(self) -> None:
         a = self.args
@@ -421,6 +469,10 @@ class Soak:
               f"({len(self.streams) * a.tenants:,}), "
               f"bodies of ~{body_kb:.0f} kB JSON, {a.senders} senders, {a.queries_per_s} queries/s, "
               f"{a.tails} tails", flush=True)
+        if self.data_dir is not None and not a.url:
+            print(f"server: retention_period {a.retention}, block_window {a.block_window}, head_max_age (compaction "
+                  f"settle) {a.settle}, compaction_interval {a.compaction_interval}, retention_delete_delay "
+                  f"{a.delete_delay}", flush=True)
         ready = [threading.Event() for _ in self.tails]
         tails = [threading.Thread(target=self.tail, args=(t, r), daemon=True) for t, r in zip(self.tails, ready)]
         for t in tails:
@@ -470,6 +522,7 @@ class Soak:
         self.tails_stop.set()
         for t in tails:
             t.join(5)
+        self.metrics_conn.close()
         self.summary(interrupted)
 
     # -- the verdict
@@ -536,10 +589,11 @@ class Soak:
               f"{gen / max(s1.lines, 1) * 1e6:.2f} us a line), whole bench process {bench:.1f} s "
               f"({bench / wall:.2f} cores)")
         if s1.rss is not None or s1.data is not None:
-            print("  samples:   t s  RSS MiB  PSS MiB  data MB   WAL MB  lines acked")
+            print("  samples:   t s  RSS MiB  PSS MiB  data MB   WAL MB  lines acked  retention lines  cmp MB")
             for s in self.samples:
                 print(f"           {s.t:>5.0f} {s.rss or 0:>8.0f} {s.pss or 0:>8.0f} {(s.data or 0) / 1e6:>8.1f} "
-                      f"{(s.wal or 0) / 1e6:>8.1f} {s.lines:>12,}")
+                      f"{(s.wal or 0) / 1e6:>8.1f} {s.lines:>12,} {s.retained_out or 0:>16,.0f} "
+                      f"{(s.compacted_bytes or 0) / 1e6:>7.1f}")
         self.verdict()
         problems = self.failures + self.tail_gaps()
         if problems:
@@ -548,42 +602,50 @@ class Soak:
         if interrupted:
             raise SystemExit(130)
 
+    LEVEL_RATIO, LEVEL_SHARE = 0.2, 0.01
+
     def verdict(self) -> None:
+        """RSS, PSS and disk (blocks + WAL): growth per minute over the first and the last third of the
+        run, each the least-squares slope of its samples, and whether they level off (criterion)."""
         samples = [s for s in self.samples if s.t > 0]
-        if len(samples) < 4:
-            print("  verdict: too few samples (under 40 s)")
+        if len(samples) < 6:
+            print("  verdict: too few samples (under a minute)")
             return
-        half = len(samples) // 2
-        first, second = samples[:half + 1], samples[half:]  # the middle sample ends one half and starts the other
+        span = samples[-1].t
+        first = [s for s in samples if s.t <= span / 3]
+        last = [s for s in samples if s.t >= 2 * span / 3]
+        print(f"  verdict (first third: {first[0].t:.0f}-{first[-1].t:.0f} s, last third: {last[0].t:.0f}-"
+              f"{last[-1].t:.0f} s; levels off = the last third grows less than {self.LEVEL_RATIO:.0%} of the "
+              f"first third's rate a minute, or less than {self.LEVEL_SHARE:.0%} of the final level a minute):")
 
         def slope(part, value) -> float:  # per minute
             t = np.array([s.t for s in part]) / 60
             return float(np.polyfit(t, np.array([value(s) for s in part], dtype=float), 1)[0])
 
-        if samples[0].rss is not None:
-            mem = (lambda s: s.pss) if samples[0].pss is not None else (lambda s: s.rss)
-            which = "PSS" if samples[0].pss is not None else "RSS"
-            a, b = slope(first, mem), slope(second, mem)
-            level = mem(samples[-1])
-            flat = b <= max(0.25 * a, 0.01 * level) if a > 0 else b <= 0.01 * level
-            print(f"  verdict {which}: {a:+.1f} MiB/min over the first half, {b:+.1f} MiB/min over the second "
-                  f"(now {level:.0f} MiB, RSS {samples[-1].rss:.0f} MiB): "
-                  + ("levels off" if flat else "STILL GROWING"))
-        if samples[0].data is not None:
-            def rates(part):
-                wall = part[-1].t - part[0].t
-                disk = ((part[-1].data + part[-1].wal) - (part[0].data + part[0].wal)) / wall
-                ingest = (part[-1].line_bytes - part[0].line_bytes) / wall
-                return disk, ingest, (part[-1].wal - part[0].wal) / wall
+        def line(name: str, value, unit: str, scale: float, extra: str = "") -> None:
+            a, b = slope(first, value) / scale, slope(last, value) / scale
+            level = value(samples[-1]) / scale
+            flat = b <= max(self.LEVEL_RATIO * a, self.LEVEL_SHARE * level)
+            print(f"    {name}: {a:+,.1f} {unit}/min over the first third, {b:+,.1f} {unit}/min over the last "
+                  f"(now {level:,.0f} {unit}{extra}): levels off: {'yes' if flat else 'NO'}")
 
-            (d1, i1, w1), (d2, i2, w2) = rates(first), rates(second)
-            r1, r2 = d1 / max(i1, 1), d2 / max(i2, 1)
-            steady = r2 <= max(1.2 * r1, r1 + 0.05)
-            print(f"  verdict disk: data dir (blocks + WAL) grew {d1 / 1e6:.2f} MB/s over the first half, "
-                  f"{d2 / 1e6:.2f} MB/s over the second, against {i1 / 1e6:.2f} and {i2 / 1e6:.2f} MB/s of line "
-                  f"text ingested: {r1:.3f} and {r2:.3f} bytes on disk a line byte (WAL {w1 / 1e6:+.2f}, "
-                  f"{w2 / 1e6:+.2f} MB/s): "
-                  + ("grows with ingest, not faster" if steady else "GROWING FASTER THAN INGEST"))
+        if samples[0].rss is not None:
+            line("RSS", lambda s: s.rss, "MiB", 1.0)
+        if samples[0].pss is not None:
+            line("PSS", lambda s: s.pss, "MiB", 1.0)
+        if samples[0].data is not None:
+            wall = last[-1].t - last[0].t
+            ingest = (last[-1].line_bytes - last[0].line_bytes) / wall
+            removed = "" if last[-1].retained_out is None else (
+                f"; retention removed {(last[-1].retained_out - last[0].retained_out) / wall:,.0f} lines/s of the "
+                f"{(last[-1].lines - last[0].lines) / wall:,.0f} ingested")
+            held = (last[-1].data + last[-1].wal) / max(ingest, 1)
+            line("disk (blocks + WAL)", lambda s: s.data + s.wal, "MB", 1e6,
+                 f", {held / 60:.1f} minutes of the last third's ingest{removed}")
+        if samples[-1].compacted_line_bytes:
+            print(f"    compacted windows: {samples[-1].compacted_bytes / 1e6:,.0f} MB on disk for "
+                  f"{samples[-1].compacted_line_bytes / 1e6:,.0f} MB of line text "
+                  f"({samples[-1].compacted_bytes / samples[-1].compacted_line_bytes:.3f} bytes a line byte)")
 
 
 def main() -> None:
@@ -597,6 +659,15 @@ def main() -> None:
     ap.add_argument("--tails", type=int, default=3)
     ap.add_argument("--senders", type=int, default=8, help="keep-alive push connections")
     ap.add_argument("--report-every", type=float, default=60, help="seconds between table rows (default 60)")
+    ap.add_argument("--retention", default="3m",
+                    help="the started server's limits.retention_period (default 3m: level by ~5 minutes)")
+    ap.add_argument("--block-window", default="1m", help="its storage.block_window (default 1m)")
+    ap.add_argument("--settle", default="30s",
+                    help="its storage.head_max_age: head age cut and compaction settle time (default 30s)")
+    ap.add_argument("--compaction-interval", default="30s",
+                    help="its compactor.compaction_interval: retention passes, compaction under load (default 30s)")
+    ap.add_argument("--delete-delay", default="10s",
+                    help="its compactor.retention_delete_delay: files retention removed stay this long (default 10s)")
     ap.add_argument("--url", help="an existing server (with auth_enabled) instead of a fresh `logyard serve`")
     ap.add_argument("--pid", type=int, help="with --url: the server's pid, for RSS and CPU")
     ap.add_argument("--data-dir", type=Path, help="with --url: the server's data dir, for its size")
@@ -609,7 +680,9 @@ def main() -> None:
         Soak(args, args.url, args.pid, args.data_dir).run()
         return
     tmp = Path(tempfile.mkdtemp(prefix="logyard-soak-"))
-    srv = ServerProcess(tmp / "data", config_text=SERVER_CONFIG, new_session=True).start()
+    config = SERVER_CONFIG.format(retention=args.retention, block_window=args.block_window, settle=args.settle,
+                                  compaction_interval=args.compaction_interval, delete_delay=args.delete_delay)
+    srv = ServerProcess(tmp / "data", config_text=config, new_session=True).start()
     try:
         Soak(args, srv.url, srv.proc.pid, tmp / "data").run()
     finally:

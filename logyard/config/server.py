@@ -53,7 +53,9 @@ class StorageSection(_Strict):
     data_dir: Path = Field(Path("./data"), description="Directory for the WAL, blocks and the index.")
     wal_fsync: bool = Field(False, description="fsync the WAL before acknowledging a push (power-loss safety).")
     head_max_bytes: Size = Field("32MiB", description="Cut blocks when the head holds this much line text.")
-    head_max_age: Duration = Field("5m", description="Cut blocks when the oldest head data is this old.")
+    head_max_age: Duration = Field(
+        "5m", description="Cut blocks when the oldest head data is this old. Also the settle time of compaction: a "
+        "block window that ended this long ago is rewritten once, compressed high (zstd).")
     block_window: Duration = Field("1h", description="Time span of one block.")
 
 
@@ -172,7 +174,9 @@ class CompactorSection(_Strict):
         "requests; off, the delete API answers Loki's 400 \"Retention is not enabled\". Loki's default is false; "
         "logyard keeps its 7-day retention on by default.")
     compaction_interval: Duration = Field(
-        "10m", description="How often retention runs, and the pass that removes from disk the lines of delete requests past their cancel period (Loki: 10m).")
+        "10m", description="How often retention runs, and the pass that removes from disk the lines of delete requests "
+        "past their cancel period (Loki: 10m). Compaction (merging a window's blocks) runs when ingest pauses, and "
+        "under steady ingest at least this often, or every 5m if that is sooner.")
     retention_delete_delay: Duration = Field(
         "2h", description="Block files removed by retention stay on disk this long before they are deleted "
         "(Loki: 2h); they are no longer read meanwhile.")

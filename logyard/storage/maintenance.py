@@ -44,7 +44,17 @@ TICK_S = 1.0
 COMPACT_EVERY_S = 5.0  # a pass with nothing to merge costs a scan of the block list
 COMPACT_QUIET_S = 10.0  # background compaction waits for this long without a flush: during an
 # ingest burst both cores go to ingest, and the windows are merged once, after it
-COMPACT_MAX_DEFER_S = 300.0
+COMPACT_MAX_DEFER_S = 300.0  # or compaction_interval when shorter (Loki's "how often compaction runs")
+
+
+def compaction_due(now: float, last_compact: float, last_flush: float, interval_s: float) -> bool:
+    """Whether a background compaction pass runs now (monotonic seconds): at most every
+    COMPACT_EVERY_S, once ingest has been quiet for COMPACT_QUIET_S, and under steady ingest
+    anyway once min(COMPACT_MAX_DEFER_S, `interval_s`) has passed since the last pass."""
+    since = now - last_compact
+    if since < COMPACT_EVERY_S:
+        return False
+    return now - last_flush >= COMPACT_QUIET_S or since >= min(COMPACT_MAX_DEFER_S, interval_s)
 
 
 class Maintenance:
@@ -57,7 +67,9 @@ class Maintenance:
         a window is settled `settle_ns` after its end; `maybe_flush` flushes the head if it is
         due, `flush` flushes it now (before a deletion pass); `last_flush` is the monotonic time
         the last flush ended. Retention and the deletion pass run every `compaction_interval_s`
-        when `retention_enabled`; files retention removes stay `retention_delete_delay_s`."""
+        when `retention_enabled`; files retention removes stay `retention_delete_delay_s`.
+        Compaction runs when ingest is quiet, and under steady ingest at least every
+        `compaction_interval_s` (5 minutes at most: compaction_due)."""
         self.index = index
         self.files = files
         self.clock = clock
@@ -113,11 +125,10 @@ class Maintenance:
                     last_retention = now
                     self.apply_retention()
                     self.apply_deletes()
-                quiet = now - self.last_flush() >= COMPACT_QUIET_S
-                overdue = now - last_compact >= COMPACT_MAX_DEFER_S  # never quiet: compact anyway
-                if now - last_compact >= COMPACT_EVERY_S and (quiet or overdue):
+                if compaction_due(now, last_compact, self.last_flush(), self.compaction_interval_s):
                     last_compact = now
-                    self.compact()
+                    # bounded, so that flushes and retention keep their turn when compaction is behind
+                    self.compact(budget_s=min(COMPACT_MAX_DEFER_S, self.compaction_interval_s))
                 self.files.empty_trash()
             except Exception:  # keep the thread alive; the failure is logged and counted
                 self.errors += 1
@@ -218,15 +229,21 @@ class Maintenance:
         return True
 
     # ---- compaction ---------------------------------------------------------------------------
-    def compact(self) -> int:
-        """Merge the blocks of each tenant+window into one; returns how many blocks were replaced."""
+    def compact(self, budget_s: float | None = None) -> int:
+        """Merge the blocks of each tenant+window into one, oldest windows first; returns how many
+        blocks were replaced. With `budget_s`, no merge starts once the pass has run that long: the
+        rest waits for the next pass, and meanwhile the thread flushes and applies retention (which
+        would otherwise wait behind a backlog of compaction, and the disk fill up)."""
         replaced = 0
+        started = time.monotonic()
         with self._lock:
             now_ns = int(self.clock() * 1e9)
             groups: dict[tuple[str, int], list[BlockInfo]] = defaultdict(list)
             for b in self.index.all_blocks():
                 groups[(b.tenant, b.window_start)].append(b)
-            for (tenant, window_start), blocks in sorted(groups.items()):
+            for (tenant, window_start), blocks in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
+                if budget_s is not None and replaced and time.monotonic() - started >= budget_s:
+                    break
                 settled = window_start + self.window_ns + self.settle_ns <= now_ns
                 if len(blocks) == 1 and (blocks[0].level > 0 or not settled):
                     continue

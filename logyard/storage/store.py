@@ -352,6 +352,9 @@ class Store:
             "head_bytes": sum(h.bytes for h in heads),
             "head_lines": sum(h.rows for h in heads),
             "block_bytes": sum(b.bytes for b in blocks),
+            # blocks rewritten high by compaction, and the line text they hold: the on-disk ratio
+            "compacted_block_bytes": sum(b.bytes for b in blocks if b.level > 0),
+            "compacted_line_bytes": sum(b.line_bytes for b in blocks if b.level > 0),
             "blocks": len(blocks),
             "streams": self._index.stream_count(),
         }

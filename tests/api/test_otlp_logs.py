@@ -1,5 +1,6 @@
-"""`POST /otlp/v1/logs` against a real `logyard serve`: a real OpenTelemetry SDK app (protobuf), hand-built
-OTLP/JSON, gzip, Loki's answers to bad bodies, `limits.otlp_config`, and tenants."""
+"""`POST /otlp/v1/logs` against a real `logyard serve`: a real OpenTelemetry SDK app (its protobuf and its
+JSON exporter), hand-built OTLP/JSON for the spec cases the exporter does not send, gzip, Loki's answers
+to bad bodies, `limits.otlp_config`, and tenants."""
 
 from __future__ import annotations
 
@@ -85,11 +86,13 @@ def status_message(r: httpx.Response) -> str:
 # --- a real SDK app ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("encoding", ["proto", "json"])
 @pytest.mark.parametrize("compression", ["none", "gzip"])
-def test_sdk_app_logs_are_queryable_with_labels_and_metadata(server, compression):
-    tenant = f"sdk-{compression}"
+def test_sdk_app_logs_are_queryable_with_labels_and_metadata(server, encoding, compression):
+    """The same app through the SDK's protobuf and its JSON OTLP/HTTP exporter (tests/api/otlp_app.py)."""
+    tenant = f"sdk-{encoding}-{compression}"
     before = time.time_ns()
-    run = subprocess.run([sys.executable, "-m", "tests.api.otlp_app", server.url, tenant, compression],
+    run = subprocess.run([sys.executable, "-m", "tests.api.otlp_app", server.url, tenant, encoding, compression],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     trace_id, span_id, flags = run.stdout.split()
@@ -97,17 +100,22 @@ def test_sdk_app_logs_are_queryable_with_labels_and_metadata(server, compression
     assert [(e[1], e[2]["detected_level"], e[2]["severity_text"]) for e in got] == [
         ("cart loaded", "info", "INFO"), ("slow payment provider", "warn", "WARN"),
         ("payment declined", "error", "ERROR")]
+    assert all(before <= e[3] <= time.time_ns() for e in got)  # the records' own timestamps
     stream, _, meta, _ = got[-1]
     assert stream == {"service_name": "checkout", "service_namespace": "shop", "service_instance_id": "checkout-1",
-                      "k8s_pod_name": "checkout-7d9f"}
+                      "k8s_pod_name": "checkout-7d9f", "k8s_namespace_name": "prod",
+                      "deployment_environment": "staging"}
     assert meta["trace_id"] == trace_id and meta["span_id"] == span_id
     assert meta["host_name"] == "node-1"  # not in the index-label list: structured metadata
+    assert meta["shop_build"] == "1234"  # an int resource attribute (a string in OTLP/JSON) as its digits
     assert meta["telemetry_sdk_language"] == "python"  # the SDK's own resource attributes too
-    assert meta["user_id"] == "42" and meta["scope_name"] == "shop.checkout"
+    assert meta["user_id"] == "42" and meta["retries"] == "3" and meta["scope_name"] == "shop.checkout"
     assert meta["severity_number"] == "17" and meta["flags"] == flags
+    assert "observed_timestamp" in meta and int(meta["observed_timestamp"]) >= got[-1][3]
 
 
-# --- OTLP/JSON ---------------------------------------------------------------------------------------
+# --- OTLP/JSON the SDK's exporter does not send: enum names, proto field names, no timeUnixNano, no
+# service.name; and the whole metadata set of a record, exactly ------------------------------------------
 
 
 JSON_RECORD = {

@@ -111,3 +111,45 @@ def test_unknown_protobuf_fields_are_skipped():
     body = b"\x0a\x07\x12\x02\x12\x00\xa0\x1f\x01"  # an unknown varint field 500 inside ResourceLogs
     assert go_proto_error(body) is None
     assert len(parse_otlp(body, PROTO, None).resource_logs) == 1
+
+
+# --- what the SDK's own exporters send ------------------------------------------------------------------
+
+def sdk_batches() -> list:
+    """Batches of real SDK log records holding every kind of value: ids from a span, int64 extremes,
+    NaN and infinities, bytes, arrays, maps, empty and absent bodies, an event name, a far timestamp."""
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource.create({"service.name": "x", "k8s.pod.name": "p", "n": -5,
+                                                        "f": 1.5, "b": True, "l": ["a", "b"]}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    log = provider.get_logger("scope.a", "1.0", schema_url="https://example.com/s", attributes={"sa": 1})
+    with TracerProvider().get_tracer("t").start_as_current_span("s"):
+        log.emit(body="hello", severity_number=SeverityNumber.WARN, severity_text="WARN", timestamp=2**63 - 5,
+                 attributes={"i": 7, "big": 2**63 - 1, "small": -2**63, "d": 0.25, "bo": False, "by": b"\x01\xff",
+                             "li": [1, 2], "fl": [1.5, float("nan")], "nan": float("nan"), "inf": float("inf"),
+                             "ninf": float("-inf"), "text": "é\u2028😀"})
+    bodies = [{"k": [1, {"z": b"\x00"}], "e": None}, None, b"\x00\x01", 3.5, True, [1, "a", None], "", -42]
+    for body in bodies:
+        log.emit(body=body, event_name="ev", severity_number=SeverityNumber.FATAL4)
+    return [[r] for r in exporter.get_finished_logs()]
+
+
+def test_the_sdks_json_exporter_decodes_to_what_its_protobuf_exporter_sends():
+    """opentelemetry-exporter-otlp-json-http's encoder (hex ids, int64 as strings, NaN as "NaN", enums as
+    numbers) read by the JSON decoder gives the very request the protobuf exporter's bytes give."""
+    from opentelemetry.exporter.otlp.json.common._internal._log_encoder import encode_logs as encode_json
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as encode_proto
+
+    batches = sdk_batches()
+    assert len(batches) == 9
+    for batch in batches:
+        from_json = parse_otlp(encode_json(batch).to_json().encode(), JSON, None)
+        from_proto = parse_otlp(encode_proto(batch).SerializeToString(), PROTO, None)
+        assert from_json.SerializeToString(deterministic=True) == from_proto.SerializeToString(deterministic=True)
+        assert from_json.ByteSize() > 0

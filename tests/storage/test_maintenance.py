@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from logyard.storage import format as F
+from logyard.storage.maintenance import compaction_due
 from tests.storage.conftest import HOUR, T0, push, random_pushes, rows
 
 DAY = 24 * HOUR
@@ -39,6 +42,53 @@ def test_compaction_keeps_answers_identical_and_leaves_one_block_per_window(make
     assert s.sizes()["blocks"] == 3
     assert (snapshot(s), snapshot(s, ("stream", "ts", "len"))) == before
     assert s.compact() == 0  # settled windows are compacted once
+
+
+def test_sizes_count_the_compacted_blocks_and_their_line_bytes(make_store):
+    s = make_store()
+    for p in random_pushes(3):
+        s.append("t", p)
+        s.flush()
+    z = s.sizes()
+    assert (z["compacted_block_bytes"], z["compacted_line_bytes"]) == (0, 0)
+    line_bytes = sum(b.line_bytes for b in s._index.all_blocks())
+    s.compact()
+    z = s.sizes()
+    assert z["compacted_block_bytes"] == z["block_bytes"] > 0
+    assert z["compacted_line_bytes"] == line_bytes
+
+
+# (seconds since the last pass, seconds since the last flush, compaction_interval, due)
+COMPACTION_DUE = [
+    (4, 3600, 600, False),   # passes are COMPACT_EVERY_S apart at least
+    (6, 11, 600, True),      # ingest quiet for COMPACT_QUIET_S
+    (6, 1, 600, False),      # ingest running: deferred
+    (299, 1, 600, False),
+    (300, 1, 600, True),     # deferred at most COMPACT_MAX_DEFER_S
+    (29, 1, 30, False),
+    (30, 1, 30, True),       # or compaction_interval when shorter
+]
+
+
+@pytest.mark.parametrize("since_pass,since_flush,interval,due", COMPACTION_DUE)
+def test_compaction_waits_for_quiet_ingest_at_most_the_compaction_interval(since_pass, since_flush, interval, due):
+    now = 10_000.0
+    assert compaction_due(now, now - since_pass, now - since_flush, interval) is due
+
+
+def test_a_compaction_pass_over_its_budget_leaves_the_later_windows_to_the_next_pass(make_store):
+    s = make_store()
+    for p in random_pushes(7):
+        s.append("t", p)
+        s.flush()
+    windows = lambda: sorted({(b.window_start, b.level) for b in s._index.all_blocks()})  # noqa: E731
+    starts = sorted({w for w, _ in windows()})
+    assert len(starts) == 3
+    first = s.maintenance.compact(budget_s=0)  # one window's merge, then the budget is spent
+    assert first > 0 and windows() == [(starts[0], 1), (starts[1], 0), (starts[2], 0)]
+    assert s.maintenance.compact(budget_s=0) > 0
+    assert windows() == [(starts[0], 1), (starts[1], 1), (starts[2], 0)]
+    assert s.maintenance.compact() > 0 and {lvl for _, lvl in windows()} == {1}
 
 
 def test_compaction_of_an_unsettled_window_merges_but_does_not_recompress(make_store):
