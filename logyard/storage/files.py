@@ -10,8 +10,11 @@ ask for a file to stay a while longer (Loki's `retention_delete_delay`).
 With an object store (objects.py), a block is written to the data directory, then uploaded, and
 counts as written only once the store acknowledged it; a discarded block's object is deleted with its
 file (a failed delete stays in the trash and is tried again). The files in the data directory are
-then a cache: the blocks this process wrote, kept up to `cache_max_bytes`, least recently read out
-first; a block without its file is read from the store, only the row groups and columns a read needs.
+then a cache of whole block files, up to `cache_max_bytes`, least recently read out first: the blocks
+this process wrote, and those it read from the store. A block without its file is read from the
+store, only the row groups and columns a read needs, and downloaded whole in the background for the
+reads after it (measured on loopback, 800k rows: counting from the object 320 ms, from the cached
+file 21 ms; a log query's first 100 lines 32 ms against 4 ms).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -50,6 +54,8 @@ class BlockFiles:
         self._cache: OrderedDict[str, int] = OrderedDict()  # with objects: cached file -> size, LRU first
         self._cache_bytes = 0
         self._cache_lock = threading.Lock()
+        self._filling: set[str] = set()  # blocks being downloaded into the cache
+        self._filler: ThreadPoolExecutor | None = None
         self._index = index
         self._recovery = recovery
         self._readers: dict[str, BlockReader] = {}  # path in the data dir -> its open reader
@@ -152,6 +158,9 @@ class BlockFiles:
                     return
                 rel, size = self._cache.popitem(last=False)
                 self._cache_bytes -= size
+            reader = self._readers.pop(rel, None)
+            if reader is not None:
+                reader.close()  # its kept-open mapping would hold the deleted file's space
             (self.data_dir / rel).unlink(missing_ok=True)
             _rmdir_if_empty((self.data_dir / rel).parent)
 
@@ -163,11 +172,37 @@ class BlockFiles:
         if r is None:
             remote = None if self.objects is None else partial(self.objects.open, b.path)
             r = self._readers[b.path] = BlockReader(self.data_dir / b.path, b.path, remote)
-        if self.objects is not None and b.path in self._cache:
+        if self.objects is not None:
             with self._cache_lock:
                 if b.path in self._cache:
                     self._cache.move_to_end(b.path)
+                elif 0 < b.bytes <= self.cache_max_bytes and b.path not in self._filling:
+                    self._filling.add(b.path)
+                    if self._filler is None:
+                        self._filler = ThreadPoolExecutor(1, thread_name_prefix="logyard-cache-fill")
+                    self._filler.submit(self._fill, b)
         return r
+
+    def _fill(self, b: BlockInfo) -> None:
+        """Download a block read from the store into the cache (the cache-fill thread)."""
+        assert self.objects is not None
+        local = self.data_dir / b.path
+        try:
+            if not local.exists():
+                self.objects.get(b.path, local)
+            if any(x.path == b.path for x in self._index.blocks(b.tenant)):
+                self._cached(b.path, local.stat().st_size)
+                reader = self._readers.pop(b.path, None)
+                if reader is not None:
+                    reader.close()  # its kept-open file is the object's: the next reader maps the copy
+                self.trim_cache()
+            else:  # discarded meanwhile
+                local.unlink(missing_ok=True)
+        except (StorageError, OSError) as e:
+            log.warning("caching block %s failed (it is read from the store): %s", b.path, e)
+        finally:
+            with self._cache_lock:
+                self._filling.discard(b.path)
 
     def pin(self) -> int:
         """Called by a read before it lists blocks: files discarded after this stay until `unpin`."""
@@ -184,25 +219,31 @@ class BlockFiles:
     # ---- damage -------------------------------------------------------------------------------
     def quarantine(self, b: BlockInfo, err: CorruptDataError) -> None:
         """A block that does not decode: drop it from the index, move its file to quarantine/,
-        log and count it. Reads go on without it (they skip it: reads.py)."""
+        log and count it. Reads go on without it (they skip it: reads.py). With an object store,
+        a damaged cached copy is only deleted (the block is read from its object next time); a
+        damaged object is moved to quarantine/ in the store."""
         with self._quarantine_lock:
+            if self.objects is not None and self._uncache(b.path):
+                reader = self._readers.pop(b.path, None)
+                if reader is not None:
+                    reader.close()
+                (self.data_dir / b.path).unlink(missing_ok=True)
+                log.error("cached copy of block %s deleted, the object is read instead: %s", b.path, err.message)
+                return
             if not self._index.drop_block(b):
                 return  # another read quarantined it, or a compaction replaced it
             reader = self._readers.pop(b.path, None)
             if reader is not None:
                 reader.close()
-            if self.objects is None or self._uncache(b.path):
+            if self.objects is None:
                 quarantine_block_file(self.data_dir, self.data_dir / b.path, b.path, err, self._recovery)
-            else:
-                self._recovery.blocks_quarantined += 1
-                log.error("block %s quarantined: %s", b.path, err.message)
-            if self.objects is not None:
-                try:
-                    dest = self.objects.quarantine(b.path)
-                    log.error("block %s moved to %s in the object store", b.path, dest)
-                except StorageError as e:
-                    log.error("block %s stays in the object store (a rebuild of the index reads it again): %s",
-                              b.path, e.message)
+                return
+            self._recovery.blocks_quarantined += 1
+            try:
+                where = f"moved to {self.objects.quarantine(b.path)} in the object store"
+            except StorageError as e:
+                where = f"left in the object store, a rebuild of the index reads it again ({e.message})"
+            log.error("block %s quarantined (%s): %s", b.path, where, err.message)
 
     # ---- deleting -----------------------------------------------------------------------------
     def discard(self, blocks: list[BlockInfo], *, delay_s: float = 0.0) -> None:
@@ -281,6 +322,9 @@ class BlockFiles:
 
     def close(self) -> None:
         """Close the open readers and delete the whole trash: no read runs any more."""
+        if self._filler is not None:
+            self._filler.shutdown(wait=True, cancel_futures=True)
+            self._filler = None
         for reader in list(self._readers.values()):
             reader.close()
         self.empty_trash(force=True)

@@ -210,3 +210,59 @@ def test_pushes_are_refused_once_max_unflushed_bytes_wait_for_an_unreachable_sto
         assert len(everything(s)) == 3
     finally:
         s.close()
+
+
+def test_a_damaged_cached_copy_is_dropped_and_the_object_read_instead(s3_server, tmp_path):
+    bucket = s3_server.bucket()
+    s = open_store(tmp_path / "a", s3_server, bucket)
+    try:
+        load(s)
+        want = everything(s)
+        s.compact()  # one block a window, and nothing of them read yet
+        s.files.empty_trash(force=True)
+        s.files.close()
+        b = s._index.all_blocks()[0]
+        local = tmp_path / "a" / b.path
+        local.write_bytes(b"PAR1" + b"\0" * (local.stat().st_size - 8) + b"PAR1")  # same size, no footer
+        everything(s)  # the read that finds the damage goes on without that block
+        assert not local.exists() and b in s._index.all_blocks() and b.path in block_keys(s3_server, bucket)
+        assert everything(s) == want
+        assert s.recovery.blocks_quarantined == 0
+    finally:
+        s.close()
+
+
+def test_a_block_read_from_the_store_is_downloaded_into_the_cache_for_the_reads_after(s3_server, tmp_path):
+    bucket = s3_server.bucket()
+    first = open_store(tmp_path / "a", s3_server, bucket)
+    load(first)
+    want = everything(first)
+    first.close()
+    second = open_store(tmp_path / "b", s3_server, bucket)
+    assert second.sizes()["cache_bytes"] == 0
+    assert everything(second) == want  # from the objects, each downloaded whole behind the read
+    second.close()  # waits for the downloads
+    cached = {p.relative_to(tmp_path / "b").as_posix() for p in (tmp_path / "b" / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX)}
+    assert cached == block_keys(s3_server, bucket)
+    again = open_store(tmp_path / "b", s3_server, bucket)
+    try:
+        assert again.sizes()["cache_bytes"] == sum(b.bytes for b in again._index.all_blocks())
+        assert everything(again) == want
+    finally:
+        again.close()
+
+
+def test_the_cache_keeps_no_more_than_its_size_least_recently_read_out_first(s3_server, tmp_path):
+    bucket = s3_server.bucket()
+    s = open_store(tmp_path / "a", s3_server, bucket, cache_max_bytes=1)
+    try:
+        load(s)
+        assert s.sizes()["cache_bytes"] <= 1
+        sizes = sorted(b.bytes for b in s._index.all_blocks())
+        s.files.cache_max_bytes = sizes[-1]
+        s.append("t", [push({"app": "new"}, [T0 + 9], ["one more block"])])
+        s.flush()
+        files = list((tmp_path / "a" / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX))
+        assert sum(p.stat().st_size for p in files) == s.sizes()["cache_bytes"] <= sizes[-1]
+    finally:
+        s.close()
