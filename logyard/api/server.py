@@ -21,7 +21,7 @@ from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
 from logyard.config.runtime import Overrides
 from logyard.config.server import LimitsSection, ServerConfig, parse_duration_ns, parse_size
-from logyard.errors import ConfigError, LogyardError
+from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
 from logyard.logql.syntax.parser import parse_matchers
@@ -141,10 +141,16 @@ class Server:
             self.store.open()
             self.store.start_background()
             warm.join()
-        except (ConfigError, OSError, sqlite3.OperationalError) as exc:
-            # a locked, unwritable or incompatible data dir: nothing to serve, say so in one line and stop
-            reason = exc.message if isinstance(exc, ConfigError) else str(exc)
-            log.error("cannot use the data directory %s: %s", self.cfg.storage.data_dir, reason)
+        except (ConfigError, StorageError, OSError, sqlite3.OperationalError) as exc:
+            if isinstance(exc, StorageError) and self.store.objects is None:
+                self.open_error = exc  # as any other failure below: reported by /ready
+                log.exception("opening the data directory failed")
+                return
+            # a locked, unwritable or incompatible data dir, or an object store that cannot be listed:
+            # nothing to serve, say so in one line and stop (a supervisor restarts it)
+            reason = exc.message if isinstance(exc, LogyardError) else str(exc)
+            what = "the object store" if isinstance(exc, StorageError) else f"the data directory {self.cfg.storage.data_dir}"
+            log.error("cannot use %s: %s", what, reason)
             # The workers hold our stderr, so whoever reads it to the end waits on them: end them now
             # rather than let them notice, within a second, that this process is gone.
             warm.join()

@@ -162,7 +162,13 @@ class Store:
         self._wal.start()
         self._open = True
         if self._head.bytes >= self.head_max_bytes:
-            self.flush()  # a long WAL (flushes failing before the restart): start within bounds
+            try:
+                self.flush()  # a long WAL (flushes failing before the restart): start within bounds
+            except StorageError:
+                if self.objects is None:
+                    raise
+                # The object store is down: logged and counted by flush(); the WAL holds the rows,
+                # the background thread retries, and pushes meanwhile are bounded by max_unflushed_bytes.
 
     def close(self) -> None:
         """Clean shutdown: stop the maintenance thread, flush the head, close files."""

