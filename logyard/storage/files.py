@@ -42,6 +42,7 @@ from logyard.storage.recovery import Recovery, quarantine_block_file
 log = logging.getLogger(__name__)
 
 TRASH_GRACE_S = 120.0  # discarded files outlive a read still unfinished this long after it started
+DELETE_RETRY_S = 30.0  # objects whose delete failed (the store down) are tried again after this
 
 
 class BlockFiles:
@@ -55,6 +56,7 @@ class BlockFiles:
         self._cache_bytes = 0
         self._cache_lock = threading.Lock()
         self._filling: set[str] = set()  # blocks being downloaded into the cache
+        self._delete_retry_at = 0.0  # monotonic: no object delete before (one failed)
         self._filler: ThreadPoolExecutor | None = None
         self._index = index
         self._recovery = recovery
@@ -261,27 +263,40 @@ class BlockFiles:
                 self._trash.append((self.data_dir / b.path, due, self._epoch, not_before))
 
     def empty_trash(self, force: bool = False) -> None:
-        """Delete the discarded files no running read may still use (all of them with `force`)."""
+        """Delete the discarded files no running read may still use (all of them with `force`).
+        Objects are deleted outside the trash's lock (reads take it to pin), and after a failed
+        delete not again before DELETE_RETRY_S."""
         now = time.monotonic()
         with self._trash_lock:
             oldest_read = min(self._pins, default=self._epoch + 1)
-            keep = []
-            for path, due, epoch, not_before in self._trash:
+            keep, due_now = [], []
+            for entry in self._trash:
+                path, due, epoch, not_before = entry
                 if force or (not_before <= now and (due <= now or oldest_read >= epoch)):
-                    rel = path.relative_to(self.data_dir).as_posix()
-                    if self.objects is not None and not self._delete_object(rel, force):
-                        keep.append((path, due, epoch, not_before))  # tried again at the next pass
-                        continue
-                    # A read that listed the block before it was discarded may have opened it again.
-                    reader = self._readers.pop(rel, None)
-                    if reader is not None:
-                        reader.close()
-                    path.unlink(missing_ok=True)
-                    self._uncache(rel)
-                    _rmdir_if_empty(path.parent)
+                    due_now.append(entry)
                 else:
-                    keep.append((path, due, epoch, not_before))
+                    keep.append(entry)
+            if self.objects is not None and not force and now < self._delete_retry_at:
+                keep, due_now = keep + due_now, []
             self._trash = keep
+        failed = []
+        for entry in due_now:
+            path = entry[0]
+            rel = path.relative_to(self.data_dir).as_posix()
+            if self.objects is not None and not self._delete_object(rel, force):
+                failed.append(entry)  # tried again at a later pass
+                continue
+            # A read that listed the block before it was discarded may have opened it again.
+            reader = self._readers.pop(rel, None)
+            if reader is not None:
+                reader.close()
+            path.unlink(missing_ok=True)
+            self._uncache(rel)
+            _rmdir_if_empty(path.parent)
+        if failed:
+            self._delete_retry_at = time.monotonic() + DELETE_RETRY_S
+            with self._trash_lock:
+                self._trash.extend(failed)
 
     def _delete_object(self, rel: str, closing: bool) -> bool:
         """Delete a discarded block's object; whether it is gone. Left behind at close (the store

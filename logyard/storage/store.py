@@ -285,7 +285,10 @@ class Store:
         now = time.monotonic()
         if self._flush_failing:
             if now >= self._retry_at:  # heads a failed flush left frozen, retried with back-off
-                self.flush()
+                try:
+                    self.flush()
+                except LogyardError:
+                    pass  # logged and counted by flush(); the next retry is scheduled
             return
         too_old = h.first_append is not None and now - h.first_append >= self.head_max_age_s
         if h.bytes >= self.head_max_bytes or too_old:

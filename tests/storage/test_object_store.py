@@ -266,3 +266,35 @@ def test_the_cache_keeps_no_more_than_its_size_least_recently_read_out_first(s3_
         assert sum(p.stat().st_size for p in files) == s.sizes()["cache_bytes"] <= sizes[-1]
     finally:
         s.close()
+
+
+def test_retention_deletes_the_objects_of_expired_blocks_and_replaces_those_partly_expired(s3_server, tmp_path):
+    from logyard.labels import Matcher
+    from logyard.storage.retention import StreamRetention
+
+    bucket = s3_server.bucket()
+    short = StreamRetention((Matcher("app", "=", "a"),), 1, HOUR)  # app=a: an hour; the others: a week
+    s = open_store(tmp_path / "a", s3_server, bucket, retention_ns=7 * 24 * HOUR, retention_streams=[short])
+    try:
+        load(s)
+        s.compact()
+        s.files.empty_trash(force=True)
+        before = block_keys(s3_server, bucket)
+        assert s.apply_retention() == len(before)  # every window holds app=a rows: each block rewritten
+        s.files.empty_trash(force=True)
+        after = block_keys(s3_server, bucket)
+        assert after and not after & before and after == {b.path for b in s._index.all_blocks()}
+        assert not [r for r in everything(s) if '"a"' in r[0]]
+        kept = everything(s)
+        s.clock = s.maintenance.clock = lambda: T0 / 1e9 + 30 * 86400  # a month on: all expired
+        assert s.apply_retention() == len(after)
+        s.files.empty_trash(force=True)
+        assert not block_keys(s3_server, bucket)
+    finally:
+        s.close()
+    assert kept
+    fresh = open_store(tmp_path / "b", s3_server, bucket)
+    try:
+        assert fresh.sizes()["blocks"] == 0
+    finally:
+        fresh.close()
