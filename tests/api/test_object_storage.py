@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -99,6 +100,12 @@ def test_kill_minus_nine_before_a_flush_loses_nothing_and_the_restart_flushes_it
         fresh.stop()
 
 
+def flush_failures(url: str) -> float:
+    m = re.search(r"^logyard_flush_failures_total (\S+)$", httpx.get(url + "/metrics").text, re.M)
+    assert m, "logyard_flush_failures_total is not exported"
+    return float(m.group(1))
+
+
 def test_a_store_down_during_a_flush_keeps_acknowledging_pushes_and_loses_none(tmp_path):
     weed = WeedS3(tmp_path / "weed").start()
     try:
@@ -110,17 +117,23 @@ def test_a_store_down_during_a_flush_keeps_acknowledging_pushes_and_loses_none(t
             push_range(srv.url, range(30, 50))  # acknowledged: the WAL holds them
             r = flush(srv.url)
             assert r.status_code == 503 and "object store" in r.text, r.text
-            metrics = httpx.get(srv.url + "/metrics").text  # the background retries may have failed too
-            failures = re.search(r"^logyard_flush_failures_total (\S+)$", metrics, re.M)
-            assert failures and float(failures.group(1)) >= 1
+            assert flush_failures(srv.url) >= 1  # the background retries may have failed too
             assert_exactly_acked(srv.url, set(range(50)))  # from the head meanwhile
-            srv.kill()  # and a crash while the store is down loses nothing either
+            srv.kill()  # a crash while the store is down loses nothing either
             weed.start()
             srv.start()
-            assert flush(srv.url).status_code == 204
-            assert weed.keys(bucket, F.BLOCKS_DIR)
+            assert_exactly_acked(srv.url, set(range(50)))
+            # Down again: the failed flush is retried in the background until the store answers.
+            weed.stop()
+            assert flush(srv.url).status_code == 503
+            weed.start()
+            deadline = time.monotonic() + 120  # bounds the wait; retries back off to 30 s at most
+            while not weed.keys(bucket, F.BLOCKS_DIR) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert weed.keys(bucket, F.BLOCKS_DIR), srv.log_tail()
+            assert "flush succeeded again" in srv.log_tail(20000)
         finally:
-            srv.stop()
+            srv.kill()
         fresh = ServerProcess(tmp_path / "b" / "data", config_text=s3_config(weed, bucket)).start()
         try:
             assert_exactly_acked(fresh.url, set(range(50)))
