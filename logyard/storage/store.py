@@ -6,8 +6,8 @@ quarantined), `DeleteRequests` (deletes.py: Loki's delete requests, applied to r
 `Maintenance` (maintenance.py: the background flush, retention, deletion passes and compaction).
 
 With an object store (objects.py) a flush uploads its blocks and deletes the WAL segments only once
-the store acknowledged every one of them. A flush that fails is retried, backing off (1 s doubling
-to 30 s), and counted (`Recovery.flush_failures`); meanwhile appends go on into the WAL and the head
+the store acknowledged every one of them. A flush that fails is counted (`Recovery.flush_failures`,
+with or without an object store) and, with one, retried, backing off (1 s doubling to 30 s); meanwhile appends go on into the WAL and the head
 until `max_unflushed_bytes` wait for the store, then they are refused with a 503 that says why.
 
 Locks: `_lock` makes "write the WAL record, add to the head" atomic against a flush swapping the
@@ -283,7 +283,7 @@ class Store:
     def maybe_flush(self) -> None:
         h = self._head
         now = time.monotonic()
-        if self._flush_failing:
+        if self._flush_failing and self.objects is not None:
             if now >= self._retry_at:  # heads a failed flush left frozen, retried with back-off
                 try:
                     self.flush()
