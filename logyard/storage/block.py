@@ -282,10 +282,12 @@ class BlockReader:
     the row groups and columns it asks for (the footer is fetched once and kept). A failure of the
     store is a StorageError for that read, never damage that costs the block."""
 
-    def __init__(self, path: Path, name: str | None = None, remote: Callable[[], pa.NativeFile] | None = None) -> None:
+    def __init__(self, path: Path, name: str | None = None, remote: Callable[[], pa.NativeFile] | None = None,
+                 on_remote_read: Callable[[], None] | None = None) -> None:
         self.path = path
         self.name = name if name is not None else str(path)
         self.remote = remote
+        self.on_remote_read = on_remote_read  # called when rows (not only the footer) are read remotely
         self._lock = threading.Lock()
         self._md: pq.FileMetaData | None = None
         self._rg: tuple[np.ndarray, ...] | None = None
@@ -415,11 +417,13 @@ class BlockReader:
                 src = self._source()
                 # Over the network each read of a column chunk is a round trip: pre-buffering
                 # coalesces the chunks of a read into few ranged GETs, fetched at once.
+                remote = not isinstance(src, (Path, pa.MemoryMappedFile))
                 pf = pq.ParquetFile(src, metadata=self._md, memory_map=True, read_dictionary=["meta"],
-                                    pre_buffer=not isinstance(src, (Path, pa.MemoryMappedFile)),
-                                    page_checksum_verification=F.BLOCK_PAGE_CHECKSUMS)
+                                    pre_buffer=remote, page_checksum_verification=F.BLOCK_PAGE_CHECKSUMS)
             except (pa.ArrowException, OSError) as e:
                 raise self._decode_error("block file", e) from e
+            if remote and self.on_remote_read is not None:
+                self.on_remote_read()
         try:
             yield pf
         finally:

@@ -172,18 +172,31 @@ class BlockFiles:
         quarantined or the files are closed."""
         r = self._readers.get(b.path)
         if r is None:
-            remote = None if self.objects is None else partial(self.objects.open, b.path)
-            r = self._readers[b.path] = BlockReader(self.data_dir / b.path, b.path, remote)
+            if self.objects is None:
+                r = BlockReader(self.data_dir / b.path, b.path)
+            else:
+                r = BlockReader(self.data_dir / b.path, b.path, partial(self.objects.open, b.path),
+                                partial(self._want_fill, b))
+            self._readers[b.path] = r
         if self.objects is not None:
             with self._cache_lock:
                 if b.path in self._cache:
                     self._cache.move_to_end(b.path)
-                elif 0 < b.bytes <= self.cache_max_bytes and b.path not in self._filling:
-                    self._filling.add(b.path)
-                    if self._filler is None:
-                        self._filler = ThreadPoolExecutor(1, thread_name_prefix="logyard-cache-fill")
-                    self._filler.submit(self._fill, b)
         return r
+
+    def _want_fill(self, b: BlockInfo) -> None:
+        """Rows of `b` were read from its object: download it whole for the reads after (a read
+        that needed its footer only, every row group pruned, downloads nothing)."""
+        with self._cache_lock:
+            if not 0 < b.bytes <= self.cache_max_bytes or b.path in self._filling or b.path in self._cache:
+                return
+            if self._filler is None:
+                self._filler = ThreadPoolExecutor(1, thread_name_prefix="logyard-cache-fill")
+            try:
+                self._filler.submit(self._fill, b)
+            except RuntimeError:  # closing: the files are shut
+                return
+            self._filling.add(b.path)
 
     def _fill(self, b: BlockInfo) -> None:
         """Download a block read from the store into the cache (the cache-fill thread)."""
