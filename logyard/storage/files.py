@@ -311,6 +311,15 @@ class BlockFiles:
             with self._trash_lock:
                 self._trash.extend(failed)
 
+    def forget_object(self, b: BlockInfo) -> None:
+        """Delete the object of a block that goes with no block replacing it (all its rows expired
+        or deleted), before the index lets go of it: were it left for the trash and the process
+        died first, a rebuild from the store would bring its rows back (a replaced block is named
+        by its replacement instead). Raises StorageError (503): then nothing changed, and the pass
+        is tried again. Its file stays for the reads that use it, until the trash deletes it."""
+        if self.objects is not None:
+            self.objects.delete(b.path)
+
     def _delete_object(self, rel: str, closing: bool) -> bool:
         """Delete a discarded block's object; whether it is gone. Left behind at close (the store
         is down), the new block's footer names it as replaced, or retention drops it again."""

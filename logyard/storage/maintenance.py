@@ -140,6 +140,7 @@ class Maintenance:
                     continue
                 lines = int(s.rows[expired].sum())
                 if expired.all():
+                    self.files.forget_object(b)  # no block replaces it: nothing else could tell a rebuild
                     self.index.swap_blocks([], [b])
                     self.files.discard([b], delay_s=self.retention_delete_delay_s)
                 elif not self._rewrite(b, lambda t, gone=s.ids[expired]: np.isin(R._np(t.column("stream")), gone),
@@ -212,7 +213,11 @@ class Maintenance:
             return False
         kept = R.keep_rows(t, ~mask)
         kept = kept.set_column(kept.schema.get_field_index("meta"), "meta", pc.cast(kept.column("meta"), pa.string()))
-        new = self._write(b.tenant, kept, level=b.level, replaces=[b]) if kept.num_rows else []
+        if kept.num_rows:
+            new = self._write(b.tenant, kept, level=b.level, replaces=[b])
+        else:
+            new = []
+            self.files.forget_object(b)  # no block replaces it: nothing else could tell a rebuild
         self.index.swap_blocks(new, [b])
         self.files.discard([b], delay_s=delay_s)
         return True
