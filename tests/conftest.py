@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.support.docker_engine", "tests.support.corpus"]
+pytest_plugins = ["tests.support.docker_engine", "tests.support.corpus", "tests.support.s3"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -111,7 +111,10 @@ _RECOVERY_HELP = {
     "wal_skipped_records": "Damaged WAL records the replay skipped (the log names segment and offset).",
     "wal_skipped_bytes": "Bytes of damaged WAL records the replay skipped.",
     "blocks_quarantined": "Blocks that did not decode, moved to quarantine/ and dropped from the index.",
-    "index_rebuilds": "Times the index was rebuilt from the blocks (it was missing or unreadable).",
+    "index_rebuilds": "Times the index was rebuilt from the blocks (it was missing or unreadable, or did not "
+                      "name the object store's blocks).",
+    "flush_failures": "Flushes that failed (the object store unreachable, a full disk); each is retried, the WAL "
+                      "keeps its rows meanwhile.",
 }
 
 

@@ -21,10 +21,11 @@ from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
 from logyard.config.runtime import Overrides
 from logyard.config.server import LimitsSection, ServerConfig, parse_duration_ns, parse_size
-from logyard.errors import ConfigError, LogyardError
+from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
 from logyard.logql.syntax.parser import parse_matchers
+from logyard.storage.objects import ObjectStore, s3_store
 from logyard.storage.retention import RetentionRules, StreamRetention
 from logyard.storage.store import Store
 
@@ -48,6 +49,17 @@ def query_limits(lim: LimitsSection) -> Limits:
     )
 
 
+def object_store(cfg: ServerConfig) -> ObjectStore | None:
+    """The object store of `storage.object_store`, None for the data directory alone."""
+    section = cfg.storage.object_store
+    if section.type != "s3" or section.s3 is None:
+        return None
+    s3 = section.s3
+    return s3_store(bucket=s3.bucketnames, prefix=s3.prefix, endpoint=s3.endpoint, region=s3.region,
+                    access_key_id=s3.access_key_id, secret_access_key=s3.secret_access_key,
+                    force_path_style=s3.s3forcepathstyle, insecure=s3.insecure)
+
+
 class Server:
     """Holds the store, the engine and the metrics for the routes; opens the store off the event loop."""
 
@@ -67,6 +79,9 @@ class Server:
             head_max_bytes=parse_size(cfg.storage.head_max_bytes),
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
+            objects=object_store(cfg),
+            cache_max_bytes=parse_size(cfg.storage.object_store.cache_size),
+            max_unflushed_bytes=parse_size(cfg.storage.object_store.max_unflushed_bytes),
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).
@@ -126,10 +141,16 @@ class Server:
             self.store.open()
             self.store.start_background()
             warm.join()
-        except (ConfigError, OSError, sqlite3.OperationalError) as exc:
-            # a locked, unwritable or incompatible data dir: nothing to serve, say so in one line and stop
-            reason = exc.message if isinstance(exc, ConfigError) else str(exc)
-            log.error("cannot use the data directory %s: %s", self.cfg.storage.data_dir, reason)
+        except (ConfigError, StorageError, OSError, sqlite3.OperationalError) as exc:
+            if isinstance(exc, StorageError) and self.store.objects is None:
+                self.open_error = exc  # as any other failure below: reported by /ready
+                log.exception("opening the data directory failed")
+                return
+            # a locked, unwritable or incompatible data dir, or an object store that cannot be listed:
+            # nothing to serve, say so in one line and stop (a supervisor restarts it)
+            reason = exc.message if isinstance(exc, LogyardError) else str(exc)
+            what = "the object store" if isinstance(exc, StorageError) else f"the data directory {self.cfg.storage.data_dir}"
+            log.error("cannot use %s: %s", what, reason)
             # The workers hold our stderr, so whoever reads it to the end waits on them: end them now
             # rather than let them notice, within a second, that this process is gone.
             warm.join()
@@ -140,7 +161,8 @@ class Server:
             self.open_error = exc
             log.exception("opening the data directory failed")
             return
-        log.info("storage ready in %.2fs (WAL replayed)", time.monotonic() - t0)
+        where = f", blocks in {self.store.objects.description}" if self.store.objects is not None else ""
+        log.info("storage ready in %.2fs (WAL replayed%s)", time.monotonic() - t0, where)
         if self.runtime is not None:
             self.runtime.start()
         self.ready.set()

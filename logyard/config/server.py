@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+import re
+from typing import Literal
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_serializer, model_validator
 
 from logyard.config.otlp import OtlpConfig
 
@@ -49,6 +52,66 @@ class ServerSection(_Strict):
         "flushes) goes first when cores are short, so flushes keep up with decoding.")
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _bucket(name: str) -> str:
+    if "," in name:
+        raise ValueError("logyard stores blocks in one bucket: name one (Loki's list of several is not read)")
+    if not _BUCKET.match(name):
+        raise ValueError(f"{name!r} is not an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)")
+    return name
+
+
+class S3Section(_Strict):
+    """Loki's `storage_config.aws` keys, for an S3-compatible store."""
+
+    bucketnames: Annotated[str, AfterValidator(_bucket)] = Field(
+        description="The bucket that holds the blocks (one; it must exist).")
+    endpoint: str = Field(
+        "", description="host:port of an S3-compatible server (MinIO, SeaweedFS, Ceph RGW, "
+        "storage.googleapis.com); empty: AWS S3 in `region`.")
+    region: str = Field("", description="The bucket's region; empty: the AWS SDK's default (us-east-1).")
+    access_key_id: str = Field(
+        "", description="Access key; empty with an empty secret: the AWS default credential chain (environment, "
+        "profile, instance role).")
+    secret_access_key: str = Field("", description="Secret key of `access_key_id`.")
+    s3forcepathstyle: bool = Field(
+        False, description="Address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO and SeaweedFS "
+        "want true; Loki's default false).")
+    insecure: bool = Field(False, description="Plain HTTP to `endpoint` instead of HTTPS.")
+    prefix: str = Field(
+        "", description="Key prefix of every object in the bucket, so several logyard installations can share one.")
+
+    @field_serializer("secret_access_key", when_used="json")
+    def _masked(self, value: str) -> str:
+        return "<secret>" if value else ""  # /config shows it as Loki does
+
+
+class ObjectStoreSection(_Strict):
+    """Where flushed blocks live: the data directory alone, or an S3-compatible object store."""
+
+    type: Literal["filesystem", "s3"] = Field(
+        "filesystem", description="filesystem: blocks stay in `data_dir` (the embedded default). s3: the bucket of "
+        "`s3` holds the blocks and is the source of truth for everything flushed (the index in `data_dir` is "
+        "rebuilt from it when it differs); `data_dir` keeps the WAL, the index and a cache of blocks.")
+    s3: S3Section | None = Field(None, description="The S3-compatible store, with `type: s3`.")
+    cache_size: Size = Field(
+        "1GiB", description="With `type: s3`: block files kept in `data_dir` (those this server wrote, least "
+        "recently read deleted first); a block not cached is read from the store, only the row groups and "
+        "columns a query needs. 0: none kept.")
+    max_unflushed_bytes: Size = Field(
+        "512MiB", description="With `type: s3`: while flushes fail (the store unreachable) pushes are still "
+        "acknowledged, held in the WAL and memory and flushed when the store answers again, until this much "
+        "line text waits; then pushes are refused with 503 until a flush succeeds. 0: no bound.")
+
+    @model_validator(mode="after")
+    def _s3_given(self) -> "ObjectStoreSection":
+        if self.type == "s3" and self.s3 is None:
+            raise ValueError("type s3 needs the s3 section (at least s3.bucketnames)")
+        return self
+
+
 class StorageSection(_Strict):
     data_dir: Path = Field(Path("./data"), description="Directory for the WAL, blocks and the index.")
     wal_fsync: bool = Field(False, description="fsync the WAL before acknowledging a push (power-loss safety).")
@@ -57,6 +120,9 @@ class StorageSection(_Strict):
         "5m", description="Cut blocks when the oldest head data is this old. Also the settle time of compaction: a "
         "block window that ended this long ago is rewritten once, compressed high (zstd).")
     block_window: Duration = Field("1h", description="Time span of one block.")
+    object_store: ObjectStoreSection = Field(
+        default_factory=ObjectStoreSection, description="Where flushed blocks live (see docs/storage-format.md, "
+        "Object storage).")
 
 
 class DistributorSection(_Strict):

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -32,6 +32,7 @@ from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage import line_scan, line_time, trigrams
 from logyard.storage.decoded_cache import DecodedCache
+from logyard.storage.objects import is_store_failure, object_store_error
 
 
 @dataclass
@@ -100,11 +101,14 @@ def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
 
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
                 level: int = 0, order: np.ndarray | None = None, gather: R.Gather | None = None,
-                labels_of: Callable[[int], LabelSet] | None = None) -> BlockInfo:
+                labels_of: Callable[[int], LabelSet] | None = None, replaces: Sequence[str] = ()) -> BlockInfo:
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename.
 
     `labels_of(stream id)` gives the label sets stored in the footer (BLOCK_STREAMS_KEY), from
-    which the index can be rebuilt. On failure (OSError) no file is left behind.
+    which the index can be rebuilt; the footer also holds the per-stream statistics
+    (BLOCK_RANGES_KEY) and `replaces`, the blocks this one takes the place of (BLOCK_REPLACES_KEY),
+    so that a rebuild from the footers alone ignores them if they outlived the swap (objects.py).
+    On failure (OSError) no file is left behind.
 
     With `order`, the block holds the rows `order` of `table` (stream, ts, line, meta; `len` is
     computed), gathered one row group at a time: a flush then never holds a sorted copy of the
@@ -142,6 +146,11 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         schema = F.COMPACT_SCHEMA
     if labels_of is not None:  # one step per stream of the block
         kv[F.BLOCK_STREAMS_KEY] = orjson.dumps([[sid, list(labels_of(sid))] for sid in ranges.ids.tolist()])
+    kv[F.BLOCK_RANGES_KEY] = orjson.dumps({
+        "ids": ranges.ids, "min_ts": ranges.min_ts, "max_ts": ranges.max_ts, "rows": ranges.rows,
+        "bytes": ranges.bytes, "line_bytes": int(lens.sum()), "level": level}, option=orjson.OPT_SERIALIZE_NUMPY)
+    if replaces:
+        kv[F.BLOCK_REPLACES_KEY] = orjson.dumps(list(replaces))
     final = data_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
@@ -193,11 +202,13 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
         os.fsync(f.fileno())
 
 
-def describe_block(path: Path, rel_path: str) -> tuple[BlockInfo, dict[int, LabelSet]]:
-    """What the index records about a block file, and its streams' label sets, read from the file
-    alone (to rebuild a lost index). Raises CorruptDataError if it does not decode or predates
+def describe_block(r: BlockReader, size: int) -> tuple[BlockInfo, dict[int, LabelSet], list[str]]:
+    """What the index records about a block, its streams' label sets and the blocks it replaces,
+    read from the block alone (to rebuild the index from the blocks, or from an object store):
+    the footer when it carries BLOCK_RANGES_KEY, else the stream, ts, len and meta columns too.
+    `size` is the file's. Raises CorruptDataError if it does not decode or predates
     BLOCK_STREAMS_KEY (its stream ids then name no labels)."""
-    r = BlockReader(path, rel_path)
+    rel_path = r.name
     r._load()
     md = r._md
     assert md is not None
@@ -207,6 +218,13 @@ def describe_block(path: Path, rel_path: str) -> tuple[BlockInfo, dict[int, Labe
         tenant, window_start = meta["tenant"], meta["window_start"]
         pairs = orjson.loads(kv[F.BLOCK_STREAMS_KEY])
         labels = {int(sid): LabelSet((k, v) for k, v in ls) for sid, ls in pairs}
+        replaces = [str(x) for x in orjson.loads(kv.get(F.BLOCK_REPLACES_KEY, b"[]"))]
+        stats = orjson.loads(kv[F.BLOCK_RANGES_KEY]) if F.BLOCK_RANGES_KEY in kv else None
+        if stats is not None:
+            ranges = StreamRanges(*(np.array(stats[k], dtype=np.int64) for k in ("ids", "min_ts", "max_ts", "rows", "bytes")))
+            rows, line_bytes, level = int(ranges.rows.sum()), int(stats["line_bytes"]), int(stats["level"])
+            if rows != md.num_rows or len({len(ranges.ids), len(ranges.min_ts), len(ranges.rows), len(ranges.bytes)}) != 1:
+                raise ValueError("per-stream statistics disagree with the row count")
     except KeyError as e:
         raise CorruptDataError(f"{rel_path}: block footer lacks {e} (written before logyard stored label sets "
                                f"in blocks: its streams cannot be named)") from e
@@ -214,23 +232,25 @@ def describe_block(path: Path, rel_path: str) -> tuple[BlockInfo, dict[int, Labe
         raise CorruptDataError(f"{rel_path}: block footer metadata does not decode ({e})") from e
     if not isinstance(tenant, str) or not isinstance(window_start, int):
         raise CorruptDataError(f"{rel_path}: block footer names no tenant and window")
-    with r.open() as pf:
-        t = r.read(list(range(md.num_row_groups)), ["stream", "ts", "len"], pf)
-        try:
-            meta_col = pf.read(columns=["meta"], use_threads=False).column("meta")
-        except (pa.ArrowException, OSError) as e:
-            raise r._decode_error("column meta", e) from e
+    if stats is None:
+        with r.open() as pf:
+            t = r.read(list(range(md.num_row_groups)), ["stream", "ts", "len"], pf)
+            try:
+                meta_col = pf.read(columns=["meta"], use_threads=False).column("meta")
+            except (pa.ArrowException, OSError) as e:
+                raise r._decode_error("column meta", e) from e
+        meta_len = pc.binary_length(meta_col.cast(pa.string())).to_numpy(zero_copy_only=False)
+        ranges = _ranges(R._np(t.column("stream")), R._np(t.column("ts")),
+                         R._np(t.column("len")).astype(np.int64) + meta_len)
+        rows, line_bytes = t.num_rows, int(R._np(t.column("len")).sum())
+        level = 1 if r._line_time else 0  # only compaction at the high level cuts line time
     r.close()
-    meta_len = pc.binary_length(meta_col.cast(pa.string())).to_numpy(zero_copy_only=False)
-    ranges = _ranges(R._np(t.column("stream")), R._np(t.column("ts")),
-                     R._np(t.column("len")).astype(np.int64) + meta_len)
-    if t.num_rows == 0 or set(ranges.ids.tolist()) - set(labels):
+    if rows == 0 or set(ranges.ids.tolist()) - set(labels):
         raise CorruptDataError(f"{rel_path}: block footer lacks the labels of some of its streams")
     info = BlockInfo(tenant=tenant, window_start=window_start, path=rel_path, min_ts=int(ranges.min_ts.min()),
-                     max_ts=int(ranges.max_ts.max()), rows=t.num_rows, bytes=path.stat().st_size,
-                     line_bytes=int(R._np(t.column("len")).sum()), streams=ranges,
-                     level=1 if r._line_time else 0)  # only compaction at the high level cuts line time
-    return info, {sid: labels[sid] for sid in ranges.ids.tolist()}
+                     max_ts=int(ranges.max_ts.max()), rows=rows, bytes=size, line_bytes=line_bytes,
+                     streams=ranges, level=level)
+    return info, {sid: labels[sid] for sid in ranges.ids.tolist()}, replaces
 
 
 _TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR}
@@ -256,11 +276,19 @@ class BlockReader:
 
     Safe for concurrent reads: each read takes an open file no other read holds. `close` (the
     block was discarded) drops the file kept open, so the deleted file's space is freed.
-    Errors name the block by `name` (its path relative to the data directory)."""
+    Errors name the block by `name` (its path relative to the data directory).
 
-    def __init__(self, path: Path, name: str | None = None) -> None:
+    With `remote` (a block in an object store: it opens the object for ranged reads), the local
+    file at `path` is a cached copy: read when present, else the object is, each read fetching only
+    the row groups and columns it asks for (the footer is fetched once and kept). A failure of the
+    store is a StorageError for that read, never damage that costs the block."""
+
+    def __init__(self, path: Path, name: str | None = None, remote: Callable[[], pa.NativeFile] | None = None,
+                 on_remote_read: Callable[[], None] | None = None) -> None:
         self.path = path
         self.name = name if name is not None else str(path)
+        self.remote = remote
+        self.on_remote_read = on_remote_read  # called when rows (not only the footer) are read remotely
         self._lock = threading.Lock()
         self._md: pq.FileMetaData | None = None
         self._rg: tuple[np.ndarray, ...] | None = None
@@ -281,6 +309,8 @@ class BlockReader:
         memory), which must not cost the block."""
         if isinstance(e, OSError) and e.errno in _TRANSIENT:
             return storage_error(f"reading block {self.name}", e)
+        if self.remote is not None and is_store_failure(e):
+            return object_store_error(f"reading block {self.name}", e)
         if isinstance(e, FileNotFoundError):
             return CorruptDataError(f"{self.name}: block file is missing")
         return CorruptDataError(f"{self.name}: {what} does not decode ({_without_path(e, self.path)})")
@@ -290,7 +320,7 @@ class BlockReader:
             if self._md is not None:
                 return
             try:
-                md = pq.read_metadata(self.path)
+                md = pq.read_metadata(self._source())
             except (pa.ArrowException, OSError) as e:
                 raise self._decode_error("block footer", e) from e
             names = md.schema.names
@@ -326,6 +356,20 @@ class BlockReader:
             elif (blob := kv.get(F.BLOCK_TRIGRAM_KEY)) is not None:  # written before the lowered maps
                 self._trigrams = trigrams.TrigramIndex(blob, n, self.name, lowered=False)
             self._md = md
+
+    def _source(self) -> Path | pa.NativeFile:
+        """The local file when there is one, else the object (ranged reads). A cached copy evicted
+        between two reads is not damage: the object is read instead."""
+        if self.remote is None:
+            return self.path
+        try:
+            return pa.memory_map(str(self.path))
+        except FileNotFoundError:
+            pass
+        try:
+            return self.remote()
+        except (pa.ArrowException, OSError) as e:
+            raise self._decode_error("block object", e) from e
 
     def row_groups(self, ids: np.ndarray | None, start_ns: int, end_ns: int,
                    needs: trigrams.Needs | None = None) -> list[int]:
@@ -371,10 +415,16 @@ class BlockReader:
             pf = _idle.pop(self, None)
         if pf is None:
             try:
-                pf = pq.ParquetFile(self.path, metadata=self._md, memory_map=True, read_dictionary=["meta"],
-                                    pre_buffer=False, page_checksum_verification=F.BLOCK_PAGE_CHECKSUMS)
+                src = self._source()
+                # Over the network each read of a column chunk is a round trip: pre-buffering
+                # coalesces the chunks of a read into few ranged GETs, fetched at once.
+                remote = not isinstance(src, (Path, pa.MemoryMappedFile))
+                pf = pq.ParquetFile(src, metadata=self._md, memory_map=True, read_dictionary=["meta"],
+                                    pre_buffer=remote, page_checksum_verification=F.BLOCK_PAGE_CHECKSUMS)
             except (pa.ArrowException, OSError) as e:
                 raise self._decode_error("block file", e) from e
+            if remote and self.on_remote_read is not None:
+                self.on_remote_read()
         try:
             yield pf
         finally:

@@ -56,6 +56,13 @@ BLOCK_META_KEY = b"logyard.block"  # Parquet key-value metadata: JSON {version, 
 # JSON [[stream id, [[name, value], ...]], ...] of every stream in the block: what an index rebuilt
 # from the blocks alone names the stream ids with (blocks written before it was added lack it).
 BLOCK_STREAMS_KEY = b"logyard.streams"
+# JSON {ids, min_ts, max_ts, rows, bytes: [per stream], line_bytes, level}: the index's record of the
+# block, so that an index rebuilt from an object store reads only footers (blocks written before it
+# was added are described from their columns).
+BLOCK_RANGES_KEY = b"logyard.ranges"
+# JSON [path, ...]: the blocks a compaction or rewrite replaced with this one. A rebuild from the
+# blocks ignores (and deletes) those still present: the swap is complete once this block exists.
+BLOCK_REPLACES_KEY = b"logyard.replaces"
 # Pages are written with Parquet's CRC32 and readers verify it: without it a flipped byte in an
 # uncompressed page is a silently changed line (or invalid UTF-8 that fails every query over it)
 # instead of a block quarantined. Measured cost of verifying, full read of a block of 35 MB of lines,

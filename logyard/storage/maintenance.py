@@ -151,6 +151,7 @@ class Maintenance:
                     continue
                 lines = int(s.rows[expired].sum())
                 if expired.all():
+                    self.files.forget_object(b)  # no block replaces it: nothing else could tell a rebuild
                     self.index.swap_blocks([], [b])
                     self.files.discard([b], delay_s=self.retention_delete_delay_s)
                 elif not self._rewrite(b, lambda t, gone=s.ids[expired]: np.isin(R._np(t.column("stream")), gone),
@@ -223,10 +224,24 @@ class Maintenance:
             return False
         kept = R.keep_rows(t, ~mask)
         kept = kept.set_column(kept.schema.get_field_index("meta"), "meta", pc.cast(kept.column("meta"), pa.string()))
-        new = self.files.write(b.tenant, kept, level=b.level, clean=True) if kept.num_rows else []
+        if kept.num_rows:
+            new = self._write(b.tenant, kept, level=b.level, replaces=[b])
+        else:
+            new = []
+            self.files.forget_object(b)  # no block replaces it: nothing else could tell a rebuild
         self.index.swap_blocks(new, [b])
         self.files.discard([b], delay_s=delay_s)
         return True
+
+    def _write(self, tenant: str, table: pa.Table, *, level: int, replaces: list[BlockInfo]) -> list[BlockInfo]:
+        """The blocks taking the place of `replaces` (named in their footers), written (and uploaded
+        to the object store, if any) whole, or none left behind."""
+        new: list[BlockInfo] = []
+        try:
+            return self.files.write(tenant, table, level=level, clean=True, out=new, replaces=replaces)
+        except BaseException:
+            self.files.remove_unwritten(new)
+            raise
 
     # ---- compaction ---------------------------------------------------------------------------
     def compact(self, budget_s: float | None = None) -> int:
@@ -275,6 +290,6 @@ class Maintenance:
         table = pa.concat_tables(parts)
         if len(parts) > 1:
             table = R.sort_dedup(table)
-        new = self.files.write(tenant, table, level=level, clean=True)
+        new = self._write(tenant, table, level=level, replaces=blocks)
         self.index.swap_blocks(new, blocks)
         self.files.discard(blocks)

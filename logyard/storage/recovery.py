@@ -5,6 +5,10 @@ segment (wal.py); a block that does not decode is moved to `quarantine/` and dro
 so reads answer from every other block and the head; a missing or unreadable `index.sqlite` is moved
 aside and rebuilt from the blocks, whose footers carry the label sets of their streams. Each event is
 logged and counted (`Recovery`, exported as metrics), never silent.
+
+With an object store (objects.py) the store is the source of truth and the index its cache: at open
+the store is listed, and an index that does not name exactly the blocks listed (new, another
+process's or none at all) is rebuilt from the blocks' footers, fetched from the store.
 """
 
 from __future__ import annotations
@@ -13,14 +17,18 @@ import logging
 import os
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet
 from logyard.storage import format as F
-from logyard.storage.block import BlockInfo, describe_block
+from logyard.errors import StorageError
+from logyard.storage.block import BlockInfo, BlockReader, describe_block
 from logyard.storage.index import Index
+from logyard.storage.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,8 @@ class Recovery:
     wal_disk_full_failures: int = 0  # appends refused because the WAL's disk was full
     blocks_quarantined: int = 0
     index_rebuilds: int = 0
+    flush_failures: int = 0  # flushes that failed (the object store unreachable, a full disk): retried
+
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -73,9 +83,11 @@ def quarantine_block_file(data_dir: Path, path: Path, rel: str, err: CorruptData
     log.error("block %s quarantined (%s): %s", rel, where, err.message)
 
 
-def open_index(data_dir: Path, index: Index, recovery: Recovery) -> None:
+def open_index(data_dir: Path, index: Index, recovery: Recovery, objects: ObjectStore | None = None) -> None:
     """Open the index; move it aside if SQLite cannot read it, and rebuild it from the blocks when
-    it is new (missing, empty or moved aside) while blocks exist, or a rebuild was cut short."""
+    it is new (missing, empty or moved aside) while blocks exist, or a rebuild was cut short. With
+    an object store, rebuild it whenever it does not name exactly the store's blocks (raises
+    StorageError, 503, when the store cannot be listed)."""
     path = index.path
     fresh = not path.exists() or path.stat().st_size == 0
     if not path.exists():
@@ -97,9 +109,16 @@ def open_index(data_dir: Path, index: Index, recovery: Recovery) -> None:
         fresh = True
         index.open()
     pending = index.setting(REBUILD_PENDING, "0") == "1"
+    if objects is not None:
+        stored = objects.list()
+        if pending or {o.rel for o in stored} != {b.path for b in index.all_blocks()}:
+            log.warning("index %s does not name the blocks of %s: rebuilding it from their footers",
+                        path.name, objects.description)
+            rebuild(data_dir, index, recovery, [(o.rel, o.size) for o in stored], objects)
+        return
     blocks = _block_files(data_dir)
     if (fresh and blocks) or pending:
-        rebuild(data_dir, index, recovery, blocks)
+        rebuild(data_dir, index, recovery, [(p.relative_to(data_dir).as_posix(), p.stat().st_size) for p in blocks])
 
 
 def _companions(path: Path) -> list[Path]:
@@ -111,25 +130,43 @@ def _block_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*" + F.BLOCK_SUFFIX) if p.is_file()) if root.exists() else []
 
 
-def rebuild(data_dir: Path, index: Index, recovery: Recovery, files: list[Path]) -> None:
-    """Register every readable block file and the streams named in its footer, under their ids.
-    A file that does not decode, or names a stream id another block gives other labels, is
-    quarantined. Blocks are read one at a time (footer, then stream, ts, len and meta columns)."""
+def rebuild(data_dir: Path, index: Index, recovery: Recovery, blocks: list[tuple[str, int]],
+            objects: ObjectStore | None = None) -> None:
+    """Register every readable block (name in the data directory or the store, size) and the
+    streams named in its footer, under their ids. A block that does not decode, or names a stream
+    id another block gives other labels, is quarantined; one that a later block's footer names as
+    replaced (a compaction that ended before its old blocks were deleted) is deleted. Footers are
+    read several at once from an object store (each a ranged GET or two), one at a time locally."""
     t0 = time.monotonic()
     index.set_setting(REBUILD_PENDING, "1")
     index.clear()
+
+    def describe(rel: str, size: int):
+        remote = None if objects is None else partial(objects.open, rel)
+        try:
+            return describe_block(BlockReader(data_dir / rel, rel, remote), size)
+        except CorruptDataError as e:
+            return e
+
+    with ThreadPoolExecutor(8 if objects is not None else 1) as pool:
+        described = list(pool.map(lambda b: describe(*b), blocks))
+    replaced = {old for d in described if not isinstance(d, Exception) for old in d[2]}
     streams: dict[str, dict[int, LabelSet]] = {}
     infos: list[BlockInfo] = []
-    for p in files:  # one step per block file
-        rel = p.relative_to(data_dir).as_posix()
+    for (rel, _), d in zip(blocks, described):  # one step per block
         try:
-            info, labels = describe_block(p, rel)
+            if isinstance(d, CorruptDataError):
+                raise d
+            info, labels, _ = d
+            if rel in replaced:
+                _delete_replaced(data_dir, rel, objects)
+                continue
             known = streams.setdefault(info.tenant, {})
             clash = [sid for sid, ls in labels.items() if known.get(sid, ls) != ls]
             if clash:
                 raise CorruptDataError(f"{rel}: stream id {clash[0]} has other labels in another block")
         except CorruptDataError as e:
-            quarantine_block_file(data_dir, p, rel, e, recovery)
+            _quarantine_described(data_dir, rel, e, recovery, objects)
             continue
         known.update(labels)
         infos.append(info)
@@ -140,3 +177,27 @@ def rebuild(data_dir: Path, index: Index, recovery: Recovery, files: list[Path])
     recovery.index_rebuilds += 1
     log.warning("index %s rebuilt from %d blocks (%d streams) in %.2fs", index.path.name, len(infos),
                 sum(len(s) for s in streams.values()), time.monotonic() - t0)
+
+
+def _delete_replaced(data_dir: Path, rel: str, objects: ObjectStore | None) -> None:
+    log.warning("block %s was replaced by a compaction or rewrite: deleting it", rel)
+    (data_dir / rel).unlink(missing_ok=True)
+    if objects is not None:
+        try:
+            objects.delete(rel)
+        except StorageError as e:
+            log.warning("deleting replaced block %s failed (%s): it is left out all the same", rel, e.message)
+
+
+def _quarantine_described(data_dir: Path, rel: str, err: CorruptDataError, recovery: Recovery,
+                          objects: ObjectStore | None) -> None:
+    if objects is None:
+        quarantine_block_file(data_dir, data_dir / rel, rel, err, recovery)
+        return
+    (data_dir / rel).unlink(missing_ok=True)  # a cached copy: the object is what counts
+    recovery.blocks_quarantined += 1
+    try:
+        where = f"moved to {objects.quarantine(rel)} in the object store"
+    except StorageError as e:
+        where = f"left in the object store ({e.message})"
+    log.error("block %s quarantined (%s): %s", rel, where, err.message)

@@ -5,6 +5,11 @@ methods hand over to it), `BlockFiles` (files.py: block files written, opened, d
 quarantined), `DeleteRequests` (deletes.py: Loki's delete requests, applied to reads at once) and
 `Maintenance` (maintenance.py: the background flush, retention, deletion passes and compaction).
 
+With an object store (objects.py) a flush uploads its blocks and deletes the WAL segments only once
+the store acknowledged every one of them. A flush that fails is counted (`Recovery.flush_failures`,
+with or without an object store) and, with one, retried, backing off (1 s doubling to 30 s); meanwhile appends go on into the WAL and the head
+until `max_unflushed_bytes` wait for the store, then they are refused with a 503 that says why.
+
 Locks: `_lock` makes "write the WAL record, add to the head" atomic against a flush swapping the
 head and rotating the WAL (so a WAL segment is deleted only once all its rows are in blocks);
 `_flush_lock` serializes flushes. Readers take a snapshot (head views under `_lock`, then the
@@ -27,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from logyard.durable import storage_error
-from logyard.errors import ConfigError, LogyardError
+from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.needles import LineMatch, Needle
@@ -39,6 +44,7 @@ from logyard.storage.head import Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.live import LiveFeed
 from logyard.storage.maintenance import Maintenance
+from logyard.storage.objects import ObjectStore
 from logyard.storage.reads import Reads
 from logyard.storage.recovery import Recovery, open_index
 from logyard.storage.retention import RetentionRules, StreamRetention
@@ -50,6 +56,8 @@ log = logging.getLogger(__name__)
 # flushes itself when none is: memory stays within about (1 + BACKPRESSURE + 2) x head_max_bytes
 # (active head, frozen head, flush copies).
 BACKPRESSURE = 1.25
+FLUSH_RETRY_MIN_S = 1.0
+FLUSH_RETRY_MAX_S = 30.0
 
 
 class Store:
@@ -70,11 +78,16 @@ class Store:
         delete_cancel_period_s: float = 86400.0,
         compile_delete: Callable[[str], DeleteFilter] | None = None,
         retention_for: Callable[[str], RetentionRules] | None = None,
+        objects: ObjectStore | None = None,
+        cache_max_bytes: int = 1 << 30,
+        max_unflushed_bytes: int = 512 << 20,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
         `compile_delete` turns a delete request's LogQL into its filter (the server passes logql's;
-        without it the store takes no delete requests)."""
+        without it the store takes no delete requests). With `objects`, blocks live in that object
+        store, `cache_max_bytes` of them kept in the data directory, and appends are refused while
+        flushes fail with `max_unflushed_bytes` in memory (0: never)."""
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
@@ -97,7 +110,13 @@ class Store:
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
         self._dir_lock: int | None = None
-        self.files = BlockFiles(self.data_dir, self._index, self.recovery, window_ns=block_window_ns)
+        self.objects = objects
+        self.max_unflushed_bytes = max_unflushed_bytes
+        self._flush_failing = False
+        self._retry_s = FLUSH_RETRY_MIN_S
+        self._retry_at = 0.0  # monotonic time before which a failed flush is not retried
+        self.files = BlockFiles(self.data_dir, self._index, self.recovery, window_ns=block_window_ns,
+                                objects=objects, cache_max_bytes=cache_max_bytes)
         self._reads = Reads(self._index, self.files, window_ns=block_window_ns, head_views=self._head_views,
                             deletes=self.deletes.overlapping)
         self.maintenance = Maintenance(
@@ -114,7 +133,13 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_dir()
         (self.data_dir / F.BLOCKS_DIR).mkdir(exist_ok=True)
-        open_index(self.data_dir, self._index, self.recovery)  # rebuilt from the blocks if missing or unreadable
+        try:
+            # Rebuilt from the blocks if missing or unreadable, or from the object store if it differs.
+            open_index(self.data_dir, self._index, self.recovery, self.objects)
+        except BaseException:
+            self._index.close()
+            self._unlock_dir()
+            raise
         stored = int(self._index.setting("block_window_ns", str(self.window_ns)))
         if stored != self.window_ns:
             # Blocks are cut on the stored windows; reads rely on every block matching one window.
@@ -137,7 +162,13 @@ class Store:
         self._wal.start()
         self._open = True
         if self._head.bytes >= self.head_max_bytes:
-            self.flush()  # a long WAL (flushes failing before the restart): start within bounds
+            try:
+                self.flush()  # a long WAL (flushes failing before the restart): start within bounds
+            except StorageError:
+                if self.objects is None:
+                    raise
+                # The object store is down: logged and counted by flush(); the WAL holds the rows,
+                # the background thread retries, and pushes meanwhile are bounded by max_unflushed_bytes.
 
     def close(self) -> None:
         """Clean shutdown: stop the maintenance thread, flush the head, close files."""
@@ -203,6 +234,11 @@ class Store:
         except sqlite3.Error as e:
             raise storage_error("writing the index", e) from e
         with self._lock:
+            if self._flush_failing and self.objects is not None and self.max_unflushed_bytes:
+                waiting = self._head.bytes + sum(h.bytes for h in self._frozen)
+                if waiting >= self.max_unflushed_bytes:
+                    raise StorageError(f"storage: {waiting} bytes wait for the object store to take a flush "
+                                       f"(max_unflushed_bytes): push refused until it does", status=503)
             try:
                 ticket = self._wal.append(parts)
             except OSError as e:
@@ -246,7 +282,15 @@ class Store:
 
     def maybe_flush(self) -> None:
         h = self._head
-        too_old = h.first_append is not None and time.monotonic() - h.first_append >= self.head_max_age_s
+        now = time.monotonic()
+        if self._flush_failing and self.objects is not None:
+            if now >= self._retry_at:  # heads a failed flush left frozen, retried with back-off
+                try:
+                    self.flush()
+                except LogyardError:
+                    pass  # logged and counted by flush(); the next retry is scheduled
+            return
+        too_old = h.first_append is not None and now - h.first_append >= self.head_max_age_s
         if h.bytes >= self.head_max_bytes or too_old:
             self.flush()
 
@@ -255,9 +299,26 @@ class Store:
         Raises StorageError if a write fails: then no block of the failed head is left behind, the
         head stays readable (frozen) and its WAL segments stay, for the next flush to retry."""
         try:
-            self._flush()
-        except (OSError, sqlite3.Error) as e:
-            raise storage_error("flush", e) from e
+            try:
+                self._flush()
+            except (OSError, sqlite3.Error) as e:
+                raise storage_error("flush", e) from e
+        except LogyardError as e:
+            self.recovery.flush_failures += 1
+            self._retry_at = time.monotonic() + self._retry_s
+            log.error("flush failed, %d bytes stay in the WAL and memory; retrying in %.0fs: %s",
+                      self.head_bytes_waiting(), self._retry_s, e.message)
+            self._retry_s = min(FLUSH_RETRY_MAX_S, self._retry_s * 2)
+            self._flush_failing = True
+            raise
+        if self._flush_failing:
+            log.info("flush succeeded again: the data waiting for it is in blocks")
+        self._flush_failing = False
+        self._retry_s = FLUSH_RETRY_MIN_S
+
+    def head_bytes_waiting(self) -> int:
+        with self._lock:
+            return self._head.bytes + sum(h.bytes for h in self._frozen)
 
     def _flush(self) -> None:
         with self._flush_lock:
@@ -357,6 +418,7 @@ class Store:
             "compacted_line_bytes": sum(b.line_bytes for b in blocks if b.level > 0),
             "blocks": len(blocks),
             "streams": self._index.stream_count(),
+            **({"cache_bytes": self.files.cache_bytes()} if self.objects is not None else {}),
         }
 
 

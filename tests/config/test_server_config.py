@@ -137,3 +137,28 @@ def test_serve_logs_info_lines_by_default(tmp_path):
 def test_listen_flag_takes_an_ipv6_address_in_brackets():
     cfg = load_server_config(None, "[::1]:5100", None)
     assert (cfg.server.http_listen_address, cfg.server.http_listen_port) == ("::1", 5100)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("storage:\n  object_store:\n    type: s3\n", "c.yaml:2: storage.object_store: Value error, type s3 needs the s3 section"),
+    ("storage:\n  object_store:\n    type: gcs\n", "c.yaml:3: storage.object_store.type: Input should be 'filesystem' or 's3'"),
+    ("storage:\n  object_store:\n    type: s3\n    s3:\n      endpoint: minio:9000\n",
+     "c.yaml:4: storage.object_store.s3.bucketnames: Field required"),
+    ("storage:\n  object_store:\n    s3:\n      bucketnames: a,b\n",
+     "c.yaml:4: storage.object_store.s3.bucketnames: Value error, logyard stores blocks in one bucket"),
+    ("storage:\n  object_store:\n    s3:\n      bucketnames: Logs_Bucket\n",
+     "c.yaml:4: storage.object_store.s3.bucketnames: Value error, 'Logs_Bucket' is not an S3 bucket name"),
+    ("storage:\n  object_store:\n    cache_size: lots\n", "c.yaml:3: storage.object_store.cache_size: Value error, invalid size"),
+])
+def test_bad_object_store_config_names_line_and_key(text, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_model(text, ServerConfig, "c.yaml")
+    assert expected in err.value.message
+
+
+def test_the_object_store_secret_is_masked_in_the_config_shown():
+    cfg = parse_model("storage:\n  object_store:\n    type: s3\n    s3:\n      bucketnames: logs\n"
+                      "      access_key_id: id\n      secret_access_key: hush\n", ServerConfig)
+    assert cfg.storage.object_store.s3.secret_access_key == "hush"
+    shown = cfg.model_dump(mode="json")["storage"]["object_store"]["s3"]
+    assert (shown["access_key_id"], shown["secret_access_key"]) == ("id", "<secret>")
