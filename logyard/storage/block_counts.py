@@ -1,0 +1,158 @@
+"""A block's rows counted without its rows: per stream and minute, how many rows and line bytes,
+and which structured-metadata names its rows carry. Both are written in the block's footer.
+
+Count queries over a bare selector (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`)
+whose window edges fall on whole minutes need no timestamp of any row: a minute's rows all fall
+between the same two edges, so each minute counts as one weighted sample at its end. The metadata
+names tell the query whether metadata could change a row's series (`sum by (x)` where some row
+has metadata `x`); when it cannot, the `meta` column is not read either.
+
+A cell is the rows of one stream with `T - grain < ts <= T`, `T` a multiple of the grain since the
+epoch (closed on the right like Loki's range windows `(t - range, t]`); a block's cells also lie
+in its window `[w, w + window)`, so its first and last cells may hold only part of their minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logyard.errors import CorruptDataError
+from logyard.storage import format as F
+
+_HEADER = np.dtype([("version", "<u4"), ("cells", "<u4"), ("grain", "<i8"), ("raw", "<u8")])
+_CELL_ARRAYS = (("stream", "<i8"), ("end", "<i8"), ("rows", "<u4"), ("bytes", "<u8"))
+# A metadata value in canonical JSON (`"name":"value"`), cut so that only the names stay.
+_META_VALUE = r'":"(?:[^"\\]|\\.)*"'
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The cells of a block, sorted by (stream, end): parallel arrays."""
+
+    grain: int
+    stream: np.ndarray  # int64 stream ids
+    end: np.ndarray  # int64: T, the cell holds ts in (T - grain, T]
+    rows: np.ndarray  # int64
+    bytes: np.ndarray  # int64: UTF-8 bytes of the lines
+
+
+def cells(stream: np.ndarray, ts: np.ndarray, lens: np.ndarray, grain: int = F.BLOCK_COUNT_GRAIN_NS) -> Cells:
+    """The cells of rows sorted by (stream, ts)."""
+    end = -(-ts // grain) * grain  # ceil to the grain: (T - grain, T] -> T
+    if len(stream) == 0:
+        z = np.zeros(0, np.int64)
+        return Cells(grain, z, z, z, z)
+    new = np.ones(len(stream), dtype=bool)
+    new[1:] = (stream[1:] != stream[:-1]) | (end[1:] != end[:-1])
+    starts = np.flatnonzero(new)
+    rows = np.diff(np.append(starts, len(stream))).astype(np.int64)
+    return Cells(grain, stream[starts].astype(np.int64), end[starts].astype(np.int64), rows,
+                 np.add.reduceat(lens.astype(np.int64), starts))
+
+
+def encode(c: Cells) -> bytes:
+    """The footer blob (BLOCK_COUNTS_KEY): a header, then the four arrays zstd-compressed together
+    (stream ids and ends as deltas: mostly the same small numbers, which compress to little)."""
+    stream = np.diff(c.stream, prepend=np.int64(0)).astype("<i8")
+    end = np.diff(c.end, prepend=np.int64(0)).astype("<i8")
+    body = b"".join(a.tobytes() for a in (stream, end, c.rows.astype("<u4"), c.bytes.astype("<u8")))
+    packed = pa.Codec("zstd", compression_level=F.BLOCK_COUNTS_ZSTD_LEVEL).compress(body, asbytes=True)
+    head = np.array([(F.BLOCK_COUNTS_VERSION, len(c.stream), c.grain, len(body))], dtype=_HEADER)
+    return head.tobytes() + packed
+
+
+def decode(blob: bytes, name: str) -> Cells:
+    """The cells of a footer blob; CorruptDataError naming the block and the field."""
+    if len(blob) < _HEADER.itemsize:
+        raise CorruptDataError(f"{name}: {F.BLOCK_COUNTS_KEY.decode()}: header cut short")
+    head = np.frombuffer(blob, dtype=_HEADER, count=1)[0]
+    version, n, grain, raw = (int(head[k]) for k in ("version", "cells", "grain", "raw"))
+    if version != F.BLOCK_COUNTS_VERSION:
+        raise CorruptDataError(f"{name}: {F.BLOCK_COUNTS_KEY.decode()}: version {version} is not 1")
+    width = sum(np.dtype(t).itemsize for _, t in _CELL_ARRAYS)
+    if grain <= 0 or raw != n * width:
+        raise CorruptDataError(f"{name}: {F.BLOCK_COUNTS_KEY.decode()}: {n} cells do not fill {raw} bytes")
+    try:
+        body = pa.Codec("zstd").decompress(blob[_HEADER.itemsize:], raw, asbytes=True)
+    except (pa.ArrowException, OSError) as e:
+        raise CorruptDataError(f"{name}: {F.BLOCK_COUNTS_KEY.decode()}: does not decompress ({e})") from e
+    if len(body) != raw:
+        raise CorruptDataError(f"{name}: {F.BLOCK_COUNTS_KEY.decode()}: {len(body)} bytes, not {raw}")
+    out, at = {}, 0
+    for field, t in _CELL_ARRAYS:
+        size = n * np.dtype(t).itemsize
+        out[field] = np.frombuffer(body, dtype=t, count=n, offset=at).astype(np.int64)
+        at += size
+    return Cells(grain, np.cumsum(out["stream"]), np.cumsum(out["end"]), out["rows"], out["bytes"])
+
+
+def meta_names(meta, stream: np.ndarray) -> dict[str, set[int]]:
+    """Which streams' rows carry each structured-metadata name, from a `meta` column (canonical
+    JSON objects, "" for none) and its rows' `stream`: the values cut out with one regex over the
+    column, then each distinct (stream, names) parsed once."""
+    if isinstance(meta, pa.ChunkedArray):
+        meta = meta.combine_chunks() if meta.num_chunks != 1 else meta.chunk(0)
+    if pa.types.is_dictionary(meta.type):
+        meta = meta.dictionary.take(meta.indices)
+    if len(meta) == 0:
+        return {}
+    keys = pc.replace_substring_regex(meta, _META_VALUE, '"').dictionary_encode()
+    texts = keys.dictionary.to_pylist()
+    codes = keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    pairs = np.unique(np.asarray(stream, dtype=np.int64) * len(texts) + codes)
+    out: dict[str, set[int]] = {}
+    for pair in pairs.tolist():  # one step per distinct (stream, set of names): a handful
+        sid, text = divmod(pair, len(texts))
+        text = texts[text]
+        if text and text != "{}":
+            try:
+                names = orjson.loads("[" + text[1:-1] + "]")
+            except orjson.JSONDecodeError as e:
+                raise AssertionError(f"BUG: structured metadata is not canonical JSON: {text[:100]!r}") from e
+            for n in names:
+                out.setdefault(n, set()).add(sid)
+    return out
+
+
+def merge_names(into: dict[str, set[int]], more: dict[str, set[int]]) -> None:
+    for n, sids in more.items():
+        into.setdefault(n, set()).update(sids)
+
+
+def encode_names(names: dict[str, set[int]]) -> bytes:
+    """The footer blob (BLOCK_META_NAMES_KEY): {name: [stream ids]}."""
+    return orjson.dumps({n: sorted(names[n]) for n in sorted(names)})
+
+
+def decode_names(blob: bytes, name: str) -> dict[str, np.ndarray]:
+    """name -> sorted stream ids whose rows carry it."""
+    try:
+        names = orjson.loads(blob)
+    except orjson.JSONDecodeError as e:
+        raise CorruptDataError(f"{name}: {F.BLOCK_META_NAMES_KEY.decode()} does not decode ({e})") from e
+    if not isinstance(names, dict) or not all(isinstance(v, list) and all(isinstance(i, int) for i in v)
+                                              for v in names.values()):
+        raise CorruptDataError(f"{name}: {F.BLOCK_META_NAMES_KEY.decode()} is not a map of names to stream ids")
+    return {n: np.asarray(v, dtype=np.int64) for n, v in names.items()}
+
+
+def cells_in(c: Cells, ids: np.ndarray, window_start: int, window_ns: int, start_ns: int,
+             end_ns: int) -> np.ndarray | None:
+    """The cells of the sorted stream ids `ids` whose rows all lie in [start_ns, end_ns) (a mask),
+    or None when some wanted cell's rows lie partly inside: then the block's timestamps decide.
+
+    A cell's rows lie in (end - grain, end] and in the block's window; nothing tells where in it."""
+    at = np.minimum(np.searchsorted(ids, c.stream), max(len(ids) - 1, 0))
+    wanted = (ids[at] == c.stream) if len(ids) else np.zeros(len(c.stream), dtype=bool)
+    first = np.maximum(c.end - c.grain + 1, window_start)
+    last = np.minimum(c.end, window_start + window_ns - 1)
+    inside = (first >= start_ns) & (last < end_ns)
+    outside = (last < start_ns) | (first >= end_ns)
+    if (wanted & ~inside & ~outside).any():
+        return None
+    return wanted & inside
