@@ -19,15 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 
 _HEADER = np.dtype([("version", "<u4"), ("cells", "<u4"), ("grain", "<i8"), ("raw", "<u8")])
 _CELL_ARRAYS = (("stream", "<i8"), ("end", "<i8"), ("rows", "<u4"), ("bytes", "<u8"))
-# A metadata value in canonical JSON (`"name":"value"`), cut so that only the names stay.
-_META_VALUE = r'":"(?:[^"\\]|\\.)*"'
 
 
 @dataclass(frozen=True)
@@ -93,30 +90,53 @@ def decode(blob: bytes, name: str) -> Cells:
 
 def meta_names(meta, stream: np.ndarray) -> dict[str, set[int]]:
     """Which streams' rows carry each structured-metadata name, from a `meta` column (canonical
-    JSON objects, "" for none) and its rows' `stream`: the values cut out with one regex over the
-    column, then each distinct (stream, names) parsed once."""
+    JSON objects, "" for none) and its rows' `stream`. The distinct values are parsed as one JSON
+    array (one orjson call: a regex cutting the values out cost 4x more), then each distinct
+    (stream, set of names) is visited once."""
     if isinstance(meta, pa.ChunkedArray):
         meta = meta.combine_chunks() if meta.num_chunks != 1 else meta.chunk(0)
-    if pa.types.is_dictionary(meta.type):
-        meta = meta.dictionary.take(meta.indices)
     if len(meta) == 0:
         return {}
-    keys = pc.replace_substring_regex(meta, _META_VALUE, '"').dictionary_encode()
-    texts = keys.dictionary.to_pylist()
-    codes = keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    pairs = np.unique(np.asarray(stream, dtype=np.int64) * len(texts) + codes)
+    if not pa.types.is_dictionary(meta.type):
+        meta = meta.dictionary_encode()
+    texts = meta.dictionary.to_pylist()
+    try:
+        objs = orjson.loads("[" + ",".join(t or "{}" for t in texts) + "]")
+    except orjson.JSONDecodeError as e:
+        raise AssertionError(f"BUG: structured metadata is not canonical JSON ({e})") from e
+    sets: dict[tuple, int] = {}
+    # per distinct value, at C speed but for the dict look-up: a key tuple's code
+    code = np.fromiter((sets.setdefault(tuple(o), len(sets)) for o in objs), dtype=np.int64, count=len(objs))
+    row_code = code[meta.indices.to_numpy(zero_copy_only=False)]
+    stream = np.asarray(stream, dtype=np.int64)
+    names_of = list(sets)
+    if not any(names_of):
+        return {}
+    sids, first = np.unique(stream, return_index=True) if not _sorted(stream) else _runs(stream)
+    if len(sids) * len(sets) <= 1 << 22:  # a (stream, names) table: a scatter, no sort of the rows
+        dense = np.repeat(np.arange(len(sids)), np.diff(np.append(first, len(stream)))) if _sorted(stream) \
+            else np.searchsorted(sids, stream)
+        seen = np.zeros((len(sids), len(sets)), dtype=bool)
+        seen[dense, row_code] = True
+        pairs = np.argwhere(seen)
+    else:
+        flat = np.unique(np.searchsorted(sids, stream) * len(sets) + row_code)
+        pairs = np.stack([flat // len(sets), flat % len(sets)], axis=1)
     out: dict[str, set[int]] = {}
-    for pair in pairs.tolist():  # one step per distinct (stream, set of names): a handful
-        sid, text = divmod(pair, len(texts))
-        text = texts[text]
-        if text and text != "{}":
-            try:
-                names = orjson.loads("[" + text[1:-1] + "]")
-            except orjson.JSONDecodeError as e:
-                raise AssertionError(f"BUG: structured metadata is not canonical JSON: {text[:100]!r}") from e
-            for n in names:
-                out.setdefault(n, set()).add(sid)
+    for j, k in pairs.tolist():  # one step per distinct (stream, set of names): a handful
+        for n in names_of[k]:
+            out.setdefault(n, set()).add(int(sids[j]))
     return out
+
+
+def _sorted(a: np.ndarray) -> bool:
+    return bool(len(a) < 2 or (a[1:] >= a[:-1]).all())
+
+
+def _runs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array and where each starts."""
+    first = np.flatnonzero(np.append(True, a[1:] != a[:-1]))
+    return a[first], first
 
 
 def merge_names(into: dict[str, set[int]], more: dict[str, set[int]]) -> None:

@@ -65,6 +65,8 @@ def test_metadata_names_of_a_column():
     want = {"trace_id": {1}, "user": {1, 2}, "k\u00e9": {3}}
     assert block_counts.meta_names(pa.array(meta), stream) == want
     assert block_counts.meta_names(pa.array(meta).dictionary_encode(), stream) == want
+    perm = [4, 2, 0, 3, 1]  # the head's rows come in any order
+    assert block_counts.meta_names(pa.array([meta[i] for i in perm]), stream[perm]) == want
     assert block_counts.meta_names(pa.array([""] * 3), stream[:3]) == {}
     back = block_counts.decode_names(block_counts.encode_names(want), "b")
     assert {n: set(v.tolist()) for n, v in back.items()} == want
