@@ -25,21 +25,29 @@ from logyard.errors import LimitError
 from logyard.labels import LabelSet
 from logyard.logql.deadline import NO_DEADLINE
 from logyard.logql.metric import limits
-from logyard.logql.metric.samples import _in_some_window  # the general path's rule, shared
+from logyard.logql.metric.samples import _group_samples, _in_some_window  # the general path's, shared
+from logyard.logql.rows import Rows
 from logyard.logql.readahead import window_reads
-from logyard.logql.stages.builder import DUPLICATE_SUFFIX
+from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.syntax import ast
 
 ENV = "LOGYARD_COUNT_SAMPLES"
 OPS = frozenset({"count_over_time", "rate", "bytes_over_time", "bytes_rate"})
 BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+ERROR_LABELS = frozenset({ERROR_LABEL, ERROR_DETAILS_LABEL})
 
 
 def applies(expr: ast.RangeAggregation, store) -> bool:
     """Whether the count path may answer this range aggregation (before asking about metadata)."""
-    return (expr.op in OPS and expr.unwrap is None and not expr.log.pipeline
+    return (expr.op in OPS and expr.unwrap is None and all(_drops_errors(st) for st in expr.log.pipeline)
             and hasattr(store, "read_counts") and hasattr(store, "metadata_names")
             and os.environ.get(ENV, "1") != "0")
+
+
+def _drops_errors(stage) -> bool:
+    """`| drop __error__, __error_details__` (what Grafana's log-volume query adds): with no parser
+    before it, no row has an error label but from its metadata, which `_rows_matter` checks."""
+    return isinstance(stage, ast.Drop) and all(i.matcher is None and i.name in ERROR_LABELS for i in stage.items)
 
 
 def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, grouping: ast.Grouping | None, *,
@@ -55,8 +63,14 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
     if not streams:
         return [], z, z, np.zeros(0), z
     ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
-    if _metadata_matters(grouping, lambda: store.metadata_names(tenant, ids, lo, hi)):
-        return None
+    names = store.metadata_names(tenant, ids, lo, hi)
+    if expr.log.pipeline and not _grouped_away(grouping) and (names is None or not names.isdisjoint(ERROR_LABELS)):
+        return None  # a row's error label from its metadata, which the drop would take away
+    if names is None or _metadata_matters(grouping, names):
+        if grouping is None or grouping.without or not expr.log.pipeline:
+            return None  # the general path groups by metadata just as well
+        return _metadata_samples(store, tenant, grid, expr, grouping, streams, ids, lo, hi, max_series, check,
+                                 parallelism)
     with_bytes = expr.op in BYTES_OPS
     source = _Counts(store, _grain(grid, expr.range_ns, expr.offset_ns), with_bytes)
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
@@ -100,21 +114,53 @@ def _np(t, name: str) -> np.ndarray:
     return col.chunk(0).to_numpy() if col.num_chunks == 1 else col.to_numpy()
 
 
-def _metadata_matters(grouping: ast.Grouping | None, names) -> bool:
-    """Whether structured metadata could change a row's series under this grouping: never for
-    `by ()`; for `by (...)`, when the rows carry metadata named in it (`x_extracted` names metadata
-    `x` shadowed by a stream label); otherwise when the rows carry any. `names()` asks storage
-    (None: it cannot tell, so it may)."""
+def _metadata_matters(grouping: ast.Grouping | None, got: frozenset[str]) -> bool:
+    """Whether structured metadata named `got` could change a row's series under this grouping:
+    never for `by ()`; for `by (...)`, when it names metadata the rows carry (`x_extracted` names
+    metadata `x` shadowed by a stream label); otherwise when the rows carry any."""
     if grouping is not None and not grouping.without and not grouping.labels:
         return False
-    got = names()
-    if got is None:
-        return True
     if grouping is None or grouping.without:
         return bool(got)
     wanted = set(grouping.labels)
     wanted |= {n[: -len(DUPLICATE_SUFFIX)] for n in grouping.labels if n.endswith(DUPLICATE_SUFFIX)}
     return not got.isdisjoint(wanted)
+
+
+def _grouped_away(grouping: ast.Grouping | None) -> bool:
+    """Whether the grouping keeps no error label (`by (...)` not naming one): a drop of them then
+    changes no series."""
+    return grouping is not None and not grouping.without and ERROR_LABELS.isdisjoint(grouping.labels)
+
+
+def _metadata_samples(store, tenant, grid, expr, grouping, streams, ids, lo, hi, max_series, check, parallelism):
+    """Grafana's `sum by (level, detected_level) (count_over_time({...} | drop __error__ [...]))`:
+    the rows' stream, time and metadata grouped by column operations as the general path groups a
+    bare selector's (`samples._group_samples`), where the general path would walk every row
+    through the drop stage; one sample a row."""
+    columns = ("stream", "ts", "meta", "len") if expr.op in BYTES_OPS else ("stream", "ts", "meta")
+    in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
+    keys: dict[LabelSet, int] = {}
+    key_cache: dict[tuple, int] = {}
+    all_ids, all_ts, all_vals = [], [], []
+    for rows in window_reads(store, tenant, ids, lo, hi, direction="forward", columns=columns, check=check,
+                             ahead=parallelism, work=Rows.from_table):
+        if in_windows is not None and len(rows):
+            keep = in_windows(rows.ts)
+            rows = rows if keep.all() else rows.take(keep)
+        if not len(rows):
+            continue
+        sids, ts, vals = _group_samples(expr, rows, streams, grouping, keys, key_cache)
+        if 0 < max_series < len(keys):
+            raise LimitError(limits.SERIES_LIMIT.format(limit=max_series))
+        all_ids.append(sids)
+        all_ts.append(ts)
+        all_vals.append(vals if vals is not None else np.ones(len(ts)))
+    z = np.zeros(0, np.int64)
+    if not all_ids:
+        return [], z, z, np.zeros(0), z
+    ts = np.concatenate(all_ts)
+    return list(keys), np.concatenate(all_ids), ts, np.concatenate(all_vals), np.ones(len(ts), dtype=np.int64)
 
 
 def _grain(grid: np.ndarray, range_ns: int, offset_ns: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logyard.errors import LimitError
+from logyard.errors import LimitError, LogyardError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
 from logyard.logql.metric import count_samples
@@ -35,6 +35,12 @@ QUERIES = [
     'sum by (app) (count_over_time({env=~".+"}[1m] offset 30s))',
     'topk(2, sum by (app) (bytes_over_time({env=~".+"}[1h])))',
     'sum(count_over_time({env="prod"}[20s])) / sum(count_over_time({env="prod"}[20s] offset 1m))',
+    # Grafana's log-volume query: grouped by metadata, its error drop no row needs
+    'sum by (level, trace_id) (count_over_time({env=~".+"} | drop __error__ [1m]))',
+    'sum by (env) (count_over_time({env=~".+"} | drop __error__, __error_details__ [5m]))',
+    'sum by (__error__) (count_over_time({app="a7"} | drop __error__ [5m]))',   # drop kept: general path
+    'count_over_time({app="a0"} | drop __error__ [5m])',
+    'count_over_time({app="a7"} | drop __error__ [5m])',
 ]
 # (start, end, step): minutes on whole minutes; a step that does not divide the range; steps
 # shorter and longer than the windows; times off the minute.
@@ -68,6 +74,8 @@ def load(s, rng, streams=10, pushes=5, per_push=300):
                 meta = [f'{{"trace_id":"{i % 3}"}}' for i in range(n)]
             elif k == 6:
                 meta = ['{"app":"shadow"}'] * n
+            elif k == 7:  # an error label in metadata: the drop removes it
+                meta = ['{"__error__":"JSONParserErr"}' if i % 2 else '{"level":"warn"}' for i in range(n)]
             out.append(push({"app": f"a{k}", "env": ["prod", "dev"][k % 2]}, ts, lines, meta))
         s.append("t", out)
         if p == 1:
@@ -96,9 +104,12 @@ def answer(engine, query, grid, monkeypatch, count_path: bool, counts_ahead: boo
     monkeypatch.setenv(count_samples.ENV, "1" if count_path else "0")
     monkeypatch.setattr(engine.store._reads, "counts_ahead", counts_ahead)
     start, end, step = grid
-    if step is None:
-        return engine.query_instant("t", query, start, 100, "backward")
-    return engine.query_range("t", query, start, end, step, None, 100, "backward")
+    try:
+        if step is None:
+            return engine.query_instant("t", query, start, 100, "backward")
+        return engine.query_range("t", query, start, end, step, None, 100, "backward")
+    except LogyardError as e:  # a pipeline error (metadata `__error__`) must be the same error
+        return {"result": [], "error": str(e)}
 
 
 @pytest.mark.parametrize("grid", GRIDS + [(T0 + 2 * HOUR, None, None), (T0 + 2 * HOUR + 7 * MS, None, None)],
@@ -107,7 +118,7 @@ def answer(engine, query, grid, monkeypatch, count_path: bool, counts_ahead: boo
 def test_count_path_answers_as_the_general_path(store, query, grid, monkeypatch):
     engine = Engine(store, Limits(max_series=1000))
     want = answer(engine, query, grid, monkeypatch, count_path=False)
-    assert want["result"]
+    assert want["result"] or want.get("error") or "__error__" in query
     assert answer(engine, query, grid, monkeypatch, count_path=True) == want
     assert answer(engine, query, grid, monkeypatch, count_path=True, counts_ahead=False) == want
 
@@ -143,6 +154,9 @@ def test_the_count_path_counts_ahead_where_it_applies(store, monkeypatch):
     assert not taken('count_over_time({app="a0"} |= "x" [1h])')
     assert not taken('count_over_time({app="a0"} | logfmt [1h])')
     assert not taken('sum_over_time({app="a0"} | unwrap x [1h])')
+    assert taken('count_over_time({app="a0"} | drop __error__ [1h])')
+    assert not taken('count_over_time({app="a0"} | drop __error__="x" [1h])')
+    assert not taken('count_over_time({app="a0"} | drop level [1h])')
 
 
 def test_the_series_limit_holds_on_the_count_path(store, monkeypatch):
