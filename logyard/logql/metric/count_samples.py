@@ -9,9 +9,15 @@ the blocks' per-minute counts where the windows' edges fall on whole minutes (so
 reads no row at all), else from the timestamps. Each count is one weighted sample, summed by
 `additive.additive_step_matrix` as the rows it stands for would be.
 
-Anything else (a line filter, a parser, a label filter, unwrap, metadata in the grouping, a source
-that cannot count) takes the general path, `samples.extract`, which gives the same answers.
-`LOGYARD_COUNT_SAMPLES=0` turns this path off, for tests and benchmarks comparing the two.
+Grafana's log-volume query adds `| drop __error__`: with no parser before it, it changes no
+series unless a row's metadata holds an error label the grouping keeps (checked), so it counts as
+bare; grouped by metadata (`detected_level`), its rows are grouped by column operations as the
+general path groups a bare selector's, instead of walking each row through the drop.
+Anything else (a line filter, a parser, a label filter, unwrap, metadata in the grouping of a bare
+selector, a source that cannot count) takes the general path, `samples.extract`, which gives the
+same answers.
+The source must offer `source.CountSource` besides `LogSource`. `LOGYARD_COUNT_SAMPLES=0` turns
+this path off, for tests and benchmarks comparing the two.
 """
 
 from __future__ import annotations
