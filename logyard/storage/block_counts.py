@@ -24,7 +24,8 @@ from logyard.errors import CorruptDataError
 from logyard.storage import format as F
 
 _HEADER = np.dtype([("version", "<u4"), ("cells", "<u4"), ("grain", "<i8"), ("raw", "<u8")])
-_CELL_ARRAYS = (("stream", "<i8"), ("end", "<i8"), ("rows", "<u4"), ("bytes", "<u8"))
+_CELL_ARRAYS = (("stream", "<i8"), ("end", "<i8"), ("rows", "<u4"), ("bytes", "<u8"), ("end_rows", "<u4"),
+                ("end_bytes", "<u8"))
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Cells:
     end: np.ndarray  # int64: T, the cell holds ts in (T - grain, T]
     rows: np.ndarray  # int64
     bytes: np.ndarray  # int64: UTF-8 bytes of the lines
+    # Of those, the rows with ts == end exactly (and their bytes): what moves to the next cell
+    # when the cells are closed on the left instead (`left_closed`, for index/volume's buckets).
+    end_rows: np.ndarray
+    end_bytes: np.ndarray
+    left: bool = False  # closed on the left: `end` is then the start S, rows in [S, S + grain)
 
 
 def cells(stream: np.ndarray, ts: np.ndarray, lens: np.ndarray, grain: int = F.BLOCK_COUNT_GRAIN_NS) -> Cells:
@@ -43,13 +49,38 @@ def cells(stream: np.ndarray, ts: np.ndarray, lens: np.ndarray, grain: int = F.B
     end = -(-ts // grain) * grain  # ceil to the grain: (T - grain, T] -> T
     if len(stream) == 0:
         z = np.zeros(0, np.int64)
-        return Cells(grain, z, z, z, z)
+        return Cells(grain, z, z, z, z, z, z)
     new = np.ones(len(stream), dtype=bool)
     new[1:] = (stream[1:] != stream[:-1]) | (end[1:] != end[:-1])
     starts = np.flatnonzero(new)
-    rows = np.diff(np.append(starts, len(stream))).astype(np.int64)
-    return Cells(grain, stream[starts].astype(np.int64), end[starts].astype(np.int64), rows,
-                 np.add.reduceat(lens.astype(np.int64), starts))
+    lens = lens.astype(np.int64)
+    on_end = ts == end
+    return Cells(grain, stream[starts].astype(np.int64), end[starts].astype(np.int64),
+                 np.diff(np.append(starts, len(stream))).astype(np.int64), np.add.reduceat(lens, starts),
+                 np.add.reduceat(on_end.astype(np.int64), starts), np.add.reduceat(np.where(on_end, lens, 0), starts))
+
+
+def left_closed(c: Cells) -> Cells:
+    """The same rows in cells closed on the left, [S, S + grain): a cell's rows but those at its
+    end, plus the rows at the end of the cell before (they start the next minute)."""
+    if c.left:
+        return c
+    stream = np.concatenate([c.stream, c.stream])
+    start = np.concatenate([c.end - c.grain, c.end])
+    rows = np.concatenate([c.rows - c.end_rows, c.end_rows])
+    nbytes = np.concatenate([c.bytes - c.end_bytes, c.end_bytes])
+    keep = rows > 0
+    stream, start, rows, nbytes = stream[keep], start[keep], rows[keep], nbytes[keep]
+    order = np.lexsort((start, stream))
+    stream, start, rows, nbytes = stream[order], start[order], rows[order], nbytes[order]
+    new = np.ones(len(stream), dtype=bool)
+    new[1:] = (stream[1:] != stream[:-1]) | (start[1:] != start[:-1])
+    first = np.flatnonzero(new)
+    z = np.zeros(len(first), np.int64)
+    if not len(first):
+        return Cells(c.grain, z, z, z, z, z, z, left=True)
+    return Cells(c.grain, stream[first], start[first], np.add.reduceat(rows, first), np.add.reduceat(nbytes, first),
+                 z, z, left=True)
 
 
 def encode(c: Cells) -> bytes:
@@ -57,7 +88,8 @@ def encode(c: Cells) -> bytes:
     (stream ids and ends as deltas: mostly the same small numbers, which compress to little)."""
     stream = np.diff(c.stream, prepend=np.int64(0)).astype("<i8")
     end = np.diff(c.end, prepend=np.int64(0)).astype("<i8")
-    body = b"".join(a.tobytes() for a in (stream, end, c.rows.astype("<u4"), c.bytes.astype("<u8")))
+    body = b"".join(a.tobytes() for a in (stream, end, c.rows.astype("<u4"), c.bytes.astype("<u8"),
+                                          c.end_rows.astype("<u4"), c.end_bytes.astype("<u8")))
     packed = pa.Codec("zstd", compression_level=F.BLOCK_COUNTS_ZSTD_LEVEL).compress(body, asbytes=True)
     head = np.array([(F.BLOCK_COUNTS_VERSION, len(c.stream), c.grain, len(body))], dtype=_HEADER)
     return head.tobytes() + packed
@@ -85,7 +117,8 @@ def decode(blob: bytes, name: str) -> Cells:
         size = n * np.dtype(t).itemsize
         out[field] = np.frombuffer(body, dtype=t, count=n, offset=at).astype(np.int64)
         at += size
-    return Cells(grain, np.cumsum(out["stream"]), np.cumsum(out["end"]), out["rows"], out["bytes"])
+    return Cells(grain, np.cumsum(out["stream"]), np.cumsum(out["end"]), out["rows"], out["bytes"], out["end_rows"],
+                 out["end_bytes"])
 
 
 def meta_names(meta, stream: np.ndarray) -> dict[str, set[int]]:
@@ -166,11 +199,13 @@ def cells_in(c: Cells, ids: np.ndarray, window_start: int, window_ns: int, start
     """The cells of the sorted stream ids `ids` whose rows all lie in [start_ns, end_ns) (a mask),
     or None when some wanted cell's rows lie partly inside: then the block's timestamps decide.
 
-    A cell's rows lie in (end - grain, end] and in the block's window; nothing tells where in it."""
+    A cell's rows lie in (end - grain, end] ([end, end + grain) when `left`) and in the block's
+    window; nothing tells where in it."""
     at = np.minimum(np.searchsorted(ids, c.stream), max(len(ids) - 1, 0))
     wanted = (ids[at] == c.stream) if len(ids) else np.zeros(len(c.stream), dtype=bool)
-    first = np.maximum(c.end - c.grain + 1, window_start)
-    last = np.minimum(c.end, window_start + window_ns - 1)
+    lo = c.end if c.left else c.end - c.grain + 1
+    first = np.maximum(lo, window_start)
+    last = np.minimum(lo + c.grain - 1, window_start + window_ns - 1)
     inside = (first >= start_ns) & (last < end_ns)
     outside = (last < start_ns) | (first >= end_ns)
     if (wanted & ~inside & ~outside).any():

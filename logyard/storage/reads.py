@@ -23,6 +23,7 @@ from logyard.labels import LabelSet, Matcher
 from logyard.needles import Needle
 from logyard.storage import rows as R
 from logyard.storage import block_counts, trigrams
+from logyard.storage import format as F
 from logyard.storage.block import BlockInfo, BlockReader
 from logyard.storage.deletes import Active, deleted_rows
 from logyard.storage.files import BlockFiles
@@ -169,11 +170,12 @@ class Reads:
         return self._read_window(w.blocks, w.head, ids, w.lo, w.hi, columns, tri, first=first, backward=backward)
 
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
-                    grain_ns: int, with_bytes: bool = False) -> Iterator[pa.Table]:
+                    grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
         """The rows `read` would return (deletes left out, duplicates once), counted: tables of
         (stream, ts, n[, len]) in forward window order, sorted by (stream, ts), where each row
         stands for `n` rows of its stream (and `len` their line bytes) whose timestamps lie in
-        (ts - grain_ns, ts] -- exact rows (n = 1) where a window is not counted ahead.
+        (ts - grain_ns, ts] ([ts, ts + grain_ns) when `left`: index/volume's buckets) -- exact rows
+        (n = 1) where a window is not counted ahead.
 
         Only for a caller whose every bucket boundary is a multiple of `grain_ns` since the epoch:
         then a row and its count fall between the same boundaries. A window is answered from its
@@ -186,7 +188,7 @@ class Reads:
         pin = self._files.pin()
         try:
             for w in self._windows(tenant, ids, start_ns, end_ns, "forward"):
-                t = self._window_cells(w, ids, grain_ns, with_bytes) if self.counts_ahead else None
+                t = self._window_cells(w, ids, grain_ns, with_bytes, left) if self.counts_ahead else None
                 if t is None:
                     rows = self._read_plan(tenant, w, ids, columns, None, None, False)
                     t = rows.append_column("n", pa.array(np.ones(rows.num_rows, np.int64)))
@@ -196,7 +198,8 @@ class Reads:
         finally:
             self._files.unpin(pin)
 
-    def _window_cells(self, w: _Window, ids: np.ndarray, grain_ns: int, with_bytes: bool) -> pa.Table | None:
+    def _window_cells(self, w: _Window, ids: np.ndarray, grain_ns: int, with_bytes: bool,
+                      left: bool = False) -> pa.Table | None:
         """A window's counts from its block's cells, or None when they cannot stand for its rows."""
         if w.active or (w.head is not None and w.head.num_rows) or len(w.blocks) != 1:
             return None
@@ -208,6 +211,8 @@ class Reads:
             return _empty(("stream", "ts", "n", "len") if with_bytes else ("stream", "ts", "n"))
         if c is None or grain_ns % c.grain:
             return None
+        if left:
+            c = block_counts.left_closed(c)
         keep = block_counts.cells_in(c, ids, w.start, self.window_ns, w.lo, w.hi)
         if keep is None:
             return None
@@ -415,12 +420,14 @@ class Reads:
         nrows = np.zeros(ids.size * nb, dtype=np.int64)
         # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
         # raw line bytes far closer than line + metadata text does on the conformance corpus.
-        for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
+        # Buckets [k*step, (k+1)*step): counts of whole minutes (left-closed cells) fall in one.
+        grain = step or F.BLOCK_COUNT_GRAIN_NS  # one bucket: any whole minute inside it is in it
+        for t in self.read_counts(tenant, ids, start_ns, end_ns, grain_ns=grain, with_bytes=True, left=True):
             cell = np.searchsorted(ids, R._np(t.column("stream")))
             if step:
                 cell = cell * nb + (R._np(t.column("ts")) - origin) // step
             nbytes += np.bincount(cell, weights=R._np(t.column("len")), minlength=nbytes.size).astype(np.int64)
-            nrows += np.bincount(cell, minlength=nrows.size)
+            nrows += np.bincount(cell, weights=R._np(t.column("n")), minlength=nrows.size).astype(np.int64)
         return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)
 
 

@@ -315,8 +315,9 @@ class Store:
                                 line_contains=line_contains, first=first)
 
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
-                    grain_ns: int, with_bytes: bool = False) -> Iterator[pa.Table]:
-        return self._reads.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns, with_bytes=with_bytes)
+                    grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
+        return self._reads.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns, with_bytes=with_bytes,
+                                       left=left)
 
     def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int) -> frozenset[str] | None:
         return self._reads.metadata_names(tenant, stream_ids, start_ns, end_ns)

@@ -45,7 +45,10 @@ def test_cells_count_each_stream_and_minute_closed_on_the_right(seed):
     stream, ts, lens = sorted_rows(np.random.default_rng(seed))
     c = block_counts.cells(stream, ts, lens)
     assert as_dict(c) == naive_cells(stream, ts, lens)
-    assert as_dict(block_counts.decode(block_counts.encode(c), "b")) == as_dict(c)
+    back = block_counts.decode(block_counts.encode(c), "b")
+    assert as_dict(back) == as_dict(c)
+    assert as_dict(block_counts.left_closed(back)) == naive_cells(stream, ts - G + 1, lens)  # [S, S+G) as (S-G+1.. ]
+
 
 
 def test_damaged_counts_are_corrupt_data_naming_the_field():
@@ -97,15 +100,15 @@ def load(s, rng, *, streams=8, per_push=400, pushes=6):
             s.flush()
 
 
-def bucketed(tables, grain=G) -> dict:
-    """(stream, minute end) -> (rows, bytes) of a read's rows or of read_counts' counts."""
+def bucketed(tables, grain=G, left=False) -> dict:
+    """(stream, minute end; start when `left`) -> (rows, bytes) of a read's rows or of read_counts' counts."""
     out: dict = {}
     for t in tables:
         d = t.to_pydict()
         n = d.get("n") or [1] * t.num_rows
         nb = d.get("len") or [0] * t.num_rows
         for s, ts, k, b in zip(d["stream"], d["ts"], n, nb):
-            key = (s, -(-ts // grain) * grain)
+            key = (s, ts // grain * grain if left else -(-ts // grain) * grain)
             rows, nbytes = out.get(key, (0, 0))
             out[key] = (rows + k, nbytes + b)
     return out
@@ -132,14 +135,16 @@ def test_read_counts_stand_for_the_rows_read(make_store, seed):
 
     Reads._window_cells = spy
     try:
-        ranges = [(T0, T0 + 3 * HOUR), (T0 + 1, T0 + 3 * HOUR + 1), (T0 - G + 1, T0 + 2 * HOUR + 1)]
+        ranges = [(T0, T0 + 3 * HOUR), (T0 + 1, T0 + 3 * HOUR + 1), (T0 - G + 1, T0 + 2 * HOUR + 1), (T0, T0 + HOUR)]
         ranges += [(T0 + int(a) * G + 1, T0 + int(b) * G + 1) for a, b in np.sort(rng.integers(0, 190, (4, 2)))]
         ranges += [(T0 + int(a), T0 + int(b)) for a, b in np.sort(rng.integers(0, 3 * HOUR, (4, 2)))]
         for lo, hi in ranges:
+            rows = list(s.read("t", ids, lo, hi, direction="forward", columns=("stream", "ts", "len")))
             for grain in (G, 5 * G, 7):
-                want = bucketed(s.read("t", ids, lo, hi, direction="forward", columns=("stream", "ts", "len")), G)
-                got = bucketed(s.read_counts("t", ids, lo, hi, grain_ns=grain, with_bytes=True), G)
-                assert got == want, (lo - T0, hi - T0, grain)
+                for left in (False, True):
+                    want = bucketed(rows, G, left)
+                    got = bucketed(s.read_counts("t", ids, lo, hi, grain_ns=grain, with_bytes=True, left=left), G, left)
+                    assert got == want, (lo - T0, hi - T0, grain, left)
     finally:
         Reads._window_cells = real
     assert cells_used  # the compacted window with no head rows nor deletes counted ahead
