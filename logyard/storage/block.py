@@ -272,6 +272,7 @@ class BlockReader:
         self._trigrams: trigrams.TrigramIndex | None = None
         self._line_time = False  # `line` stored with its own timestamp cut out (line_time.py)
         self._cells: block_counts.Cells | None = None  # decoded on first use
+        self._left_cells: block_counts.Cells | None = None
         self._names: dict[str, np.ndarray] | None = None  # decoded on first use
         self._closed = False
 
@@ -359,16 +360,20 @@ class BlockReader:
         inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
         return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
 
-    def cells(self) -> block_counts.Cells | None:
-        """Rows and line bytes per stream and minute (block_counts.py); None for a block written
-        before they were stored."""
+    def cells(self, left: bool = False) -> block_counts.Cells | None:
+        """Rows and line bytes per stream and minute (block_counts.py), closed on the left when
+        `left`; None for a block written before they were stored. Both kept once made (small)."""
         self._load()
         if self._cells is None:
             blob = (self._md.metadata or {}).get(F.BLOCK_COUNTS_KEY)  # type: ignore[union-attr]
             if blob is None:
                 return None
             self._cells = block_counts.decode(blob, self.name)
-        return self._cells
+        if not left:
+            return self._cells
+        if self._left_cells is None:
+            self._left_cells = block_counts.left_closed(self._cells)
+        return self._left_cells
 
     def meta_names(self) -> dict[str, np.ndarray] | None:
         """Each structured-metadata name its rows carry -> the sorted ids of the streams whose rows

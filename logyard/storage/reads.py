@@ -205,14 +205,12 @@ class Reads:
             return None
         b = w.blocks[0]
         try:
-            c = self._files.reader(b).cells()
+            c = self._files.reader(b).cells(left)
         except CorruptDataError as e:
             self._files.quarantine(b, e)
             return _empty(("stream", "ts", "n", "len") if with_bytes else ("stream", "ts", "n"))
         if c is None or grain_ns % c.grain:
             return None
-        if left:
-            c = block_counts.left_closed(c)
         keep = block_counts.cells_in(c, ids, w.start, self.window_ns, w.lo, w.hi)
         if keep is None:
             return None
