@@ -96,6 +96,15 @@ class QueryStats:
             self.line_bytes += line_bytes
             self.meta_bytes += meta_bytes
 
+    def add_counted(self, table: pa.Table, elapsed_ns: int) -> None:
+        """A table of counts (`read_counts`): the rows and line bytes it stands for."""
+        rows = int(pc.sum(table.column("n")).as_py() or 0)
+        nbytes = int(pc.sum(table.column("len")).as_py() or 0) if "len" in table.column_names else 0
+        with self._lock:
+            self.lines += rows
+            self.line_bytes += nbytes
+            self.read_ns += elapsed_ns
+
     def add_read(self) -> None:
         with self._lock:
             self.reads += 1
@@ -221,6 +230,29 @@ class CountingSource:
             close = getattr(tables, "close", None)
             if close is not None:
                 close()
+
+
+    def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                    grain_ns: int, with_bytes: bool = False) -> Iterator[pa.Table]:
+        """The store's counts (`count_samples`), each counted as the rows (and line bytes) it stands for."""
+        self._stats.add_read()
+        tables = self._store.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns,
+                                         with_bytes=with_bytes)
+        try:
+            while True:
+                t0 = time.perf_counter_ns()
+                table = next(tables, None)
+                if table is None:
+                    return
+                self._stats.add_counted(table, time.perf_counter_ns() - t0)
+                yield table
+        finally:
+            close = getattr(tables, "close", None)
+            if close is not None:
+                close()
+
+    def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int):
+        return self._store.metadata_names(tenant, stream_ids, start_ns, end_ns)
 
 
 CACHES = ("chunk", "index", "result", "statsResult", "volumeResult", "seriesResult", "labelResult",

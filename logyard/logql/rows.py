@@ -194,23 +194,99 @@ def group_codes_by_meta_names(rows: Rows, names) -> tuple[np.ndarray, list[tuple
         uniq, codes = dense_codes(rows.stream)
         return codes, [(int(s), ()) for s in uniq.tolist()]
     mcodes, dictionary = meta_codes(meta)
-    reduced_of: dict[tuple, int] = {(): 0}
-    reduced_list: list[tuple] = [()]
-    dict_reduced = np.zeros(len(dictionary), dtype=np.int64)
-    wanted = set(names)
-    entries = dictionary.take(pa.array(np.flatnonzero(mentions))).to_pylist()
-    # Per distinct metadata value that mentions a grouped name (rare unless grouping by it).
-    for j, text in zip(np.flatnonzero(mentions).tolist(), entries):
-        pairs = tuple(p for p in meta_pairs(text) if p[0] in wanted)
-        dict_reduced[j] = reduced_of.setdefault(pairs, len(reduced_list))
-        if dict_reduced[j] == len(reduced_list):
-            reduced_list.append(pairs)
+    dict_reduced, reduced_list = _reduced_codes(dictionary, mentions, names)
     red = dict_reduced[mcodes]
     n = len(reduced_list)
     sids, sdense = dense_codes(rows.stream)
     uniq, codes = dense_codes(sdense * n + red)
     keys = [(int(sids[c // n]), reduced_list[c % n]) for c in uniq.tolist()]
     return codes, keys
+
+
+def _reduced_codes(dictionary: pa.Array, mentions: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Per dictionary entry, a code of its metadata reduced to `names` (sorted): the (name, value)
+    pairs it has of them, as `meta_pairs` gives them; and the pairs of each code (code 0: none).
+
+    A trace id makes nearly every entry distinct, and parsing each one took seconds over a day:
+    each name's value is cut out of every entry at once (`_values_of`), and only the entries
+    where that is not plain (an escaped character, a value that is no string) are parsed."""
+    idx = np.flatnonzero(mentions)
+    sub = dictionary.take(pa.array(idx))
+    combined = np.zeros(len(idx), dtype=np.int64)
+    columns: list[list[str | None]] = []
+    unread = np.zeros(len(idx), dtype=bool)
+    for name in names:
+        codes, values, odd = _values_of(sub, name)
+        unread |= odd
+        columns.append([None, *values])
+        combined = combined * (len(values) + 1) + codes
+    uniq, inverse = np.unique(combined, return_inverse=True)
+    reduced_of: dict[tuple, int] = {(): 0}
+    reduced_list: list[tuple] = [()]
+    key_code = np.empty(len(uniq), dtype=np.int64)
+    for u, c in enumerate(uniq.tolist()):  # per distinct reduced value: a handful
+        pairs = []
+        for name, col in zip(reversed(names), reversed(columns)):
+            c, k = divmod(c, len(col))
+            if k:
+                pairs.append((name, col[k]))
+        key = tuple(reversed(pairs))
+        key_code[u] = reduced_of.setdefault(key, len(reduced_list))
+        if key_code[u] == len(reduced_list):
+            reduced_list.append(key)
+    dict_reduced = np.zeros(len(dictionary), dtype=np.int64)
+    dict_reduced[idx] = key_code[inverse.reshape(-1)]
+    if unread.any():
+        wanted = set(names)
+        for j in idx[unread].tolist():  # entries with an escaped or non-string value of a grouped name
+            pairs = tuple(p for p in meta_pairs(dictionary[j].as_py()) if p[0] in wanted)
+            dict_reduced[j] = reduced_of.setdefault(pairs, len(reduced_list))
+            if dict_reduced[j] == len(reduced_list):
+                reduced_list.append(pairs)
+    return dict_reduced, reduced_list
+
+
+def _values_of(texts: pa.Array, name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Each canonical-JSON entry's string value of `name`, cut from the bytes with NumPy: a code
+    per entry (0: no such value; k: values[k - 1]), the distinct values, and which entries must be
+    parsed instead (their value has an escape, or is no string)."""
+    import pyarrow.compute as pc
+
+    n = len(texts)
+    key = orjson.dumps(name) + b':"'
+    pos = pc.find_substring(texts, key.decode()).to_numpy(zero_copy_only=False).astype(np.int64)
+    has = pos >= 0
+    odd = ~has & contains_mask(texts, orjson.dumps(name).decode() + ":")  # a value that is no string
+    width = 8 if pa.types.is_large_string(texts.type) else 4
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if width == 8 else np.int32,
+                            count=n + 1, offset=texts.offset * width).astype(np.int64)
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8) if texts.buffers()[2] is not None else np.zeros(0, np.uint8)
+    rows = np.flatnonzero(has)
+    start = offsets[:-1][rows] + pos[rows] + len(key)
+    stop = np.empty_like(start)
+    escaped = np.zeros(len(rows), dtype=bool)
+    binary = texts.view(pa.large_binary() if width == 8 else pa.binary())
+    at = pos[rows]
+    for p in np.unique(at).tolist():  # per position of the name in the entries: a few (keys are sorted)
+        sel = np.flatnonzero(at == p)
+        part = binary.take(pa.array(rows[sel])) if len(sel) < len(rows) else binary.take(pa.array(rows))
+        tail = pc.binary_slice(part, p + len(key), 1 << 30)  # to the end (a bigger stop overflows)
+        length = pc.find_substring(tail, '"').to_numpy(zero_copy_only=False).astype(np.int64)
+        slash = pc.find_substring(tail, "\\").to_numpy(zero_copy_only=False).astype(np.int64)
+        stop[sel] = start[sel] + np.maximum(length, 0)
+        escaped[sel] = (length < 0) | ((slash >= 0) & (slash < length))
+    odd[rows[escaped]] = True
+    keep = ~escaped
+    rows, start, stop = rows[keep], start[keep], stop[keep]
+    lens = stop - start
+    out_off = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(lens, out=out_off[1:])
+    gather = np.repeat(start - out_off[:-1], lens) + np.arange(int(out_off[-1]), dtype=np.int64)
+    values = pa.StringArray.from_buffers(len(rows), pa.py_buffer(out_off), pa.py_buffer(data[gather].tobytes()))
+    enc = values.dictionary_encode()
+    codes = np.zeros(n, dtype=np.int64)
+    codes[rows] = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    return codes, enc.dictionary.to_pylist(), odd
 
 
 def _mentions(dictionary: pa.Array, names) -> np.ndarray:

@@ -66,3 +66,23 @@ class LogSource(Protocol):
         close it when stopping early instead of keeping it suspended.
         """
         ...
+
+
+@runtime_checkable
+class CountSource(Protocol):
+    """What a `LogSource` may offer besides (storage's `Store` does; `metric/count_samples.py`
+    uses it when present): rows counted without reading them."""
+
+    def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                    grain_ns: int, with_bytes: bool = False) -> Iterator[pa.Table]:
+        """The rows `read` would return, counted: tables of stream, ts, n (int64) [, len (line bytes
+        summed)] in forward window order, sorted by (stream, ts), each row standing for `n` rows of
+        its stream with timestamps in (ts - grain_ns, ts]. For a caller whose bucket boundaries
+        are all multiples of `grain_ns` since the epoch."""
+        ...
+
+    def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int,
+                       end_ns: int) -> frozenset[str] | None:
+        """The structured-metadata names the rows of `stream_ids` in [start_ns, end_ns) may carry (a
+        superset), or None when the source cannot tell."""
+        ...

@@ -30,7 +30,7 @@ from logyard.labels import LabelSet
 from logyard.needles import LineMatch
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage import line_scan, line_time, trigrams
+from logyard.storage import block_counts, line_scan, line_time, trigrams
 from logyard.storage.decoded_cache import DecodedCache
 from logyard.storage.objects import is_store_failure, object_store_error
 
@@ -131,11 +131,13 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         table = table.select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA).combine_chunks()
         lens = table.column("len").to_numpy()
         ranges = stream_ranges(table)
+        stream, ts = R._np(table.column("stream")), R._np(table.column("ts"))
     else:
         assert gather is not None
         lens = gather.column("line").length[order]
-        ranges = _ranges(gather.column("stream")[order], gather.column("ts")[order],
-                         lens + gather.column("meta").length[order])
+        stream, ts = gather.column("stream")[order], gather.column("ts")[order]
+        ranges = _ranges(stream, ts, lens + gather.column("meta").length[order])
+    kv[F.BLOCK_COUNTS_KEY] = block_counts.encode(block_counts.cells(stream, ts, lens))
     bounds = row_group_bounds(lens)
     schema = F.BLOCK_SCHEMA
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
@@ -191,14 +193,17 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
             write_statistics=F.BLOCK_STATS_COLUMNS,
             write_page_checksum=F.BLOCK_PAGE_CHECKSUMS,
         ) as writer:
+            names: dict[str, set[int]] = {}
             for lo, hi in bounds:  # one step per row group
                 if order is None:
                     piece = table.slice(lo, hi - lo)
                 else:
                     assert gather is not None
                     piece = R.with_len(gather.take(order[lo:hi])).select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA)
+                block_counts.merge_names(names, block_counts.meta_names(piece.column("meta"),
+                                                                        R._np(piece.column("stream"))))
                 writer.write_table(piece, row_group_size=hi - lo)
-            writer.add_key_value_metadata(kv)
+            writer.add_key_value_metadata({**kv, F.BLOCK_META_NAMES_KEY: block_counts.encode_names(names)})
         os.fsync(f.fileno())
 
 
@@ -295,6 +300,9 @@ class BlockReader:
         self._rows: np.ndarray | None = None
         self._trigrams: trigrams.TrigramIndex | None = None
         self._line_time = False  # `line` stored with its own timestamp cut out (line_time.py)
+        self._cells: block_counts.Cells | None = None  # decoded on first use
+        self._left_cells: block_counts.Cells | None = None
+        self._names: dict[str, np.ndarray] | None = None  # decoded on first use
         self._closed = False
 
     def close(self) -> None:
@@ -396,6 +404,32 @@ class BlockReader:
             return True
         inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
         return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
+
+    def cells(self, left: bool = False) -> block_counts.Cells | None:
+        """Rows and line bytes per stream and minute (block_counts.py), closed on the left when
+        `left`; None for a block written before they were stored. Both kept once made (small)."""
+        self._load()
+        if self._cells is None:
+            blob = (self._md.metadata or {}).get(F.BLOCK_COUNTS_KEY)  # type: ignore[union-attr]
+            if blob is None:
+                return None
+            self._cells = block_counts.decode(blob, self.name)
+        if not left:
+            return self._cells
+        if self._left_cells is None:
+            self._left_cells = block_counts.left_closed(self._cells)
+        return self._left_cells
+
+    def meta_names(self) -> dict[str, np.ndarray] | None:
+        """Each structured-metadata name its rows carry -> the sorted ids of the streams whose rows
+        do; None for a block written before they were stored."""
+        self._load()
+        if self._names is None:
+            blob = (self._md.metadata or {}).get(F.BLOCK_META_NAMES_KEY)  # type: ignore[union-attr]
+            if blob is None:
+                return None
+            self._names = block_counts.decode_names(blob, self.name)
+        return self._names
 
     def row_group_rows(self) -> np.ndarray:
         """Rows of each row group."""

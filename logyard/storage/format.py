@@ -126,6 +126,16 @@ DECODED_CACHE_BYTES = 64 << 20
 BLOCK_TRIGRAM_LOWER_KEY = b"logyard.trigrams.lower"
 BLOCK_TRIGRAM_KEY = b"logyard.trigrams"
 
+# Rows and line bytes per stream and minute of every block (block_counts.py: the blob's layout),
+# so count queries over a bare selector whose window edges fall on whole minutes read no rows; and
+# the structured-metadata names of the block's rows, so they read no `meta` when it cannot matter.
+# Blocks written before these keys are counted from their rows. Cost on the benchmark day: see docs.
+BLOCK_COUNTS_KEY = b"logyard.counts"
+BLOCK_COUNTS_VERSION = 1
+BLOCK_COUNT_GRAIN_NS = 60 * 10**9
+BLOCK_COUNTS_ZSTD_LEVEL = 9
+BLOCK_META_NAMES_KEY = b"logyard.meta_names"  # JSON list of names, sorted
+
 # Compaction merges the blocks of one tenant and window when they are more than one, and the result
 # stays below this size (rows); a window beyond it keeps several blocks.
 COMPACT_MAX_ROWS = 1_000_000  # bounds compaction memory (~3 copies of the rows)

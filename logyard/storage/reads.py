@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Collection, Iterator, Sequence
 
 import numpy as np
@@ -20,7 +21,8 @@ import pyarrow as pa
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet, Matcher
 from logyard.needles import LineMatch, Needle
-from logyard.storage import line_scan, trigrams
+from logyard.storage import block_counts, line_scan, trigrams
+from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage.block import BlockInfo, BlockReader
 from logyard.storage.deletes import Active, deleted_rows
@@ -32,6 +34,21 @@ READ_COLUMNS = ("stream", "ts", "line", "meta", "len")
 # Set to 0, reads ignore `line_contains` (no row group skipped by its lines): for tests and the
 # benchmark to compare answers and times with and without the trigram maps.
 LINE_PRUNING_ENV = "LOGYARD_LINE_PRUNING"
+# Set to 0, `read_counts` counts every window from its rows, never from the blocks' per-minute
+# counts: for tests and the benchmark to compare answers and times.
+COUNTS_AHEAD_ENV = "LOGYARD_COUNTS_AHEAD"
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One window of a read: its start, the range read in it, and its sources."""
+
+    start: int
+    lo: int
+    hi: int
+    blocks: list[BlockInfo]
+    head: pa.Table | None  # the head's rows in it (or None: no head rows at all)
+    active: tuple[Active, ...]  # the delete requests covering it
 
 
 class Reads:
@@ -43,6 +60,7 @@ class Reads:
         `deletes(tenant, start_ns, end_ns)`: the delete requests whose rows reads leave out."""
         self.window_ns = window_ns
         self.line_pruning = os.environ.get(LINE_PRUNING_ENV, "1") != "0"
+        self.counts_ahead = os.environ.get(COUNTS_AHEAD_ENV, "1") != "0"
         self._deletes = deletes
         self._index = index
         self._files = files
@@ -128,6 +146,18 @@ class Reads:
     def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
               columns: tuple[str, ...], line_contains: Sequence[str | Needle], first: int | None,
               match: LineMatch | None, on_scanned: Callable[[int, int, int], None] | None) -> Iterator[pa.Table]:
+        tri = trigrams.Needs(line_contains) if line_contains and self.line_pruning else None
+        for w in self._windows(tenant, ids, start_ns, end_ns, direction):
+            scanned = line_scan.Scanned(meta="meta" in columns) if match is not None else None
+            t = self._read_plan(tenant, w, ids, columns, tri, first, direction == "backward", match, scanned)
+            if scanned is not None and on_scanned is not None:
+                on_scanned(scanned.rows, scanned.line_bytes, scanned.meta_bytes)
+            if t.num_rows:
+                yield t
+
+    def _windows(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str) -> Iterator[_Window]:
+        """The windows of [start_ns, end_ns) with rows of `ids`, in `direction` order: what each
+        is read from (one snapshot of the head and the block list for them all)."""
         views, blocks = self._snapshot(tenant)
         blocks_by_window: dict[int, list[BlockInfo]] = {}
         for b in blocks:
@@ -137,7 +167,6 @@ class Reads:
             hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
-        tri = trigrams.Needs(line_contains) if line_contains and self.line_pruning else None
         head = self._head_rows(views, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
@@ -146,17 +175,100 @@ class Reads:
             lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
             hpart = head.filter(pa.array(head_win == w)) if head.num_rows else None
             active = tuple(a for a in deletes if a.request.start_ns < hi and a.request.end_ns >= lo)
-            scanned = line_scan.Scanned(meta="meta" in columns) if match is not None else None
-            if active:
-                t = self._read_window_without(tenant, active, blocks_by_window.get(w, []), hpart, ids, lo, hi,
-                                              columns, tri, first, direction == "backward", match, scanned)
-            else:
-                t = self._read_window(blocks_by_window.get(w, []), hpart, ids, lo, hi, columns, tri,
-                                      first=first, backward=direction == "backward", match=match, scanned=scanned)
-            if scanned is not None and on_scanned is not None:
-                on_scanned(scanned.rows, scanned.line_bytes, scanned.meta_bytes)
-            if t.num_rows:
-                yield t
+            yield _Window(w, lo, hi, blocks_by_window.get(w, []), hpart, active)
+
+    def _read_plan(self, tenant: str, w: _Window, ids: np.ndarray, columns: tuple[str, ...],
+                   tri: trigrams.Needs | None, first: int | None, backward: bool,
+                   match: LineMatch | None = None, scanned: line_scan.Scanned | None = None) -> pa.Table:
+        """One window's rows, sorted and deduplicated, without the rows of delete requests (and
+        only those `match` keeps, when given)."""
+        if w.active:
+            return self._read_window_without(tenant, w.active, w.blocks, w.head, ids, w.lo, w.hi, columns, tri,
+                                             first, backward, match, scanned)
+        return self._read_window(w.blocks, w.head, ids, w.lo, w.hi, columns, tri, first=first, backward=backward,
+                                 match=match, scanned=scanned)
+
+    def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                    grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
+        """The rows `read` would return (deletes left out, duplicates once), counted: tables of
+        (stream, ts, n[, len]) in forward window order, sorted by (stream, ts), where each row
+        stands for `n` rows of its stream (and `len` their line bytes) whose timestamps lie in
+        (ts - grain_ns, ts] ([ts, ts + grain_ns) when `left`: index/volume's buckets) -- exact rows
+        (n = 1) where a window is not counted ahead.
+
+        Only for a caller whose every bucket boundary is a multiple of `grain_ns` since the epoch:
+        then a row and its count fall between the same boundaries. A window is answered from its
+        block's per-minute counts (block_counts.py) when they fit: one block, no head rows, no
+        delete request, the grain a multiple of the block's, and no minute cut by the range."""
+        ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
+        if ids.size == 0 or start_ns >= end_ns:
+            return
+        columns = ("stream", "ts", "len") if with_bytes else ("stream", "ts")
+        pin = self._files.pin()
+        try:
+            for w in self._windows(tenant, ids, start_ns, end_ns, "forward"):
+                t = self._window_cells(w, ids, grain_ns, with_bytes, left) if self.counts_ahead else None
+                if t is None:
+                    rows = self._read_plan(tenant, w, ids, columns, None, None, False)
+                    t = rows.append_column("n", pa.array(np.ones(rows.num_rows, np.int64)))
+                    t = t.select(["stream", "ts", "n", "len"] if with_bytes else ["stream", "ts", "n"])
+                if t.num_rows:
+                    yield t
+        finally:
+            self._files.unpin(pin)
+
+    def _window_cells(self, w: _Window, ids: np.ndarray, grain_ns: int, with_bytes: bool,
+                      left: bool = False) -> pa.Table | None:
+        """A window's counts from its block's cells, or None when they cannot stand for its rows."""
+        if w.active or (w.head is not None and w.head.num_rows) or len(w.blocks) != 1:
+            return None
+        b = w.blocks[0]
+        try:
+            c = self._files.reader(b).cells(left)
+        except CorruptDataError as e:
+            self._files.quarantine(b, e)
+            return _empty(("stream", "ts", "n", "len") if with_bytes else ("stream", "ts", "n"))
+        if c is None or grain_ns % c.grain:
+            return None
+        keep = block_counts.cells_in(c, ids, w.start, self.window_ns, w.lo, w.hi)
+        if keep is None:
+            return None
+        arrays = [pa.array(c.stream[keep]), pa.array(c.end[keep]), pa.array(c.rows[keep])]
+        if with_bytes:
+            arrays.append(pa.array(c.bytes[keep]))
+        return pa.Table.from_arrays(arrays, names=["stream", "ts", "n", "len"][:len(arrays)])
+
+    def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int) -> frozenset[str] | None:
+        """The structured-metadata names the rows of `stream_ids` in [start_ns, end_ns) may carry
+        (a superset: a block's names count for all the rows of a stream in it), or None when a
+        block does not say."""
+        ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
+        names: set[str] = set()
+        views, blocks = self._snapshot(tenant)
+        pin = self._files.pin()
+        try:
+            for b in blocks:
+                if b.min_ts >= end_ns or b.max_ts < start_ns:
+                    continue
+                if not (np.isin(b.streams.ids, ids) & b.streams.overlapping(start_ns, end_ns)).any():
+                    continue
+                try:
+                    got = self._files.reader(b).meta_names()
+                except CorruptDataError as e:
+                    self._files.quarantine(b, e)
+                    continue
+                if got is None:
+                    return None
+                for n, sids in got.items():  # one step per name: a handful
+                    if n not in names and (ids[np.minimum(np.searchsorted(ids, sids), ids.size - 1)] == sids).any():
+                        names.add(n)
+        finally:
+            self._files.unpin(pin)
+        for v in views:
+            rows = R.select_rows(v.table(), ids, start_ns, end_ns)
+            if rows.num_rows:
+                names.update(block_counts.meta_names(rows.column("meta"), R._np(rows.column("stream"))))
+        return frozenset(names)
 
     def _read_window_without(self, tenant: str, active: tuple[Active, ...], blocks: list[BlockInfo],
                              head: pa.Table | None, ids: np.ndarray, lo: int, hi: int, columns: tuple[str, ...],
@@ -334,12 +446,14 @@ class Reads:
         nrows = np.zeros(ids.size * nb, dtype=np.int64)
         # Line bytes only: Loki's figures come from chunk sizes (compressed, KiB-rounded) and track the
         # raw line bytes far closer than line + metadata text does on the conformance corpus.
-        for t in self.read(tenant, ids, start_ns, end_ns, direction="forward", columns=("stream", "ts", "len")):
+        # Buckets [k*step, (k+1)*step): counts of whole minutes (left-closed cells) fall in one.
+        grain = step or F.BLOCK_COUNT_GRAIN_NS  # one bucket: any whole minute inside it is in it
+        for t in self.read_counts(tenant, ids, start_ns, end_ns, grain_ns=grain, with_bytes=True, left=True):
             cell = np.searchsorted(ids, R._np(t.column("stream")))
             if step:
                 cell = cell * nb + (R._np(t.column("ts")) - origin) // step
             nbytes += np.bincount(cell, weights=R._np(t.column("len")), minlength=nbytes.size).astype(np.int64)
-            nrows += np.bincount(cell, minlength=nrows.size)
+            nrows += np.bincount(cell, weights=R._np(t.column("n")), minlength=nrows.size).astype(np.int64)
         return nbytes.reshape(ids.size, nb), nrows.reshape(ids.size, nb)
 
 

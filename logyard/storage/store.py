@@ -377,6 +377,14 @@ class Store:
         return self._reads.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
                                 line_contains=line_contains, first=first, line_match=line_match, scanned=scanned)
 
+    def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                    grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
+        return self._reads.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns, with_bytes=with_bytes,
+                                       left=left)
+
+    def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int) -> frozenset[str] | None:
+        return self._reads.metadata_names(tenant, stream_ids, start_ns, end_ns)
+
     def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
         return self._reads.label_names(tenant, start_ns, end_ns, matchers)
 

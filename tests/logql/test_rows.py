@@ -114,3 +114,30 @@ def test_grouping_by_a_name_no_chunk_mentions_groups_by_stream():
     rows = Rows.from_table(pa.table({"stream": pa.array([4, 3]), "ts": pa.array([1, 2]), "meta": meta}))
     codes, keys = group_codes_by_meta_names(rows, ["level"])
     assert [keys[c] for c in codes.tolist()] == [(4, ()), (3, ())]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grouping_by_names_cuts_values_as_parsing_them_would(seed):
+    """The values of grouped names are cut from the metadata text without parsing each entry; on
+    random metadata (escapes, non-ASCII, names at every position, names that are prefixes of
+    others, values that are no strings) the groups are those of parsing every entry."""
+    import orjson
+
+    from logyard.logql.rows import meta_pairs
+
+    rng = np.random.default_rng(seed)
+    values = ["info", "warn", "", "a\"b", "c\\d", "é", "x:y,z", "\u2028", "line\nbreak"]
+    names = ["level", "level_x", "a", "trace_id", "zz", "lével"]
+    texts = []
+    for _ in range(400):
+        obj = {}
+        for n in names:
+            if rng.random() < 0.5:
+                obj[n] = values[int(rng.integers(len(values)))] if rng.random() < 0.9 else f"t{rng.integers(50)}"
+        texts.append(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode() if obj else "")
+    texts[7] = '{"level":1}'  # a number: parsed, not cut
+    stream = rng.integers(0, 3, len(texts))
+    for grouped in (["level"], ["level", "trace_id"], ["lével", "zz"], ["a", "level_x"]):
+        codes, keys = group_codes_by_meta_names(_rows(stream, pa.array(texts).dictionary_encode()), grouped)
+        want = [(int(s), tuple(p for p in meta_pairs(t) if p[0] in grouped)) for s, t in zip(stream, texts)]
+        assert [keys[c] for c in codes.tolist()] == want

@@ -23,10 +23,12 @@ ADDITIVE_OPS = frozenset(f.name for f in FUNCTIONS if f.additive)
 
 def additive_step_matrix(op: str, labels: Sequence[LabelSet], series_ids: np.ndarray, sample_ts: np.ndarray,
                          sample_values: np.ndarray, grid_ts: np.ndarray, range_ns: int, offset_ns: int = 0,
-                         unwrap: bool = False) -> StepMatrix:
+                         unwrap: bool = False, weights: np.ndarray | None = None) -> StepMatrix:
     """Same answers as `range_agg.range_step_matrix` for the additive ops; samples in any order.
 
     Windows are Loki's `(t - offset - range, t - offset]`; a window without samples is no point.
+    `weights`: how many rows each sample stands for (`count_samples`: a count of rows between the
+    same two edges), its value then being their sum; None: one each.
     """
     if op not in ADDITIVE_OPS:
         raise AssertionError(f"BUG: {op} is not additive")
@@ -40,7 +42,10 @@ def additive_step_matrix(op: str, labels: Sequence[LabelSet], series_ids: np.nda
     nb = len(edges) + 1
     bucket = np.searchsorted(edges, np.asarray(sample_ts, dtype=np.int64), side="left")
     key = np.asarray(series_ids, dtype=np.int64) * nb + bucket
-    counts = np.bincount(key, minlength=n_series * nb).reshape(n_series, nb)
+    if weights is None:
+        counts = np.bincount(key, minlength=n_series * nb).reshape(n_series, nb)
+    else:  # int64 sums: exact (float64 sums of whole counts are exact below 2**53 too)
+        counts = np.bincount(key, weights=weights, minlength=n_series * nb).astype(np.int64).reshape(n_series, nb)
     ccount = np.zeros((n_series, nb + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=ccount[:, 1:])
     hi_i = np.searchsorted(edges, hi) + 1

@@ -13,7 +13,7 @@ import numpy as np
 
 from logyard.logql.deadline import NO_DEADLINE, Deadline
 from logyard.logql.functions import FUNCTION_BY_NAME
-from logyard.logql.metric import additive, binop, limits, range_agg, samples, vector_agg
+from logyard.logql.metric import additive, binop, count_samples, limits, range_agg, samples, vector_agg
 from logyard.logql.metric.series import StepMatrix
 from logyard.logql.query_stats import QueryStats
 from logyard.logql.syntax import ast
@@ -135,12 +135,22 @@ class _Evaluator:
         # Every series made for the result's range aggregation is a result series: the series limit
         # holds while its samples are grouped.
         max_series = self.max_series if expr is self.bounded and expr.op != "absent_over_time" else 0
+        grid = self.grid
+        counted = count_samples.extract(self.store, self.tenant, grid, expr, grouping, max_series=max_series,
+                                        check=self.deadline.check, parallelism=self.parallelism)
+        if counted is not None:  # a count over a bare selector: rows counted by storage
+            labels, ids, ts, values, weights = counted
+            if self.stats is not None:
+                self.stats.add_passed(int(weights.sum()))
+            out = additive.additive_step_matrix(expr.op, labels, ids, ts, values, grid, expr.range_ns,
+                                                expr.offset_ns, weights=weights)
+            limits.check_pipeline_errors(out)
+            return out
         labels, ids, ts, values = samples.extract(self.store, self.tenant, self.grid, expr, grouping,
                                                   max_series=max_series, check=self.deadline.check,
                                                   parallelism=self.parallelism)
         if self.stats is not None:
             self.stats.add_passed(len(ts))
-        grid = self.grid
         if expr.op == "absent_over_time":
             inner = additive.additive_step_matrix("count_over_time", labels, ids, ts, values, grid,
                                                   expr.range_ns, expr.offset_ns)
