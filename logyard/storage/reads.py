@@ -137,7 +137,7 @@ class Reads:
             hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
-        tri = trigrams.Needs(line_contains) if line_contains and self.line_pruning else None
+        tri = trigrams.needs_for(tuple(line_contains)) if line_contains and self.line_pruning else None
         head = self._head_rows(views, ids, start_ns, end_ns)
         head_win = R._np(head.column("ts")) // self.window_ns * self.window_ns if head.num_rows else np.empty(0, np.int64)
         windows = sorted(set(blocks_by_window) | set(np.unique(head_win).tolist()), reverse=direction == "backward")
