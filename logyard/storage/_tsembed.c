@@ -498,6 +498,35 @@ static int may_overlap(const char *nd, size_t k, int f, int with_months)
     return 0;
 }
 
+/* Whether byte ch may be part of a rendering of format f (any month's letters for those with one):
+ * the set may_overlap tests a needle's bytes against. */
+static int renderable(char ch, int f)
+{
+    return may_overlap(&ch, 1, f, 1);
+}
+
+/* For format f, which stored bytes just before and just after a cut rendering can neighbour an
+ * occurrence of the needle that overlaps the rendering. The needle's bytes inside the rendering
+ * are renderable; unless all of them are (`whole`), some lie outside, next to the cut: then
+ * either the byte before the cut is nd[a-1] for a renderable nd[a], or the byte after it is nd[b]
+ * for a renderable nd[b-1]. Most rows pass neither test (a timestamp sits between '[' and ' '),
+ * and are not rendered at all. */
+static void neighbours(const char *nd, size_t k, int f, unsigned char before[256], unsigned char after[256],
+                       int *whole)
+{
+    memset(before, 0, 256);
+    memset(after, 0, 256);
+    *whole = 1;
+    for (size_t j = 0; j < k; j++) {
+        int r = renderable(nd[j], f);
+        *whole &= r;
+        if (r && j >= 1)
+            before[(unsigned char)nd[j - 1]] = 1;
+        if (r && j + 1 < k)
+            after[(unsigned char)nd[j + 1]] = 1;
+    }
+}
+
 static PyObject *contains(PyObject *self, PyObject *args)
 {
     PyObject *off_obj, *data_obj, *needle_obj, *ts_obj = Py_None, *codes_obj = Py_None;
@@ -541,9 +570,13 @@ static PyObject *contains(PyObject *self, PyObject *args)
             goto done;
         }
     }
+    unsigned char before[N_FORMATS][256], after[N_FORMATS][256];
+    int whole[N_FORMATS] = {0};
     for (int f = 1; cut && f < N_FORMATS; f++) {
         overlap[f] = may_overlap(nd, k, f, 1);
         overlap_fixed[f] = may_overlap(nd, k, f, 0);
+        if (overlap[f])
+            neighbours(nd, k, f, before[f], after[f], &whole[f]);
     }
     out = PyBytes_FromStringAndSize(NULL, n);
     window = cut ? PyMem_Malloc(2 * k + 32) : NULL;
@@ -587,6 +620,13 @@ static PyObject *contains(PyObject *self, PyObject *args)
         int32_t code = codes[i];
         if (code == 0 || mask[i] || !overlap[code & 31])
             continue;
+        {
+            int f = code & 31;
+            const unsigned char *ln = (const unsigned char *)data + off[i];
+            int64_t st = code >> 5, len = off[i + 1] - off[i];
+            if (!whole[f] && !((st > 0 && before[f][ln[st - 1]]) || (st < len && after[f][ln[st]])))
+                continue;
+        }
         if (!overlap_fixed[code & 31]) {
             const int64_t day_ns = 86400 * (int64_t)1000000000;
             int64_t day = ts[i] / day_ns - (ts[i] % day_ns < 0);

@@ -104,6 +104,14 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # Measured and not taken: compacted row groups of 256 KiB halve the needle query (a row group holding
 # a needle is decoded whole: 56 -> 20-26 ms) but cost 0.159 instead of 0.149 x line bytes on disk and
 # make the stream/ts-only scans of count and bytes queries 25-50 % slower (4x the row groups).
+# Also measured and not taken (branch j-needle-slices): compacted lines as zstd frames of 256 KiB
+# "line slices" with a trigram map each, so that a needle decompresses 10 slices instead of 10 row
+# groups. Disk stayed 0.149 (frames carry no per-value lengths, which paid for the maps) and the
+# line decode of the needle query fell from ~9 MB to ~3 MB, but the query did not get cheaper: the
+# server spent 1.84-1.95 s of CPU on 42 needle queries either way (interleaved, loaded machine;
+# what is left per row group is Parquet's reading of its other columns, ~60 us per column chunk,
+# and per-block Python work); and compaction CPU rose 2.3x (zstd 12 on 256 KiB inputs takes a
+# slower parameter set than on Parquet's 1 MiB pages).
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {

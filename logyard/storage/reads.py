@@ -146,7 +146,7 @@ class Reads:
     def _read(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str,
               columns: tuple[str, ...], line_contains: Sequence[str | Needle], first: int | None,
               match: LineMatch | None, on_scanned: Callable[[int, int, int], None] | None) -> Iterator[pa.Table]:
-        tri = trigrams.Needs(line_contains) if line_contains and self.line_pruning else None
+        tri = trigrams.needs_for(tuple(line_contains)) if line_contains and self.line_pruning else None
         for w in self._windows(tenant, ids, start_ns, end_ns, direction):
             scanned = line_scan.Scanned(meta="meta" in columns) if match is not None else None
             t = self._read_plan(tenant, w, ids, columns, tri, first, direction == "backward", match, scanned)

@@ -28,6 +28,8 @@ serve case-sensitive needles. Lowered, the benchmark workload's maps take 0.0022
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 
@@ -92,6 +94,12 @@ class Needs:
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.lowered)
+
+
+@functools.lru_cache(maxsize=256)
+def needs_for(terms: tuple) -> Needs:
+    """`Needs(terms)`, computed once: a query reads its windows in many calls with the same hint."""
+    return Needs(terms)
 
 
 def _requirements(needles: list[Needle], *, lowered: bool) -> list[list[np.ndarray]]:

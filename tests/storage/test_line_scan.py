@@ -82,6 +82,24 @@ def test_contains_on_slices_and_empty_lines(scan):
     assert LT.contains(pa.array([], pa.large_string()), b"x").tolist() == []
 
 
+@pytest.mark.parametrize("needle", [
+    "at 2026-01-01T10",        # its own bytes before the cut, then into the rendering
+    "00:00.123Z]",             # from the rendering into its own bytes after the cut
+    "t 2026-01-01T10:00:00.123Z] r",  # the rendering whole, bytes on both sides
+    "2026-01-01T10:00:00.123Z",       # the rendering alone: only renderable bytes
+    "xq7-2026",                # renderable tail, but the line holds "at " before the cut: no row
+    "Z] req",                  # neither neighbour: found in the stored bytes, not through the cut
+])
+def test_needles_through_a_cut_rendering_are_found_by_its_neighbouring_bytes(scan, needle):
+    """A needle overlapping the cut holds a byte of the line beside the cut unless it is all
+    renderable bytes: rows whose neighbours rule that out are skipped without rendering."""
+    ts = np.array([1767261600123000000] * 3, dtype=np.int64)  # 2026-01-01T10:00:00.123Z
+    lines = ["at 2026-01-01T10:00:00.123Z] req", "[2026-01-01T10:00:00.123Z] at", "2026-01-01T10:00:00.123Z"]
+    cut, codes = LT.strip(pa.array(lines, pa.large_string()), ts)
+    assert codes.all()
+    assert LT.contains(cut, needle.encode(), ts, codes).tolist() == [needle in line for line in lines]
+
+
 def test_a_code_that_does_not_fit_its_line_is_an_error():
     with pytest.raises(ValueError):
         LT.contains(pa.array(["ab"], pa.large_string()), b"a", np.zeros(1, np.int64), np.array([(9 << 5) | 3], np.int32))
