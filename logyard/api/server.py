@@ -19,8 +19,9 @@ from logyard.api.params import Params, request_params
 from logyard.api.runtime import RuntimeConfigWatcher
 from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
+from logyard.api.writer_heads import WriterHeads
 from logyard.config.runtime import Overrides
-from logyard.config.server import LimitsSection, ServerConfig, parse_duration_ns, parse_size
+from logyard.config.server import LimitsSection, ServerConfig, default_node_id, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
@@ -66,6 +67,13 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         lim, comp = cfg.limits, cfg.compactor
+        objects = object_store(cfg)
+        target = cfg.target
+        self.writer_heads: WriterHeads | None = None
+        if target == "read" and cfg.querier.writers:
+            self.writer_heads = WriterHeads(cfg.querier.writers,
+                                            timeout_s=parse_duration_ns(cfg.querier.writer_timeout) / 1e9,
+                                            on_failure=self._writer_head_failed)
         self._retention: dict[tuple[str, int], RetentionRules] = {}
         self.store = Store(
             cfg.storage.data_dir,
@@ -79,9 +87,18 @@ class Server:
             head_max_bytes=parse_size(cfg.storage.head_max_bytes),
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
-            objects=object_store(cfg),
+            objects=objects,
             cache_max_bytes=parse_size(cfg.storage.object_store.cache_size),
             max_unflushed_bytes=parse_size(cfg.storage.object_store.max_unflushed_bytes),
+            node_id=cfg.node_id or (default_node_id() if objects is not None else ""),
+            # the targets (docs/scaling.md): what of the store this process runs
+            writes=target in ("all", "write"),
+            maintain=target in ("all", "backend"),
+            refresh_period_s=parse_duration_ns(cfg.storage.object_store.refresh_period) / 1e9
+            if target in ("read", "backend") else 0.0,
+            remote_heads=self.writer_heads,
+            retain_flushed_s=parse_duration_ns(cfg.storage.object_store.retain_flushed) / 1e9
+            if target == "write" else 0.0,
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).
@@ -101,6 +118,9 @@ class Server:
         self.open_error: BaseException | None = None
         self.engine = Engine(self.store, query_limits(lim), self.query_limits_for)
         self._query_limits: dict[str, tuple[int, Limits]] = {}
+
+    def _writer_head_failed(self) -> None:
+        self.store.recovery.writer_head_failures += 1
 
     def retention_for(self, tenant: str) -> RetentionRules:
         """A tenant's retention_period and retention_stream, overrides included (Loki's per-tenant
@@ -170,6 +190,8 @@ class Server:
     def close(self) -> None:
         if self.runtime is not None:
             self.runtime.stop()
+        if self.writer_heads is not None:
+            self.writer_heads.close()
         self.decode_pool.shutdown()
         if self.ready.is_set():
             self.store.close()

@@ -175,8 +175,8 @@ class Store:
                               f"which the data directory {self.data_dir} was written with")
         self.files.remove_orphans()
         self.deletes.open()
-        self._open = True
         if not self.writes:
+            self._open = True
             return
         rows = 0
         for rec in self._wal.replay():
@@ -189,6 +189,7 @@ class Store:
         self.recovery.wal_skipped_bytes += self._wal.skipped_bytes
         self.recovery.wal_corruptions += self._wal.corruptions
         self._wal.start()
+        self._open = True
         if self._head.bytes >= self.head_max_bytes:
             try:
                 self.flush()  # a long WAL (flushes failing before the restart): start within bounds
