@@ -1,7 +1,8 @@
 """The scaled-out installation (docs/scaling.md) as separate hosts: two writers, two readers and a
 backend, each `logyard serve` in its own network namespace, sharing a real SeaweedFS bucket on the
 LAN's address. Pushes are spread over both writers; both readers answer every acknowledged line,
-the same, before the writers flush (from their heads) and after (from the blocks); a writer killed
+the same, before the writers flush (from their heads) and after (from the blocks, and from the block
+the backend compacted them into: it alone compacts); a writer killed
 with -9 leaves its unflushed lines out of answers, said in the reader's metrics, and gives them
 back once restarted (its WAL replays)."""
 
@@ -57,6 +58,11 @@ def metric(url: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in the metrics of {url}")
+
+
+def writers_of(weed: WeedS3, bucket: str) -> set[str]:
+    """The node ids in the names of the bucket's blocks (`<ns>-<node_id>-<seq>.parquet`)."""
+    return {key.rsplit("/", 1)[1].split("-")[1] for key in weed.keys(bucket, "blocks")}
 
 
 def until(check, what: str, timeout_s: float = 60.0):
@@ -121,6 +127,11 @@ def run(lan: Lan, weed: WeedS3, tmp_path) -> None:
             assert httpx.post(w.url + "/flush", timeout=60).status_code == 204
         assert answer(r1.url) == answer(r2.url) == want
         until(lambda: all(metric(r.url, "logyard_storage_blocks") >= 2 for r in (r1, r2)), "readers list the flushed blocks")
+        assert answer(r1.url) == answer(r2.url) == want
+        # The backend, and only it, compacts: the writers' blocks are replaced by one it wrote (block
+        # names carry the writer's node id), which the readers then read instead.
+        until(lambda: writers_of(weed, bucket) == {"b"}, "the backend compacts the writers' blocks")
+        until(lambda: all(metric(r.url, "logyard_storage_blocks") == 1 for r in (r1, r2)), "readers re-list")
         assert answer(r1.url) == answer(r2.url) == want
 
         # Unflushed lines on w1, then w1 killed: readers answer the rest and count the failure.
