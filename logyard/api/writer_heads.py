@@ -4,9 +4,9 @@ of `querier.writers` is asked for its unflushed rows of a tenant (api/internal.p
 An entry is `host:port`; its name is resolved at every call and each address it resolves to is a
 writer (a Kubernetes headless service or a compose service scaled out lists every replica). A writer
 that does not answer within the timeout, or answers wrong, is left out of that answer: logged (at most
-once a minute per address, with the count), counted (`logyard_writer_head_failures_total`), and the
-query is answered from the object store and the other writers, as Loki's queriers answer without an
-ingester that is down. What that writer acknowledged and did not flush is then missing from the
+once a minute per address, with the count), counted (`logyard_writer_head_failures_total`), named in
+the `warnings` of the query's answer (`MISSED`), and the query is answered from the object store and
+the other writers, as Loki's queriers answer without an ingester that is down. What that writer acknowledged and did not flush is then missing from the
 answer until it comes back (its WAL holds it) and flushes.
 """
 
@@ -16,6 +16,7 @@ import logging
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 import httpx
 
@@ -26,6 +27,9 @@ from logyard.storage.head_wire import decode_head
 log = logging.getLogger("logyard.api")
 
 HEAD_PATH = "/internal/head"  # served by api/internal.py
+# Set by a query route to a list: the writers left out of its answer are added to it (in the thread
+# that asked, which runs in the route's context).
+MISSED: ContextVar[list[str] | None] = ContextVar("logyard_writers_missed", default=None)
 
 LOG_EVERY_S = 60.0
 
@@ -62,7 +66,10 @@ class WriterHeads:
 
     def __call__(self, tenant: str) -> list[tuple[TenantHeadView, dict[int, LabelSet]]]:
         addresses = resolve(self.entries)
-        got = self._pool.map(lambda a: self._fetch(a, tenant), addresses)
+        got = list(self._pool.map(lambda a: self._fetch(a, tenant), addresses))
+        missed = MISSED.get()
+        if missed is not None:
+            missed.extend(a for a, g in zip(addresses, got) if g is None and a not in missed)
         return [g for g in got if g is not None]
 
     def _fetch(self, address: str, tenant: str):
