@@ -267,6 +267,12 @@ class CompactorSection(_Strict):
     delete_request_cancel_period: Duration = Field(
         "24h", description="A delete request can be cancelled for this long after it was made; only then are its "
         "lines removed from disk (Loki: 24h). Queries stop showing them at once.")
+    backend_lease: Duration = Field(
+        "1m", description="With `target: backend`: the length of the lease object in the bucket "
+        "(`leases/backend.json`, taken and renewed with conditional PUTs) that lets one backend at a time run "
+        "compaction, retention and deletion passes; another takes over once it expired. Needs "
+        "`s3.access_key_id` (the lease's requests are signed with it) and a store honouring If-None-Match and "
+        "If-Match (AWS S3, MinIO, GCS, SeaweedFS). 0s: no lease (then run exactly one backend).")
     delete_max_interval: Duration = Field(
         "24h", description="Largest `max_interval` a delete request may ask for (Loki: 24h); 0s: no limit.")
 

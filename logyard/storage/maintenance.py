@@ -64,7 +64,7 @@ class Maintenance:
                  compaction_interval_s: float = 600.0, retention_enabled: bool = True,
                  retention_delete_delay_s: float = 0.0, delete_cancel_period_s: float = 86400.0,
                  passes: bool = True, refresh: Callable[[], object] | None = None,
-                 refresh_period_s: float = 0.0) -> None:
+                 refresh_period_s: float = 0.0, may_run: Callable[[], bool] | None = None) -> None:
         """`clock` is wall time in seconds (retention and settling compare it with row times);
         a window is settled `settle_ns` after its end; `maybe_flush` flushes the head if it is
         due, `flush` flushes it now (before a deletion pass); `last_flush` is the monotonic time
@@ -73,7 +73,9 @@ class Maintenance:
         Compaction runs when ingest is quiet, and under steady ingest at least every
         `compaction_interval_s` (5 minutes at most: compaction_due). Without `passes` the thread
         only flushes (a writer beside a backend, which compacts); `refresh`, when given, runs every
-        `refresh_period_s`, before the passes (the object store re-listed: Store.refresh)."""
+        `refresh_period_s`, before the passes (the object store re-listed: Store.refresh). `may_run`,
+        when given, is asked before the background passes of each tick: False skips them (the backend
+        lease is another process's: lease.py)."""
         self.index = index
         self.files = files
         self.clock = clock
@@ -93,6 +95,7 @@ class Maintenance:
         self.passes = passes
         self.refresh = refresh
         self.refresh_period_s = refresh_period_s
+        self.may_run = may_run
         self._lock = threading.Lock()  # serializes compaction and retention
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -131,7 +134,7 @@ class Maintenance:
                 if self.refresh is not None and now - last_refresh >= self.refresh_period_s:
                     last_refresh = now
                     self.refresh()
-                if not self.passes:
+                if not self.passes or (self.may_run is not None and not self.may_run()):
                     self.files.empty_trash()
                     continue
                 if self.retention_enabled and now - last_retention >= self.compaction_interval_s:

@@ -89,6 +89,7 @@ class Store:
         refresh_period_s: float = 0.0,
         remote_heads: Callable[[str], list[tuple[TenantHeadView, dict[int, LabelSet]]]] | None = None,
         retain_flushed_s: float = 0.0,
+        may_maintain: Callable[[], bool] | None = None,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
@@ -104,7 +105,9 @@ class Store:
         `remote_heads(tenant)`, for a reader: the unflushed rows of the writers (head_wire.py), read
         with this store's blocks as if they were heads of its own. A writer keeps a flushed head in
         what it gives readers (`head_rows`) for `retain_flushed_s` more (Loki's chunk_retain_period):
-        until readers re-listed the store and read its blocks, its rows would be in no answer."""
+        until readers re-listed the store and read its blocks, its rows would be in no answer.
+        `may_maintain()`, when given, is asked before each tick's background passes (the backend's
+        lease, lease.py)."""
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
@@ -151,7 +154,7 @@ class Store:
             compaction_interval_s=compaction_interval_s, retention_enabled=retention_enabled,
             retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s,
             passes=maintain, refresh=self.refresh if objects is not None and refresh_period_s > 0 else None,
-            refresh_period_s=refresh_period_s)
+            refresh_period_s=refresh_period_s, may_run=may_maintain)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def open(self) -> None:

@@ -1,5 +1,5 @@
 """The scaled-out installation (docs/scaling.md) as separate hosts: two writers, two readers and a
-backend, each `logyard serve` in its own network namespace, sharing a real SeaweedFS bucket on the
+backend (and a second one, kept idle by the first one's lease), each `logyard serve` in its own network namespace, sharing a real SeaweedFS bucket on the
 LAN's address. Pushes are spread over both writers; both readers answer every acknowledged line,
 the same, before the writers flush (from their heads) and after (from the blocks, and from the block
 the backend compacted them into: it alone compacts); a writer killed
@@ -90,7 +90,7 @@ def test_two_writers_two_readers_and_a_backend_on_separate_hosts(tmp_path):
 
 def run(lan: Lan, weed: WeedS3, tmp_path) -> None:
     bucket = weed.bucket()
-    hosts = {name: lan.add_host(name) for name in ("w1", "w2", "r1", "r2", "b")}
+    hosts = {name: lan.add_host(name) for name in ("w1", "w2", "r1", "r2", "b", "b2")}
     writers = [f"{hosts[w].address}:{PORT}" for w in ("w1", "w2")]
 
     def server(name: str, target: str) -> ServerProcess:
@@ -99,7 +99,8 @@ def run(lan: Lan, weed: WeedS3, tmp_path) -> None:
 
     w1, w2 = server("w1", "write"), server("w2", "write")
     r1, r2, backend = server("r1", "read"), server("r2", "read"), server("b", "backend")
-    procs = [w1, w2, r1, r2, backend]
+    backend2 = server("b2", "backend")  # a second backend: the lease lets one of them run passes
+    procs = [w1, w2, r1, r2, backend, backend2]
     try:
         for p in procs:
             p.start(wait=False)
@@ -130,9 +131,10 @@ def run(lan: Lan, weed: WeedS3, tmp_path) -> None:
         assert answer(r1.url) == answer(r2.url) == want
         until(lambda: all(metric(r.url, "logyard_storage_blocks") >= 2 for r in (r1, r2)), "readers list the flushed blocks")
         assert answer(r1.url) == answer(r2.url) == want
-        # The backend, and only it, compacts: the writers' blocks are replaced by one it wrote (block
-        # names carry the writer's node id), which the readers then read instead.
-        until(lambda: writers_of(weed, bucket) == {"b"}, "the backend compacts the writers' blocks")
+        # One backend, and only it, compacts: the writers' blocks are replaced by one block written by
+        # the backend holding the lease (block names carry the writer's node id), which readers then read.
+        until(lambda: writers_of(weed, bucket) in ({"b"}, {"b2"}), "a backend compacts the writers' blocks")
+        assert "leases/backend.json" in weed.keys(bucket)
         until(lambda: all(metric(r.url, "logyard_storage_blocks") == 1 for r in (r1, r2)), "readers re-list")
         assert answer(r1.url) == answer(r2.url) == want
 
