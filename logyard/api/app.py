@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 from logyard.api.deletes import DeleteRoutes
 from logyard.api.drilldown import DrilldownRoutes
+from logyard.api.internal import InternalRoutes
 from logyard.api.meta import MetaRoutes
 from logyard.api.ops import OpsRoutes
 from logyard.api.push import PushRoutes
@@ -31,6 +32,14 @@ from logyard.ui.routes import ui_routes
 log = logging.getLogger("logyard.api")
 
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
+# The route families each target serves (docs/scaling.md); a path of another target answers 404, as
+# in Loki. Live tails need the appends, which only a writer sees: they stay with `all` for now.
+TARGET_FAMILIES = {
+    "all": (*FAMILIES, InternalRoutes),
+    "write": (PushRoutes, InternalRoutes, OpsRoutes),
+    "read": (QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes),
+    "backend": (DeleteRoutes, OpsRoutes),
+}
 
 
 def create_app(cfg: ServerConfig) -> Starlette:
@@ -44,7 +53,9 @@ def create_app(cfg: ServerConfig) -> Starlette:
         await run_in_threadpool(t.join)
         await run_in_threadpool(server.close)
 
-    routes = [route for family in FAMILIES for route in family(server).routes()] + ui_routes()
+    routes = [route for family in TARGET_FAMILIES[cfg.target] for route in family(server).routes()]
+    if cfg.target in ("all", "read"):
+        routes += ui_routes()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

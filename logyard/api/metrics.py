@@ -115,6 +115,10 @@ _RECOVERY_HELP = {
                       "name the object store's blocks).",
     "flush_failures": "Flushes that failed (the object store unreachable, a full disk); each is retried, the WAL "
                       "keeps its rows meanwhile.",
+    "refresh_failures": "Re-listings of the object store that failed (target read or backend); the blocks known "
+                        "stay readable, the next period tries again.",
+    "writer_head_failures": "Writers a reader asked for their unflushed rows that did not answer (target read): "
+                            "those answers came from the object store alone.",
 }
 
 

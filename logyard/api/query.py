@@ -20,8 +20,9 @@ from starlette.routing import Route
 
 from logyard.api.encoding_flags import categorize, encoding_flags, with_encoding_flags
 from logyard.api.params import parse_instant_query, parse_range_query
-from logyard.api.responses import success
+from logyard.api.responses import json_response, success
 from logyard.api.server import Server
+from logyard.api.writer_heads import MISSED
 from logyard.logql.deadline import Deadline
 from logyard.logql.query_stats import QueryStats, entries_returned
 
@@ -62,10 +63,12 @@ class QueryRoutes:
         q = parse_range_query(p, max_entries=limits.max_entries, max_points=limits.max_points)
         flags = encoding_flags(request.headers)
         stats = QueryStats()
+        missed: list[str] = []
+        MISSED.set(missed)
         data = await run_query(request, deadline, stats.timed(srv.engine.query_range), tenant, p.get("query") or "",
                                q.start, q.end, q.step, q.interval, q.limit, q.direction,
                                categorize=categorize(flags), stats=stats)
-        return success(answer(data, flags, stats, started))
+        return with_warnings(answer(data, flags, stats, started), missed)
 
     async def query(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -74,9 +77,20 @@ class QueryRoutes:
         deadline = Deadline(self.server.query_timeout_ns(tenant))
         q = parse_instant_query(p, max_entries=srv.engine.limits_for(tenant).max_entries)
         stats = QueryStats()
+        missed: list[str] = []
+        MISSED.set(missed)
         data = await run_query(request, deadline, stats.timed(srv.engine.query_instant), tenant, p.get("query") or "",
                                q.time, q.limit, q.direction, stats=stats)
-        return success(answer(data, encoding_flags(request.headers), stats, started))
+        return with_warnings(answer(data, encoding_flags(request.headers), stats, started), missed)
+
+
+def with_warnings(data: dict, missed: list[str]) -> Response:
+    """The success envelope; with `warnings` (the Prometheus API's partial-answer field) only when a
+    reader answered without some writers' unflushed rows (target read: api/writer_heads.py)."""
+    if not missed:
+        return success(data)
+    return json_response({"status": "success", "data": data, "warnings": [
+        f"writer {a} did not answer: lines it holds unflushed are missing" for a in missed]})
 
 
 def answer(data: dict, flags: list[str], stats: QueryStats, started: float) -> dict:

@@ -19,12 +19,14 @@ from logyard.api.params import Params, request_params
 from logyard.api.runtime import RuntimeConfigWatcher
 from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
+from logyard.api.writer_heads import WriterHeads
 from logyard.config.runtime import Overrides
-from logyard.config.server import LimitsSection, ServerConfig, parse_duration_ns, parse_size
+from logyard.config.server import LimitsSection, ServerConfig, default_node_id, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
 from logyard.logql.syntax.parser import parse_matchers
+from logyard.storage.lease import Lease, S3Target
 from logyard.storage.objects import ObjectStore, s3_store
 from logyard.storage.retention import RetentionRules, StreamRetention
 from logyard.storage.store import Store
@@ -49,6 +51,30 @@ def query_limits(lim: LimitsSection) -> Limits:
     )
 
 
+def backend_lease(cfg: ServerConfig, node_id: str) -> Lease | None:
+    """The backend's lease on the bucket (storage/lease.py), or None: not a backend, `backend_lease`
+    0s, or no access key to sign its requests with (then one backend must be run by rule)."""
+    ttl_s = parse_duration_ns(cfg.compactor.backend_lease) / 1e9
+    s3 = cfg.storage.object_store.s3
+    if cfg.target != "backend" or not ttl_s or s3 is None:
+        return None
+    if not s3.access_key_id:
+        log.warning("compactor.backend_lease needs s3.access_key_id to sign its requests: no lease, so run "
+                    "exactly one backend")
+        return None
+    scheme = "http" if s3.insecure else "https"
+    host = s3.endpoint
+    for prefix in ("http://", "https://"):
+        if host.startswith(prefix):
+            scheme, host = prefix[:-3], host[len(prefix):]
+    host = host.rstrip("/") or f"s3.{s3.region or 'us-east-1'}.amazonaws.com"
+    path_style = bool(s3.endpoint) and s3.s3forcepathstyle
+    base = f"{scheme}://{host}" if path_style else f"{scheme}://{s3.bucketnames}.{host}"
+    target = S3Target(base, f"/{s3.bucketnames}" if path_style else "", s3.region or "us-east-1",
+                      s3.access_key_id, s3.secret_access_key)
+    return Lease(target, s3.prefix, node_id, ttl_s=ttl_s)
+
+
 def object_store(cfg: ServerConfig) -> ObjectStore | None:
     """The object store of `storage.object_store`, None for the data directory alone."""
     section = cfg.storage.object_store
@@ -66,6 +92,15 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         lim, comp = cfg.limits, cfg.compactor
+        objects = object_store(cfg)
+        target = cfg.target
+        node_id = cfg.node_id or (default_node_id() if objects is not None else "")
+        self.lease = backend_lease(cfg, node_id)
+        self.writer_heads: WriterHeads | None = None
+        if target == "read" and cfg.querier.writers:
+            self.writer_heads = WriterHeads(cfg.querier.writers,
+                                            timeout_s=parse_duration_ns(cfg.querier.writer_timeout) / 1e9,
+                                            on_failure=self._writer_head_failed)
         self._retention: dict[tuple[str, int], RetentionRules] = {}
         self.store = Store(
             cfg.storage.data_dir,
@@ -79,9 +114,19 @@ class Server:
             head_max_bytes=parse_size(cfg.storage.head_max_bytes),
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
-            objects=object_store(cfg),
+            objects=objects,
             cache_max_bytes=parse_size(cfg.storage.object_store.cache_size),
             max_unflushed_bytes=parse_size(cfg.storage.object_store.max_unflushed_bytes),
+            node_id=node_id,
+            # the targets (docs/scaling.md): what of the store this process runs
+            writes=target in ("all", "write"),
+            maintain=target in ("all", "backend"),
+            refresh_period_s=parse_duration_ns(cfg.storage.object_store.refresh_period) / 1e9
+            if target in ("read", "backend") else 0.0,
+            remote_heads=self.writer_heads,
+            retain_flushed_s=parse_duration_ns(cfg.storage.object_store.retain_flushed) / 1e9
+            if target == "write" else 0.0,
+            may_maintain=self.lease.hold if self.lease is not None else None,
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).
@@ -101,6 +146,9 @@ class Server:
         self.open_error: BaseException | None = None
         self.engine = Engine(self.store, query_limits(lim), self.query_limits_for)
         self._query_limits: dict[str, tuple[int, Limits]] = {}
+
+    def _writer_head_failed(self) -> None:
+        self.store.recovery.writer_head_failures += 1
 
     def retention_for(self, tenant: str) -> RetentionRules:
         """A tenant's retention_period and retention_stream, overrides included (Loki's per-tenant
@@ -170,9 +218,14 @@ class Server:
     def close(self) -> None:
         if self.runtime is not None:
             self.runtime.stop()
+        if self.writer_heads is not None:
+            self.writer_heads.close()
+
         self.decode_pool.shutdown()
         if self.ready.is_set():
             self.store.close()
+        if self.lease is not None:
+            self.lease.close()  # after the store: its maintenance thread asks the lease
 
     def limits_for(self, tenant: str) -> LimitsSection:
         return self.overrides.limits_for(tenant)

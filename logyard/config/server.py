@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import re
+import socket
 from typing import Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_serializer, model_validator
@@ -100,6 +101,16 @@ class ObjectStoreSection(_Strict):
         "1GiB", description="With `type: s3`: block files kept in `data_dir` (those this server wrote, least "
         "recently read deleted first); a block not cached is read from the store, only the row groups and "
         "columns a query needs. 0: none kept.")
+    refresh_period: Duration = Field(
+        "15s", description="With `target: read` or `backend`: how often the bucket is listed again, to read the "
+        "blocks writers flushed since and forget those the backend compacted or expired (only the new blocks' "
+        "footers are fetched). A block is answered by readers at most this long after its flush; until then "
+        "readers get its rows from the writer's head (`querier.writers`).")
+    retain_flushed: Duration = Field(
+        "1m", description="With `target: write`: a flushed head is still given to readers this long (Loki's "
+        "chunk_retain_period), so its rows stay in answers until every reader re-listed the bucket and reads "
+        "its blocks; keep it above `refresh_period` plus a listing's time. Costs memory: the heads flushed in "
+        "this period.")
     max_unflushed_bytes: Size = Field(
         "512MiB", description="With `type: s3`: while flushes fail (the store unreachable) pushes are still "
         "acknowledged, held in the WAL and memory and flushed when the store answers again, until this much "
@@ -220,6 +231,13 @@ class LimitsSection(_Strict):
 
 
 class QuerierSection(_Strict):
+    writers: list[str] = Field(
+        default_factory=list, description="With `target: read`: the writers whose unflushed rows (their heads) "
+        "every query asks for, as `host:port`; a name resolving to several addresses (a Kubernetes headless "
+        "service, a compose service scaled out) is asked at each of them, resolved again for every query. A "
+        "writer that does not answer leaves its head out: the answer says so in a warning (docs/scaling.md).")
+    writer_timeout: Duration = Field(
+        "5s", description="How long a reader waits for one writer's head before answering without it.")
     tail_max_duration: Duration = Field(
         "1h", description="A live tail is closed with Loki's \"reached tail max duration limit\" after this "
         "long (Loki: 1h).")
@@ -249,13 +267,43 @@ class CompactorSection(_Strict):
     delete_request_cancel_period: Duration = Field(
         "24h", description="A delete request can be cancelled for this long after it was made; only then are its "
         "lines removed from disk (Loki: 24h). Queries stop showing them at once.")
+    backend_lease: Duration = Field(
+        "1m", description="With `target: backend`: the length of the lease object in the bucket "
+        "(`leases/backend.json`, taken and renewed with conditional PUTs) that lets one backend at a time run "
+        "compaction, retention and deletion passes; another takes over once it expired. Needs "
+        "`s3.access_key_id` (the lease's requests are signed with it) and a store honouring If-None-Match and "
+        "If-Match (AWS S3, MinIO, GCS, SeaweedFS). 0s: no lease (then run exactly one backend).")
     delete_max_interval: Duration = Field(
         "24h", description="Largest `max_interval` a delete request may ask for (Loki: 24h); 0s: no limit.")
+
+
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _node_id(value: str) -> str:
+    if value and not _NODE_ID.match(value):
+        raise ValueError(f"{value!r} is not a node id (1-63 letters, digits, '_', '.', '-'; a letter or digit first)")
+    return value
+
+
+def default_node_id() -> str:
+    """The host name, cut to what a node id may hold (`node_id` when none is configured)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()).lstrip("_.-")[:63]
+    return name or "node"
 
 
 class ServerConfig(_Strict):
     """The whole `logyard serve` configuration file."""
 
+    target: Literal["all", "write", "read", "backend"] = Field(
+        "all", description="What this process does (Loki's simple scalable targets; docs/scaling.md). all: "
+        "everything, one process. write: the push API, WAL and head, flushing blocks to the object store; no "
+        "compaction or retention. read: the query API, from the object store's blocks and the writers' heads "
+        "(`querier.writers`); no WAL. backend: compaction, retention and delete requests, exactly one at a time. "
+        "write, read and backend need `storage.object_store.type: s3`.")
+    node_id: Annotated[str, AfterValidator(_node_id)] = Field(
+        "", description="This process's name among those sharing a bucket, written into the names of the blocks "
+        "it flushes so that writers never pick one name; empty: the host name. Give every writer its own.")
     auth_enabled: bool = Field(False, description="Require X-Scope-OrgID; off means tenant `fake`, as Loki.")
     shutdown_delay: Duration = Field(
         "0s", description="Time between SIGTERM and the shutdown, /ready answering 503 \"Application is stopping\" "
@@ -268,6 +316,13 @@ class ServerConfig(_Strict):
     runtime_config: RuntimeConfigSection = RuntimeConfigSection()
     querier: QuerierSection = QuerierSection()
     compactor: CompactorSection = CompactorSection()
+
+    @model_validator(mode="after")
+    def _target_needs_s3(self) -> "ServerConfig":
+        if self.target != "all" and self.storage.object_store.type != "s3":
+            raise ValueError(f"target {self.target} needs storage.object_store.type s3: the processes of a "
+                             "scaled-out installation share blocks through the object store")
+        return self
 
     @property
     def listen(self) -> str:

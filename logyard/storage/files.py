@@ -47,8 +47,11 @@ DELETE_RETRY_S = 30.0  # objects whose delete failed (the store down) are tried 
 
 class BlockFiles:
     def __init__(self, data_dir: Path, index: Index, recovery: Recovery, *, window_ns: int,
-                 objects: ObjectStore | None = None, cache_max_bytes: int = 0) -> None:
+                 objects: ObjectStore | None = None, cache_max_bytes: int = 0, node_id: str = "") -> None:
+        """`node_id` goes into the name of every block written here: writers sharing a bucket
+        never pick one name (format.block_name)."""
         self.data_dir = data_dir
+        self.node_id = node_id
         self.window_ns = window_ns
         self.objects = objects
         self.cache_max_bytes = cache_max_bytes
@@ -69,6 +72,7 @@ class BlockFiles:
         self._trash_lock = threading.Lock()
         self._epoch = 0  # bumped by each discard
         self._pins: Counter[int] = Counter()  # epoch -> reads in progress that started in it
+        self._keep_objects: set[str] = set()  # discarded blocks whose objects are not ours to delete
 
     # ---- writing ------------------------------------------------------------------------------
     def write(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False,
@@ -116,7 +120,7 @@ class BlockFiles:
         with self._seq_lock:
             self._seq += 1
             seq = self._seq
-        name = f"{time.time_ns():020d}-{seq:06d}{F.BLOCK_SUFFIX}"
+        name = F.block_name(time.time_ns(), seq, self.node_id)
         return f"{F.BLOCKS_DIR}/{F.tenant_dir_name(tenant)}/{window_start:020d}/{name}"
 
     def remove_unwritten(self, blocks: list[BlockInfo]) -> None:
@@ -261,9 +265,10 @@ class BlockFiles:
             log.error("block %s quarantined (%s): %s", b.path, where, err.message)
 
     # ---- deleting -----------------------------------------------------------------------------
-    def discard(self, blocks: list[BlockInfo], *, delay_s: float = 0.0) -> None:
+    def discard(self, blocks: list[BlockInfo], *, delay_s: float = 0.0, delete_objects: bool = True) -> None:
         """Called once the blocks are unregistered: reads pinned from now on cannot list them.
-        The files stay at least `delay_s` (until `close` at the latest)."""
+        The files stay at least `delay_s` (until `close` at the latest). Without `delete_objects`
+        only the local files go (blocks another process removed from the store, seen by a reader)."""
         now = time.monotonic()
         due = now + max(TRASH_GRACE_S, delay_s)
         not_before = now + delay_s
@@ -274,6 +279,8 @@ class BlockFiles:
                 if reader is not None:
                     reader.close()  # its open file would keep the deleted file's space
                 self._trash.append((self.data_dir / b.path, due, self._epoch, not_before))
+                if not delete_objects:
+                    self._keep_objects.add(b.path)
 
     def empty_trash(self, force: bool = False) -> None:
         """Delete the discarded files no running read may still use (all of them with `force`).
@@ -296,7 +303,9 @@ class BlockFiles:
         for entry in due_now:
             path = entry[0]
             rel = path.relative_to(self.data_dir).as_posix()
-            if self.objects is not None and not self._delete_object(rel, force):
+            if rel in self._keep_objects:
+                self._keep_objects.discard(rel)
+            elif self.objects is not None and not self._delete_object(rel, force):
                 failed.append(entry)  # tried again at a later pass
                 continue
             # A read that listed the block before it was discarded may have opened it again.

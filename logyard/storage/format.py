@@ -158,6 +158,16 @@ def tenant_dir_name(tenant: str) -> str:
     return "x-" + tenant.encode().hex()
 
 
+def block_name(time_ns: int, seq: int, node_id: str = "") -> str:
+    """A block's file (and object) name: its write time, the writer's node id and a sequence number
+    of the process. The node id keeps the names of writers sharing a bucket apart (two writers with
+    one clock and one sequence would otherwise pick one name); blocks of a writer without one (a
+    single process) keep the shorter name. Node ids are checked by the config (`node_id`): letters,
+    digits, '_', '.', '-'."""
+    node = f"-{node_id}" if node_id else ""
+    return f"{time_ns:020d}{node}-{seq:06d}{BLOCK_SUFFIX}"
+
+
 def segment_name(seq: int) -> str:
     return f"{seq:0{WAL_SEGMENT_DIGITS}d}{WAL_SEGMENT_SUFFIX}"
 

@@ -3,11 +3,19 @@
 SQLite (WAL journal mode) is the durable record; at open everything is loaded into memory, so that
 matching streams, pruning blocks and answering the label APIs never hit SQLite on the query path.
 Writes (a new stream, a new block, a compaction swap) go to SQLite first, then to the mirror.
-Stream ids are SQLite row ids: small, dense and stable across restarts.
+
+A stream's id is derived from its tenant and labels (`stream_id`), not handed out by this index, so
+every writer on one bucket gives a stream the same id without asking the others, and an index rebuilt
+from the blocks of many writers is consistent. Measured, the cost is the block's `stream` column:
+sorted 63-bit ids delta-encode to ~130 KB per million rows of 10,000 streams, against ~30 KB for
+dense ids (0.1 % of the line text); a per-block remap of ids at read time was the alternative, and
+would have touched every reader of the column and the row-group pruning on it. Data directories
+written before keep the ids they have (a rebuild restores them from the footers).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -46,6 +54,16 @@ CREATE TABLE IF NOT EXISTS block_streams (
     PRIMARY KEY (block, stream)
 ) WITHOUT ROWID;
 """
+
+
+def stream_id(tenant: str, labels: LabelSet) -> int:
+    """The id of a stream: 63 bits of a hash of its tenant and labels, never 0, the same in every
+    process. Two streams with one id (odds about n^2 / 2^64) are told apart by `Index`, which takes the
+    next free id for the later one; two writers creating that pair at once would then clash, and the
+    rebuild quarantines the block that names an id with other labels (recovery.py)."""
+    h = hashlib.blake2b(tenant.encode(), digest_size=8, person=b"logyard.stream")
+    h.update(labels.fingerprint().to_bytes(8, "little"))
+    return (int.from_bytes(h.digest(), "little") & 0x7FFF_FFFF_FFFF_FFFF) or 1
 
 
 class TenantStreams:
@@ -192,13 +210,15 @@ class Index:
         db = self._db
         assert db is not None
         enc = orjson.dumps([list(p) for p in labels]).decode()
+        sid = stream_id(tenant, labels)
+        while any(sid in t.labels for t in self.tenants.values()):  # a hash collision: see stream_id
+            sid = sid % 0x7FFF_FFFF_FFFF_FFFF + 1
         db.execute("BEGIN")
         try:
-            cur = db.execute(
-                "INSERT INTO streams (tenant, labels, fingerprint) VALUES (?, ?, ?)",
-                (tenant, enc, labels.fingerprint()),
+            db.execute(
+                "INSERT INTO streams (id, tenant, labels, fingerprint) VALUES (?, ?, ?, ?)",
+                (sid, tenant, enc, labels.fingerprint()),
             )
-            sid = int(cur.lastrowid)  # type: ignore[arg-type]
             db.executemany(
                 "INSERT INTO postings (tenant, name, value, stream) VALUES (?, ?, ?, ?)",
                 [(tenant, k, v, sid) for k, v in labels],

@@ -62,14 +62,20 @@ class Maintenance:
                  window_ns: int, settle_ns: int, maybe_flush: Callable[[], None],
                  last_flush: Callable[[], float], flush: Callable[[], None], deletes: DeleteRequests,
                  compaction_interval_s: float = 600.0, retention_enabled: bool = True,
-                 retention_delete_delay_s: float = 0.0, delete_cancel_period_s: float = 86400.0) -> None:
+                 retention_delete_delay_s: float = 0.0, delete_cancel_period_s: float = 86400.0,
+                 passes: bool = True, refresh: Callable[[], object] | None = None,
+                 refresh_period_s: float = 0.0, may_run: Callable[[], bool] | None = None) -> None:
         """`clock` is wall time in seconds (retention and settling compare it with row times);
         a window is settled `settle_ns` after its end; `maybe_flush` flushes the head if it is
         due, `flush` flushes it now (before a deletion pass); `last_flush` is the monotonic time
         the last flush ended. Retention and the deletion pass run every `compaction_interval_s`
         when `retention_enabled`; files retention removes stay `retention_delete_delay_s`.
         Compaction runs when ingest is quiet, and under steady ingest at least every
-        `compaction_interval_s` (5 minutes at most: compaction_due)."""
+        `compaction_interval_s` (5 minutes at most: compaction_due). Without `passes` the thread
+        only flushes (a writer beside a backend, which compacts); `refresh`, when given, runs every
+        `refresh_period_s`, before the passes (the object store re-listed: Store.refresh). `may_run`,
+        when given, is asked before the background passes of each tick: False skips them (the backend
+        lease is another process's: lease.py)."""
         self.index = index
         self.files = files
         self.clock = clock
@@ -86,6 +92,10 @@ class Maintenance:
         self.settle_ns = settle_ns
         self.maybe_flush = maybe_flush
         self.last_flush = last_flush
+        self.passes = passes
+        self.refresh = refresh
+        self.refresh_period_s = refresh_period_s
+        self.may_run = may_run
         self._lock = threading.Lock()  # serializes compaction and retention
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -112,7 +122,7 @@ class Maintenance:
         self._wake.set()
 
     def _run(self) -> None:
-        last_retention = last_compact = time.monotonic()
+        last_retention = last_compact = last_refresh = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(TICK_S)
             self._wake.clear()
@@ -121,6 +131,12 @@ class Maintenance:
             now = time.monotonic()
             try:
                 self.maybe_flush()
+                if self.refresh is not None and now - last_refresh >= self.refresh_period_s:
+                    last_refresh = now
+                    self.refresh()
+                if not self.passes or (self.may_run is not None and not self.may_run()):
+                    self.files.empty_trash()
+                    continue
                 if self.retention_enabled and now - last_retention >= self.compaction_interval_s:
                     last_retention = now
                     self.apply_retention()

@@ -380,7 +380,7 @@ class Reads:
         found: dict[int, LabelSet] = {}
         for group in matcher_groups or [[]]:
             found.update(self.streams(tenant, group, start_ns, end_ns))
-        return [found[k] for k in sorted(found)]
+        return sorted(found.values())  # by labels: stream ids are hashes, in no useful order
 
     def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
         """Loki's index/stats: chunks from metadata (every (block, stream) overlapping the window), the

@@ -8,7 +8,10 @@ logged and counted (`Recovery`, exported as metrics), never silent.
 
 With an object store (objects.py) the store is the source of truth and the index its cache: at open
 the store is listed, and an index that does not name exactly the blocks listed (new, another
-process's or none at all) is rebuilt from the blocks' footers, fetched from the store.
+process's or none at all) is rebuilt from the blocks' footers, fetched from the store. A process
+that does not write every block itself (a reader or the backend beside writers) re-lists the store
+from time to time (`refresh`): the blocks that appeared are described and registered, those gone or
+replaced are dropped; only the difference is read, never the footers already known.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class Recovery:
     blocks_quarantined: int = 0
     index_rebuilds: int = 0
     flush_failures: int = 0  # flushes that failed (the object store unreachable, a full disk): retried
+    refresh_failures: int = 0  # re-listings of the object store that failed (refresh): tried again
+    writer_head_failures: int = 0  # writers that did not give a reader their head (Store.remote_heads)
 
 
     def as_dict(self) -> dict[str, int]:
@@ -177,6 +182,63 @@ def rebuild(data_dir: Path, index: Index, recovery: Recovery, blocks: list[tuple
     recovery.index_rebuilds += 1
     log.warning("index %s rebuilt from %d blocks (%d streams) in %.2fs", index.path.name, len(infos),
                 sum(len(s) for s in streams.values()), time.monotonic() - t0)
+
+
+def refresh(data_dir: Path, index: Index, objects: ObjectStore, skip: set[str]) -> tuple[list[BlockInfo], int]:
+    """Make the index name exactly the store's blocks, as a rebuild would, reading only the footers
+    of blocks new to it: returns the blocks dropped (gone from the store, or named replaced by a new
+    block's footer: a compaction whose old objects are not deleted yet) for the caller to discard,
+    and how many were added. Nothing in the store is changed: deleting and quarantining objects is
+    the work of the process that writes them. A new block that does not decode, or names a stream
+    id with other labels, is logged once and its name kept in `skip`. Raises StorageError (503)
+    when the store cannot be listed."""
+    stored = {o.rel: o.size for o in objects.list()}
+    known = {b.path: b for b in index.all_blocks()}
+    new = [(rel, size) for rel, size in stored.items() if rel not in known and rel not in skip]
+
+    def describe(rel: str, size: int):
+        try:
+            return describe_block(BlockReader(data_dir / rel, rel, partial(objects.open, rel)), size)
+        except CorruptDataError as e:
+            return e
+        except OSError as e:  # deleted between the listing and the read: the next refresh sees it gone
+            return e
+
+    with ThreadPoolExecutor(8) as pool:
+        described = list(pool.map(lambda b: describe(*b), new))
+    replaced = {old for d in described if not isinstance(d, Exception) for old in d[2]}
+    gone = [b for rel, b in known.items() if rel not in stored or rel in replaced]
+    add: list[BlockInfo] = []
+    streams: dict[str, dict[int, LabelSet]] = {}
+    for (rel, _), d in zip(new, described):  # one step per new block
+        if isinstance(d, OSError):
+            continue
+        if isinstance(d, CorruptDataError):
+            skip.add(rel)
+            log.error("block %s in %s does not decode, left out: %s", rel, objects.description, d.message)
+            continue
+        info, labels, _ = d
+        if rel in replaced:
+            continue
+        ts = index.tenants.get(info.tenant)
+        have = streams.setdefault(info.tenant, {})
+        clash = [sid for sid, ls in labels.items()
+                 if have.get(sid, ls) != ls
+                 or (ts is not None and (ts.labels.get(sid, ls) != ls or ts.ids.get(ls, sid) != sid))]
+        if clash:
+            skip.add(rel)
+            log.error("block %s in %s names stream id %d with other labels than the index: left out",
+                      rel, objects.description, clash[0])
+            continue
+        have.update({sid: ls for sid, ls in labels.items() if ts is None or sid not in ts.labels})
+        add.append(info)
+    for tenant, by_id in streams.items():
+        if by_id:
+            index.restore_streams(tenant, by_id)
+    if add or gone:
+        index.swap_blocks(add, gone)
+    skip.intersection_update(stored)
+    return gone, len(add)
 
 
 def _delete_replaced(data_dir: Path, rel: str, objects: ObjectStore | None) -> None:

@@ -25,11 +25,13 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Collection, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logyard.durable import storage_error
 from logyard.errors import ConfigError, LogyardError, StorageError
@@ -40,13 +42,13 @@ from logyard.storage import format as F
 from logyard.storage.block import BlockInfo
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
 from logyard.storage.files import BlockFiles
-from logyard.storage.head import Head, TenantHeadView
+from logyard.storage.head import HEAD_SCHEMA, Head, TenantHeadView
 from logyard.storage.index import Index
 from logyard.storage.live import LiveFeed
 from logyard.storage.maintenance import Maintenance
 from logyard.storage.objects import ObjectStore
 from logyard.storage.reads import Reads
-from logyard.storage.recovery import Recovery, open_index
+from logyard.storage.recovery import Recovery, open_index, refresh
 from logyard.storage.retention import RetentionRules, StreamRetention
 from logyard.storage.wal import Wal, WalRecord, build_record, decode_record, encode_record, frame
 
@@ -81,13 +83,31 @@ class Store:
         objects: ObjectStore | None = None,
         cache_max_bytes: int = 1 << 30,
         max_unflushed_bytes: int = 512 << 20,
+        node_id: str = "",
+        writes: bool = True,
+        maintain: bool = True,
+        refresh_period_s: float = 0.0,
+        remote_heads: Callable[[str], list[tuple[TenantHeadView, dict[int, LabelSet]]]] | None = None,
+        retain_flushed_s: float = 0.0,
+        may_maintain: Callable[[], bool] | None = None,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
         `compile_delete` turns a delete request's LogQL into its filter (the server passes logql's;
         without it the store takes no delete requests). With `objects`, blocks live in that object
         store, `cache_max_bytes` of them kept in the data directory, and appends are refused while
-        flushes fail with `max_unflushed_bytes` in memory (0: never)."""
+        flushes fail with `max_unflushed_bytes` in memory (0: never). `node_id` names this writer in
+        the names of its blocks (unique among the writers of one bucket). The roles of a scaled-out
+        installation (docs/scaling.md) are these three switches: `writes` False takes no appends (no
+        WAL is replayed or written: a reader, the backend); `maintain` False runs no compaction,
+        retention or deletion pass (a writer beside a backend); `refresh_period_s` re-lists the object
+        store this often, to read the blocks other processes added and forget those they removed.
+        `remote_heads(tenant)`, for a reader: the unflushed rows of the writers (head_wire.py), read
+        with this store's blocks as if they were heads of its own. A writer keeps a flushed head in
+        what it gives readers (`head_rows`) for `retain_flushed_s` more (Loki's chunk_retain_period):
+        until readers re-listed the store and read its blocks, its rows would be in no answer.
+        `may_maintain()`, when given, is asked before each tick's background passes (the backend's
+        lease, lease.py)."""
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
@@ -111,12 +131,19 @@ class Store:
         self.last_flush = float("-inf")  # monotonic time the last flush finished
         self._dir_lock: int | None = None
         self.objects = objects
+        self.writes = writes
+        self.remote_heads = remote_heads
+        self._remote_streams_lock = threading.Lock()
+        self.retain_flushed_s = retain_flushed_s
+        self._flushed: list[tuple[float, Head]] = []  # (monotonic time of the flush, head), oldest first
+        self._pinned = threading.local()  # writers' heads fetched for the call in progress (_remote_first)
+        self._refresh_skip: set[str] = set()  # blocks of the store that do not decode (refresh)
         self.max_unflushed_bytes = max_unflushed_bytes
         self._flush_failing = False
         self._retry_s = FLUSH_RETRY_MIN_S
         self._retry_at = 0.0  # monotonic time before which a failed flush is not retried
         self.files = BlockFiles(self.data_dir, self._index, self.recovery, window_ns=block_window_ns,
-                                objects=objects, cache_max_bytes=cache_max_bytes)
+                                objects=objects, cache_max_bytes=cache_max_bytes, node_id=node_id)
         self._reads = Reads(self._index, self.files, window_ns=block_window_ns, head_views=self._head_views,
                             deletes=self.deletes.overlapping)
         self.maintenance = Maintenance(
@@ -125,7 +152,9 @@ class Store:
             window_ns=block_window_ns, settle_ns=int(head_max_age_s * 1e9), maybe_flush=self.maybe_flush,
             last_flush=lambda: self.last_flush, flush=self.flush, deletes=self.deletes,
             compaction_interval_s=compaction_interval_s, retention_enabled=retention_enabled,
-            retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s)
+            retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s,
+            passes=maintain, refresh=self.refresh if objects is not None and refresh_period_s > 0 else None,
+            refresh_period_s=refresh_period_s, may_run=may_maintain)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def open(self) -> None:
@@ -149,6 +178,9 @@ class Store:
                               f"which the data directory {self.data_dir} was written with")
         self.files.remove_orphans()
         self.deletes.open()
+        if not self.writes:
+            self._open = True
+            return
         rows = 0
         for rec in self._wal.replay():
             ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
@@ -229,6 +261,8 @@ class Store:
     def _commit(self, rec: WalRecord, parts: list) -> None:
         """Raises StorageError (507 for a full disk) when the record could not be written: the
         WAL is then as if the append never happened, and nothing of it is in the head."""
+        if not self.writes:
+            raise AssertionError("BUG: an append to a store opened without writes")
         try:
             ids = self._index.stream_ids(rec.tenant, rec.keys, lambda: rec.labels)
         except sqlite3.Error as e:
@@ -321,6 +355,8 @@ class Store:
             return self._head.bytes + sum(h.bytes for h in self._frozen)
 
     def _flush(self) -> None:
+        if not self.writes:
+            return  # no head, no WAL
         with self._flush_lock:
             with self._lock:
                 sealed = self._wal.rotate()
@@ -340,10 +376,33 @@ class Store:
                     raise
                 with self._lock:
                     self._frozen.remove(head)
+                    if self.retain_flushed_s > 0:
+                        self._flushed.append((time.monotonic(), head))
+                    self._prune_flushed()
             self._wal.remove_through(sealed)
             if pending:
                 self.last_flush = time.monotonic()
                 pa.default_memory_pool().release_unused()  # hand the flush's copies back to the OS
+
+    def refresh(self) -> int:
+        """Re-list the object store: register the blocks other processes added, forget those they
+        removed or replaced (recovery.refresh); how many changed. A store that cannot be listed is
+        logged and counted, and the blocks known stay readable."""
+        assert self.objects is not None
+        try:
+            gone, added = refresh(self.data_dir, self._index, self.objects, self._refresh_skip)
+        except LogyardError as e:
+            self.recovery.refresh_failures += 1
+            log.warning("re-listing %s failed, reads go on with the blocks known: %s", self.objects.description,
+                        e.message)
+            return 0
+        if gone:
+            # A block replaced by a compaction whose old objects are still there: only a process that
+            # compacts (maintain) deletes them; a reader leaves the store alone.
+            self.files.discard(gone, delete_objects=self.maintenance.passes)
+        if gone or added:
+            log.info("object store re-listed: %d blocks added, %d dropped", added, len(gone))
+        return added + len(gone)
 
     def apply_retention(self) -> int:
         return self.maintenance.apply_retention()
@@ -356,10 +415,76 @@ class Store:
 
     # ---- reads (reads.py) -----------------------------------------------------------------------
     def _head_views(self, tenant: str) -> list[TenantHeadView]:
-        """Given to Reads: the tenant's rows of the active head and of those being flushed."""
+        """Given to Reads: the tenant's rows of the active head and of those being flushed, and
+        the writers' heads (`remote_heads`), whose streams the index learns here."""
+        views = self._own_head_views(tenant)
+        if self.remote_heads is not None:
+            pinned = getattr(self._pinned, "views", None)
+            views += pinned if pinned is not None else self._fetch_remote(tenant)
+        return views
+
+    def _fetch_remote(self, tenant: str) -> list[TenantHeadView]:
+        assert self.remote_heads is not None
+        return [self._know_streams(tenant, view, labels) for view, labels in self.remote_heads(tenant)]
+
+    @contextmanager
+    def _remote_first(self, tenant: str) -> Iterator[None]:
+        """Around a call that matches the index before it looks at heads (streams, the label APIs):
+        the writers' heads are fetched first, so their new streams are in the index when it is
+        matched, and that one fetch serves the whole call (in this thread)."""
+        if self.remote_heads is None:
+            yield
+            return
+        self._pinned.views = self._fetch_remote(tenant)
+        try:
+            yield
+        finally:
+            self._pinned.views = None
+
+    def _own_head_views(self, tenant: str) -> list[TenantHeadView]:
         with self._lock:
             heads = [*self._frozen, self._head]
             return [v for v in (h.view(tenant) for h in heads) if v is not None]
+
+    def _know_streams(self, tenant: str, view: TenantHeadView, labels: dict[int, LabelSet]) -> TenantHeadView:
+        """Register a writer's streams this index has not seen in a block yet (under the writer's
+        ids: index.stream_id). A stream whose labels the index has under another id (a data
+        directory from before stream ids were derived) is left out of the view, and logged."""
+        with self._remote_streams_lock:
+            known = self._index.tenants.get(tenant)
+            new = {sid: ls for sid, ls in labels.items() if known is None or sid not in known.labels}
+            odd = {sid for sid, ls in new.items() if known is not None and ls in known.ids}
+            if odd:
+                log.error("a writer names %d streams with ids other than this index's: their unflushed rows are "
+                          "left out", len(odd))
+                new = {sid: ls for sid, ls in new.items() if sid not in odd}
+            if new:
+                self._index.restore_streams(tenant, new)
+        if not odd:
+            return view
+        keep = [b.filter(pa.array(~np.isin(b.column(0).to_numpy(), list(odd)))) for b in view.batches]
+        return TenantHeadView(tuple(keep), {k: v for k, v in view.stats.items() if k not in odd})
+
+    def _prune_flushed(self) -> None:
+        """Under `_lock`: let go of flushed heads kept longer than `retain_flushed_s`."""
+        cut = time.monotonic() - self.retain_flushed_s
+        self._flushed = [(t, h) for t, h in self._flushed if t >= cut]
+
+    def head_rows(self, tenant: str, start_ns: int, end_ns: int) -> tuple[pa.Table, dict[int, LabelSet]]:
+        """This process's unflushed rows of `tenant` in [start_ns, end_ns) and the label sets of their
+        streams: what a reader asks a writer for (head_wire.encode_head)."""
+        views = self._own_head_views(tenant)
+        with self._lock:
+            self._prune_flushed()
+            views += [v for v in (h.view(tenant) for _, h in self._flushed) if v is not None]
+        parts = [v.table() for v in views]
+        if not parts:
+            return HEAD_SCHEMA.empty_table(), {}
+        t = pa.concat_tables(parts)
+        ts = t.column("ts")
+        t = t.filter(pc.and_(pc.greater_equal(ts, start_ns), pc.less(ts, end_ns)))
+        ids = np.unique(t.column("stream").to_numpy()) if t.num_rows else np.empty(0, np.int64)
+        return t, {sid: self._index.labels_of(tenant, sid) for sid in ids.tolist()}  # one step per stream
 
     def head_lines(self) -> int:
         """Rows in the heads (active and being flushed): each read selects from all of them."""
@@ -367,7 +492,8 @@ class Store:
             return self._head.rows + sum(h.rows for h in self._frozen)
 
     def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
-        return self._reads.streams(tenant, matchers, start_ns, end_ns)
+        with self._remote_first(tenant):
+            return self._reads.streams(tenant, matchers, start_ns, end_ns)
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
              direction: str = "backward", columns: Sequence[str] = ("stream", "ts", "line", "meta"),
@@ -386,21 +512,26 @@ class Store:
         return self._reads.metadata_names(tenant, stream_ids, start_ns, end_ns)
 
     def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
-        return self._reads.label_names(tenant, start_ns, end_ns, matchers)
+        with self._remote_first(tenant):
+            return self._reads.label_names(tenant, start_ns, end_ns, matchers)
 
     def label_values(self, tenant: str, name: str, start_ns: int, end_ns: int,
                      matchers: list[Matcher] | None = None) -> list[str]:
-        return self._reads.label_values(tenant, name, start_ns, end_ns, matchers)
+        with self._remote_first(tenant):
+            return self._reads.label_values(tenant, name, start_ns, end_ns, matchers)
 
     def series(self, tenant: str, matcher_groups: list[list[Matcher]], start_ns: int, end_ns: int) -> list[LabelSet]:
-        return self._reads.series(tenant, matcher_groups, start_ns, end_ns)
+        with self._remote_first(tenant):
+            return self._reads.series(tenant, matcher_groups, start_ns, end_ns)
 
     def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
-        return self._reads.index_stats(tenant, matchers, start_ns, end_ns)
+        with self._remote_first(tenant):
+            return self._reads.index_stats(tenant, matchers, start_ns, end_ns)
 
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
                step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
-        return self._reads.volume(tenant, matchers, start_ns, end_ns, step_ns=step_ns)
+        with self._remote_first(tenant):
+            return self._reads.volume(tenant, matchers, start_ns, end_ns, step_ns=step_ns)
 
     def memory_streams(self) -> dict[str, int]:
         """Streams with rows in memory (the head and heads being flushed), per tenant."""

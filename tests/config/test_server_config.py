@@ -162,3 +162,21 @@ def test_the_object_store_secret_is_masked_in_the_config_shown():
     assert cfg.storage.object_store.s3.secret_access_key == "hush"
     shown = cfg.model_dump(mode="json")["storage"]["object_store"]["s3"]
     assert (shown["access_key_id"], shown["secret_access_key"]) == ("id", "<secret>")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("target: read\n", "target read needs storage.object_store.type s3"),
+    ("target: querier\n", "c.yaml:1: target: Input should be 'all', 'write', 'read' or 'backend'"),
+    ("node_id: 'two words'\n", "c.yaml:1: node_id: Value error, 'two words' is not a node id"),
+])
+def test_bad_target_config_names_the_key(text, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_model(text, ServerConfig, "c.yaml")
+    assert expected in err.value.message
+
+
+def test_the_split_targets_take_an_object_store_and_the_writers_of_a_reader():
+    cfg = parse_model("target: read\nstorage:\n  object_store:\n    type: s3\n    s3:\n      bucketnames: logs\n"
+                      "querier:\n  writers: [writer:3100, 10.0.0.5:3100]\n", ServerConfig)
+    assert (cfg.target, cfg.querier.writers) == ("read", ["writer:3100", "10.0.0.5:3100"])
+    assert parse_model("", ServerConfig).target == "all"

@@ -56,9 +56,13 @@ class Lan:
     subnet: int = 213  # 10.<subnet>.<pid-derived>.0/24
     hosts: list[Host] = field(default_factory=list)
 
+    made = 0  # Lans made by this process: a namespace's deletion is asynchronous, so the veth pairs
+    # of a Lan just closed may still exist when the next one is made, and must not share its names
+
     def __post_init__(self) -> None:
         tag = os.getpid() % 100_000
-        self.bridge = f"lyb{tag}"
+        Lan.made += 1
+        self.bridge = f"lyb{tag}{chr(ord('a') + Lan.made % 26)}"
         self.prefix = f"10.{self.subnet}.{tag % 250}"
         self.address = f"{self.prefix}.1"  # the test process's own address on the LAN
         _ip("link", "add", self.bridge, "type", "bridge")
@@ -67,7 +71,7 @@ class Lan:
 
     def add_host(self, name: str) -> Host:
         index = len(self.hosts) + 2
-        netns = f"ly{os.getpid() % 100_000}-{name}"
+        netns = f"ly{self.bridge[3:]}-{name}"
         veth, peer = f"lyv{self.bridge[3:]}h{index}", f"lyp{self.bridge[3:]}h{index}"
         host = Host(name, netns, f"{self.prefix}.{index}")
         _ip("netns", "add", netns)

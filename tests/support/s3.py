@@ -52,8 +52,11 @@ def weed_binary() -> str | None:
 
 
 class WeedS3:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ip: str = "127.0.0.1") -> None:
+        """`ip`: the address weed binds and is reached at (a Lan's address, for nodes on separate
+        hosts: tests/support/hosts.py)."""
         self.root = Path(root)
+        self.ip = ip
         self.ports = distinct_free_ports(PORT_FLAGS)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.root / "weed.log"
@@ -61,7 +64,7 @@ class WeedS3:
 
     @property
     def endpoint(self) -> str:
-        return f"127.0.0.1:{self.ports['s3.port']}"
+        return f"{self.ip}:{self.ports['s3.port']}"
 
     def start(self, timeout: float = 90.0) -> "WeedS3":
         """Start (again, on the same ports and data after `stop`). A port another process took
@@ -84,7 +87,7 @@ class WeedS3:
         identities.write_text(json.dumps({"identities": [{
             "name": "test", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-        args = [binary, "server", "-s3", f"-dir={data}", f"-s3.config={identities}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        args = [binary, "server", "-s3", f"-dir={data}", f"-s3.config={identities}", f"-ip={self.ip}", f"-ip.bind={self.ip}",
                 "-master.volumeSizeLimitMB=64", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false", "-s3.localSocket=" + str(self.root / "s3.sock"),
                 *(f"-{k}={v}" for k, v in self.ports.items())]
         self._log = open(self.log_path, "ab")

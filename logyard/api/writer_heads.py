@@ -1,0 +1,98 @@
+"""A reader's client of the writers' heads (target read, docs/scaling.md): at each call, every writer
+of `querier.writers` is asked for its unflushed rows of a tenant (api/internal.py), all at once.
+
+An entry is `host:port`; its name is resolved at every call and each address it resolves to is a
+writer (a Kubernetes headless service or a compose service scaled out lists every replica). A writer
+that does not answer within the timeout, or answers wrong, is left out of that answer: logged (at most
+once a minute per address, with the count), counted (`logyard_writer_head_failures_total`), named in
+the `warnings` of the query's answer (`MISSED`), and the query is answered from the object store and
+the other writers, as Loki's queriers answer without an ingester that is down. What that writer acknowledged and did not flush is then missing from the
+answer until it comes back (its WAL holds it) and flushes.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+
+import httpx
+
+from logyard.errors import CorruptDataError
+from logyard.labels import LabelSet
+from logyard.storage.head import TenantHeadView
+from logyard.storage.head_wire import decode_head
+log = logging.getLogger("logyard.api")
+
+HEAD_PATH = "/internal/head"  # served by api/internal.py
+# Set by a query route to a list: the writers left out of its answer are added to it (in the thread
+# that asked, which runs in the route's context).
+MISSED: ContextVar[list[str] | None] = ContextVar("logyard_writers_missed", default=None)
+
+LOG_EVERY_S = 60.0
+
+
+def resolve(entries: list[str]) -> list[str]:
+    """`host:port` of every address each entry's name resolves to, in order, without repeats; a name
+    that does not resolve is logged and left out (a writer being replaced may be briefly unknown)."""
+    out: list[str] = []
+    for entry in entries:
+        host, _, port = entry.rpartition(":")
+        host = host.strip("[]")
+        try:
+            infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        except (socket.gaierror, ValueError) as e:
+            log.warning("writer %s does not resolve: %s", entry, e)
+            continue
+        for info in infos:  # one step per address
+            addr = info[4][0]
+            text = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+            if text not in out:
+                out.append(text)
+    return out
+
+
+class WriterHeads:
+    """Callable(tenant) -> [(head view, labels)] for Store(remote_heads=...). Thread-safe."""
+
+    def __init__(self, entries: list[str], *, timeout_s: float, on_failure=lambda: None) -> None:
+        self.entries = list(entries)
+        self.on_failure = on_failure
+        self._client = httpx.Client(timeout=timeout_s)
+        self._pool = ThreadPoolExecutor(max(1, min(16, 2 * len(entries))), thread_name_prefix="writer-heads")
+        self._logged: dict[str, tuple[float, int]] = {}  # address -> last log time, failures since
+
+    def __call__(self, tenant: str) -> list[tuple[TenantHeadView, dict[int, LabelSet]]]:
+        addresses = resolve(self.entries)
+        got = list(self._pool.map(lambda a: self._fetch(a, tenant), addresses))
+        missed = MISSED.get()
+        if missed is not None:
+            missed.extend(a for a, g in zip(addresses, got) if g is None and a not in missed)
+        return [g for g in got if g is not None]
+
+    def _fetch(self, address: str, tenant: str):
+        try:
+            r = self._client.get(f"http://{address}{HEAD_PATH}", headers={"X-Scope-OrgID": tenant})
+            if r.status_code != 200:
+                raise httpx.HTTPStatusError(f"answered {r.status_code}: {r.text[:200]}", request=r.request, response=r)
+            return decode_head(r.content, address)
+        except (httpx.HTTPError, CorruptDataError) as e:
+            self.on_failure()
+            self._warn(address, str(e) or type(e).__name__)
+            return None
+
+    def _warn(self, address: str, reason: str) -> None:
+        now = time.monotonic()
+        last, count = self._logged.get(address, (float("-inf"), 0))
+        if now - last >= LOG_EVERY_S:
+            log.warning("writer %s left out of reads (%d more times since the last warning): %s; answers miss what "
+                        "it holds unflushed", address, count, reason)
+            self._logged[address] = (now, 0)
+        else:
+            self._logged[address] = (last, count + 1)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
