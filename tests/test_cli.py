@@ -35,3 +35,12 @@ def test_every_command_logyard_help_advertises_exists():
 def test_advertised_commands_reads_examples_and_the_listing():
     text = "Quick start:\n  logyard serve   # x\n  logyard query '{a=\"b\"}'\n\nCommands:\n  agent  Run it.\n  up     Start.\n"
     assert advertised_commands(text) == {"serve", "query", "agent", "up"}
+
+
+def test_the_cli_and_the_agent_load_no_pyarrow():
+    """`logyard agent` runs beside every container stack: the CLI module and the agent must not pull
+    pyarrow (~50 MiB of RSS), which only the server and `logyard export` need."""
+    code = "import sys, logyard.cli, logyard.agent.main; print(sorted(m for m in ('pyarrow', 'duckdb') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

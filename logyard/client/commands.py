@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from logyard.client import batching, export as exporting, tail
+from logyard.client import batching, tail
 from logyard.client.http import DEFAULT_ADDR, LokiClient
 from logyard.client.output import (
     MODES, TIMESTAMP_FORMATS, EntryPrinter, OutputOptions, analyze_series, format_index_stats,
@@ -403,6 +403,9 @@ Examples:
 def export(dest: str, since: str, from_: str | None, to: str | None, logql: str | None, file_window: str,
            row_group_rows: int, overwrite: bool, addr: str, org_id: str | None, username: str | None,
            password: str | None, quiet: bool) -> None:
+    # Imported here: pyarrow costs every other command (the agent among them) ~50 MiB and a second.
+    from logyard.client import export as exporting
+
     start, end = time_range(since, from_, to)
     window = parse_step(file_window, "--file-window")
     if window <= 0:
