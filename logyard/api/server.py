@@ -79,7 +79,9 @@ class Server:
         self.ingest_limits = IngestLimits()
         self.stopping = threading.Event()  # set on SIGTERM: /ready and pushes answer 503
         self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams, self._compactor)
-        self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
+        idle_ns = parse_duration_ns(cfg.server.decode_idle_timeout)
+        self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice,
+                                      idle_s=idle_ns / 1e9 if idle_ns > 0 else None)
         self.tails = TailHub(lim.max_concurrent_tail_requests)  # the open live tails (api/tail.py)
         self.metrics.registry.register(self.tails)
         self.ready = threading.Event()

@@ -47,6 +47,10 @@ class ServerSection(_Strict):
     decode_nice: int = Field(
         10, ge=0, le=19, description="Niceness added to the decode processes: the server process (WAL, head, block "
         "flushes) goes first when cores are short, so flushes keep up with decoding.")
+    decode_idle_timeout: Duration = Field(
+        "30s", description="Decode processes that have had no push to decode for this long exit, so that their "
+        "memory (~65 MiB each) is freed while nothing is pushed; the next push starts them again (~0.5 CPU-s "
+        "each, that push waits about as long). 0s: they stay.")
 
 
 class StorageSection(_Strict):
