@@ -82,7 +82,10 @@ def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     import uvicorn
 
     from logyard.api.app import AppServer, create_app
+    from logyard.api.memory import return_large_frees
     from logyard.startup import StartupError, bind, writable_dir
+
+    return_large_frees()
 
     # Checked and bound before anything is logged or started: a server that cannot work says so in
     # one line and exits, instead of logging "listening" and dying or staying up never ready.

@@ -67,6 +67,7 @@ class Server:
             head_max_bytes=parse_size(cfg.storage.head_max_bytes),
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
+            decoded_cache_bytes=parse_size(cfg.storage.decoded_cache_size),
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).

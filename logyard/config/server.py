@@ -59,6 +59,10 @@ class StorageSection(_Strict):
     head_max_bytes: Size = Field("32MiB", description="Cut blocks when the head holds this much line text.")
     head_max_age: Duration = Field("5m", description="Cut blocks when the oldest head data is this old.")
     block_window: Duration = Field("1h", description="Time span of one block.")
+    decoded_cache_size: Size = Field(
+        "64MiB", description="Decoded line and metadata columns of the row groups that log queries with a "
+        "limit read last, kept in memory so that a refreshing logs panel decodes only what is new. Least "
+        "recently used out first; a row group larger than a quarter of it is not kept. 0: no cache.")
 
 
 class DistributorSection(_Strict):

@@ -32,7 +32,7 @@ from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.needles import Needle
 from logyard.storage import format as F
-from logyard.storage.block import BlockInfo
+from logyard.storage.block import DECODED, BlockInfo
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
 from logyard.storage.files import BlockFiles
 from logyard.storage.head import Head, TenantHeadView
@@ -70,11 +70,15 @@ class Store:
         delete_cancel_period_s: float = 86400.0,
         compile_delete: Callable[[str], DeleteFilter] | None = None,
         retention_for: Callable[[str], RetentionRules] | None = None,
+        decoded_cache_bytes: int | None = None,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
         `compile_delete` turns a delete request's LogQL into its filter (the server passes logql's;
-        without it the store takes no delete requests)."""
+        without it the store takes no delete requests). `decoded_cache_bytes` bounds the process's
+        cache of decoded row groups (block.DECODED; None leaves its bound as it is)."""
+        if decoded_cache_bytes is not None:
+            DECODED.resize(decoded_cache_bytes)
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
