@@ -3,8 +3,8 @@
 A query over a day decodes hundreds of megabytes in passing (line columns, filter masks, samples).
 Both allocators keep what it freed for the next allocation: Arrow's pool (mimalloc) its pages,
 and glibc's malloc (NumPy's arrays, Python objects) the holes in its arenas, one arena a thread, and
-the thread pool runs each query on another thread. Without a release the server held ~200 MiB
-after the bench day's eight queries, freed but never returned. When the last running query ends,
+the thread pool runs each query on another thread. Without a release the server's heap held
+~180 MiB more after the bench day's full scan than before it, freed but never returned. When the last running query ends,
 a background thread returns it to the OS (`release_freed_memory`), after `delay_s` with no query
 running, so that a dashboard's burst of queries is not interrupted by it.
 """
@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
-import sys
 import threading
 
+import pyarrow as pa
 
 
 def _libc():
@@ -30,37 +29,23 @@ _LIBC = _libc()
 _TRIM = getattr(_LIBC, "malloc_trim", None)  # glibc's
 _MALLOPT = getattr(_LIBC, "mallopt", None)
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-# mimalloc's default delay kept the pages a query freed mapped while the next window's reads
-# allocated new ones: the bench day's count by service (e) and full scan (f) peaked ~100 MiB higher
-# than with 0, which measured no slower (in-process, interleaved, on a busy machine).
-PURGE_DELAY_MS = 0
 
 
-def return_large_frees(threshold: int = 1 << 20) -> bool:
+def return_large_frees(threshold: int = 8 << 20) -> bool:
     """glibc malloc in the server process: blocks of `threshold` bytes or more (NumPy's arrays of a
     query: masks, timestamps, samples) are mapped on their own and unmapped when freed. By default
     the threshold follows the largest block freed, up to 32 MiB, so that after the first big query
     such arrays came from the threads' arenas, where a few small blocks left between them kept
-    ~60 MiB that `malloc_trim` could not return. A fixed threshold also turns that adjustment off.
-    False where mallopt is not glibc's. (The decode workers want the opposite: keep_freed_memory.)"""
+    ~50 MiB that `malloc_trim` could not return. A fixed threshold turns that adjustment off. 8 MiB:
+    at 1 MiB a full scan cost ~30% more CPU (every array mapped anew, page faults); at 8 MiB the
+    CPU measured as with the adjustment. False where mallopt is not glibc's. (The decode workers
+    want the opposite: keep_freed_memory.)"""
     return _MALLOPT is not None and bool(_MALLOPT(M_MMAP_THRESHOLD, threshold))
-
-
-def purge_arrow_frees(delay_ms: int = PURGE_DELAY_MS) -> bool:
-    """Arrow's mimalloc in the server process: pages freed return to the OS after `delay_ms`
-    (MIMALLOC_PURGE_DELAY) unless one is already set. mimalloc reads it once, when Arrow's library
-    loads: False when pyarrow is imported already (too late)."""
-    if "pyarrow" in sys.modules:
-        return False
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", str(delay_ms))
-    return True
 
 
 def release_freed_memory() -> None:
     """Return the memory both allocators hold freed to the OS (glibc's `malloc_trim`: every arena,
     holes included, not only the top; mimalloc's collect through Arrow's `release_unused`)."""
-    import pyarrow as pa  # imported by then; not at this module's import (see purge_arrow_frees)
-
     pa.default_memory_pool().release_unused()
     if _TRIM is not None:
         _TRIM(0)

@@ -49,18 +49,3 @@ def test_the_server_process_settings_apply_on_glibc():
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
-
-def test_logyard_serve_sets_mimallocs_purge_delay_before_pyarrow_loads():
-    # mimalloc reads its options once, when Arrow's library loads: `serve` must come first.
-    code = (
-        "import os, sys\n"
-        "os.environ.pop('MIMALLOC_PURGE_DELAY', None)\n"
-        "import logyard.cli\n"
-        "from logyard.api.memory import PURGE_DELAY_MS, purge_arrow_frees\n"
-        "assert 'pyarrow' not in sys.modules\n"
-        "assert purge_arrow_frees() is True\n"
-        "assert os.environ['MIMALLOC_PURGE_DELAY'] == str(PURGE_DELAY_MS)\n"
-        "import pyarrow\n"
-        "assert purge_arrow_frees() is False\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
