@@ -13,6 +13,7 @@ import time
 from starlette.requests import Request
 
 from logyard.api.ingest_pool import DecodePool
+from logyard.api.memory import release_freed_memory
 from logyard.api.metrics import ServerMetrics
 from logyard.api.ingest_limits import IngestLimits
 from logyard.api.params import Params, request_params
@@ -68,6 +69,7 @@ class Server:
             head_max_age_s=parse_duration_ns(cfg.storage.head_max_age) / 1e9,
             wal_fsync=cfg.storage.wal_fsync,
             decoded_cache_bytes=parse_size(cfg.storage.decoded_cache_size),
+            after_compaction=release_freed_memory,
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).

@@ -71,12 +71,14 @@ class Store:
         compile_delete: Callable[[str], DeleteFilter] | None = None,
         retention_for: Callable[[str], RetentionRules] | None = None,
         decoded_cache_bytes: int | None = None,
+        after_compaction: Callable[[], None] | None = None,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
         `compile_delete` turns a delete request's LogQL into its filter (the server passes logql's;
         without it the store takes no delete requests). `decoded_cache_bytes` bounds the process's
-        cache of decoded row groups (block.DECODED; None leaves its bound as it is)."""
+        cache of decoded row groups (block.DECODED; None leaves its bound as it is);
+        `after_compaction` is called after each compaction pass that merged blocks."""
         if decoded_cache_bytes is not None:
             DECODED.resize(decoded_cache_bytes)
         self.data_dir = Path(data_dir)
@@ -110,7 +112,8 @@ class Store:
             window_ns=block_window_ns, settle_ns=int(head_max_age_s * 1e9), maybe_flush=self.maybe_flush,
             last_flush=lambda: self.last_flush, flush=self.flush, deletes=self.deletes,
             compaction_interval_s=compaction_interval_s, retention_enabled=retention_enabled,
-            retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s)
+            retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s,
+            after_compaction=after_compaction)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def open(self) -> None:

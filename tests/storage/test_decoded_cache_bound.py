@@ -54,3 +54,4 @@ def test_a_zero_size_keeps_no_decoded_row_group(make_store, monkeypatch, decoded
     load(s)
     first_rows_everywhere(s)
     assert decoded.bytes == 0 and not decoded._entries
+
