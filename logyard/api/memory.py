@@ -6,7 +6,9 @@ and glibc's malloc (NumPy's arrays, Python objects) the holes in its arenas, one
 the thread pool runs each query on another thread. Without a release the server's heap held
 ~180 MiB more after the bench day's full scan than before it, freed but never returned. When the last running query ends,
 a background thread returns it to the OS (`release_freed_memory`), after `delay_s` with no query
-running, so that a dashboard's burst of queries is not interrupted by it.
+running, so that a dashboard's burst of queries is not interrupted by it; the storage's
+maintenance thread does the same after a compaction that merged blocks (`after_compaction`).
+Not after every flush: an ingest reuses what the last one freed, and purging it cost CPU.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from logyard.api.memory import QueryMemory
 from logyard.api.encoding_flags import categorize, encoding_flags, with_encoding_flags
+from logyard.api.memory import QueryMemory
 from logyard.api.params import parse_instant_query, parse_range_query
 from logyard.api.responses import success
 from logyard.api.server import Server
