@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.support.paths import shared_file
@@ -50,6 +51,73 @@ def cpu_seconds(pid: int) -> float:
     return sum(_cpu(p) for p in tree_pids(pid))
 
 
+def _rollup_kib(pid: int, key: str = "Pss:") -> int | None:
+    """One field of /proc/PID/smaps_rollup in KiB (None: the process is gone or it is unreadable)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return None
+
+
+def tree_pss_mib(pid: int) -> float:
+    """PSS of the process tree now, summed: pages shared by the server, the forkserver and the decode
+    workers count once in all (each process holds its share), unlike RSS summed."""
+    return sum(_rollup_kib(p) or 0 for p in tree_pids(pid)) / 1024
+
+
+class TreeSampler:
+    """The whole process tree of `pid` (server, forkserver, decode workers) over a phase of a
+    benchmark: CPU seconds spent in it and the peak of its summed PSS.
+
+    Linux only (/proc). A background thread sums PSS every `every_s` (plus once at the start and
+    once at the end), so a peak shorter than that interval can be missed. CPU seconds are utime +
+    stime of every process of the tree plus cutime + cstime (children that exited and were waited
+    for by a process of the tree, as the forkserver does for its workers); a process that left
+    the tree unreaped by it is not counted. The sampler's own reading runs in the benchmark's
+    process, not in the tree it measures.
+
+        with TreeSampler(pid) as s:
+            ...
+        s.cpu_s, s.peak_pss_mib
+    """
+
+    def __init__(self, pid: int, every_s: float = 0.05) -> None:
+        self.pid = pid
+        self.every_s = every_s
+        self.peak_pss_mib = 0.0
+        self.cpu_s = 0.0
+        self._cpu0 = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> float:
+        pss = tree_pss_mib(self.pid)
+        self.peak_pss_mib = max(self.peak_pss_mib, pss)
+        return pss
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def __enter__(self) -> "TreeSampler":
+        self._cpu0 = cpu_seconds(self.pid)
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sample()
+        self.cpu_s = cpu_seconds(self.pid) - self._cpu0
+
+
 def peak_rss_mib(pid: int) -> float:
     """Sum of the peak RSS (VmHWM) of every process of the tree: an upper bound of the tree's peak."""
     total = 0
@@ -76,11 +144,8 @@ def memory_mib(pid: int) -> tuple[float, float | None]:
         except (OSError, StopIteration):
             pass
         if pss is not None:
-            try:
-                pss += next(int(line.split()[1]) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
-                            if line.startswith("Pss:"))
-            except (OSError, StopIteration):
-                pss = None
+            kib = _rollup_kib(p)
+            pss = None if kib is None else pss + kib
     return rss / 1024, None if pss is None else pss / 1024
 
 

@@ -2,7 +2,9 @@
 
 Loads the workload into a fresh server (or reuses `--data-dir` from `bench/ingest.py --keep DIR`),
 then runs each query once to warm up and 5 times measured, over HTTP, and prints the median beside
-the real Loki's and VictoriaLogs' medians. Also checks each answer against the workload's ground truth
+the real Loki's and VictoriaLogs' medians, with the CPU seconds (per run) and the peak PSS of the
+whole process tree (server, forkserver, decode workers; Linux /proc) while each query runs, and the
+tree's PSS after all of them. Also checks each answer against the workload's ground truth
 where the manifest has one, so a fast wrong answer cannot pass for a fast right one.
 """
 
@@ -19,8 +21,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import cpu_seconds, workload  # noqa: E402
-from bench.ingest import push_all  # noqa: E402
+from bench.common import TreeSampler, tree_pss_mib, workload  # noqa: E402
+from bench.ingest import push_all, settled_size  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 START, END = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
@@ -74,7 +76,7 @@ def check(name: str, body: dict, expected: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-dir", help="a data dir already loaded by bench/ingest.py --keep")
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
     args = ap.parse_args()
     files, manifest = workload()
     if args.data_dir:
@@ -83,20 +85,32 @@ def main() -> None:
         data = Path(tempfile.mkdtemp(prefix="logyard-qbench-")) / "data"
     srv = ServerProcess(data).start()
     try:
-        if not args.data_dir:
-            push_all(srv.url, files, 4)
-            httpx.post(srv.url + "/flush", timeout=600)
-        cpu0 = cpu_seconds(srv.proc.pid)
-        print(f"{'query':<22}{'logyard ms':>12}{'Loki ms':>10}{'VLogs ms':>10}{'vs Loki':>9}  answer")
+        pid = srv.proc.pid
+        with TreeSampler(pid, every_s=0.1) as load:
+            if not args.data_dir:
+                push_all(srv.url, files, 4)
+                httpx.post(srv.url + "/flush", timeout=600)
+                settled_size(data)  # queries on the compacted day, without compaction beside them
+        before = tree_pss_mib(pid)
+        cpu_all = 0.0
+        print(f"process tree PSS before the queries: {before:.0f} MiB (peak while loading {load.peak_pss_mib:.0f})")
+        print(f"{'query':<22}{'logyard ms':>12}{'Loki ms':>10}{'VLogs ms':>10}{'vs Loki':>9}"
+              f"{'CPU s':>8}{'peak PSS':>10}  answer")
         with httpx.Client(base_url=srv.url, timeout=600) as client:
             for name, query, kind, extra, loki, vlogs in QUERIES:
-                _, body = run(client, query, kind, extra)
-                times = [run(client, query, kind, extra)[0] for _ in range(args.runs)]
+                with TreeSampler(pid) as tree:
+                    _, body = run(client, query, kind, extra)
+                    times = [run(client, query, kind, extra)[0] for _ in range(args.runs)]
+                cpu_all += tree.cpu_s
                 med = statistics.median(times)
                 note = check(name, body, manifest.get("expected", {}))
-                print(f"{name:<22}{med:>12.1f}{loki:>10.1f}{vlogs:>10.1f}{med / loki:>8.2f}x  {note}")
-        print(f"server CPU seconds for all {len(QUERIES) * (args.runs + 1)} query runs: "
-              f"{cpu_seconds(srv.proc.pid) - cpu0:.1f} (Loki ~80.7, VictoriaLogs ~8.7)")
+                print(f"{name:<22}{med:>12.1f}{loki:>10.1f}{vlogs:>10.1f}{med / loki:>8.2f}x"
+                      f"{tree.cpu_s / (args.runs + 1):>8.3f}{tree.peak_pss_mib:>10.0f}  {note}", flush=True)
+        print(f"CPU s and peak PSS (MiB) of the whole process tree per query run, the peak over its "
+              f"{args.runs + 1} runs; CPU s for all {len(QUERIES) * (args.runs + 1)} runs: {cpu_all:.1f} "
+              f"(Loki ~80.7, VictoriaLogs ~8.7)")
+        time.sleep(1.0)
+        print(f"process tree PSS after the queries: {tree_pss_mib(pid):.0f} MiB")
     finally:
         srv.stop()
 

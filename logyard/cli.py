@@ -74,6 +74,9 @@ def _register_client_commands() -> None:
 @click.option("--data-dir", help="Where the WAL, blocks and index live (default ./data); overrides the config file.")
 def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     """Run the server: Loki's push and query API on one port."""
+    from logyard.api.memory import return_large_frees
+
+    return_large_frees()
     try:
         cfg = load_server_config(config, listen, data_dir)
     except ConfigError as exc:

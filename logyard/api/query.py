@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from logyard.api.encoding_flags import categorize, encoding_flags, with_encoding_flags
+from logyard.api.memory import QueryMemory
 from logyard.api.params import parse_instant_query, parse_range_query
 from logyard.api.responses import json_response, success
 from logyard.api.server import Server
@@ -27,8 +28,13 @@ from logyard.logql.deadline import Deadline
 from logyard.logql.query_stats import QueryStats, entries_returned
 
 
+# The allocators are the process's: one count of the queries running, whatever their route.
+QUERIES_RUNNING = QueryMemory()
+
+
 async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
-    """`fn(*args, deadline=deadline, **kwargs)` in a worker thread, cancelled when the client disconnects."""
+    """`fn(*args, deadline=deadline, **kwargs)` in a worker thread, cancelled when the client
+    disconnects; what it freed is returned to the OS once no query runs (memory.py)."""
 
     async def watch() -> None:
         # The request body has been read (or is empty): what the ASGI server sends next is the
@@ -38,9 +44,11 @@ async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
         deadline.cancel()
 
     watcher = asyncio.ensure_future(watch())
+    QUERIES_RUNNING.started()
     try:
         return await run_in_threadpool(fn, *args, deadline=deadline, **kwargs)
     finally:
+        QUERIES_RUNNING.ended()
         watcher.cancel()
 
 

@@ -13,6 +13,7 @@ import time
 from starlette.requests import Request
 
 from logyard.api.ingest_pool import DecodePool
+from logyard.api.memory import release_freed_memory
 from logyard.api.metrics import ServerMetrics
 from logyard.api.ingest_limits import IngestLimits
 from logyard.api.params import Params, request_params
@@ -127,6 +128,8 @@ class Server:
             retain_flushed_s=parse_duration_ns(cfg.storage.object_store.retain_flushed) / 1e9
             if target == "write" else 0.0,
             may_maintain=self.lease.hold if self.lease is not None else None,
+            decoded_cache_bytes=parse_size(cfg.storage.decoded_cache_size),
+            after_compaction=release_freed_memory,
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).
@@ -139,7 +142,9 @@ class Server:
         self.ingest_limits = IngestLimits()
         self.stopping = threading.Event()  # set on SIGTERM: /ready and pushes answer 503
         self.metrics = ServerMetrics(self._sizes, self.store.recovery.as_dict, self._streams, self._compactor)
-        self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice)
+        idle_ns = parse_duration_ns(cfg.server.decode_idle_timeout)
+        self.decode_pool = DecodePool(cfg.server.decode_workers, nice=cfg.server.decode_nice,
+                                      idle_s=idle_ns / 1e9 if idle_ns > 0 else None)
         self.tails = TailHub(lambda tenant: self.limits_for(tenant).max_concurrent_tail_requests)  # the open live tails (api/tail.py)
         self.metrics.registry.register(self.tails)
         self.ready = threading.Event()

@@ -51,6 +51,10 @@ class ServerSection(_Strict):
     decode_nice: int = Field(
         10, ge=0, le=19, description="Niceness added to the decode processes: the server process (WAL, head, block "
         "flushes) goes first when cores are short, so flushes keep up with decoding.")
+    decode_idle_timeout: Duration = Field(
+        "30s", description="Decode processes that have had no push to decode for this long exit, so that their "
+        "memory (~65 MiB each) is freed while nothing is pushed; the next push starts them again (~0.5 CPU-s "
+        "each, that push waits about as long). 0s: they stay.")
 
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -131,6 +135,10 @@ class StorageSection(_Strict):
         "5m", description="Cut blocks when the oldest head data is this old. Also the settle time of compaction: a "
         "block window that ended this long ago is rewritten once, compressed high (zstd).")
     block_window: Duration = Field("1h", description="Time span of one block.")
+    decoded_cache_size: Size = Field(
+        "64MiB", description="Decoded line and metadata columns of the row groups that log queries with a "
+        "limit read last, kept in memory so that a refreshing logs panel decodes only what is new. Least "
+        "recently used out first; a row group larger than a quarter of it is not kept. 0: no cache.")
     object_store: ObjectStoreSection = Field(
         default_factory=ObjectStoreSection, description="Where flushed blocks live (see docs/storage-format.md, "
         "Object storage).")

@@ -265,9 +265,12 @@ def _without_path(e: BaseException, path: Path) -> str:
     return str(e).replace(str(path), path.name)
 
 
-# Open files of recently read blocks, kept for the next read of the same block: opening one
-# (mapping, page faults, unmapping) cost ~0.5 ms of a 4 ms selector-query read. Each holds a
-# descriptor and a mapping, so they are few across all blocks, least recently used out first.
+# Open files of recently read blocks, kept for the next read of the same block (the footer and
+# the reader's setup once). Each holds a descriptor, so they are few across all blocks, least
+# recently used out first. Files are read, not memory-mapped: a mapping keeps every page a query
+# touched resident in the server's own memory (its PSS) for as long as the file stays open, all
+# the blocks of the bench day (~50 MiB) after a full scan; read, they stay in the page cache only,
+# for one copy of the compressed bytes.
 MAX_IDLE_FILES = 32
 _idle_lock = threading.Lock()
 _idle: OrderedDict[BlockReader, pq.ParquetFile] = OrderedDict()
@@ -371,7 +374,7 @@ class BlockReader:
         if self.remote is None:
             return self.path
         try:
-            return pa.memory_map(str(self.path))
+            return pa.OSFile(str(self.path))
         except FileNotFoundError:
             pass
         try:
@@ -440,9 +443,9 @@ class BlockReader:
     def open(self) -> Iterator[pq.ParquetFile]:
         """The block as a ParquetFile for this thread's reads, kept open for the next read after.
 
-        No pre-buffering (the file is memory-mapped: it only hands each read to Arrow's I/O
-        threads and waits) and no decoding threads in `read` (window reads already run two at
-        once): both cost more in thread wake-ups than they save, about 4 ms of a 10 ms log query.
+        No pre-buffering (it only hands each read to Arrow's I/O threads and waits) and no
+        decoding threads in `read` (window reads already run two at once): both cost more in
+        thread wake-ups than they save, about 4 ms of a 10 ms log query (measured memory-mapped).
         """
         self._load()
         with _idle_lock:
@@ -451,9 +454,10 @@ class BlockReader:
             try:
                 src = self._source()
                 # Over the network each read of a column chunk is a round trip: pre-buffering
-                # coalesces the chunks of a read into few ranged GETs, fetched at once.
-                remote = not isinstance(src, (Path, pa.MemoryMappedFile))
-                pf = pq.ParquetFile(src, metadata=self._md, memory_map=True, read_dictionary=["meta"],
+                # coalesces the chunks of a read into few ranged GETs, fetched at once. Local files are
+                # read, not memory-mapped: a mapping keeps every page a query touched in the PSS.
+                remote = not isinstance(src, (Path, pa.OSFile))
+                pf = pq.ParquetFile(src, metadata=self._md, memory_map=False, read_dictionary=["meta"],
                                     pre_buffer=remote, page_checksum_verification=F.BLOCK_PAGE_CHECKSUMS)
             except (pa.ArrowException, OSError) as e:
                 raise self._decode_error("block file", e) from e

@@ -52,6 +52,14 @@ class DecodedCache:
                     self._drop(next(iter(self._entries)))
         return table
 
+    def resize(self, max_bytes: int) -> None:
+        """A new bound (`storage.decoded_cache_size`); least recently used entries leave until it
+        holds. 0 keeps nothing."""
+        with self._lock:
+            self.max_bytes = max_bytes
+            while self.bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
     def discard(self, block: Hashable) -> None:
         """Forget every row group of a block (its file is being deleted)."""
         with self._lock:

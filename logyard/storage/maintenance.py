@@ -64,7 +64,8 @@ class Maintenance:
                  compaction_interval_s: float = 600.0, retention_enabled: bool = True,
                  retention_delete_delay_s: float = 0.0, delete_cancel_period_s: float = 86400.0,
                  passes: bool = True, refresh: Callable[[], object] | None = None,
-                 refresh_period_s: float = 0.0, may_run: Callable[[], bool] | None = None) -> None:
+                 refresh_period_s: float = 0.0, may_run: Callable[[], bool] | None = None,
+                 after_compaction: Callable[[], None] | None = None) -> None:
         """`clock` is wall time in seconds (retention and settling compare it with row times);
         a window is settled `settle_ns` after its end; `maybe_flush` flushes the head if it is
         due, `flush` flushes it now (before a deletion pass); `last_flush` is the monotonic time
@@ -101,6 +102,9 @@ class Maintenance:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors = 0  # maintenance passes that failed (each is logged)
+        # Called after a compaction pass that merged blocks: the server hands the memory the merge
+        # freed back to the OS (api/memory.py); the allocators would keep it for good otherwise.
+        self.after_compaction = after_compaction
 
     # ---- thread -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -290,6 +294,8 @@ class Maintenance:
                 replaced += len(chosen)
             if replaced:
                 self.index.checkpoint()  # a compaction pass ends a burst of catalogue changes
+        if replaced and self.after_compaction is not None:
+            self.after_compaction()
         return replaced
 
     def _merge(self, tenant: str, blocks: list[BlockInfo], *, level: int) -> None:

@@ -39,7 +39,7 @@ from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.needles import LineMatch, Needle
 from logyard.storage import format as F
-from logyard.storage.block import BlockInfo
+from logyard.storage.block import DECODED, BlockInfo
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
 from logyard.storage.files import BlockFiles
 from logyard.storage.head import HEAD_SCHEMA, Head, TenantHeadView
@@ -90,6 +90,8 @@ class Store:
         remote_heads: Callable[[str], list[tuple[TenantHeadView, dict[int, LabelSet]]]] | None = None,
         retain_flushed_s: float = 0.0,
         may_maintain: Callable[[], bool] | None = None,
+        decoded_cache_bytes: int | None = None,
+        after_compaction: Callable[[], None] | None = None,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
@@ -107,7 +109,11 @@ class Store:
         what it gives readers (`head_rows`) for `retain_flushed_s` more (Loki's chunk_retain_period):
         until readers re-listed the store and read its blocks, its rows would be in no answer.
         `may_maintain()`, when given, is asked before each tick's background passes (the backend's
-        lease, lease.py)."""
+        lease, lease.py). `decoded_cache_bytes` bounds the process's cache of decoded row
+        groups (block.DECODED; None leaves its bound as it is); `after_compaction` is called after each
+        compaction pass that merged blocks."""
+        if decoded_cache_bytes is not None:
+            DECODED.resize(decoded_cache_bytes)
         self.data_dir = Path(data_dir)
         self.retention_ns = retention_ns
         self.window_ns = block_window_ns
@@ -154,7 +160,7 @@ class Store:
             compaction_interval_s=compaction_interval_s, retention_enabled=retention_enabled,
             retention_delete_delay_s=retention_delete_delay_s, delete_cancel_period_s=delete_cancel_period_s,
             passes=maintain, refresh=self.refresh if objects is not None and refresh_period_s > 0 else None,
-            refresh_period_s=refresh_period_s, may_run=may_maintain)
+            refresh_period_s=refresh_period_s, may_run=may_maintain, after_compaction=after_compaction)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def open(self) -> None:

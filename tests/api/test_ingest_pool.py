@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -125,3 +126,32 @@ def test_process_alive_without_procfs_trusts_the_signal(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # reaped: the pid is free
     assert process_alive(child.pid) is False
+
+
+def test_idle_workers_exit_and_the_next_push_starts_them_again():
+    pool = DecodePool(workers=1, use_shm=False, idle_s=3600.0)  # the reaper thread would wait an hour
+    try:
+        pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
+        first = pool.worker_pids()
+        assert len(first) == 1
+        assert not pool.stop_if_idle()  # not idle for long enough yet
+        busy = pool._submit(time.sleep, 1.0)
+        assert not pool.stop_if_idle(now=time.monotonic() + 7200)  # a task in flight keeps them
+        busy.result(timeout=60)
+        assert pool.stop_if_idle(now=time.monotonic() + 7200)
+        assert pool.worker_pids() == set() and not any(process_alive(p) for p in first)
+        again = pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
+        assert again.lines == 1 and pool.worker_pids() and pool.worker_pids().isdisjoint(first)
+    finally:
+        pool.shutdown()
+    with pytest.raises(RuntimeError):
+        pool.submit("t", BODY, "application/json", None, OPTS)
+
+
+def test_workers_stay_without_an_idle_timeout():
+    pool = DecodePool(workers=1, use_shm=False)
+    try:
+        pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
+        assert not pool.stop_if_idle(now=time.monotonic() + 7200) and pool.worker_pids()
+    finally:
+        pool.shutdown()

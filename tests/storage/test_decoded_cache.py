@@ -47,3 +47,16 @@ def test_discarding_a_block_drops_its_row_groups_only():
     c.discard("a")
     assert {k[0] for k in c._entries} == {"b"} and c.bytes == 2 * table(10).nbytes
     c.discard("zzz")  # unknown: nothing happens
+
+
+def test_resizing_drops_the_least_recently_used_until_the_new_bound_holds():
+    size = table(100).nbytes
+    c = DecodedCache(8 * size)
+    for g in range(4):
+        c.get("a", g, ("line",), lambda: table(100))
+    c.resize(2 * size + size // 2)
+    assert [k[1] for k in c._entries] == [2, 3] and c.bytes == 2 * size
+    c.resize(0)
+    assert c.bytes == 0 and not c._entries
+    c.get("a", 0, ("line",), lambda: table(1))  # 0: nothing is kept
+    assert not c._entries

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from logyard.storage import format as F
 from logyard.storage.maintenance import compaction_due
-from tests.storage.conftest import HOUR, T0, push, random_pushes, rows
+from tests.storage.conftest import HOUR, T0, A, push, random_pushes, rows
 
 DAY = 24 * HOUR
 
@@ -122,3 +123,13 @@ def test_a_compaction_pass_leaves_the_index_journal_empty(make_store):
     assert journal.stat().st_size > 0
     assert s.compact() > 0
     assert journal.stat().st_size == 0
+
+
+def test_a_compaction_that_merged_blocks_calls_after_compaction(make_store):
+    calls = []
+    s = make_store(after_compaction=lambda: calls.append(1))
+    for part in range(2):  # two flushed blocks of one window
+        s.append("t", [push(A, T0 + (np.arange(100) * 2 + part) * 10**9, [f"l{part}-{i}" for i in range(100)])])
+        s.flush()
+    assert s.compact() == 2 and calls == [1]
+    assert s.compact() == 0 and calls == [1]  # nothing merged: not called

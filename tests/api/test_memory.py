@@ -1,0 +1,51 @@
+"""api/memory.py: freed memory is returned once no query runs, and the server's malloc setting."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from logyard.api.memory import QueryMemory
+
+
+def test_freed_memory_is_released_once_the_last_running_query_ends():
+    released = threading.Event()
+    calls = []
+    m = QueryMemory(delay_s=0.01, release=lambda: (calls.append(1), released.set()))
+    m.started()
+    m.started()
+    m.ended()
+    assert m._timer is None  # one query still runs: nothing is scheduled
+    m.ended()
+    assert released.wait(30) and calls == [1] and m.releases == 1
+
+
+def test_a_query_starting_before_the_release_puts_it_off():
+    calls = []
+    m = QueryMemory(delay_s=3600.0, release=lambda: calls.append(1))
+    m.started()
+    m.ended()
+    pending = m._timer
+    assert pending is not None
+    m.started()  # a dashboard's next query: the release waits for it
+    assert m._timer is None and pending.finished.is_set()
+    m.ended()
+    assert m._timer is not None and m._timer is not pending
+    m._timer.cancel()
+    assert calls == []
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_trim are glibc's")
+def test_the_server_process_settings_apply_on_glibc():
+    # A fresh interpreter, so that this test process keeps its own allocator settings.
+    code = (
+        "from logyard.api.memory import release_freed_memory, return_large_frees\n"
+        "assert return_large_frees() is True\n"
+        "release_freed_memory()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
