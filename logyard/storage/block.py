@@ -292,8 +292,12 @@ class BlockReader:
     store is a StorageError for that read, never damage that costs the block."""
 
     def __init__(self, path: Path, name: str | None = None, remote: Callable[[], pa.NativeFile] | None = None,
-                 on_remote_read: Callable[[], None] | None = None) -> None:
+                 on_remote_read: Callable[[], None] | None = None, streams: np.ndarray | None = None) -> None:
+        """`streams`: the sorted ids of the block's streams (its BlockInfo's), which lets the row-group
+        checks below work on the streams present rather than on ranges of ids: stream ids are hashes,
+        so a row group's [min, max] id range says little by itself."""
         self.path = path
+        self.streams = streams
         self.name = name if name is not None else str(path)
         self.remote = remote
         self.on_remote_read = on_remote_read  # called when rows (not only the footer) are read remotely
@@ -390,6 +394,7 @@ class BlockReader:
         smin, smax, tmin, tmax = self._rg  # type: ignore[misc]
         ok = (tmin < end_ns) & (tmax >= start_ns)
         if ids is not None:
+            ids = self._present(ids)
             ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
         sel = np.flatnonzero(ok)
         if needs and self._trigrams is not None and sel.size:
@@ -406,7 +411,19 @@ class BlockReader:
         if ids is None:
             return True
         inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
-        return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
+        if self.streams is None:
+            return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
+        present = self.streams  # every stream of the block in the range is wanted
+        ids = self._present(ids)
+        inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
+        return bool((inside == np.searchsorted(present, smax[g], "right") - np.searchsorted(present, smin[g], "left")).all())
+
+    def _present(self, ids: np.ndarray) -> np.ndarray:
+        """The wanted ids (sorted) the block holds: all of `ids` when it does not know its streams."""
+        if self.streams is None or ids.size == 0:
+            return ids
+        at = np.minimum(np.searchsorted(self.streams, ids), self.streams.size - 1)
+        return ids[self.streams[at] == ids]
 
     def cells(self, left: bool = False) -> block_counts.Cells | None:
         """Rows and line bytes per stream and minute (block_counts.py), closed on the left when

@@ -177,10 +177,10 @@ class BlockFiles:
         r = self._readers.get(b.path)
         if r is None:
             if self.objects is None:
-                r = BlockReader(self.data_dir / b.path, b.path)
+                r = BlockReader(self.data_dir / b.path, b.path, streams=b.streams.ids)
             else:
                 r = BlockReader(self.data_dir / b.path, b.path, partial(self.objects.open, b.path),
-                                partial(self._want_fill, b))
+                                partial(self._want_fill, b), streams=b.streams.ids)
             self._readers[b.path] = r
         if self.objects is not None:
             with self._cache_lock:
