@@ -115,6 +115,22 @@ def test_reader_answers_from_the_writers_heads(cluster, index, request):
     answer_case(cluster.readers[index % 2], CASES[index], request, "heads")
 
 
+def head_requests(writer: ServerProcess) -> float:
+    return sum(float(line.split()[-1]) for line in httpx.get(writer.url + "/metrics", timeout=10).text.splitlines()
+               if "request_duration_seconds_count" in line and 'route="internal_head"' in line)
+
+
+@pytest.mark.parametrize("query", ['{compose_service="nginx"} |= "GET"', 'sum(count_over_time({job="varlogs"}[5m]))'])
+def test_a_query_asks_each_writer_for_its_head_once(cluster, query):
+    """One snapshot of the writers' heads per query, shared by the reads of all its windows (two
+    hours, two block windows, read in worker threads), not a request per window read."""
+    before = [head_requests(w) for w in cluster.writers]
+    r = httpx.get(cluster.readers[0].url + "/loki/api/v1/query_range", timeout=120, params={
+        "query": query, "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T02:00:00Z", "step": "60"})
+    assert r.status_code == 200, r.text
+    assert [head_requests(w) - b for w, b in zip(cluster.writers, before)] == [1, 1]
+
+
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[p.stem for p in CASES])
 def test_reader_answers_from_the_blocks(flushed, index, request):
     answer_case(flushed.readers[(index + 1) % 2], CASES[index], request, "blocks")
