@@ -6,22 +6,15 @@ pytest_plugins = ["tests.support.docker_engine", "tests.support.corpus", "tests.
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The tally of every conformance run of this session: the single process's and the readers'."""
     try:
-        from tests.conformance.test_conformance import RESULTS
+        from tests.conformance.test_conformance import RESULTS, tally
+        from tests.cluster.test_reader_conformance import READER_RESULTS
     except Exception:
         return
-    if not RESULTS:
-        return
-    from tests.conformance.test_conformance import KNOWN_DIFFERENCES
-
-    passed = sum(RESULTS.values())
-    differ = sum(1 for cid, ok in RESULTS.items() if not ok and cid in KNOWN_DIFFERENCES)
-    failed = len(RESULTS) - passed - differ
-    by_prefix: dict[str, list[int]] = {}
-    for cid, ok in RESULTS.items():
-        tally = by_prefix.setdefault(cid.split("-")[0], [0, 0])
-        tally[0 if ok else 1] += 1
-    detail = ", ".join(f"{p}: {a}/{a + b}" for p, (a, b) in sorted(by_prefix.items()))
-    terminalreporter.write_line(f"conformance by kind: {detail}")
-    terminalreporter.write_line(f"conformance: {passed} passed, {failed} failed, {differ} differ on purpose "
-                                f"(tests/conformance/known_differences.txt)")
+    for name, results in [("conformance", RESULTS)] + [
+            (f"conformance through readers ({phase})", r) for phase, r in READER_RESULTS.items()]:
+        if results:
+            kinds, counts = tally(results)
+            terminalreporter.write_line(f"{name} {kinds}")
+            terminalreporter.write_line(f"{name}: {counts}")

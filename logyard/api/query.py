@@ -52,6 +52,14 @@ async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
         watcher.cancel()
 
 
+def snapshot(srv: Server, tenant: str, fn):
+    """`fn` run on one fetch of the writers' heads (target read): every window it reads shares it."""
+    def run(*args, **kwargs):
+        with srv.store.heads_snapshot(tenant):
+            return fn(*args, **kwargs)
+    return run
+
+
 class QueryRoutes:
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -73,7 +81,7 @@ class QueryRoutes:
         stats = QueryStats()
         missed: list[str] = []
         MISSED.set(missed)
-        data = await run_query(request, deadline, stats.timed(srv.engine.query_range), tenant, p.get("query") or "",
+        data = await run_query(request, deadline, stats.timed(snapshot(srv, tenant, srv.engine.query_range)), tenant, p.get("query") or "",
                                q.start, q.end, q.step, q.interval, q.limit, q.direction,
                                categorize=categorize(flags), stats=stats)
         return with_warnings(answer(data, flags, stats, started), missed)
@@ -87,7 +95,7 @@ class QueryRoutes:
         stats = QueryStats()
         missed: list[str] = []
         MISSED.set(missed)
-        data = await run_query(request, deadline, stats.timed(srv.engine.query_instant), tenant, p.get("query") or "",
+        data = await run_query(request, deadline, stats.timed(snapshot(srv, tenant, srv.engine.query_instant)), tenant, p.get("query") or "",
                                q.time, q.limit, q.direction, stats=stats)
         return with_warnings(answer(data, encoding_flags(request.headers), stats, started), missed)
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Iterator
 
 import pyarrow as pa
@@ -51,7 +52,8 @@ def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]
         except BaseException as exc:  # noqa: BLE001 -- handed to the consumer, raised there
             put((_END, exc))
 
-    worker = threading.Thread(target=produce, name="logyard-read-ahead", daemon=True)
+    # In the consumer's context: the query's snapshot of the writers' heads (Store.heads_snapshot).
+    worker = threading.Thread(target=copy_context().run, args=(produce,), name="logyard-read-ahead", daemon=True)
     worker.start()
     try:
         while True:
@@ -136,7 +138,7 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
         while nxt < len(starts) or pending:
             check()
             while nxt < len(starts) and len(pending) < ahead:
-                pending.append(pool.submit(one, starts[nxt]))
+                pending.append(pool.submit(copy_context().run, one, starts[nxt]))
                 nxt += 1
             yield from pending.popleft().result()
     finally:

@@ -569,7 +569,10 @@ class BlockReader:
                 cols = tuple(rest)
                 parts = [DECODED.get(str(self.path), g, cols, lambda g=g: self.read([g], rest, pf))
                          for g, h in zip(row_groups, hit.tolist()) if h]
-                other = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+                if not parts:  # the statistics named row groups none of whose rows is wanted
+                    other = pf.schema_arrow.empty_table().select(rest)
+                else:
+                    other = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
                 # Positions of the wanted rows among the rows of the row groups read.
                 pos = np.flatnonzero(keep[np.repeat(hit, counts)])
                 other = R.take_few(other, pos)

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Callable, Collection, Iterator, Sequence
 
@@ -142,7 +143,9 @@ class Store:
         self._remote_streams_lock = threading.Lock()
         self.retain_flushed_s = retain_flushed_s
         self._flushed: list[tuple[float, Head]] = []  # (monotonic time of the flush, head), oldest first
-        self._pinned = threading.local()  # writers' heads fetched for the call in progress (_remote_first)
+        # (tenant, writers' heads) fetched for the call or query in progress (heads_snapshot); a context
+        # variable, so that the threads reading a query's windows (logql/readahead.py) share it.
+        self._pinned: ContextVar[tuple[str, list] | None] = ContextVar(f"logyard_pinned_heads_{id(self)}", default=None)
         self._refresh_skip: set[str] = set()  # blocks of the store that do not decode (refresh)
         self.max_unflushed_bytes = max_unflushed_bytes
         self._flush_failing = False
@@ -425,8 +428,8 @@ class Store:
         the writers' heads (`remote_heads`), whose streams the index learns here."""
         views = self._own_head_views(tenant)
         if self.remote_heads is not None:
-            pinned = getattr(self._pinned, "views", None)
-            views += pinned if pinned is not None else self._fetch_remote(tenant)
+            pinned = self._pinned.get()
+            views += pinned[1] if pinned is not None and pinned[0] == tenant else self._fetch_remote(tenant)
         return views
 
     def _fetch_remote(self, tenant: str) -> list[TenantHeadView]:
@@ -434,18 +437,21 @@ class Store:
         return [self._know_streams(tenant, view, labels) for view, labels in self.remote_heads(tenant)]
 
     @contextmanager
-    def _remote_first(self, tenant: str) -> Iterator[None]:
-        """Around a call that matches the index before it looks at heads (streams, the label APIs):
-        the writers' heads are fetched first, so their new streams are in the index when it is
-        matched, and that one fetch serves the whole call (in this thread)."""
-        if self.remote_heads is None:
+    def heads_snapshot(self, tenant: str) -> Iterator[None]:
+        """Around a whole query, and around a call that matches the index before it looks at heads
+        (streams, the label APIs): the writers' heads are fetched first, so their new streams are in
+        the index when it is matched, and that one fetch serves every read of the call or query (in
+        this context: the window reads' threads copy it), instead of one fetch per window read.
+        Inside another snapshot of the tenant, that one stays."""
+        pinned = self._pinned.get()
+        if self.remote_heads is None or (pinned is not None and pinned[0] == tenant):
             yield
             return
-        self._pinned.views = self._fetch_remote(tenant)
+        token = self._pinned.set((tenant, self._fetch_remote(tenant)))
         try:
             yield
         finally:
-            self._pinned.views = None
+            self._pinned.reset(token)
 
     def _own_head_views(self, tenant: str) -> list[TenantHeadView]:
         with self._lock:
@@ -498,7 +504,7 @@ class Store:
             return self._head.rows + sum(h.rows for h in self._frozen)
 
     def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
-        with self._remote_first(tenant):
+        with self.heads_snapshot(tenant):
             return self._reads.streams(tenant, matchers, start_ns, end_ns)
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
@@ -518,25 +524,25 @@ class Store:
         return self._reads.metadata_names(tenant, stream_ids, start_ns, end_ns)
 
     def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
-        with self._remote_first(tenant):
+        with self.heads_snapshot(tenant):
             return self._reads.label_names(tenant, start_ns, end_ns, matchers)
 
     def label_values(self, tenant: str, name: str, start_ns: int, end_ns: int,
                      matchers: list[Matcher] | None = None) -> list[str]:
-        with self._remote_first(tenant):
+        with self.heads_snapshot(tenant):
             return self._reads.label_values(tenant, name, start_ns, end_ns, matchers)
 
     def series(self, tenant: str, matcher_groups: list[list[Matcher]], start_ns: int, end_ns: int) -> list[LabelSet]:
-        with self._remote_first(tenant):
+        with self.heads_snapshot(tenant):
             return self._reads.series(tenant, matcher_groups, start_ns, end_ns)
 
     def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
-        with self._remote_first(tenant):
+        with self.heads_snapshot(tenant):
             return self._reads.index_stats(tenant, matchers, start_ns, end_ns)
 
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
                step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
-        with self._remote_first(tenant):
+        with self.heads_snapshot(tenant):
             return self._reads.volume(tenant, matchers, start_ns, end_ns, step_ns=step_ns)
 
     def memory_streams(self) -> dict[str, int]:

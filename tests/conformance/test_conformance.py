@@ -54,17 +54,42 @@ def send(client: httpx.Client, request: dict) -> httpx.Response:
     return client.get(request["path"], params=params)
 
 
+def check(client: httpx.Client, case: dict) -> str | None:
+    """The case's request sent to `client`'s server, its answer compared by the README's rules: None
+    when it matches, else what differs."""
+    r = send(client, case["request"])
+    return compare(case["compare"], r.status_code, r.headers.get("content-type", ""), r.content,
+                   case["response"], case["request"].get("params", {}).get("query", ""))
+
+
+def mark_listed(request, case_id: str) -> None:
+    """Known failures and known differences are strict xfails, wherever the cases are answered."""
+    if case_id in KNOWN_FAILURES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="listed in known_failures.txt"))
+    if case_id in KNOWN_DIFFERENCES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="differs on purpose: known_differences.txt"))
+
+
+def tally(results: dict[str, bool]) -> tuple[str, str]:
+    """The run's two summary lines: matched per kind of case, and passed / failed / differ on purpose."""
+    passed = sum(results.values())
+    differ = sum(1 for cid, ok in results.items() if not ok and cid in KNOWN_DIFFERENCES)
+    failed = len(results) - passed - differ
+    by_prefix: dict[str, list[int]] = {}
+    for cid, ok in results.items():
+        counts = by_prefix.setdefault(cid.split("-")[0], [0, 0])
+        counts[0 if ok else 1] += 1
+    detail = ", ".join(f"{p}: {a}/{a + b}" for p, (a, b) in sorted(by_prefix.items()))
+    return (f"by kind: {detail}",
+            f"{passed} passed, {failed} failed, {differ} differ on purpose (tests/conformance/known_differences.txt)")
+
+
 @pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
 def test_case_matches_loki(loaded_server, case_path, request):
     case = json.loads(case_path.read_text())
-    if case["id"] in KNOWN_FAILURES:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="listed in known_failures.txt"))
-    if case["id"] in KNOWN_DIFFERENCES:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="differs on purpose: known_differences.txt"))
+    mark_listed(request, case["id"])
     with httpx.Client(base_url=loaded_server.url, timeout=120) as client:
-        r = send(client, case["request"])
-    diff = compare(case["compare"], r.status_code, r.headers.get("content-type", ""), r.content,
-                   case["response"], case["request"].get("params", {}).get("query", ""))
+        diff = check(client, case)
     RESULTS[case["id"]] = diff is None
     assert diff is None, f"{case['id']} ({case['description']}): {diff}"
 

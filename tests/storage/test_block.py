@@ -52,6 +52,19 @@ def test_row_groups_are_pruned_by_stream_and_time(tmp_path, small_groups, ids, s
         assert r.covers(sel, None if ids is None else np.array(ids), start, end) == covered
 
 
+def test_first_rows_of_row_groups_holding_none_of_the_window_are_an_empty_table(tmp_path, small_groups):
+    """Statistics name a row group whose range spans the window while none of its rows is inside it
+    (a stream with a gap: in a scaled-out installation, every writer's block of a stream the writers
+    share): its first rows are none, of the asked columns and types."""
+    write_block(table(), tmp_path, "x.parquet", tenant="t", window_start=0)
+    r = BlockReader(tmp_path / "x.parquet")
+    groups = r.row_groups(np.array([2]), 55, 60)
+    assert groups == [1]
+    first = r.read_first(groups, ["stream", "ts", "line", "meta"], np.array([2]), 55, 60, 10, True)
+    assert first.num_rows == 0
+    assert first.schema == r.read(groups, ["stream", "ts", "line", "meta"]).schema
+
+
 @pytest.mark.parametrize("level,codec", [(0, "UNCOMPRESSED"), (1, "ZSTD")])
 def test_flushed_blocks_are_written_uncompressed_and_compacted_ones_with_zstd(tmp_path, level, codec):
     write_block(table(), tmp_path, "x.parquet", tenant="t", window_start=0, level=level)

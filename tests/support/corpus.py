@@ -19,12 +19,19 @@ DATA = CONFORMANCE / "data"
 START_NS, END_NS = 1767225600_000000000, 1767232800_000000000
 
 
-def load_corpus(url: str) -> None:
-    with httpx.Client(base_url=url, timeout=120) as client:
-        for path in sorted(DATA.glob("push-*.json.gz")):
-            r = client.post("/loki/api/v1/push", content=path.read_bytes(),
-                            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+def load_corpus(*urls: str) -> None:
+    """Push the corpus to `urls`, each file to the next in turn (several: the writers of a scaled-out
+    installation, which each take any push)."""
+    clients = [httpx.Client(base_url=url, timeout=120) for url in urls]
+    try:
+        for i, path in enumerate(sorted(DATA.glob("push-*.json.gz"))):
+            r = clients[i % len(clients)].post(
+                "/loki/api/v1/push", content=path.read_bytes(),
+                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
             assert r.status_code == 204, f"{path.name}: {r.status_code} {r.text}"
+    finally:
+        for client in clients:
+            client.close()
 
 
 def start_loaded(data_dir) -> ServerProcess:
