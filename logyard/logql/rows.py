@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX
 from logyard.logql.stages.substring import contains_mask
+from logyard.storage.rows import stream_codes
 
 
 @dataclass
@@ -125,8 +126,7 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return values[:0], np.zeros(0, dtype=np.int64)
     lo, top = int(values.min()), int(values.max())
     if lo < 0 or top >= max(1 << 16, 4 * len(values)):
-        uniq, codes = np.unique(values, return_inverse=True)
-        return uniq, codes.reshape(-1)
+        return stream_codes(values)  # hashed stream ids: by their runs, else np.unique
     seen = np.zeros(top + 1, dtype=bool)
     seen[values] = True
     uniq = np.flatnonzero(seen)

@@ -120,12 +120,44 @@ def row_mask(stream: np.ndarray, ts: np.ndarray, ids: np.ndarray | None, start_n
     if ids is not None and len(stream):
         top = int(stream.max())
         if ids.size and 0 <= int(stream.min()) and top <= 1 << 24:
-            lut = np.zeros(top + 1, dtype=bool)  # stream ids are small dense integers
+            lut = np.zeros(top + 1, dtype=bool)  # small dense integers (ids of blocks before hashing)
             lut[ids[ids <= top]] = True
             keep &= lut[stream]
+        elif (runs := stream_runs(stream)) is not None:
+            starts, values = runs  # rows come in runs of one stream: test each run once
+            at = np.minimum(np.searchsorted(ids, values), ids.size - 1) if ids.size else None
+            wanted = ids[at] == values if at is not None else np.zeros(len(values), dtype=bool)
+            keep &= np.repeat(wanted, np.diff(np.append(starts, len(stream))))
         else:
             keep &= np.isin(stream, ids)
     return keep
+
+
+def stream_runs(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start rows, values) of the runs of equal stream ids, or None when runs are too short to pay.
+
+    Stream ids are 63-bit hashes (index.stream_id), so tricks that index a table by id do not
+    apply; but rows are sorted by stream in blocks and come in per-stream runs in a head, so a
+    few comparisons per row find the runs and the per-id work shrinks to one step per run."""
+    n = len(stream)
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(stream[1:], stream[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    if len(starts) * 4 > n:
+        return None
+    return starts, stream[starts]
+
+
+def stream_codes(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(stream, return_inverse=True)`, one sort of the runs' ids instead of the rows'."""
+    runs = stream_runs(stream) if len(stream) else None
+    if runs is None:
+        uniq, codes = np.unique(stream, return_inverse=True)
+        return uniq, codes.reshape(-1)
+    starts, values = runs
+    uniq, run_codes = np.unique(values, return_inverse=True)
+    return uniq, np.repeat(run_codes.reshape(-1), np.diff(np.append(starts, len(stream))))
 
 
 def keep_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
@@ -262,6 +294,9 @@ def _key_order(stream: np.ndarray, ts: np.ndarray, major: np.ndarray | None) -> 
     tmin, tmax = int(ts.min()), int(ts.max())
     smin, smax = int(stream.min()), int(stream.max())
     tbits = (tmax - tmin).bit_length()
+    if smax - smin >= n:  # hashed ids: their ranks (same order) pack into a few bits
+        uniq, stream = stream_codes(stream)
+        smin, smax = 0, len(uniq) - 1
     groups = smax - smin + 1
     if major is not None:
         mmin = int(major.min())
