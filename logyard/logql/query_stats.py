@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -217,20 +217,7 @@ class CountingSource:
         more = {} if line_match is None else {"line_match": line_match, "scanned": self._stats.add_scanned}
         tables = self._store.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
                                   line_contains=line_contains, first=first, **more)
-        try:
-            while True:
-                t0 = time.perf_counter_ns()
-                table = next(tables, None)
-                if table is None:
-                    return
-                self._stats.add_table(table, time.perf_counter_ns() - t0, counted=line_match is None)
-                yield table
-        finally:
-            # Closing this generator early closes storage's: its files may be deleted again.
-            close = getattr(tables, "close", None)
-            if close is not None:
-                close()
-
+        yield from _timed(tables, lambda t, ns: self._stats.add_table(t, ns, counted=line_match is None))
 
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
                     grain_ns: int, with_bytes: bool = False) -> Iterator[pa.Table]:
@@ -238,21 +225,27 @@ class CountingSource:
         self._stats.add_read()
         tables = self._store.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns,
                                          with_bytes=with_bytes)
-        try:
-            while True:
-                t0 = time.perf_counter_ns()
-                table = next(tables, None)
-                if table is None:
-                    return
-                self._stats.add_counted(table, time.perf_counter_ns() - t0)
-                yield table
-        finally:
-            close = getattr(tables, "close", None)
-            if close is not None:
-                close()
+        yield from _timed(tables, self._stats.add_counted)
 
     def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int):
         return self._store.metadata_names(tenant, stream_ids, start_ns, end_ns)
+
+
+def _timed(tables: Iterator[pa.Table], add: Callable[[pa.Table, int], None]) -> Iterator[pa.Table]:
+    """Storage's tables, each handed to `add` with the nanoseconds storage took to make it."""
+    try:
+        while True:
+            t0 = time.perf_counter_ns()
+            table = next(tables, None)
+            if table is None:
+                return
+            add(table, time.perf_counter_ns() - t0)
+            yield table
+    finally:
+        # Closing this generator early closes storage's: its files may be deleted again.
+        close = getattr(tables, "close", None)
+        if close is not None:
+            close()
 
 
 CACHES = ("chunk", "index", "result", "statsResult", "volumeResult", "seriesResult", "labelResult",
