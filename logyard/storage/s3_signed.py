@@ -108,7 +108,10 @@ class SignedBucket:
             if r.status_code != 200:
                 raise httpx.HTTPStatusError(f"listing {prefix} answered {r.status_code}: {r.text[:200]}",
                                             request=r.request, response=r)
-            root = ET.fromstring(r.content)
+            try:
+                root = ET.fromstring(r.content)
+            except ET.ParseError as e:
+                raise httpx.DecodingError(f"listing {prefix}: the answer is not XML: {e}", request=r.request) from e
             for item in root.iter(f"{_S3_NS}Contents"):
                 key = item.findtext(f"{_S3_NS}Key", "")
                 out.append(Listed(key[cut:], item.findtext(f"{_S3_NS}ETag", "")))
