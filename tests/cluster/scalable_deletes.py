@@ -17,7 +17,7 @@ from tests.support.server import ServerProcess
 
 # The compactor section of the nodes' config: passes every second, a short cancel period (the
 # cancels below come well within it, the pass soon after it).
-COMPACTOR_CONFIG = "compactor:\n  compaction_interval: 1s\n  delete_request_cancel_period: 8s\n"
+COMPACTOR_CONFIG = "compactor:\n  compaction_interval: 1s\n  delete_request_cancel_period: 5s\n"
 T1 = 1767232800 * 10**9  # 2026-01-01T02:00:00Z: beside the module's other lines, none of them selected
 DELETE = "/loki/api/v1/delete"
 
