@@ -2,7 +2,8 @@
 the moment they are accepted, and to the block files once their cancel period is over.
 
 Requests live in their own SQLite file beside the label index (`deletes.sqlite`, FULL sync: a
-request acknowledged is a request kept, through a kill -9), mirrored in memory for the read path.
+request acknowledged is a request kept, through a kill -9), or, when processes share an object store,
+in its bucket (delete_bucket.py); either way mirrored in memory for the read path (`RequestMirror`).
 A request's query is a LogQL log selector with an optional pipeline; storage never imports logql, so
 the caller injects `compile`, which turns the text into a `DeleteFilter`.
 
