@@ -34,6 +34,7 @@ log = logging.getLogger("logyard.api")
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 # The route families each target serves (docs/scaling.md); a path of another target answers 404, as
 # in Loki. Live tails need the appends, which only a writer sees: they stay with `all` for now.
+# Readers serve the delete API too when the bucket holds the requests (create_app).
 TARGET_FAMILIES = {
     "all": (*FAMILIES, InternalRoutes),
     "write": (PushRoutes, InternalRoutes, OpsRoutes),
@@ -53,7 +54,10 @@ def create_app(cfg: ServerConfig) -> Starlette:
         await run_in_threadpool(t.join)
         await run_in_threadpool(server.close)
 
-    routes = [route for family in TARGET_FAMILIES[cfg.target] for route in family(server).routes()]
+    families = TARGET_FAMILIES[cfg.target]
+    if cfg.target == "read" and server.store.deletes.shared:
+        families = (*families, DeleteRoutes)  # any reader takes, lists and cancels them: one bucket holds them
+    routes = [route for family in families for route in family(server).routes()]
     if cfg.target in ("all", "read"):
         routes += ui_routes()
     app = Starlette(

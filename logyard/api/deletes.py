@@ -122,7 +122,7 @@ class DeleteRoutes:
 
     async def list(self, request: Request) -> Response:
         params, tenant = self._request(request)
-        reqs = self.server.store.deletes.list(tenant)
+        reqs = await run_in_threadpool(self.server.store.deletes.list, tenant)  # the bucket's, if shared
         start_text, end_text = params.get("start", ""), params.get("end", "")
         if start_text and end_text:  # Loki: only requests overlapping [start, end]
             now_ms = time.time_ns() // MS
@@ -137,7 +137,7 @@ class DeleteRoutes:
     async def cancel(self, request: Request) -> Response:
         params, tenant = self._request(request)
         deletes = self.server.store.deletes
-        req = deletes.get(tenant, params.get("request_id", ""))
+        req = await run_in_threadpool(deletes.get, tenant, params.get("request_id", ""))
         if req is None:
             raise LogyardError(NOT_FOUND, status=404)
         if req.status == "processed":
@@ -148,5 +148,6 @@ class DeleteRoutes:
                 f"Cancellation of partially completed delete request or delete request past the deadline of "
                 f"{format_duration(period_ns)} since its creation is not allowed. To force, use the ?force query "
                 f"parameter")
-        await run_in_threadpool(deletes.remove, tenant, req.request_id)
+        if not await run_in_threadpool(deletes.remove, tenant, req.request_id):
+            raise BadRequestError(ALREADY_PROCESSED)  # processed meanwhile (by the backend's pass)
         return Response(status_code=204)

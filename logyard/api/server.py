@@ -27,7 +27,8 @@ from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.logql.delete_query import compile_delete_query
 from logyard.logql.engine import Engine, Limits
 from logyard.logql.syntax.parser import parse_matchers
-from logyard.storage.lease import Lease, S3Target
+from logyard.storage.lease import Lease
+from logyard.storage.s3_signed import S3Target, SignedBucket
 from logyard.storage.objects import ObjectStore, s3_store
 from logyard.storage.retention import RetentionRules, StreamRetention
 from logyard.storage.store import Store
@@ -52,16 +53,11 @@ def query_limits(lim: LimitsSection) -> Limits:
     )
 
 
-def backend_lease(cfg: ServerConfig, node_id: str) -> Lease | None:
-    """The backend's lease on the bucket (storage/lease.py), or None: not a backend, `backend_lease`
-    0s, or no access key to sign its requests with (then one backend must be run by rule)."""
-    ttl_s = parse_duration_ns(cfg.compactor.backend_lease) / 1e9
+def s3_target(cfg: ServerConfig) -> S3Target | None:
+    """Where to send the signed requests of the bucket's shared small objects (storage/s3_signed.py:
+    the lease, delete requests), or None: no S3 object store, or no access key to sign with."""
     s3 = cfg.storage.object_store.s3
-    if cfg.target != "backend" or not ttl_s or s3 is None:
-        return None
-    if not s3.access_key_id:
-        log.warning("compactor.backend_lease needs s3.access_key_id to sign its requests: no lease, so run "
-                    "exactly one backend")
+    if cfg.storage.object_store.type != "s3" or s3 is None or not s3.access_key_id:
         return None
     scheme = "http" if s3.insecure else "https"
     host = s3.endpoint
@@ -71,9 +67,41 @@ def backend_lease(cfg: ServerConfig, node_id: str) -> Lease | None:
     host = host.rstrip("/") or f"s3.{s3.region or 'us-east-1'}.amazonaws.com"
     path_style = bool(s3.endpoint) and s3.s3forcepathstyle
     base = f"{scheme}://{host}" if path_style else f"{scheme}://{s3.bucketnames}.{host}"
-    target = S3Target(base, f"/{s3.bucketnames}" if path_style else "", s3.region or "us-east-1",
-                      s3.access_key_id, s3.secret_access_key)
+    return S3Target(base, f"/{s3.bucketnames}" if path_style else "", s3.region or "us-east-1",
+                    s3.access_key_id, s3.secret_access_key)
+
+
+def backend_lease(cfg: ServerConfig, node_id: str) -> Lease | None:
+    """The backend's lease on the bucket (storage/lease.py), or None: not a backend, `backend_lease`
+    0s, or no access key to sign its requests with (then one backend must be run by rule)."""
+    ttl_s = parse_duration_ns(cfg.compactor.backend_lease) / 1e9
+    s3 = cfg.storage.object_store.s3
+    if cfg.target != "backend" or not ttl_s or s3 is None:
+        return None
+    target = s3_target(cfg)
+    if target is None:
+        log.warning("compactor.backend_lease needs s3.access_key_id to sign its requests: no lease, so run "
+                    "exactly one backend")
+        return None
     return Lease(target, s3.prefix, node_id, ttl_s=ttl_s)
+
+
+def deletes_bucket(cfg: ServerConfig) -> SignedBucket | None:
+    """Where delete requests live when the bucket holds them (storage/delete_bucket.py), or None: in
+    the data directory's deletes.sqlite. The bucket holds them whenever there is an S3 object store
+    and a key to sign with, for every target that serves the delete API or reads (docs/scaling.md);
+    a writer needs none."""
+    s3 = cfg.storage.object_store.s3
+    if cfg.target == "write" or s3 is None:
+        return None
+    target = s3_target(cfg)
+    if target is None:
+        if cfg.storage.object_store.type == "s3" and cfg.target != "all":
+            log.warning("delete requests in the bucket need s3.access_key_id to sign their requests: they stay "
+                        "in this node's deletes.sqlite, so send them to the one backend; readers do not apply "
+                        "them before its deletion pass")
+        return None
+    return SignedBucket(target, s3.prefix)
 
 
 def object_store(cfg: ServerConfig) -> ObjectStore | None:
@@ -130,6 +158,7 @@ class Server:
             may_maintain=self.lease.hold if self.lease is not None else None,
             decoded_cache_bytes=parse_size(cfg.storage.decoded_cache_size),
             after_compaction=release_freed_memory,
+            deletes_bucket=deletes_bucket(cfg),
         )
         # Every limit lookup goes through limits_for(tenant): `limits:` overridden per tenant by the
         # runtime file, which is read here first (a broken one stops the start, as in Loki).

@@ -108,8 +108,9 @@ class ObjectStoreSection(_Strict):
     refresh_period: Duration = Field(
         "15s", description="With `target: read` or `backend`: how often the bucket is listed again, to read the "
         "blocks writers flushed since and forget those the backend compacted or expired (only the new blocks' "
-        "footers are fetched). A block is answered by readers at most this long after its flush; until then "
-        "readers get its rows from the writer's head (`querier.writers`).")
+        "footers are fetched), and the delete requests other nodes took, processed or cancelled. A block is answered "
+        "by readers at most this long after its flush; until then readers get its rows from the writer's head "
+        "(`querier.writers`).")
     retain_flushed: Duration = Field(
         "1m", description="With `target: write`: a flushed head is still given to readers this long (Loki's "
         "chunk_retain_period), so its rows stay in answers until every reader re-listed the bucket and reads "

@@ -2,7 +2,8 @@
 the moment they are accepted, and to the block files once their cancel period is over.
 
 Requests live in their own SQLite file beside the label index (`deletes.sqlite`, FULL sync: a
-request acknowledged is a request kept, through a kill -9), mirrored in memory for the read path.
+request acknowledged is a request kept, through a kill -9), or, when processes share an object store,
+in its bucket (delete_bucket.py); either way mirrored in memory for the read path (`RequestMirror`).
 A request's query is a LogQL log selector with an optional pipeline; storage never imports logql, so
 the caller injects `compile`, which turns the text into a `DeleteFilter`.
 
@@ -110,73 +111,65 @@ class Active:
     filter: DeleteFilter
 
 
-class DeleteRequests:
-    def __init__(self, path: Path, compile: Callable[[str], DeleteFilter] | None,
-                 clock: Callable[[], float] = time.time) -> None:
+class RequestMirror:
+    """The requests of every tenant in memory, as reads and the deletion pass use them: the part
+    shared by the two homes of requests, the data directory's SQLite file (`DeleteRequests`) and an
+    object store's bucket (delete_bucket.py). Subclasses persist and call `_put`/`_drop`."""
+
+    shared = False  # whether other processes see the requests (and may take, list and cancel them)
+
+    def __init__(self, compile: Callable[[str], DeleteFilter] | None, clock: Callable[[], float] = time.time) -> None:
         """`compile` turns a query into its filter, raising the client's error for a bad one; None
         (a store used without the API): adding a request is a bug, stored ones are not applied.
         `clock`: wall time in seconds, the requests' creation time."""
-        self.path = path
         self._clock = clock
         self._compile = compile
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # serializes the changes of requests
         self._by_tenant: dict[str, tuple[Active, ...]] = {}  # swapped whole, never mutated
         self.received: Counter[str] = Counter()  # per tenant: loki_compactor_delete_requests_received_total
         self.processed: Counter[str] = Counter()  # loki_compactor_delete_requests_processed_total
         self.deleted_lines: Counter[str] = Counter()  # loki_compactor_deleted_lines
 
-    def open(self) -> None:
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        q = "SELECT id, tenant, query, start_ms, end_ms, created_ms, status FROM requests ORDER BY created_ms, id"
-        by: dict[str, list[Active]] = {}
-        for row in self._db.execute(q).fetchall():
-            req = DeleteRequest(*row)
-            if self._compile is None:
-                log.error("delete request %s of tenant %s is not applied: no LogQL compiler", req.request_id, req.tenant)
-                continue
-            try:
-                flt = self._compile(req.query)
-            except Exception:  # accepted once, so this is a regression of the compiler: say so, go on
-                log.exception("delete request %s of tenant %s: query %r does not compile; not applied",
-                              req.request_id, req.tenant, req.query)
-                continue
-            by.setdefault(req.tenant, []).append(Active(req, flt))
-        self._by_tenant = {t: tuple(a) for t, a in by.items()}
-
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    # ---- the API's operations -------------------------------------------------------------------
     def compile(self, query: str) -> DeleteFilter:
         """The filter of a query; raises the client's error for a bad one."""
         if self._compile is None:
             raise AssertionError("BUG: delete requests used on a store without a LogQL compiler")
         return self._compile(query)
 
-    def add(self, tenant: str, query: str, start_ms: int, end_ms: int) -> DeleteRequest:
-        flt = self.compile(query)
-        now_ns = int(self._clock() * 1e9)
-        with self._lock:
-            db = self._db
-            assert db is not None
+    def _active(self, req: DeleteRequest) -> Active | None:
+        """A stored request with its filter, or None (logged) when it cannot be applied."""
+        if self._compile is None:
+            log.error("delete request %s of tenant %s is not applied: no LogQL compiler", req.request_id, req.tenant)
+            return None
+        try:
+            return Active(req, self._compile(req.query))
+        except Exception:  # accepted once, so this is a regression of the compiler: say so, go on
+            log.exception("delete request %s of tenant %s: query %r does not compile; not applied",
+                          req.request_id, req.tenant, req.query)
+            return None
+
+    def _new_id(self, tenant: str, query: str, now_ns: int) -> tuple[str, int]:
+        """Loki's id for a new request, and the creation time it was made with: one nanosecond on for
+        an id this process already knows (the same query twice in one nanosecond)."""
+        rid = request_id(tenant, query, now_ns)
+        while any(a.request.request_id == rid for a in self._by_tenant.get(tenant, ())):
+            now_ns += 1
             rid = request_id(tenant, query, now_ns)
-            while any(a.request.request_id == rid for a in self._by_tenant.get(tenant, ())):
-                now_ns += 1  # the same query twice in one nanosecond
-                rid = request_id(tenant, query, now_ns)
-            req = DeleteRequest(rid, tenant, query, start_ms, end_ms, now_ns // MS)
-            db.execute("INSERT INTO requests (id, tenant, query, start_ms, end_ms, created_ms, status)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (rid, tenant, query, start_ms, end_ms, req.created_ms, req.status))
-            self._by_tenant = {**self._by_tenant, tenant: (*self._by_tenant.get(tenant, ()), Active(req, flt))}
-        self.received[tenant] += 1
-        return req
+        return rid, now_ns
+
+    def _put(self, active: Active) -> None:
+        """Add or replace (same tenant and id) a request in the mirror."""
+        rid, tenant = active.request.request_id, active.request.tenant
+        have = self._by_tenant.get(tenant, ())
+        if any(a.request.request_id == rid for a in have):
+            now = tuple(active if a.request.request_id == rid else a for a in have)
+        else:
+            now = (*have, active)
+        self._by_tenant = {**self._by_tenant, tenant: now}
+
+    def _drop(self, tenant: str, rid: str) -> None:
+        kept = tuple(a for a in self._by_tenant.get(tenant, ()) if a.request.request_id != rid)
+        self._by_tenant = {**self._by_tenant, tenant: kept}
 
     def list(self, tenant: str) -> list[DeleteRequest]:
         """The tenant's requests, oldest first."""
@@ -185,16 +178,6 @@ class DeleteRequests:
     def get(self, tenant: str, rid: str) -> DeleteRequest | None:
         return next((a.request for a in self._by_tenant.get(tenant, ()) if a.request.request_id == rid), None)
 
-    def remove(self, tenant: str, rid: str) -> None:
-        """Cancel: the request is forgotten, and reads show its lines again."""
-        with self._lock:
-            db = self._db
-            assert db is not None
-            db.execute("DELETE FROM requests WHERE tenant = ? AND id = ?", (tenant, rid))
-            kept = tuple(a for a in self._by_tenant.get(tenant, ()) if a.request.request_id != rid)
-            self._by_tenant = {**self._by_tenant, tenant: kept}
-
-    # ---- reads and the deletion pass ------------------------------------------------------------
     def overlapping(self, tenant: str, start_ns: int, end_ns: int) -> tuple[Active, ...]:
         """The tenant's requests covering some of [start_ns, end_ns)."""
         return tuple(a for a in self._by_tenant.get(tenant, ())
@@ -205,6 +188,66 @@ class DeleteRequests:
         return [a for t in self._by_tenant.values() for a in t
                 if a.request.status == RECEIVED and a.request.created_ms + cancel_period_ms < now_ms]
 
+    def refresh(self) -> None:
+        """Take in the changes other processes made (a shared home); nothing for a private one."""
+
+
+class DeleteRequests(RequestMirror):
+    """Requests in the data directory's `deletes.sqlite` (a single process, or no object store)."""
+
+    def __init__(self, path: Path, compile: Callable[[str], DeleteFilter] | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(compile, clock)
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        q = "SELECT id, tenant, query, start_ms, end_ms, created_ms, status FROM requests ORDER BY created_ms, id"
+        by: dict[str, list[Active]] = {}
+        for row in self._db.execute(q).fetchall():
+            a = self._active(DeleteRequest(*row))
+            if a is not None:
+                by.setdefault(a.request.tenant, []).append(a)
+        self._by_tenant = {t: tuple(a) for t, a in by.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # ---- the API's operations -------------------------------------------------------------------
+    def add(self, tenant: str, query: str, start_ms: int, end_ms: int) -> DeleteRequest:
+        flt = self.compile(query)
+        with self._lock:
+            db = self._db
+            assert db is not None
+            rid, now_ns = self._new_id(tenant, query, int(self._clock() * 1e9))
+            req = DeleteRequest(rid, tenant, query, start_ms, end_ms, now_ns // MS)
+            db.execute("INSERT INTO requests (id, tenant, query, start_ms, end_ms, created_ms, status)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (rid, tenant, query, start_ms, end_ms, req.created_ms, req.status))
+            self._put(Active(req, flt))
+        self.received[tenant] += 1
+        return req
+
+    def remove(self, tenant: str, rid: str) -> bool:
+        """Cancel: the request is forgotten, and reads show its lines again. False when it was
+        processed meanwhile (then it stays)."""
+        with self._lock:
+            db = self._db
+            assert db is not None
+            cur = db.execute("DELETE FROM requests WHERE tenant = ? AND id = ? AND status = ?", (tenant, rid, RECEIVED))
+            if cur.rowcount == 0 and (r := self.get(tenant, rid)) is not None and r.status == PROCESSED:
+                return False
+            self._drop(tenant, rid)
+        return True
+
+    # ---- the deletion pass ----------------------------------------------------------------------
     def mark_processed(self, req: DeleteRequest, deleted_lines: int, now_ms: int) -> None:
         with self._lock:
             db = self._db
@@ -214,10 +257,8 @@ class DeleteRequests:
                              (PROCESSED, now_ms, deleted_lines, req.tenant, req.request_id))
             if cur.rowcount == 0:
                 return  # cancelled meanwhile (with ?force): nothing to mark
-            done = replace(req, status=PROCESSED)
-            self._by_tenant = {**self._by_tenant, req.tenant: tuple(
-                Active(done, a.filter) if a.request.request_id == req.request_id else a
-                for a in self._by_tenant.get(req.tenant, ()))}
+            current = next(a for a in self._by_tenant[req.tenant] if a.request.request_id == req.request_id)
+            self._put(Active(replace(req, status=PROCESSED), current.filter))
         self.processed[req.tenant] += 1
         self.deleted_lines[req.tenant] += deleted_lines
 

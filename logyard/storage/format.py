@@ -15,6 +15,7 @@ WAL_DIR = "wal"
 BLOCKS_DIR = "blocks"
 INDEX_FILE = "index.sqlite"
 DELETES_FILE = "deletes.sqlite"  # Loki's delete requests (deletes.py); not rebuilt from blocks: kept apart
+DELETES_DIR = "deletes"  # with an object store: one object per delete request (delete_bucket.py)
 QUARANTINE_DIR = "quarantine"  # damaged blocks, WAL segments and index files, moved aside, never read
 LOCK_FILE = "LOCK"  # flock()ed by the process that has the directory open
 TMP_SUFFIX = ".tmp"

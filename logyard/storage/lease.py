@@ -6,62 +6,25 @@ written with a conditional PUT: `If-None-Match: *` creates it when there is none
 renews it (its holder) or takes it over (anyone, once it expired). Of two processes racing, the store
 lets one write win and answers the other 412, so at most one holds an unexpired lease. AWS S3, MinIO,
 GCS and SeaweedFS honour these headers; pyarrow's S3 filesystem cannot send them, so the requests
-here are signed (AWS Signature Version 4) and sent with httpx. A store that ignores the headers
-would let two processes hold it: use one that does.
+here are signed and sent by s3_signed.py. A store that ignores the headers would let two processes
+hold it: use one that does.
 
 Expiry is wall time: holders' clocks must agree to well within the lease's length (NTP does).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
 import logging
 import time
-from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx
 import orjson
 
+from logyard.storage.s3_signed import S3Target, SignedBucket
+
 log = logging.getLogger(__name__)
 
 LEASE_KEY = "leases/backend.json"
-
-
-@dataclass(frozen=True)
-class S3Target:
-    """Where and as whom to send signed requests: `base` is scheme://host[:port] (path-style, the
-    bucket first in the path) or the bucket's virtual host."""
-
-    base: str
-    bucket_in_path: str  # "/bucket" for path style, "" for a virtual-hosted bucket
-    region: str
-    access_key: str
-    secret_key: str
-
-
-def signed_headers(method: str, url: httpx.URL, body: bytes, region: str, access_key: str, secret_key: str,
-                   now: dt.datetime) -> dict[str, str]:
-    """The headers that sign a request with AWS Signature Version 4 (service s3)."""
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    day = amz_date[:8]
-    payload = hashlib.sha256(body).hexdigest()
-    host = url.netloc.decode()
-    headers = {"host": host, "x-amz-content-sha256": payload, "x-amz-date": amz_date}
-    names = sorted(headers)
-    canonical = "\n".join([method, quote(url.path, safe="/-_.~"), url.query.decode(),
-                           "".join(f"{k}:{headers[k]}\n" for k in names), ";".join(names), payload])
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = f"AWS4{secret_key}".encode()
-    for part in (day, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return {"x-amz-content-sha256": payload, "x-amz-date": amz_date,
-            "authorization": f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={';'.join(names)}, "
-                             f"Signature={signature}"}
 
 
 class Lease:
@@ -70,20 +33,16 @@ class Lease:
     def __init__(self, target: S3Target, prefix: str, holder: str, *, ttl_s: float = 60.0,
                  clock=time.time, timeout_s: float = 5.0) -> None:
         self.target = target
-        self.url = target.base + target.bucket_in_path + "/" + "/".join(p for p in (prefix.strip("/"), LEASE_KEY) if p)
+        self._bucket = SignedBucket(target, prefix, timeout_s=timeout_s)
+        self.url = self._bucket.url(LEASE_KEY)
         self.holder = holder
         self.ttl_s = ttl_s
         self.clock = clock
-        self._client = httpx.Client(timeout=timeout_s)
         self._held = False
         self._renewed = float("-inf")  # monotonic time the store last confirmed we hold it
 
     def _request(self, method: str, body: bytes = b"", headers: dict[str, str] | None = None) -> httpx.Response:
-        url = httpx.URL(self.url)
-        t = self.target
-        signed = signed_headers(method, url, body, t.region, t.access_key, t.secret_key,
-                                dt.datetime.now(dt.timezone.utc))
-        return self._client.request(method, url, content=body, headers={**signed, **(headers or {})})
+        return self._bucket.request(method, LEASE_KEY, body, headers)
 
     def hold(self) -> bool:
         """Take the lease if it is free or expired, renew it if ours; whether we hold it now. Held, it
@@ -134,4 +93,4 @@ class Lease:
         return True
 
     def close(self) -> None:
-        self._client.close()
+        self._bucket.close()

@@ -41,6 +41,7 @@ from logyard.labels import LabelSet, Matcher
 from logyard.needles import LineMatch, Needle
 from logyard.storage import format as F
 from logyard.storage.block import DECODED, BlockInfo
+from logyard.storage.delete_bucket import BucketDeleteRequests
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
 from logyard.storage.files import BlockFiles
 from logyard.storage.head import HEAD_SCHEMA, Head, TenantHeadView
@@ -51,6 +52,7 @@ from logyard.storage.objects import ObjectStore
 from logyard.storage.reads import Reads
 from logyard.storage.recovery import Recovery, open_index, refresh
 from logyard.storage.retention import RetentionRules, StreamRetention
+from logyard.storage.s3_signed import SignedBucket
 from logyard.storage.wal import Wal, WalRecord, build_record, decode_record, encode_record, frame
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class Store:
         may_maintain: Callable[[], bool] | None = None,
         decoded_cache_bytes: int | None = None,
         after_compaction: Callable[[], None] | None = None,
+        deletes_bucket: SignedBucket | None = None,
     ) -> None:
         """`retention_ns` 0 keeps data forever; `retention_for(tenant)`, when given, is a tenant's
         rules (per-tenant overrides), else `retention_ns` and `retention_streams` hold for all;
@@ -112,7 +115,9 @@ class Store:
         `may_maintain()`, when given, is asked before each tick's background passes (the backend's
         lease, lease.py). `decoded_cache_bytes` bounds the process's cache of decoded row
         groups (block.DECODED; None leaves its bound as it is); `after_compaction` is called after each
-        compaction pass that merged blocks."""
+        compaction pass that merged blocks. `deletes_bucket`, when given, holds the delete requests
+        (delete_bucket.py: shared by the processes of the bucket, re-listed with the blocks) instead of
+        the data directory's deletes.sqlite."""
         if decoded_cache_bytes is not None:
             DECODED.resize(decoded_cache_bytes)
         self.data_dir = Path(data_dir)
@@ -132,7 +137,9 @@ class Store:
         # counts again when it is pushed to after its head was flushed, as Loki's ingester
         # recreates a stream after flushing it idle.
         self.streams_created: Counter[str] = Counter()
-        self.deletes = DeleteRequests(self.data_dir / F.DELETES_FILE, compile_delete, clock)
+        self.deletes: DeleteRequests | BucketDeleteRequests = (
+            DeleteRequests(self.data_dir / F.DELETES_FILE, compile_delete, clock) if deletes_bucket is None
+            else BucketDeleteRequests(deletes_bucket, compile_delete, clock))
         self.live = LiveFeed(self.deletes.overlapping)  # tails watching appends (live.py)
         self._open = False
         self.last_flush = float("-inf")  # monotonic time the last flush finished
@@ -186,7 +193,12 @@ class Store:
             raise ConfigError(f"storage: block_window_ns {self.window_ns} differs from {stored}, "
                               f"which the data directory {self.data_dir} was written with")
         self.files.remove_orphans()
-        self.deletes.open()
+        try:
+            self.deletes.open()  # in the bucket: a store that does not answer stops the start, as above
+        except BaseException:
+            self._index.close()
+            self._unlock_dir()
+            raise
         if not self.writes:
             self._open = True
             return
@@ -394,10 +406,15 @@ class Store:
                 pa.default_memory_pool().release_unused()  # hand the flush's copies back to the OS
 
     def refresh(self) -> int:
-        """Re-list the object store: register the blocks other processes added, forget those they
-        removed or replaced (recovery.refresh); how many changed. A store that cannot be listed is
+        """Re-list the object store: take in the delete requests other processes changed, register the
+        blocks they added, forget those they removed or replaced (recovery.refresh); how many blocks changed. A store that cannot be listed is
         logged and counted, and the blocks known stay readable."""
         assert self.objects is not None
+        try:
+            self.deletes.refresh()  # a shared home's requests (delete_bucket.py); nothing for deletes.sqlite
+        except LogyardError as e:
+            self.recovery.refresh_failures += 1
+            log.warning("re-listing the delete requests failed, reads go on with those known: %s", e.message)
         try:
             gone, added = refresh(self.data_dir, self._index, self.objects, self._refresh_skip)
         except LogyardError as e:

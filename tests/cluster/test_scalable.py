@@ -4,7 +4,8 @@ LAN's address. Pushes are spread over both writers; both readers answer every ac
 the same, before the writers flush (from their heads) and after (from the blocks, and from the block
 the backend compacted them into: it alone compacts); a writer killed
 with -9 leaves its unflushed lines out of answers, said in the reader's metrics, and gives them
-back once restarted (its WAL replays)."""
+back once restarted (its WAL replays); delete requests, held by the bucket, work across the nodes
+(scalable_deletes.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from tests.cluster.scalable_deletes import COMPACTOR_CONFIG, check_deletes
 from tests.support.hosts import Lan, unavailable
 from tests.support.s3 import WeedS3, weed_binary
 from tests.support.server import HISTORIC_DATA_CONFIG, ServerProcess
@@ -30,7 +32,7 @@ def node_config(target: str, weed: WeedS3, bucket: str, node_id: str, writers: l
     return (HISTORIC_DATA_CONFIG + f"target: {target}\nnode_id: {node_id}\n"
             "storage:\n  head_max_age: 1h\n" + weed.config(bucket)
             + "    refresh_period: 1s\n    retain_flushed: 1m\n"
-            + "querier:\n  writer_timeout: 2s\n  writers: [" + ", ".join(writers) + "]\n")
+            + "querier:\n  writer_timeout: 2s\n  writers: [" + ", ".join(writers) + "]\n" + COMPACTOR_CONFIG)
 
 
 def push(url: str, stream: dict, entries: list[tuple[int, str]]) -> None:
@@ -152,6 +154,8 @@ def run(lan: Lan, weed: WeedS3, tmp_path) -> None:
         # Restarted, its WAL replays: nothing it acknowledged is lost.
         w1.start()
         assert answer(r1.url) == answer(r2.url) == want
+
+        check_deletes(w2, [r1, r2], [backend, backend2], weed, bucket)
     finally:
         for p in procs:
             p.kill()
