@@ -33,11 +33,11 @@ log = logging.getLogger("logyard.api")
 
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 # The route families each target serves (docs/scaling.md); a path of another target answers 404, as
-# in Loki. Live tails need the appends, which only a writer sees: they stay with `all` for now.
+# in Loki. A reader's live tails follow the writers' appends (api/writer_tails.py).
 TARGET_FAMILIES = {
     "all": (*FAMILIES, InternalRoutes),
     "write": (PushRoutes, InternalRoutes, OpsRoutes),
-    "read": (QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes),
+    "read": (QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes),
     "backend": (DeleteRoutes, OpsRoutes),
 }
 
