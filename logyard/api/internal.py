@@ -2,14 +2,14 @@
 
 `GET /internal/head`: a writer's unflushed rows of the request's tenant (X-Scope-OrgID, as every
 route), as one Arrow IPC stream with the label sets of their streams (storage/head_wire.py). Readers
-ask every writer for it at each query, with the query's scope (storage/read_scope.py): `match[]`
+ask every writer for it at each query, with the query's scope (logyard/read_scope.py): `match[]`
 selectors (a stream matching any of them) and [start, end) in integer nanoseconds, all optional.
 
 `/internal/tail` (websocket): a writer's appends of the tenant's streams matching `query` (a stream
 selector), as they are committed, for a reader's live tail (api/writer_tails.py). The writer sends
-`{"subscribed": true}` once it watches its appends, then each batch of new rows as a binary message
-in the head's encoding, and rows its reader did not take in time as a text message
-`{"dropped": [[ts, stream id, [[name, value], ...]], ...]}` (the subscription's bound, storage/live.py). The
+`{"subscribed":true}` once it watches its appends, then each batch of new rows as a binary message
+in the head's encoding, and the rows its reader did not take in time (the subscription's bound,
+storage/live.py) as a text message `{"dropped": [[ts, stream id, [[name, value], ...]], ...]}`. The
 query's pipeline, `delay_for` and the frames are the reader's.
 """
 
@@ -32,10 +32,10 @@ from logyard.api.writer_heads import HEAD_PATH
 from logyard.api.writer_tails import SUBSCRIBED, TAIL_PATH
 from logyard.errors import LogyardError
 from logyard.logql.syntax.parser import parse_matchers
+from logyard.read_scope import INT64_MAX, INT64_MIN, ReadScope
 from logyard.storage.head import HEAD_SCHEMA
 from logyard.storage.head_wire import MEDIA_TYPE, encode_head
 from logyard.storage.live import Subscription
-from logyard.storage.read_scope import INT64_MAX, INT64_MIN, ReadScope
 
 
 def _ns(value: str | None, default: int, name: str) -> int:

@@ -1,7 +1,7 @@
 """A reader's client of the writers' heads (target read, docs/scaling.md): at each call, every writer
-of `querier.writers` is asked for its unflushed rows of a tenant (api/internal.py), all at once, in the
-call's scope (storage/read_scope.py: `match[]` selectors, `start` and `end`), so each writer sends only
-the rows of the streams and times the query can read.
+of `querier.writers` is asked for its unflushed rows of a tenant (api/internal.py), all at once, in
+the call's scope (logyard/read_scope.py: `match[]` selectors, `start` and `end`), so each writer
+sends only the rows of the streams and times the query can read.
 
 An entry is `host:port`; its name is resolved at every call and each address it resolves to is a
 writer (a Kubernetes headless service or a compose service scaled out lists every replica). A writer
@@ -25,9 +25,9 @@ import httpx
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet
 from logyard.logql.syntax.ast import StreamSelector
+from logyard.read_scope import INT64_MAX, INT64_MIN, ReadScope
 from logyard.storage.head import TenantHeadView
 from logyard.storage.head_wire import decode_head
-from logyard.storage.read_scope import INT64_MAX, INT64_MIN, ReadScope
 
 log = logging.getLogger("logyard.api")
 

@@ -1,8 +1,8 @@
-"""The part of the writers' heads a query can read (storage/read_scope.py), from its text: the
+"""The part of the writers' heads a query can read (logyard/read_scope.py), from its text: the
 matchers of each of its stream selectors, and its time range: a metric query's step-aligned and
 widened by each range aggregation's `[range]` and `offset` (a point at t reads
-`(t - offset - range, t - offset]`). A reader sends it
-with its head requests so that writers answer only those rows (docs/scaling.md)."""
+`(t - offset - range, t - offset]`). A reader sends it with its head requests so that writers
+answer only those rows (docs/scaling.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from logyard.errors import LogyardError
 from logyard.logql.metric.steps import grid_bounds
 from logyard.logql.syntax import ast
 from logyard.logql.syntax.parser import parse
-from logyard.storage.read_scope import EVERYTHING, INT64_MAX, INT64_MIN, ReadScope
+from logyard.read_scope import EVERYTHING, INT64_MAX, INT64_MIN, ReadScope
 
 
 def query_scope(query: str, start_ns: int, end_ns: int, step_ns: int | None = None) -> ReadScope:

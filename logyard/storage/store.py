@@ -39,6 +39,7 @@ from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.needles import LineMatch, Needle
+from logyard.read_scope import EVERYTHING, INT64_MAX, INT64_MIN, ReadScope
 from logyard.storage import format as F
 from logyard.storage.block import DECODED, BlockInfo
 from logyard.storage.deletes import DeleteFilter, DeleteRequests
@@ -48,7 +49,6 @@ from logyard.storage.index import Index
 from logyard.storage.live import LiveFeed
 from logyard.storage.maintenance import Maintenance
 from logyard.storage.objects import ObjectStore
-from logyard.storage.read_scope import EVERYTHING, INT64_MAX, INT64_MIN, ReadScope
 from logyard.storage.reads import Reads
 from logyard.storage.recovery import Recovery, open_index, refresh
 from logyard.storage.retention import RetentionRules, StreamRetention
@@ -107,9 +107,10 @@ class Store:
         retention or deletion pass (a writer beside a backend); `refresh_period_s` re-lists the object
         store this often, to read the blocks other processes added and forget those they removed.
         `remote_heads(tenant, scope)`, for a reader: the writers' unflushed rows in `scope`
-        (head_wire.py, read_scope.py), read with this store's blocks as if they were heads of its own. A writer keeps a flushed head in
-        what it gives readers (`head_rows`) for `retain_flushed_s` more (Loki's chunk_retain_period):
-        until readers re-listed the store and read its blocks, its rows would be in no answer.
+        (head_wire.py, logyard/read_scope.py), read with this store's blocks as if they were heads
+        of its own. A writer keeps a flushed head in what it gives readers (`head_rows`) for
+        `retain_flushed_s` more (Loki's chunk_retain_period): until readers re-listed the store and
+        read its blocks, its rows would be in no answer.
         `may_maintain()`, when given, is asked before each tick's background passes (the backend's
         lease, lease.py). `decoded_cache_bytes` bounds the process's cache of decoded row
         groups (block.DECODED; None leaves its bound as it is); `after_compaction` is called after each

@@ -68,7 +68,7 @@ class Cluster:
 
 def head_rows(writer: ServerProcess, params: dict | None = None) -> int:
     """The rows a writer gives readers (its head and the flushed heads it still retains), in the scope
-    of `params` (`match[]`, `start`, `end`: storage/read_scope.py) when given."""
+    of `params` (`match[]`, `start`, `end`: logyard/read_scope.py) when given."""
     r = httpx.get(writer.url + "/internal/head", params=params, timeout=60)
     assert r.status_code == 200, r.text
     return pa.ipc.open_stream(r.content).read_all().num_rows

@@ -7,7 +7,7 @@ import pytest
 
 from logyard.labels import LabelSet, Matcher
 from logyard.logql.head_scope import query_scope
-from logyard.storage.read_scope import EVERYTHING, ReadScope
+from logyard.read_scope import EVERYTHING, ReadScope
 
 M = 60 * 10**9
 A = (Matcher("app", "=", "a"),)

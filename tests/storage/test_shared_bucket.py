@@ -9,10 +9,10 @@ import pytest
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet, Matcher
+from logyard.read_scope import ReadScope
 from logyard.storage import format as F
 from logyard.storage.head_wire import decode_head, encode_head
 from logyard.storage.index import stream_id
-from logyard.storage.read_scope import ReadScope
 from logyard.storage.store import Store
 from tests.storage.conftest import HOUR, T0, push, random_pushes
 from tests.storage.test_object_store import CLOCK, block_keys, everything, objects_of

@@ -1,7 +1,8 @@
-"""What one query or call can read of the writers' heads (target read, docs/scaling.md): the streams
-of any of its selectors' matcher groups, the rows in [start, end). A reader hands it to every writer
-with its head request (api/writer_heads.py), and the writer answers only those rows
-(`Store.head_rows`), so a query's head fetch grows with what it selects, not with the writers' heads.
+"""What one query or call can read of the writers' heads (target read, docs/scaling.md): the streams of
+any of its selectors' matcher groups, the rows in [start, end). logql computes it from a query
+(logql/head_scope.py), storage answers it (`Store.head_rows`). A reader hands it to every writer
+with its head request (api/writer_heads.py), and the writer answers only those rows, so a query's
+head fetch grows with what it selects, not with the writers' heads.
 
 A scope may be wider than what its query reads, never narrower: the read path filters the rows it is
 given again, so answers stay the same. `covers` says whether a snapshot fetched for one scope also
