@@ -80,7 +80,6 @@ class Following:
         self.tails, self.tenant, self.selector, self.sub = tails, tenant, selector, sub
         self._tasks: dict[str, asyncio.Task] = {}
         self._watch: asyncio.Task | None = None
-        self.connected: set[str] = set()
 
     async def start(self) -> None:
         ready = await self._add_new()
@@ -117,7 +116,6 @@ class Following:
                     first = await asyncio.wait_for(ws.recv(), self.tails.timeout_s)
                     if first != SUBSCRIBED:
                         raise CorruptDataError(f"writer {address} began its tail with {str(first)[:100]!r}")
-                    self.connected.add(address)
                     ready.set()
                     retry_s = RETRY_MIN_S
                     async for message in ws:
@@ -125,7 +123,6 @@ class Following:
                 reason = "it closed the connection"
             except (OSError, TimeoutError, WebSocketException, CorruptDataError) as e:
                 reason = str(e) or type(e).__name__
-            self.connected.discard(address)
             ready.set()  # a writer that is down does not hold the tail up
             self.tails.warn(address, reason)
             await asyncio.sleep(retry_s)

@@ -9,7 +9,8 @@ keeps them in a bounded inbox for its reader. A reader that falls behind does no
 rows that do not fit are dropped and remembered as dropped (timestamp and stream id, at most
 `MAX_DROPPED` of them until the reader takes them), as Loki's tailers drop entries for a blocked
 client and report them with the next response. Rows of delete requests (deletes.py) never reach a
-tail, as they never reach a query's answer.
+tail, as they never reach a query's answer. On a reader (docs/scaling.md) a subscription is fed the
+writers' rows instead (`offer_rows`, `offer_dropped`: api/writer_tails.py), kept the same way.
 
 Threads: `publish` runs in the pushing threads, `take` in the reader's; a subscription's lock
 guards its inbox, and the feed's lock only its subscriber list, which readers of `subscribers`
