@@ -273,6 +273,8 @@ class TailSession:
                 batches = sub.take()
                 if batches:
                     held = held.merge(await run_in_threadpool(pipeline.run, batches))
+                    if self._following is not None:  # a reader: the writers may hold a line twice
+                        held = held.unique()
             self.held_bytes = held.nbytes
             ready, held = held.split_before(time.time_ns() - delay)
             if len(ready):
