@@ -8,7 +8,8 @@ every `RECHECK_S`, so writers added meanwhile are followed too) gets a websocket
 to the tail's subscription (storage/live.py) as local appends are, so the tail's session
 (api/tail.py) runs the pipeline, `delay_for`, the ordering and the frames the same way for one
 process and for many writers. The tail starts (its back-fill is read) once every writer has said it
-watches its appends, or failed, or `timeout` passed: what is committed after that is in the tail.
+watches its appends, or failed, or `querier.writer_timeout` passed: what is committed after that
+is in the tail.
 
 A writer that cannot be reached, or whose connection ends, is left out meanwhile as a query leaves
 it out: logged (at most once a minute per address), counted (`logyard_writer_tail_failures_total`),
