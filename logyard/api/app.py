@@ -33,12 +33,12 @@ log = logging.getLogger("logyard.api")
 
 FAMILIES = (PushRoutes, QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes, DeleteRoutes)
 # The route families each target serves (docs/scaling.md); a path of another target answers 404, as
-# in Loki. Live tails need the appends, which only a writer sees: they stay with `all` for now.
-# Readers serve the delete API too when the bucket holds the requests (create_app).
+# in Loki. A reader's live tails follow the writers' appends (api/writer_tails.py). Readers serve the
+# delete API too when the bucket holds the requests (create_app).
 TARGET_FAMILIES = {
     "all": (*FAMILIES, InternalRoutes),
     "write": (PushRoutes, InternalRoutes, OpsRoutes),
-    "read": (QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes),
+    "read": (QueryRoutes, MetaRoutes, DrilldownRoutes, OpsRoutes, TailRoutes),
     "backend": (DeleteRoutes, OpsRoutes),
 }
 

@@ -39,6 +39,14 @@ class ServerMetrics:
             "loki_request_duration_seconds", "Time spent serving HTTP requests.",
             ["method", "route", "status_code"], registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100))
+        # A writer's answers to the readers (api/internal.py): rows of its head sent for their queries
+        # (a query sends its scope: only the rows it can read), and the readers' tails following it.
+        self.head_rows_sent = Counter(
+            "logyard_head_rows_sent", "Head rows a writer sent readers for their queries (/internal/head).",
+            registry=self.registry)
+        self.writer_tails = Gauge(
+            "logyard_writer_tails", "Readers' live tails following this writer's appends (/internal/tail).",
+            registry=self.registry)
         self.registry.register(_StorageCollector(sizes))
         if recovery is not None:
             self.registry.register(_RecoveryCollector(recovery))
@@ -119,6 +127,8 @@ _RECOVERY_HELP = {
                         "stay readable, the next period tries again.",
     "writer_head_failures": "Writers a reader asked for their unflushed rows that did not answer (target read): "
                             "those answers came from the object store alone.",
+    "writer_tail_failures": "Connections of a reader's live tails to a writer that failed or were lost (target "
+                            "read): the tail goes on with the other writers and connects again.",
 }
 
 

@@ -25,6 +25,7 @@ from logyard.api.responses import json_response, success
 from logyard.api.server import Server
 from logyard.api.writer_heads import MISSED
 from logyard.logql.deadline import Deadline
+from logyard.logql.head_scope import query_scope
 from logyard.logql.query_stats import QueryStats, entries_returned
 
 
@@ -52,10 +53,11 @@ async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
         watcher.cancel()
 
 
-def snapshot(srv: Server, tenant: str, fn):
-    """`fn` run on one fetch of the writers' heads (target read): every window it reads shares it."""
+def snapshot(srv: Server, tenant: str, fn, query: str, start_ns: int, end_ns: int, step_ns: int | None):
+    """`fn` run on one fetch of the writers' heads (target read): every window it reads shares it;
+    only the rows the query can read are fetched (logql/head_scope.py)."""
     def run(*args, **kwargs):
-        with srv.store.heads_snapshot(tenant):
+        with srv.store.heads_snapshot(tenant, query_scope(query, start_ns, end_ns, step_ns)):
             return fn(*args, **kwargs)
     return run
 
@@ -81,7 +83,9 @@ class QueryRoutes:
         stats = QueryStats()
         missed: list[str] = []
         MISSED.set(missed)
-        data = await run_query(request, deadline, stats.timed(snapshot(srv, tenant, srv.engine.query_range)), tenant, p.get("query") or "",
+        query = p.get("query") or ""
+        run = snapshot(srv, tenant, srv.engine.query_range, query, q.start, q.end, q.step)
+        data = await run_query(request, deadline, stats.timed(run), tenant, query,
                                q.start, q.end, q.step, q.interval, q.limit, q.direction,
                                categorize=categorize(flags), stats=stats)
         return with_warnings(answer(data, flags, stats, started), missed)
@@ -95,7 +99,9 @@ class QueryRoutes:
         stats = QueryStats()
         missed: list[str] = []
         MISSED.set(missed)
-        data = await run_query(request, deadline, stats.timed(snapshot(srv, tenant, srv.engine.query_instant)), tenant, p.get("query") or "",
+        query = p.get("query") or ""
+        run = snapshot(srv, tenant, srv.engine.query_instant, query, q.time, q.time, None)
+        data = await run_query(request, deadline, stats.timed(run), tenant, query,
                                q.time, q.limit, q.direction, stats=stats)
         return with_warnings(answer(data, encoding_flags(request.headers), stats, started), missed)
 

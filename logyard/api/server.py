@@ -21,6 +21,7 @@ from logyard.api.runtime import RuntimeConfigWatcher
 from logyard.api.tail_hub import TailHub
 from logyard.api.tenant import tenant_of
 from logyard.api.writer_heads import WriterHeads
+from logyard.api.writer_tails import WriterTails
 from logyard.config.runtime import Overrides
 from logyard.config.server import LimitsSection, ServerConfig, default_node_id, parse_duration_ns, parse_size
 from logyard.errors import ConfigError, LogyardError, StorageError
@@ -126,10 +127,13 @@ class Server:
         node_id = cfg.node_id or (default_node_id() if objects is not None else "")
         self.lease = backend_lease(cfg, node_id)
         self.writer_heads: WriterHeads | None = None
+        self.writer_tails: WriterTails | None = None  # a reader's live tails follow the writers' appends
         if target == "read" and cfg.querier.writers:
-            self.writer_heads = WriterHeads(cfg.querier.writers,
-                                            timeout_s=parse_duration_ns(cfg.querier.writer_timeout) / 1e9,
+            writer_timeout_s = parse_duration_ns(cfg.querier.writer_timeout) / 1e9
+            self.writer_heads = WriterHeads(cfg.querier.writers, timeout_s=writer_timeout_s,
                                             on_failure=self._writer_head_failed)
+            self.writer_tails = WriterTails(cfg.querier.writers, timeout_s=writer_timeout_s,
+                                            on_failure=self._writer_tail_failed)
         self._retention: dict[tuple[str, int], RetentionRules] = {}
         self.store = Store(
             cfg.storage.data_dir,
@@ -183,6 +187,9 @@ class Server:
 
     def _writer_head_failed(self) -> None:
         self.store.recovery.writer_head_failures += 1
+
+    def _writer_tail_failed(self) -> None:
+        self.store.recovery.writer_tail_failures += 1
 
     def retention_for(self, tenant: str) -> RetentionRules:
         """A tenant's retention_period and retention_stream, overrides included (Loki's per-tenant

@@ -26,6 +26,10 @@ is not emptied), and the frame being sent. A client that does not read blocks on
 meanwhile its inbox fills and further rows are dropped and reported with its next frame as
 `dropped_entries`, as Loki reports what it dropped for a blocked client.
 
+On a reader (target read, docs/scaling.md) the appends are the writers': the subscription is fed by
+a websocket to each writer (api/writer_tails.py) instead of this process's store, and the back-fill
+is a query of the reader (blocks and the writers' heads); the rest of the session is the same.
+
 One deliberate difference: `limit` is held to `limits.max_entries_limit_per_query` (Loki does not
 check it for tails), so that the back-fill a client asks for is bounded like any query's.
 """
@@ -49,11 +53,13 @@ from logyard.api.encoding_flags import categorize, encoding_flags
 from logyard.api.params import Params, parse_tail_query
 from logyard.api.responses import error_response
 from logyard.api.server import Server
+from logyard.api.writer_tails import Following
 from logyard.config.server import parse_duration_ns
 from logyard.errors import BadRequestError, LogyardError
 from logyard.gocompat.timevalue import GoTime
 from logyard.labels import LabelSet, quote
 from logyard.logql.deadline import Deadline
+from logyard.logql.head_scope import query_scope
 from logyard.logql.log_result import encode_streams
 from logyard.logql.rows import Rows
 from logyard.logql.syntax import ast
@@ -151,6 +157,7 @@ class TailSession:
         self.encode = encode
         self.timeout_ns = timeout_ns
         self.sub: Subscription | None = None
+        self._following: Following | None = None  # a reader's connections to the writers
         self.held_bytes = 0
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
@@ -189,7 +196,9 @@ class TailSession:
         try:
             await self._follow(max_duration_s)
         finally:
-            if self.sub is not None:
+            if self._following is not None:
+                self._following.close()
+            elif self.sub is not None:
                 srv.store.live.unsubscribe(self.sub)
             hub.unregister(self)
             self._done.set()
@@ -202,7 +211,11 @@ class TailSession:
             return
         # Subscribe before reading the history, so that nothing committed in between is missed
         # (an entry committed meanwhile may come twice, as with Loki's history and live streams).
-        self.sub = srv.store.live.subscribe(Subscription(self.tenant, req.expr.selector.matchers, self._notify))
+        self.sub = Subscription(self.tenant, req.expr.selector.matchers, self._notify)
+        if srv.writer_tails is None:
+            srv.store.live.subscribe(self.sub)
+        else:  # a reader: the appends are the writers' (api/writer_tails.py)
+            self._following = await srv.writer_tails.follow(self.tenant, str(req.expr.selector), self.sub)
         pipeline = TailPipeline(req.expr, self.sub.stream_labels, req.categorize)
         pump = asyncio.ensure_future(self._pump(pipeline))
         receive = asyncio.ensure_future(self._receive())
@@ -243,10 +256,11 @@ class TailSession:
             pass  # Loki reads and ignores what a tail client sends
 
     def _history(self) -> Entries:
-        req = self.req
-        data = self.server.engine.query_range(self.tenant, req.query, req.start, time.time_ns(), None, None,
-                                              req.limit, "backward", deadline=Deadline(self.timeout_ns),
-                                              categorize=req.categorize)
+        req, srv, now = self.req, self.server, time.time_ns()
+        # One fetch of the writers' heads for the back-fill's reads, of the rows it can read (a reader).
+        with srv.store.heads_snapshot(self.tenant, query_scope(req.query, req.start, now)):
+            data = srv.engine.query_range(self.tenant, req.query, req.start, now, None, None, req.limit, "backward",
+                                          deadline=Deadline(self.timeout_ns), categorize=req.categorize)
         return entries_from_streams(data["result"])
 
     async def _pump(self, pipeline: TailPipeline) -> None:
@@ -259,6 +273,8 @@ class TailSession:
                 batches = sub.take()
                 if batches:
                     held = held.merge(await run_in_threadpool(pipeline.run, batches))
+                    if self._following is not None:  # a reader: the writers may hold a line twice
+                        held = held.unique()
             self.held_bytes = held.nbytes
             ready, held = held.split_before(time.time_ns() - delay)
             if len(ready):

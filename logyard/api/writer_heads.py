@@ -1,5 +1,7 @@
 """A reader's client of the writers' heads (target read, docs/scaling.md): at each call, every writer
-of `querier.writers` is asked for its unflushed rows of a tenant (api/internal.py), all at once.
+of `querier.writers` is asked for its unflushed rows of a tenant (api/internal.py), all at once, in
+the call's scope (logyard/read_scope.py: `match[]` selectors, `start` and `end`), so each writer
+sends only the rows of the streams and times the query can read.
 
 An entry is `host:port`; its name is resolved at every call and each address it resolves to is a
 writer (a Kubernetes headless service or a compose service scaled out lists every replica). A writer
@@ -22,8 +24,11 @@ import httpx
 
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet
+from logyard.logql.syntax.ast import StreamSelector
+from logyard.read_scope import INT64_MAX, INT64_MIN, ReadScope
 from logyard.storage.head import TenantHeadView
 from logyard.storage.head_wire import decode_head
+
 log = logging.getLogger("logyard.api")
 
 HEAD_PATH = "/internal/head"  # served by api/internal.py
@@ -54,8 +59,18 @@ def resolve(entries: list[str]) -> list[str]:
     return out
 
 
+def scope_params(scope: ReadScope) -> list[tuple[str, str]]:
+    """A scope as the query parameters of a head request (api/internal.py reads them back)."""
+    params = [("match[]", str(StreamSelector(g))) for g in scope.groups or ()]
+    if scope.start_ns > INT64_MIN:
+        params.append(("start", str(scope.start_ns)))
+    if scope.end_ns < INT64_MAX:
+        params.append(("end", str(scope.end_ns)))
+    return params
+
+
 class WriterHeads:
-    """Callable(tenant) -> [(head view, labels)] for Store(remote_heads=...). Thread-safe."""
+    """Callable(tenant, scope) -> [(head view, labels)] for Store(remote_heads=...). Thread-safe."""
 
     def __init__(self, entries: list[str], *, timeout_s: float, on_failure=lambda: None) -> None:
         self.entries = list(entries)
@@ -64,17 +79,18 @@ class WriterHeads:
         self._pool = ThreadPoolExecutor(max(1, min(16, 2 * len(entries))), thread_name_prefix="writer-heads")
         self._logged: dict[str, tuple[float, int]] = {}  # address -> last log time, failures since
 
-    def __call__(self, tenant: str) -> list[tuple[TenantHeadView, dict[int, LabelSet]]]:
+    def __call__(self, tenant: str, scope: ReadScope) -> list[tuple[TenantHeadView, dict[int, LabelSet]]]:
         addresses = resolve(self.entries)
-        got = list(self._pool.map(lambda a: self._fetch(a, tenant), addresses))
+        params = scope_params(scope)
+        got = list(self._pool.map(lambda a: self._fetch(a, tenant, params), addresses))
         missed = MISSED.get()
         if missed is not None:
             missed.extend(a for a, g in zip(addresses, got) if g is None and a not in missed)
         return [g for g in got if g is not None]
 
-    def _fetch(self, address: str, tenant: str):
+    def _fetch(self, address: str, tenant: str, params: list[tuple[str, str]]):
         try:
-            r = self._client.get(f"http://{address}{HEAD_PATH}", headers={"X-Scope-OrgID": tenant})
+            r = self._client.get(f"http://{address}{HEAD_PATH}", params=params, headers={"X-Scope-OrgID": tenant})
             if r.status_code != 200:
                 raise httpx.HTTPStatusError(f"answered {r.status_code}: {r.text[:200]}", request=r.request, response=r)
             return decode_head(r.content, address)

@@ -72,6 +72,25 @@ class Entries:
             return self
         return self.take(np.argsort(self.ts, kind="stable"))
 
+    def unique(self) -> "Entries":
+        """The entries once each, the first of equal timestamp, line and labels kept: a line two
+        writers hold (a client retried its push against the other) reaches a reader's tail from both,
+        and a query answers it once. Sorted entries with no equal timestamps are returned as they are."""
+        ts = self.ts
+        if len(ts) < 2 or not (ts[1:] == ts[:-1]).any():
+            return self
+        keys: dict = {}
+        # One step per distinct label set (EntryLabels: with their categories), not per entry.
+        codes = np.fromiter((keys.setdefault((frozenset(d.items()), getattr(d, "metadata", None),
+                                              getattr(d, "parsed", None)), len(keys)) for d in self.labels),
+                            np.int64, len(self.labels))
+        t = pa.table({"ts": ts, "labels": codes[self.label_idx], "line": self.line,
+                      "i": np.arange(len(ts), dtype=np.int64)})
+        first = t.group_by(["ts", "labels", "line"], use_threads=False).aggregate([("i", "min")]).column("i_min")
+        if len(first) == len(ts):
+            return self
+        return self.take(np.sort(first.to_numpy()))
+
     def take(self, idx: np.ndarray) -> "Entries":
         """The selected entries; label sets no longer used are let go."""
         used, codes = np.unique(self.label_idx[idx], return_inverse=True)

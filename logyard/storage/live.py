@@ -9,7 +9,8 @@ keeps them in a bounded inbox for its reader. A reader that falls behind does no
 rows that do not fit are dropped and remembered as dropped (timestamp and stream id, at most
 `MAX_DROPPED` of them until the reader takes them), as Loki's tailers drop entries for a blocked
 client and report them with the next response. Rows of delete requests (deletes.py) never reach a
-tail, as they never reach a query's answer.
+tail, as they never reach a query's answer. On a reader (docs/scaling.md) a subscription is fed the
+writers' rows instead (`offer_rows`, `offer_dropped`: api/writer_tails.py), kept the same way.
 
 Threads: `publish` runs in the pushing threads, `take` in the reader's; a subscription's lock
 guards its inbox, and the feed's lock only its subscriber list, which readers of `subscribers`
@@ -89,6 +90,44 @@ class Subscription:
             if not keep.any():
                 return
             batch = batch.filter(pa.array(keep))
+        self._keep(batch)
+
+    def offer_rows(self, table: pa.Table, labels: dict[int, LabelSet]) -> None:
+        """Keep the matching rows of another process's appends (HEAD_SCHEMA columns; `labels`: the
+        label sets of their streams), as `offer` keeps this one's: a reader's tail of the writers."""
+        for sid, ls in labels.items():  # one step per stream of the batch
+            if sid not in self._verdicts:
+                ok = self.matches(ls)
+                if ok:
+                    self.stream_labels[sid] = ls
+                self._verdicts[sid] = ok
+        if not table.num_rows:
+            return
+        stream = table.column("stream").to_numpy()
+        ids = np.unique(stream)
+        ok = np.fromiter((self._verdicts.get(sid, False) for sid in ids.tolist()), dtype=bool, count=len(ids))
+        if not ok.all():
+            table = table.filter(pa.array(np.isin(stream, ids[ok])))
+            if not table.num_rows:
+                return
+        self._keep(table.combine_chunks().to_batches()[0])
+
+    def offer_dropped(self, ts: np.ndarray, ids: np.ndarray, labels: list[LabelSet]) -> None:
+        """Rows another process dropped for this subscription (a writer's, for a reader's tail): their
+        timestamps, stream ids and label sets, reported to the tail's client as its own drops."""
+        for sid, ls in zip(ids.tolist(), labels):  # at most MAX_DROPPED
+            self.stream_labels.setdefault(sid, ls)
+        with self._lock:
+            self.dropped_total += len(ts)
+            keep = max(0, min(MAX_DROPPED - self._dropped, len(ts)))
+            if keep:
+                self._dropped_ts.append(np.asarray(ts[:keep], np.int64))
+                self._dropped_ids.append(np.asarray(ids[:keep], np.int64))
+                self._dropped += keep
+        self._notify()
+
+    def _keep(self, batch: pa.RecordBatch) -> None:
+        """Into the inbox, or dropped when it is full."""
         size = batch.nbytes
         with self._lock:
             was_empty = not self._batches

@@ -56,6 +56,7 @@ class Recovery:
     flush_failures: int = 0  # flushes that failed (the object store unreachable, a full disk): retried
     refresh_failures: int = 0  # re-listings of the object store that failed (refresh): tried again
     writer_head_failures: int = 0  # writers that did not give a reader their head (Store.remote_heads)
+    writer_tail_failures: int = 0  # a reader's tail connections to writers that failed (api/writer_tails.py)
 
 
     def as_dict(self) -> dict[str, int]:

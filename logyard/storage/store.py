@@ -39,6 +39,7 @@ from logyard.errors import ConfigError, LogyardError, StorageError
 from logyard.ingest.model import PushStream
 from logyard.labels import LabelSet, Matcher
 from logyard.needles import LineMatch, Needle
+from logyard.read_scope import EVERYTHING, INT64_MAX, INT64_MIN, ReadScope
 from logyard.storage import format as F
 from logyard.storage.block import DECODED, BlockInfo
 from logyard.storage.delete_bucket import BucketDeleteRequests
@@ -90,7 +91,7 @@ class Store:
         writes: bool = True,
         maintain: bool = True,
         refresh_period_s: float = 0.0,
-        remote_heads: Callable[[str], list[tuple[TenantHeadView, dict[int, LabelSet]]]] | None = None,
+        remote_heads: Callable[[str, ReadScope], list[tuple[TenantHeadView, dict[int, LabelSet]]]] | None = None,
         retain_flushed_s: float = 0.0,
         may_maintain: Callable[[], bool] | None = None,
         decoded_cache_bytes: int | None = None,
@@ -108,10 +109,11 @@ class Store:
         WAL is replayed or written: a reader, the backend); `maintain` False runs no compaction,
         retention or deletion pass (a writer beside a backend); `refresh_period_s` re-lists the object
         store this often, to read the blocks other processes added and forget those they removed.
-        `remote_heads(tenant)`, for a reader: the unflushed rows of the writers (head_wire.py), read
-        with this store's blocks as if they were heads of its own. A writer keeps a flushed head in
-        what it gives readers (`head_rows`) for `retain_flushed_s` more (Loki's chunk_retain_period):
-        until readers re-listed the store and read its blocks, its rows would be in no answer.
+        `remote_heads(tenant, scope)`, for a reader: the writers' unflushed rows in `scope`
+        (head_wire.py, logyard/read_scope.py), read with this store's blocks as if they were heads
+        of its own. A writer keeps a flushed head in what it gives readers (`head_rows`) for
+        `retain_flushed_s` more (Loki's chunk_retain_period): until readers re-listed the store and
+        read its blocks, its rows would be in no answer.
         `may_maintain()`, when given, is asked before each tick's background passes (the backend's
         lease, lease.py). `decoded_cache_bytes` bounds the process's cache of decoded row
         groups (block.DECODED; None leaves its bound as it is); `after_compaction` is called after each
@@ -150,9 +152,9 @@ class Store:
         self._remote_streams_lock = threading.Lock()
         self.retain_flushed_s = retain_flushed_s
         self._flushed: list[tuple[float, Head]] = []  # (monotonic time of the flush, head), oldest first
-        # (tenant, writers' heads) fetched for the call or query in progress (heads_snapshot); a context
-        # variable, so that the threads reading a query's windows (logql/readahead.py) share it.
-        self._pinned: ContextVar[tuple[str, list] | None] = ContextVar(f"logyard_pinned_heads_{id(self)}", default=None)
+        # (tenant, scope, writers' heads) fetched for the call or query in progress (heads_snapshot); a
+        # context variable, so that the threads reading a query's windows (logql/readahead.py) share it.
+        self._pinned: ContextVar[tuple[str, ReadScope, list] | None] = ContextVar(f"logyard_pinned_heads_{id(self)}", default=None)
         self._refresh_skip: set[str] = set()  # blocks of the store that do not decode (refresh)
         self.max_unflushed_bytes = max_unflushed_bytes
         self._flush_failing = False
@@ -446,25 +448,26 @@ class Store:
         views = self._own_head_views(tenant)
         if self.remote_heads is not None:
             pinned = self._pinned.get()
-            views += pinned[1] if pinned is not None and pinned[0] == tenant else self._fetch_remote(tenant)
+            views += pinned[2] if pinned is not None and pinned[0] == tenant else self._fetch_remote(tenant, EVERYTHING)
         return views
 
-    def _fetch_remote(self, tenant: str) -> list[TenantHeadView]:
+    def _fetch_remote(self, tenant: str, scope: ReadScope) -> list[TenantHeadView]:
         assert self.remote_heads is not None
-        return [self._know_streams(tenant, view, labels) for view, labels in self.remote_heads(tenant)]
+        return [self._know_streams(tenant, view, labels) for view, labels in self.remote_heads(tenant, scope)]
 
     @contextmanager
-    def heads_snapshot(self, tenant: str) -> Iterator[None]:
+    def heads_snapshot(self, tenant: str, scope: ReadScope = EVERYTHING) -> Iterator[None]:
         """Around a whole query, and around a call that matches the index before it looks at heads
         (streams, the label APIs): the writers' heads are fetched first, so their new streams are in
         the index when it is matched, and that one fetch serves every read of the call or query (in
         this context: the window reads' threads copy it), instead of one fetch per window read.
-        Inside another snapshot of the tenant, that one stays."""
+        Only the writers' rows in `scope` are fetched: what the query or call can read. Inside
+        another snapshot of the tenant whose scope covers this one, that one stays."""
         pinned = self._pinned.get()
-        if self.remote_heads is None or (pinned is not None and pinned[0] == tenant):
+        if self.remote_heads is None or (pinned is not None and pinned[0] == tenant and pinned[1].covers(scope)):
             yield
             return
-        token = self._pinned.set((tenant, self._fetch_remote(tenant)))
+        token = self._pinned.set((tenant, scope, self._fetch_remote(tenant, scope)))
         try:
             yield
         finally:
@@ -499,9 +502,9 @@ class Store:
         cut = time.monotonic() - self.retain_flushed_s
         self._flushed = [(t, h) for t, h in self._flushed if t >= cut]
 
-    def head_rows(self, tenant: str, start_ns: int, end_ns: int) -> tuple[pa.Table, dict[int, LabelSet]]:
-        """This process's unflushed rows of `tenant` in [start_ns, end_ns) and the label sets of their
-        streams: what a reader asks a writer for (head_wire.encode_head)."""
+    def head_rows(self, tenant: str, scope: ReadScope = EVERYTHING) -> tuple[pa.Table, dict[int, LabelSet]]:
+        """This process's unflushed rows of `tenant` in `scope` (its streams, [start, end)) and the
+        label sets of their streams: what a reader asks a writer for (head_wire.encode_head)."""
         views = self._own_head_views(tenant)
         with self._lock:
             self._prune_flushed()
@@ -510,10 +513,17 @@ class Store:
         if not parts:
             return HEAD_SCHEMA.empty_table(), {}
         t = pa.concat_tables(parts)
-        ts = t.column("ts")
-        t = t.filter(pc.and_(pc.greater_equal(ts, start_ns), pc.less(ts, end_ns)))
-        ids = np.unique(t.column("stream").to_numpy()) if t.num_rows else np.empty(0, np.int64)
-        return t, {sid: self._index.labels_of(tenant, sid) for sid in ids.tolist()}  # one step per stream
+        if scope.start_ns > INT64_MIN or scope.end_ns < INT64_MAX:
+            ts = t.column("ts")
+            t = t.filter(pc.and_(pc.greater_equal(ts, scope.start_ns), pc.less(ts, scope.end_ns)))
+        stream = t.column("stream").to_numpy() if t.num_rows else np.empty(0, np.int64)
+        ids = np.unique(stream)
+        labels = {sid: self._index.labels_of(tenant, sid) for sid in ids.tolist()}  # one step per stream
+        if scope.groups is not None:
+            labels = {sid: ls for sid, ls in labels.items() if scope.matches(ls)}  # one step per stream
+            if len(labels) < len(ids):
+                t = t.filter(pa.array(np.isin(stream, np.fromiter(labels, np.int64, len(labels)))))
+        return t, labels
 
     def head_lines(self) -> int:
         """Rows in the heads (active and being flushed): each read selects from all of them."""
@@ -521,7 +531,9 @@ class Store:
             return self._head.rows + sum(h.rows for h in self._frozen)
 
     def streams(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict[int, LabelSet]:
-        with self.heads_snapshot(tenant):
+        """The streams of `matchers` with rows in [start, end) (and, of a head, any stream whose rows
+        span that range: every caller then reads the rows, so a time-scoped snapshot serves it)."""
+        with self.heads_snapshot(tenant, ReadScope.of([matchers], start_ns, end_ns)):
             return self._reads.streams(tenant, matchers, start_ns, end_ns)
 
     def read(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
@@ -541,25 +553,25 @@ class Store:
         return self._reads.metadata_names(tenant, stream_ids, start_ns, end_ns)
 
     def label_names(self, tenant: str, start_ns: int, end_ns: int, matchers: list[Matcher] | None = None) -> list[str]:
-        with self.heads_snapshot(tenant):
+        with self.heads_snapshot(tenant, ReadScope.of([matchers or ()])):
             return self._reads.label_names(tenant, start_ns, end_ns, matchers)
 
     def label_values(self, tenant: str, name: str, start_ns: int, end_ns: int,
                      matchers: list[Matcher] | None = None) -> list[str]:
-        with self.heads_snapshot(tenant):
+        with self.heads_snapshot(tenant, ReadScope.of([matchers or ()])):
             return self._reads.label_values(tenant, name, start_ns, end_ns, matchers)
 
     def series(self, tenant: str, matcher_groups: list[list[Matcher]], start_ns: int, end_ns: int) -> list[LabelSet]:
-        with self.heads_snapshot(tenant):
+        with self.heads_snapshot(tenant, ReadScope.of(matcher_groups)):
             return self._reads.series(tenant, matcher_groups, start_ns, end_ns)
 
     def index_stats(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int) -> dict:
-        with self.heads_snapshot(tenant):
+        with self.heads_snapshot(tenant, ReadScope.of([matchers])):
             return self._reads.index_stats(tenant, matchers, start_ns, end_ns)
 
     def volume(self, tenant: str, matchers: list[Matcher], start_ns: int, end_ns: int, *,
                step_ns: int | None = None) -> list[tuple[LabelSet, np.ndarray, np.ndarray]]:
-        with self.heads_snapshot(tenant):
+        with self.heads_snapshot(tenant, ReadScope.of([matchers])):
             return self._reads.volume(tenant, matchers, start_ns, end_ns, step_ns=step_ns)
 
     def memory_streams(self) -> dict[str, int]:

@@ -29,6 +29,7 @@ pytestmark = [
 ]
 
 PORT = 3100
+T0 = 1767225600 * 10**9  # 2026-01-01T00:00:00Z, the corpus' day
 READER_RESULTS: dict[str, dict[str, bool]] = {"heads": {}, "blocks": {}}
 
 
@@ -65,9 +66,10 @@ class Cluster:
             p.kill()
 
 
-def head_rows(writer: ServerProcess) -> int:
-    """The rows a writer gives readers (its head and the flushed heads it still retains)."""
-    r = httpx.get(writer.url + "/internal/head", timeout=60)
+def head_rows(writer: ServerProcess, params: dict | None = None) -> int:
+    """The rows a writer gives readers (its head and the flushed heads it still retains), in the scope
+    of `params` (`match[]`, `start`, `end`: logyard/read_scope.py) when given."""
+    r = httpx.get(writer.url + "/internal/head", params=params, timeout=60)
     assert r.status_code == 200, r.text
     return pa.ipc.open_stream(r.content).read_all().num_rows
 
@@ -129,6 +131,32 @@ def test_a_query_asks_each_writer_for_its_head_once(cluster, query):
         "query": query, "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T02:00:00Z", "step": "60"})
     assert r.status_code == 200, r.text
     assert [head_requests(w) - b for w, b in zip(cluster.writers, before)] == [1, 1]
+
+
+def head_rows_sent(writer: ServerProcess) -> float:
+    return metric(writer.url, "logyard_head_rows_sent_total")
+
+
+@pytest.mark.parametrize("query, scope_start", [
+    ('{compose_service="nginx"} |= "GET"', T0),
+    ('sum by (filename) (count_over_time({job="varlogs"}[5m]))', T0 - 5 * 60 * 10**9),
+])
+def test_a_query_fetches_only_its_streams_and_time_of_the_writers_heads(cluster, query, scope_start):
+    """The reader sends the query's selectors and time range (widened by `[range]`) with its head
+    requests: each writer sends the rows in that scope, fewer than its head, and the answer is the
+    conformance corpus' (the cases above check that for every query)."""
+    selector = query[query.index("{"):query.index("}") + 1]
+    end = T0 + 3600 * 10**9
+    before = [head_rows_sent(w) for w in cluster.writers]
+    r = httpx.get(cluster.readers[0].url + "/loki/api/v1/query_range", timeout=120, params={
+        "query": query, "start": str(T0), "end": str(end), "step": "60", "limit": "5000"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["result"], "the query selects rows of the writers' heads"
+    sent = [head_rows_sent(w) - b for w, b in zip(cluster.writers, before)]
+    in_scope = [head_rows(w, {"match[]": selector, "start": str(scope_start), "end": str(end + 1)})
+                for w in cluster.writers]
+    assert sent == in_scope
+    assert all(0 < n < head_rows(w) for n, w in zip(sent, cluster.writers))
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[p.stem for p in CASES])

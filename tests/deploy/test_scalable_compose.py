@@ -144,6 +144,7 @@ def test_the_gateway_sends_every_route_of_a_target_to_that_targets_nodes(stack):
         assert route(locations, path) in targets, f"{path} ({targets}) goes to {route(locations, path)}"
     # Nothing routed to a target that does not serve it: the per-node and `all`-only routes stay out.
     assert route(locations, "/flush") is None and route(locations, "/internal/head") is None
+    assert route(locations, "/internal/tail") is None
     assert route(locations, "/metrics") is None
 
 

@@ -60,3 +60,15 @@ def test_chunks_are_at_most_the_size_asked():
     sizes = [(len(ts), nbytes) for ts, _, _, nbytes in e.chunks(100)]
     assert sizes == [(100, 200), (100, 200), (50, 100)]
     assert np.array_equal(e.ts, np.arange(250))
+
+
+def test_unique_keeps_the_first_of_equal_timestamp_line_and_labels():
+    one = entries_from_streams([{"stream": {"s": "1"}, "values": [["10", "a"], ["20", "b"], ["20", "c"]]},
+                                {"stream": {"s": "2"}, "values": [["20", "b"]]}])
+    again = entries_from_streams([{"stream": {"s": "1"}, "values": [["20", "b"], ["30", "d"]]}])
+    got = one.merge(again).unique()
+    assert sorted((t, line, lb["s"]) for t, line, lb in as_list(got)) == [
+        (10, "a", "1"), (20, "b", "1"), (20, "b", "2"), (20, "c", "1"), (30, "d", "1")]
+    assert list(got.ts) == sorted(got.ts)
+    distinct = entries_from_streams([{"stream": {}, "values": [["1", "x"], ["2", "x"]]}])
+    assert distinct.unique() is distinct  # no equal timestamps: nothing to compare

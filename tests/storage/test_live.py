@@ -90,3 +90,26 @@ def test_rows_of_a_delete_request_never_reach_a_tail(tmp_path):
     store.close()
     rows = [(r["stream"], r["line"]) for b in batches for r in b.to_pylist()]
     assert [line for _, line in rows] == ["line 0", "line 2", "line 0", "line 1"]
+
+
+def test_rows_of_another_process_are_kept_as_its_own_appends_are(tmp_path):
+    """A reader's tail: a writer's rows (head columns and their streams' labels) offered to a
+    subscription are kept as local appends are, matched, bounded, and their drops reported."""
+    writer = open_store(tmp_path)
+    writer.append("t1", [stream("a", 3), stream("b", 2)])
+    table, labels = writer.head_rows("t1")
+    writer.close()
+    woken = []
+    sub = Subscription("t1", [Matcher("app", "=", "a")], lambda: woken.append(1), max_bytes=1)
+    sub.offer_rows(table, labels)
+    assert [(r["ts"] - T0, r["line"]) for b in sub.take() for r in b.to_pylist()] == [
+        (0, "line 0"), (1, "line 1"), (2, "line 2")]
+    assert set(sub.stream_labels.values()) == {LabelSet({"app": "a"}.items())}
+    sub.offer_rows(table, labels)  # an empty inbox takes it all
+    sub.offer_rows(table, labels)  # beyond the bound: dropped
+    assert sum(b.num_rows for b in sub.take()) == 3 and sub.dropped_total == 3
+    a_id = next(iter(sub.stream_labels))
+    sub.offer_dropped(np.array([T0 + 7]), np.array([a_id]), [LabelSet({"app": "a"}.items())])
+    ts, ids = sub.take_dropped()
+    assert (ts - T0).tolist() == [0, 1, 2, 7] and set(ids.tolist()) == {a_id}
+    assert sub.dropped_total == 4 and len(woken) == 3

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from logyard.errors import CorruptDataError
-from logyard.labels import LabelSet
+from logyard.labels import LabelSet, Matcher
+from logyard.read_scope import ReadScope
 from logyard.storage import format as F
 from logyard.storage.head_wire import decode_head, encode_head
 from logyard.storage.index import stream_id
@@ -135,8 +136,8 @@ def test_a_store_without_writes_keeps_no_wal(s3_server, tmp_path):
 
 def wire(writers):
     """A reader's remote_heads over the wire encoding, without HTTP (api/writer_heads.py adds that)."""
-    def heads(tenant):
-        return [decode_head(encode_head(*w.head_rows(tenant, -(2**63), 2**63 - 1)), w.files.node_id) for w in writers]
+    def heads(tenant, scope):
+        return [decode_head(encode_head(*w.head_rows(tenant, scope)), w.files.node_id) for w in writers]
     return heads
 
 
@@ -174,7 +175,7 @@ def test_the_head_encoding_round_trips_rows_labels_and_statistics(tmp_path):
     try:
         for p in random_pushes(2, n_pushes=2):
             s.append("t", p)
-        table, labels = s.head_rows("t", T0, T0 + HOUR)
+        table, labels = s.head_rows("t", ReadScope.of(None, T0, T0 + HOUR))
         view, got = decode_head(encode_head(table, labels), "w")
         assert got == labels and view.table().equals(table)
         own = s._own_head_views("t")[0].stats
@@ -183,3 +184,41 @@ def test_the_head_encoding_round_trips_rows_labels_and_statistics(tmp_path):
             decode_head(b"not arrow", "w")
     finally:
         s.close()
+
+
+def test_head_rows_in_a_scope_are_the_rows_of_its_streams_and_time_range(tmp_path):
+    s = Store(tmp_path / "w", clock=CLOCK)
+    s.open()
+    try:
+        for p in random_pushes(3, n_pushes=2):
+            s.append("t", p)
+        everything_, all_labels = s.head_rows("t")
+        a = Matcher("app", "=", "a")
+        not_c = Matcher("app", "!=", "c")
+        b_or_c = Matcher("app", "=~", "b|c")
+        start, end = T0 + HOUR // 2, T0 + 2 * HOUR
+        for groups in ([[a]], [[a], [b_or_c]], [[not_c, b_or_c]], None):
+            scope = ReadScope.of(groups, start, end)
+            table, labels = s.head_rows("t", scope)
+            d = everything_.to_pydict()
+            want = sorted((sid, ts, line) for sid, ts, line in zip(d["stream"], d["ts"], d["line"])
+                          if start <= ts < end and scope.matches(all_labels[sid]))
+            got = table.to_pydict()
+            assert sorted(zip(got["stream"], got["ts"], got["line"])) == want
+            assert set(labels) == {sid for sid, _, _ in want} and all(labels[k] == all_labels[k] for k in labels)
+        assert s.head_rows("t", ReadScope.of([[a]], start, end))[0].num_rows < everything_.num_rows
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("outer, inner, covered", [
+    (ReadScope.of(None), ReadScope.of([[Matcher("app", "=", "a")]], 0, 5), True),
+    (ReadScope.of([[Matcher("app", "=", "a")]]), ReadScope.of(None), False),
+    (ReadScope.of([[Matcher("app", "=", "a")]]), ReadScope.of([[Matcher("app", "=", "a"), Matcher("x", "!=", "")]]), True),
+    (ReadScope.of([[Matcher("app", "=", "a")]]), ReadScope.of([[Matcher("app", "=", "b")]]), False),
+    (ReadScope.of([[Matcher("app", "=", "a")], [Matcher("app", "=", "b")]]), ReadScope.of([[Matcher("app", "=", "b")]]), True),
+    (ReadScope.of(None, 10, 20), ReadScope.of(None, 10, 21), False),
+    (ReadScope.of(None, 10, 20), ReadScope.of(None, 9, 20), False),
+])
+def test_a_scope_covers_the_narrower_scopes_only(outer, inner, covered):
+    assert outer.covers(inner) is covered

@@ -46,12 +46,19 @@ def check_step(start_ns: int, end_ns: int, step_ns: int, max_points: int = MAX_P
         raise LimitError(TOO_MANY_POINTS_TEMPLATE.format(points=max_points))
 
 
-def range_grid(start_ns: int, end_ns: int, step_ns: int) -> np.ndarray:
-    """The evaluation timestamps (int64 ns) of a range query; call `check_step` first."""
+def grid_bounds(start_ns: int, end_ns: int, step_ns: int) -> tuple[int, int, int]:
+    """The first and last evaluation timestamps of a range query and its step, as `range_grid`
+    has them (not checked against int64)."""
     # Quirk: the step is carried in milliseconds between the frontend and the querier.
     step = max(step_ns // NS_PER_MS, 1) * NS_PER_MS
     first = start_ns - start_ns % step
     last = end_ns if end_ns % step == 0 else end_ns + step - end_ns % step
+    return first, last, step
+
+
+def range_grid(start_ns: int, end_ns: int, step_ns: int) -> np.ndarray:
+    """The evaluation timestamps (int64 ns) of a range query; call `check_step` first."""
+    first, last, step = grid_bounds(start_ns, end_ns, step_ns)
     if first < INT64_MIN or last > INT64_MAX:
         raise BadRequestError(GRID_OUT_OF_RANGE)
     return np.arange(first, last + 1, step, dtype=np.int64)
