@@ -123,7 +123,7 @@ def query_patterns(store, tenant: str, matchers: list[Matcher], start: int, end:
     table = pa.concat_tables(parts)
     rows = Rows.from_table(table)
     codes, keys = group_codes_by_meta_names(rows, [LEVEL_LABEL])
-    # Rows within a window are sorted by (stream, ts); windows come in time order: order by time.
+    # Rows within a window are grouped by stream, by ts in each; windows come in time order: order by time.
     totals: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     groups: dict[tuple[int, str], list[int]] = defaultdict(list)
     for code, (sid, pairs) in enumerate(keys):

@@ -44,7 +44,8 @@ class LogSource(Protocol):
         """The rows of `stream_ids` with start_ns <= ts < end_ns, as one table per window that has
         any, windows in `direction` order ("backward": newest first; "forward": oldest first).
 
-        Within a table, rows are sorted by (stream, ts) whatever the direction, and exact
+        Within a table, each stream's rows are together and sorted by ts whatever the direction
+        (streams in no particular order: blocks keep them in the order of their labels), and exact
         duplicates (same stream, ts and line) appear once. A table holds exactly `columns`, in that
         order, from: stream (int64), ts (int64 ns), line (large_string), meta (dictionary of
         string: structured metadata as JSON text, "" for none) and len (int32: line bytes).
@@ -76,7 +77,7 @@ class CountSource(Protocol):
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
                     grain_ns: int, with_bytes: bool = False) -> Iterator[pa.Table]:
         """The rows `read` would return, counted: tables of stream, ts, n (int64) [, len (line bytes
-        summed)] in forward window order, sorted by (stream, ts), each row standing for `n` rows of
+        summed)] in forward window order, grouped by stream as `read`'s, each row standing for `n` rows of
         its stream with timestamps in (ts - grain_ns, ts]. For a caller whose bucket boundaries
         are all multiples of `grain_ns` since the epoch."""
         ...

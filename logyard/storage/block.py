@@ -1,8 +1,10 @@
 """Block files: immutable Parquet files of one tenant and one time window, many streams each.
 
-Rows are sorted by (stream, ts, line, meta) with exact duplicates removed, so a reader of one block needs
-no sort and no dedup. Row groups keep min/max statistics of `stream` and `ts`; a read selects only
-the row groups that can hold the wanted streams and times, and only the wanted columns.
+Rows are grouped by stream, streams in the order of their label sets (rows.label_ranks), each
+stream's rows sorted by (ts, line, meta), exact duplicates removed, so a reader of one block needs no
+sort and no dedup. The footer says where each stream's rows start and row groups keep min/max
+statistics of `ts`; a read selects only the row groups that can hold the wanted streams and times,
+and only the wanted columns.
 Writing goes to a temporary name, is fsynced and renamed, so a crash never leaves half a block
 under a real name.
 """
@@ -14,9 +16,9 @@ import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import orjson
@@ -44,6 +46,9 @@ class StreamRanges:
     max_ts: np.ndarray
     rows: np.ndarray
     bytes: np.ndarray  # line bytes + metadata bytes
+    # The row where each stream's rows start in the block (written to its footer; the index does
+    # not keep it): None where not known.
+    first_row: np.ndarray | None = field(default=None, compare=False)
 
     def overlapping(self, start_ns: int, end_ns: int) -> np.ndarray:
         """A mask of the streams with data in [start_ns, end_ns)."""
@@ -68,7 +73,7 @@ class BlockInfo:
 
 
 def stream_ranges(table: pa.Table) -> StreamRanges:
-    """Per-stream statistics of a table sorted by (stream, ts)."""
+    """Per-stream statistics of a table grouped by stream, each stream's rows sorted by ts."""
     meta_len = pc.binary_length(table.column("meta")).to_numpy(zero_copy_only=False)
     return _ranges(table.column("stream").to_numpy(), table.column("ts").to_numpy(),
                    table.column("len").to_numpy().astype(np.int64) + meta_len)
@@ -77,12 +82,16 @@ def stream_ranges(table: pa.Table) -> StreamRanges:
 def _ranges(stream: np.ndarray, ts: np.ndarray, per_row: np.ndarray) -> StreamRanges:
     starts = np.concatenate(([0], np.flatnonzero(np.diff(stream)) + 1))
     ends = np.concatenate((starts[1:], [len(stream)]))
+    nbytes = np.add.reduceat(per_row, starts).astype(np.int64)
+    by_id = np.argsort(stream[starts], kind="stable")  # runs in block order -> ids in order
+    starts, ends, nbytes = starts[by_id], ends[by_id], nbytes[by_id]
     return StreamRanges(
         ids=stream[starts].astype(np.int64),
         min_ts=ts[starts].astype(np.int64),
         max_ts=ts[ends - 1].astype(np.int64),
         rows=(ends - starts).astype(np.int64),
-        bytes=np.add.reduceat(per_row, starts).astype(np.int64),
+        bytes=nbytes,
+        first_row=starts.astype(np.int64),
     )
 
 
@@ -116,7 +125,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     passed so that the blocks of several windows share its preparation.
     """
     if order is not None and level > 0:  # trigram maps want the whole sorted line column
-        table, order = R.with_len(R.take(table, order)), None
+        table, order = R.with_len((gather or R.Gather(table)).take(order)), None
     if order is not None and gather is None:
         gather = R.Gather(table)
     n = table.num_rows if order is None else len(order)
@@ -150,7 +159,8 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
         kv[F.BLOCK_STREAMS_KEY] = orjson.dumps([[sid, list(labels_of(sid))] for sid in ranges.ids.tolist()])
     kv[F.BLOCK_RANGES_KEY] = orjson.dumps({
         "ids": ranges.ids, "min_ts": ranges.min_ts, "max_ts": ranges.max_ts, "rows": ranges.rows,
-        "bytes": ranges.bytes, "line_bytes": int(lens.sum()), "level": level}, option=orjson.OPT_SERIALIZE_NUMPY)
+        "bytes": ranges.bytes, "first_row": ranges.first_row, "line_bytes": int(lens.sum()), "level": level},
+        option=orjson.OPT_SERIALIZE_NUMPY)
     if replaces:
         kv[F.BLOCK_REPLACES_KEY] = orjson.dumps(list(replaces))
     final = data_dir / rel_path
@@ -258,6 +268,29 @@ def describe_block(r: BlockReader, size: int) -> tuple[BlockInfo, dict[int, Labe
     return info, {sid: labels[sid] for sid in ranges.ids.tolist()}, replaces
 
 
+def stream_layout(blob: bytes, name: str, num_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids sorted, the row each one's rows start at, their rows) of the streams of a block of
+    `num_rows` rows, from its BLOCK_RANGES_KEY; CorruptDataError naming the block and the key.
+    Blocks written before `first_row` was stored hold their streams in id order: each starts where
+    the one before ends."""
+    try:
+        r = orjson.loads(blob)
+        ids, rows = np.array(r["ids"], dtype=np.int64), np.array(r["rows"], dtype=np.int64)
+        first = (np.array(r["first_row"], dtype=np.int64) if "first_row" in r
+                 else np.concatenate(([0], np.cumsum(rows)[:-1])).astype(np.int64))
+    except (KeyError, TypeError, ValueError, OverflowError, orjson.JSONDecodeError) as e:
+        raise CorruptDataError(f"{name}: {F.BLOCK_RANGES_KEY.decode()} does not decode ({e})") from e
+    ok = len(ids) == len(rows) == len(first) and not (np.diff(ids) <= 0).any()
+    if ok:  # one run a stream, end to end, over all the rows
+        o = np.argsort(first)
+        ends = np.cumsum(rows[o])
+        ok = bool((rows > 0).all() and (first[o] == ends - rows[o]).all() and (ends[-1] if len(ends) else 0) == num_rows)
+    if not ok:
+        raise CorruptDataError(f"{name}: {F.BLOCK_RANGES_KEY.decode()}: its streams' rows do not tile the block")
+    return ids, first, rows
+
+
+_T = TypeVar("_T")
 _TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR}
 
 
@@ -307,9 +340,8 @@ class BlockReader:
         self._rows: np.ndarray | None = None
         self._trigrams: trigrams.TrigramIndex | None = None
         self._line_time = False  # `line` stored with its own timestamp cut out (line_time.py)
-        self._cells: block_counts.Cells | None = None  # decoded on first use
+        self._footer_values: dict[bytes, object] = {}  # footer keys decoded on first use (_footer)
         self._left_cells: block_counts.Cells | None = None
-        self._names: dict[str, np.ndarray] | None = None  # decoded on first use
         self._closed = False
 
     def close(self) -> None:
@@ -394,8 +426,12 @@ class BlockReader:
         smin, smax, tmin, tmax = self._rg  # type: ignore[misc]
         ok = (tmin < end_ns) & (tmax >= start_ns)
         if ids is not None:
-            ids = self._present(ids)
-            ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
+            wanted = self._wanted_rows(ids)
+            if wanted is not None:
+                ok &= wanted > 0
+            else:  # a block without its streams' rows in the footer: by the ids' ranges
+                ids = self._present(ids)
+                ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
         sel = np.flatnonzero(ok)
         if needs and self._trigrams is not None and sel.size:
             sel = sel[self._trigrams.passes(sel, needs)]
@@ -410,6 +446,9 @@ class BlockReader:
             return False
         if ids is None:
             return True
+        wanted = self._wanted_rows(ids)
+        if wanted is not None:
+            return bool((wanted[g] == self._rows[g]).all())  # type: ignore[index]
         inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
         if self.streams is None:
             return bool((inside == smax[g] - smin[g] + 1).all())  # ids are unique and sorted
@@ -418,6 +457,32 @@ class BlockReader:
         inside = np.searchsorted(ids, smax[g], "right") - np.searchsorted(ids, smin[g], "left")
         return bool((inside == np.searchsorted(present, smax[g], "right") - np.searchsorted(present, smin[g], "left")).all())
 
+    def _wanted_rows(self, ids: np.ndarray) -> np.ndarray | None:
+        """How many rows of each row group belong to the sorted `ids`, from where each stream's rows
+        lie in the block (its footer: streams sit in label order, not id order, so a row group's
+        [min, max] id range says little); None for a block whose footer does not say."""
+        layout = self._footer(F.BLOCK_RANGES_KEY,
+                              lambda blob, name: stream_layout(blob, name, self._md.num_rows))  # type: ignore[union-attr]
+        if layout is None:
+            return None
+        sids, first, rows = layout
+        counts = self._rows
+        assert counts is not None
+        if not ids.size or not sids.size:
+            return np.zeros(len(counts), dtype=np.int64)
+        at = np.minimum(np.searchsorted(sids, ids), sids.size - 1)
+        at = at[sids[at] == ids]
+        if not at.size:
+            return np.zeros(len(counts), dtype=np.int64)
+        by_row = np.argsort(first[at])
+        a, n = first[at][by_row], rows[at][by_row]  # the wanted runs [a, a + n), in row order
+        before = np.concatenate(([0], np.cumsum(n)))
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        k = np.searchsorted(a, bounds, "right") - 1  # the last wanted run starting at or before each bound
+        kk = np.maximum(k, 0)
+        upto = np.where(k >= 0, before[kk] + np.clip(bounds - a[kk], 0, n[kk]), 0)  # wanted rows before each bound
+        return np.diff(upto)
+
     def _present(self, ids: np.ndarray) -> np.ndarray:
         """The wanted ids (sorted) the block holds: all of `ids` when it does not know its streams."""
         if self.streams is None or ids.size == 0:
@@ -425,31 +490,29 @@ class BlockReader:
         at = np.minimum(np.searchsorted(self.streams, ids), self.streams.size - 1)
         return ids[self.streams[at] == ids]
 
+    def _footer(self, key: bytes, decode: Callable[[bytes, str], _T]) -> _T | None:
+        """The footer's value under `key`, `decode(blob, block name)`d once and kept (footers are
+        small); None for a block written before that key was stored."""
+        self._load()
+        if key not in self._footer_values:  # two threads may both decode it: the same value
+            blob = (self._md.metadata or {}).get(key)  # type: ignore[union-attr]
+            self._footer_values[key] = None if blob is None else decode(blob, self.name)
+        return self._footer_values[key]  # type: ignore[return-value]
+
     def cells(self, left: bool = False) -> block_counts.Cells | None:
         """Rows and line bytes per stream and minute (block_counts.py), closed on the left when
         `left`; None for a block written before they were stored. Both kept once made (small)."""
-        self._load()
-        if self._cells is None:
-            blob = (self._md.metadata or {}).get(F.BLOCK_COUNTS_KEY)  # type: ignore[union-attr]
-            if blob is None:
-                return None
-            self._cells = block_counts.decode(blob, self.name)
-        if not left:
-            return self._cells
+        c = self._footer(F.BLOCK_COUNTS_KEY, block_counts.decode)
+        if c is None or not left:
+            return c
         if self._left_cells is None:
-            self._left_cells = block_counts.left_closed(self._cells)
+            self._left_cells = block_counts.left_closed(c)
         return self._left_cells
 
     def meta_names(self) -> dict[str, np.ndarray] | None:
         """Each structured-metadata name its rows carry -> the sorted ids of the streams whose rows
         do; None for a block written before they were stored."""
-        self._load()
-        if self._names is None:
-            blob = (self._md.metadata or {}).get(F.BLOCK_META_NAMES_KEY)  # type: ignore[union-attr]
-            if blob is None:
-                return None
-            self._names = block_counts.decode_names(blob, self.name)
-        return self._names
+        return self._footer(F.BLOCK_META_NAMES_KEY, block_counts.decode_names)
 
     def row_group_rows(self) -> np.ndarray:
         """Rows of each row group."""
@@ -550,7 +613,7 @@ class BlockReader:
     def read_first(self, row_groups: list[int], columns: list[str], ids: np.ndarray, start_ns: int,
                    end_ns: int, limit: int, backward: bool) -> pa.Table:
         """The rows of `ids` in [start_ns, end_ns) narrowed by `rows.first_rows_mask`: the `limit`
-        newest (backward) or oldest of them and their ties, sorted by (stream, ts).
+        newest (backward) or oldest of them and their ties, in block order (grouped by stream).
 
         Two passes: stream and ts of every candidate row group first (a small fraction of the
         bytes), then the other columns of only the row groups that hold a wanted row.

@@ -30,7 +30,8 @@ _CELL_ARRAYS = (("stream", "<i8"), ("end", "<i8"), ("rows", "<u4"), ("bytes", "<
 
 @dataclass(frozen=True)
 class Cells:
-    """The cells of a block, sorted by (stream, end): parallel arrays."""
+    """The cells of a block, grouped by stream (in the block's order), by end within each
+    (`left_closed`'s: sorted by (stream, end)): parallel arrays."""
 
     grain: int
     stream: np.ndarray  # int64 stream ids
@@ -45,7 +46,7 @@ class Cells:
 
 
 def cells(stream: np.ndarray, ts: np.ndarray, lens: np.ndarray, grain: int = F.BLOCK_COUNT_GRAIN_NS) -> Cells:
-    """The cells of rows sorted by (stream, ts)."""
+    """The cells of rows grouped by stream, each stream's rows sorted by ts."""
     end = -(-ts // grain) * grain  # ceil to the grain: (T - grain, T] -> T
     if len(stream) == 0:
         z = np.zeros(0, np.int64)
@@ -145,31 +146,25 @@ def meta_names(meta, stream: np.ndarray) -> dict[str, set[int]]:
     names_of = list(sets)
     if not any(names_of):
         return {}
-    sids, first = np.unique(stream, return_index=True) if not _sorted(stream) else _runs(stream)
-    if len(sids) * len(sets) <= 1 << 22:  # a (stream, names) table: a scatter, no sort of the rows
-        dense = np.repeat(np.arange(len(sids)), np.diff(np.append(first, len(stream)))) if _sorted(stream) \
-            else np.searchsorted(sids, stream)
+    first = np.flatnonzero(np.append(True, stream[1:] != stream[:-1]))
+    sids = stream[first]
+    if np.unique(sids).size == sids.size:  # rows grouped by stream (a block's): one run each, no sort of the rows
+        dense = np.repeat(np.arange(len(sids)), np.diff(np.append(first, len(stream))))
+    else:
+        sids, dense = np.unique(stream, return_inverse=True)
+        dense = dense.reshape(-1)
+    if len(sids) * len(sets) <= 1 << 22:  # a (stream, names) table: a scatter
         seen = np.zeros((len(sids), len(sets)), dtype=bool)
         seen[dense, row_code] = True
         pairs = np.argwhere(seen)
     else:
-        flat = np.unique(np.searchsorted(sids, stream) * len(sets) + row_code)
+        flat = np.unique(dense * len(sets) + row_code)
         pairs = np.stack([flat // len(sets), flat % len(sets)], axis=1)
     out: dict[str, set[int]] = {}
     for j, k in pairs.tolist():  # one step per distinct (stream, set of names): a handful
         for n in names_of[k]:
             out.setdefault(n, set()).add(int(sids[j]))
     return out
-
-
-def _sorted(a: np.ndarray) -> bool:
-    return bool(len(a) < 2 or (a[1:] >= a[:-1]).all())
-
-
-def _runs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of a sorted array and where each starts."""
-    first = np.flatnonzero(np.append(True, a[1:] != a[:-1]))
-    return a[first], first
 
 
 def merge_names(into: dict[str, set[int]], more: dict[str, set[int]]) -> None:

@@ -77,8 +77,9 @@ class BlockFiles:
     # ---- writing ------------------------------------------------------------------------------
     def write(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False,
               out: list[BlockInfo] | None = None, replaces: Sequence[BlockInfo] = ()) -> list[BlockInfo]:
-        """Sort rows by (window, stream, ts, line, meta), drop exact duplicates (unless `clean`: already
-        so), and write one block per window, gathering rows a row group at a time; with an object
+        """Sort rows by (window, stream, ts, line, meta), streams in the order of their label sets
+        (rows.label_ranks), drop exact duplicates (unless `clean`: already so), and write one block
+        per window, gathering rows a row group at a time; with an object
         store, upload each (StorageError 503 if the store does not acknowledge it). The blocks are
         appended to `out` as they are written, so that a caller can remove them if a later one
         fails. They are not registered in the index: the caller does that, and discards `replaces`,
@@ -87,9 +88,11 @@ class BlockFiles:
         if table.num_rows == 0:
             return out
         win = R._np(table.column("ts")) // self.window_ns
+        labels_of = self._index.tenants[tenant].labels.__getitem__  # stored in each block's footer
         order = gather = None
         if not clean:
-            order = R.sorted_order(table, dedup=True, major=win)
+            key = R.label_ranks(R._np(table.column("stream")), labels_of)
+            order = R.sorted_order(table, dedup=True, major=win, key=key)
             win = win[order]  # rows are gathered from the head's chunks by write_block
             gather = R.Gather(table)
         else:
@@ -97,7 +100,6 @@ class BlockFiles:
                 table = table.cast(pa.schema([f.with_type(pa.large_string()) if f.name == "line" else f for f in table.schema]))
             table = R.with_len(table)
         cuts = np.concatenate(([0], np.flatnonzero(np.diff(win)) + 1, [len(win)]))
-        labels_of = self._index.tenants[tenant].labels.__getitem__  # stored in each block's footer
         old = [b.path for b in replaces]
         for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
             window_start = int(win[lo]) * self.window_ns

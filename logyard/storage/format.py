@@ -57,9 +57,10 @@ BLOCK_META_KEY = b"logyard.block"  # Parquet key-value metadata: JSON {version, 
 # JSON [[stream id, [[name, value], ...]], ...] of every stream in the block: what an index rebuilt
 # from the blocks alone names the stream ids with (blocks written before it was added lack it).
 BLOCK_STREAMS_KEY = b"logyard.streams"
-# JSON {ids, min_ts, max_ts, rows, bytes: [per stream], line_bytes, level}: the index's record of the
-# block, so that an index rebuilt from an object store reads only footers (blocks written before it
-# was added are described from their columns).
+# JSON {ids, min_ts, max_ts, rows, bytes, first_row: [per stream], line_bytes, level}: the index's
+# record of the block, so that an index rebuilt from an object store reads only footers (blocks
+# written before it was added are described from their columns), and where each stream's rows start
+# (blocks written before `first_row` hold their streams in id order).
 BLOCK_RANGES_KEY = b"logyard.ranges"
 # JSON [path, ...]: the blocks a compaction or rewrite replaced with this one. A rebuild from the
 # blocks ignores (and deletes) those still present: the swap is complete once this block exists.
@@ -71,7 +72,8 @@ BLOCK_REPLACES_KEY = b"logyard.replaces"
 # writing costs ~15 ms more per such block.
 BLOCK_PAGE_CHECKSUMS = True
 
-# Rows sorted by (stream, ts, line, meta), exact duplicates removed. `meta` is written as plain strings so
+# Rows grouped by stream, streams in the order of their label sets (rows.label_ranks), each stream's
+# rows sorted by (ts, line, meta), exact duplicates removed. `meta` is written as plain strings so
 # Parquet builds a dictionary per row group (an Arrow dictionary would be repeated whole in every
 # row group) and read back as a dictionary.
 BLOCK_SCHEMA = pa.schema(

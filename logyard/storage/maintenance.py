@@ -253,12 +253,13 @@ class Maintenance:
         self.files.discard([b], delay_s=delay_s)
         return True
 
-    def _write(self, tenant: str, table: pa.Table, *, level: int, replaces: list[BlockInfo]) -> list[BlockInfo]:
+    def _write(self, tenant: str, table: pa.Table, *, level: int, replaces: list[BlockInfo],
+               clean: bool = True) -> list[BlockInfo]:
         """The blocks taking the place of `replaces` (named in their footers), written (and uploaded
-        to the object store, if any) whole, or none left behind."""
+        to the object store, if any) whole, or none left behind; `clean` as BlockFiles.write's."""
         new: list[BlockInfo] = []
         try:
-            return self.files.write(tenant, table, level=level, clean=True, out=new, replaces=replaces)
+            return self.files.write(tenant, table, level=level, clean=clean, out=new, replaces=replaces)
         except BaseException:
             self.files.remove_unwritten(new)
             raise
@@ -309,9 +310,7 @@ class Maintenance:
                 return
             # Per-block dictionaries differ; plain strings concatenate without unification.
             parts.append(t.set_column(t.schema.get_field_index("meta"), "meta", pc.cast(t.column("meta"), pa.string())))
-        table = pa.concat_tables(parts)
-        if len(parts) > 1:
-            table = R.sort_dedup(table)
-        new = self._write(tenant, table, level=level, replaces=blocks)
+        # One block is already sorted and duplicate-free; several are sorted together by the write.
+        new = self._write(tenant, pa.concat_tables(parts), level=level, replaces=blocks, clean=len(parts) == 1)
         self.index.swap_blocks(new, blocks)
         self.files.discard(blocks)

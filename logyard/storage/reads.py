@@ -106,7 +106,8 @@ class Reads:
              line_contains: Sequence[str | Needle] = (), first: int | None = None,
              line_match: LineMatch | None = None,
              scanned: Callable[[int, int, int], None] | None = None) -> Iterator[pa.Table]:
-        """Tables of consecutive windows (newest first for backward), rows sorted by (stream, ts).
+        """Tables of consecutive windows (newest first for backward), rows grouped by stream and
+        sorted by ts within each stream (LogSource.read).
 
         `line_contains` is a pruning hint: what every wanted line contains (a `str` is a
         case-sensitive substring). Row groups whose trigram bitmap rules one out are skipped; the
@@ -185,13 +186,13 @@ class Reads:
         if w.active:
             return self._read_window_without(tenant, w.active, w.blocks, w.head, ids, w.lo, w.hi, columns, tri,
                                              first, backward, match, scanned)
-        return self._read_window(w.blocks, w.head, ids, w.lo, w.hi, columns, tri, first=first, backward=backward,
+        return self._read_window(tenant, w.blocks, w.head, ids, w.lo, w.hi, columns, tri, first=first, backward=backward,
                                  match=match, scanned=scanned)
 
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
                     grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
         """The rows `read` would return (deletes left out, duplicates once), counted: tables of
-        (stream, ts, n[, len]) in forward window order, sorted by (stream, ts), where each row
+        (stream, ts, n[, len]) in forward window order, grouped by stream and by ts within each, where each row
         stands for `n` rows of its stream (and `len` their line bytes) whose timestamps lie in
         (ts - grain_ns, ts] ([ts, ts + grain_ns) when `left`: index/volume's buckets) -- exact rows
         (n = 1) where a window is not counted ahead.
@@ -280,7 +281,7 @@ class Reads:
         whether a row is deleted depends on that row alone."""
         need = ("stream", "ts", "line", "meta") if any(a.filter.has_pipeline for a in active) else ("stream", "ts")
         wide = tuple(dict.fromkeys((*columns, *need)))
-        t = self._read_window(blocks, head, ids, lo, hi, wide, tri, first=None, backward=backward, match=match,
+        t = self._read_window(tenant, blocks, head, ids, lo, hi, wide, tri, first=None, backward=backward, match=match,
                               scanned=scanned)
         gone = deleted_rows(t, active, lambda sid: self._index.labels_of(tenant, sid))
         if gone is not None:
@@ -289,6 +290,12 @@ class Reads:
             t = R.first_rows(t, first, backward)
         return R.conform(t, columns)
 
+    def _label_order(self, tenant: str, t: pa.Table) -> np.ndarray:
+        """The rows' streams' places in label order: a window merged from several sources (or from a
+        head) comes in the order of a block's rows, so that the same rows come in the same order
+        before and after a flush or a compaction."""
+        return R.label_ranks(R._np(t.column("stream")), self._index.tenants[tenant].labels.__getitem__)
+
     def _head_rows(self, views: list[TenantHeadView], ids: np.ndarray, start_ns: int, end_ns: int) -> pa.Table:
         parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in views]
         parts = [p for p in parts if p.num_rows]
@@ -296,7 +303,7 @@ class Reads:
             return pa.table({"stream": pa.array([], pa.int64()), "ts": pa.array([], pa.int64())})
         return pa.concat_tables(parts)
 
-    def _read_window(self, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
+    def _read_window(self, tenant: str, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
                      columns: tuple[str, ...], tri: trigrams.Needs | None = None, *, first: int | None = None,
                      backward: bool = True, match: LineMatch | None = None,
                      scanned: line_scan.Scanned | None = None) -> pa.Table:
@@ -327,7 +334,7 @@ class Reads:
             parts.append(part)
         if head is not None and head.num_rows:
             # The head may hold duplicates of itself; it has its lines in memory, so dedup is cheap.
-            hp = _matching(R.sort_dedup(head), match, scanned)
+            hp = _matching(R.sort_dedup(head, self._label_order(tenant, head)), match, scanned)
             if first is not None:
                 hp = R.first_rows(hp, first, backward)
             if "len" in want:
@@ -353,14 +360,14 @@ class Reads:
                     except CorruptDataError as e:
                         self._files.quarantine(b, e)
                 if head is not None and head.num_rows:
-                    hp = _matching(R.sort_dedup(head), match, None)
+                    hp = _matching(R.sort_dedup(head, self._label_order(tenant, head)), match, None)
                     parts.append(R.with_len(hp).select(full) if "len" in full else hp.select(full))
                 want = full
             merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts if p.num_rows])
-            merged = R.sort_dedup(merged)
+            merged = R.sort_dedup(merged, self._label_order(tenant, merged))
         else:
             merged = pa.concat_tables([R.conform(p, tuple(want)) for p in parts])
-            merged = R.sort_rows(merged)
+            merged = R.sort_rows(merged, self._label_order(tenant, merged))
         return R.conform(merged, columns)
 
     # ---- label APIs (Loki's /labels, /label/NAME/values, /series, /index/stats, /index/volume) ---------------------------------------------------------------------------

@@ -6,10 +6,13 @@ work over whole columns; nothing loops over rows in Python.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logyard.labels import LabelSet
 from logyard.storage._gather import copy_rows
 
 META_TYPE = pa.dictionary(pa.int32(), pa.string())
@@ -106,8 +109,9 @@ MAX_SLICES = 256
 def select_rows(table: pa.Table, ids: np.ndarray | None, start_ns: int, end_ns: int) -> pa.Table:
     """Rows of the sorted unique streams `ids` (None = all) with start_ns <= ts < end_ns.
 
-    Block rows are sorted by (stream, ts), so the wanted rows form a few contiguous runs: they are
-    returned as zero-copy slices rather than a filtered copy when there are not too many runs.
+    Block rows are grouped by stream (streams in label order, ts ascending in each), so the wanted
+    rows form a few contiguous runs: they are returned as zero-copy slices rather than a filtered
+    copy when there are not too many runs.
     """
     if table.num_rows == 0:
         return table
@@ -137,7 +141,7 @@ def stream_runs(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(start rows, values) of the runs of equal stream ids, or None when runs are too short to pay.
 
     Stream ids are 63-bit hashes (index.stream_id), so tricks that index a table by id do not
-    apply; but rows are sorted by stream in blocks and come in per-stream runs in a head, so a
+    apply; but rows are grouped by stream in blocks and come in per-stream runs in a head, so a
     few comparisons per row find the runs and the per-id work shrinks to one step per run."""
     n = len(stream)
     change = np.empty(n, dtype=bool)
@@ -158,6 +162,24 @@ def stream_codes(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts, values = runs
     uniq, run_codes = np.unique(values, return_inverse=True)
     return uniq, np.repeat(run_codes.reshape(-1), np.diff(np.append(starts, len(stream))))
+
+
+def label_ranks(stream: np.ndarray, labels_of: Callable[[int], LabelSet]) -> np.ndarray:
+    """Each row's place in the order blocks keep streams in: its stream's rank among the rows'
+    streams ordered by their label sets.
+
+    Stream ids are hashes, so an order by id scatters the streams a selector picks (one service's
+    containers, one project) over a block, and every row group holding one of them is read whole:
+    with the bench day's 8 nginx streams, 9 row groups of the newest hour instead of 3. In label
+    order the streams that share their leading labels are neighbours, in few row groups."""
+    if not len(stream):
+        return np.zeros(0, dtype=np.int64)
+    uniq, codes = stream_codes(stream)
+    ids = uniq.tolist()
+    by_labels = sorted(range(len(ids)), key=lambda i: labels_of(ids[i]))  # one step per stream
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[by_labels] = np.arange(len(ids), dtype=np.int64)
+    return rank[codes]
 
 
 def keep_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
@@ -228,8 +250,11 @@ def first_rows(table: pa.Table, limit: int, backward: bool) -> pa.Table:
     return keep_rows(table, first_rows_mask(ts, np.ones(len(ts), dtype=bool), limit, backward))
 
 
-def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = None) -> np.ndarray:
-    """Row order by (major, stream, ts, line, meta), without exact duplicates when `dedup`.
+def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = None,
+                 key: np.ndarray | None = None) -> np.ndarray:
+    """Row order by (major, stream, ts, line, meta), without exact duplicates when `dedup`; with
+    `key` (one per row, equal for the rows of a stream and only for them: `label_ranks`), the
+    streams come in the order of their keys instead of their ids.
 
     An exact duplicate has the same stream, timestamp, line and structured metadata (a retried
     push); entries differing only in their metadata are both kept, as Loki keeps them (its merge
@@ -238,7 +263,7 @@ def sorted_order(table: pa.Table, *, dedup: bool, major: np.ndarray | None = Non
     touched for those rows alone. `dedup` needs the line column (and the meta column, when the
     table has one).
     """
-    stream = _np(table.column("stream"))
+    stream = _np(table.column("stream")) if key is None else key
     ts = _np(table.column("ts"))
     order = _key_order(stream, ts, major)
     if not dedup or len(order) < 2:
@@ -311,23 +336,25 @@ def _key_order(stream: np.ndarray, ts: np.ndarray, major: np.ndarray | None) -> 
     return np.argsort(key, kind="stable")
 
 
-def sort_dedup(table: pa.Table) -> pa.Table:
-    """Sorted by (stream, ts, line, meta) with exact duplicates removed; one `take` at most."""
+def sort_dedup(table: pa.Table, key: np.ndarray | None = None) -> pa.Table:
+    """Sorted by (stream, ts, line, meta) with exact duplicates removed, streams in the order of
+    `key` (`sorted_order`'s); one `take` at most."""
     if table.num_rows <= 1:
         return table
-    order = sorted_order(table, dedup=True)
+    order = sorted_order(table, dedup=True, key=key)
     if len(order) == table.num_rows and (order[1:] > order[:-1]).all():
         return table
     return take(table, order)
 
 
-def sort_rows(table: pa.Table) -> pa.Table:
-    """Sorted by (stream, ts) (no dedup, the line column is not needed)."""
+def sort_rows(table: pa.Table, key: np.ndarray | None = None) -> pa.Table:
+    """Sorted by (stream, ts) (no dedup, the line column is not needed), streams in the order of
+    `key` (`sorted_order`'s)."""
     if table.num_rows <= 1:
         return table
-    if _is_sorted(_np(table.column("stream")), _np(table.column("ts"))):
+    if _is_sorted(_np(table.column("stream")) if key is None else key, _np(table.column("ts"))):
         return table
-    return take(table, sorted_order(table, dedup=False))
+    return take(table, sorted_order(table, dedup=False, key=key))
 
 
 def has_cross_duplicates(parts: list[pa.Table]) -> bool:

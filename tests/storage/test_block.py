@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from logyard.errors import CorruptDataError
 from logyard.storage import format as F
-from logyard.storage.block import BlockReader, row_group_bounds, write_block
+from logyard.storage.block import BlockReader, row_group_bounds, stream_layout, write_block
 from logyard.storage.trigrams import Needs as needed_trigrams
+from tests.storage.conftest import HOUR, T0, push
 
 
 def table(n_streams=3, per=10):
@@ -163,3 +165,43 @@ def test_open_block_files_are_bounded_across_blocks(tmp_path, monkeypatch):
         readers.append(BlockReader(tmp_path / f"b/{i}.parquet"))
         readers[-1].read([0], ["ts"])
     assert list(block._idle) == readers[2:]  # the least recently read were closed
+
+
+def test_row_groups_of_a_stream_are_those_its_rows_lie_in_whatever_the_id_order(tmp_path, small_groups):
+    """Blocks hold their streams in label order, not id order: streams 3, 1, 2, 4 of 5 rows make row
+    groups {3, 1} and {2, 4}. Stream 2 lies in the second alone, though the first's id range [1, 3]
+    spans it; the footer says where each stream's rows are."""
+    t = table(n_streams=4, per=5)
+    t = pa.concat_tables([t.slice(10, 5), t.slice(0, 5), t.slice(5, 5), t.slice(15, 5)])
+    info = write_block(t, tmp_path, "x.parquet", tenant="t", window_start=0)
+    assert info.streams.ids.tolist() == [1, 2, 3, 4] and info.streams.first_row.tolist() == [5, 10, 0, 15]
+    r = BlockReader(tmp_path / "x.parquet")
+    assert r.row_groups(np.array([2]), 0, 100) == [1]
+    assert not r.covers([1], np.array([2]), 0, 100)  # stream 4 is there too
+    assert r.row_groups(np.array([1, 3]), 0, 100) == [0]
+    assert r.covers([0], np.array([1, 3]), 0, 100)
+    assert r.row_groups(np.array([5]), 0, 100) == []
+
+
+def test_footers_without_first_rows_hold_their_streams_in_id_order():
+    """Blocks written before `first_row` was stored are sorted by stream id: each stream's rows start
+    where the one before ends. A footer whose rows do not tile the block is damage, named."""
+    blob = orjson.dumps({"ids": [1, 5, 9], "rows": [3, 4, 2]})
+    ids, first, rows = stream_layout(blob, "x.parquet", 9)
+    assert (ids.tolist(), first.tolist(), rows.tolist()) == ([1, 5, 9], [0, 3, 7], [3, 4, 2])
+    with pytest.raises(CorruptDataError, match="x.parquet: logyard.ranges"):
+        stream_layout(blob, "x.parquet", 10)
+    with pytest.raises(CorruptDataError, match="x.parquet: logyard.ranges"):
+        stream_layout(orjson.dumps({"ids": [1, 5], "rows": [3, 4], "first_row": [0, 2]}), "x.parquet", 7)
+
+
+def test_a_flush_writes_streams_in_the_order_of_their_labels(make_store):
+    """Stream ids are hashes; in the order of the labels the streams one selector picks are neighbours."""
+    s = make_store()
+    apps = ["web-3", "db", "web-1", "cache", "web-2"]
+    s.append("t", [push({"app": a}, [T0 + i], [f"line of {a}"]) for i, a in enumerate(apps)])
+    s.flush()
+    (path,) = (s.data_dir / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX)
+    labels = {sid: ls.get("app") for sid, ls in s.streams("t", [], T0, T0 + HOUR).items()}
+    got = [labels[sid] for sid in pq.read_table(path, columns=["stream"]).column("stream").to_pylist()]
+    assert got == sorted(apps)

@@ -53,8 +53,8 @@ def test_any_history_reads_back_as_the_distinct_rows_appended(steps, backward):
         window_starts = []
         for t in tables:
             d = t.to_pydict()
-            keys = list(zip(d["stream"], d["ts"]))
-            assert keys == sorted(keys)  # sorted by (stream, ts) within a table
+            keys = [(app_of[s], ts) for s, ts in zip(d["stream"], d["ts"])]
+            assert keys == sorted(keys)  # streams in the order of their labels, each one's rows by ts
             window_starts.append(min(d["ts"]) // HOUR)
             assert max(d["ts"]) // HOUR == window_starts[-1]  # one window per table
             got.extend((app_of[s], ts, line) for s, ts, line in zip(d["stream"], d["ts"], d["line"]))

@@ -23,8 +23,8 @@ def test_read_returns_windows_newest_first_for_backward(make_store, flushed):
     tables = list(s.read("t", a + b, T0, T0 + 2 * HOUR))
     assert [rows([t]) for t in tables] == [
         [(a[0], T0 + HOUR + 1, "a3")],
-        sorted([(a[0], T0 + 1, "a1"), (a[0], T0 + 2, "a2"), (b[0], T0 + 5, "b0"), (b[0], T0 + 5, "b1")]),
-    ]  # sorted by (stream, ts): stream ids are hashes (index.stream_id), in no order of creation
+        [(a[0], T0 + 1, "a1"), (a[0], T0 + 2, "a2"), (b[0], T0 + 5, "b0"), (b[0], T0 + 5, "b1")],
+    ]  # streams in the order of their labels (app=api, app=db), each by ts: not by id (ids are hashes)
     forward = list(s.read("t", a + b, T0, T0 + 2 * HOUR, direction="forward"))
     assert [rows([t]) for t in forward] == [rows([t]) for t in reversed(tables)]
 

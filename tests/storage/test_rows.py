@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logyard.labels import LabelSet
 from logyard.storage import rows as R
 from logyard.storage._gather import copy_rows
 
@@ -71,6 +72,16 @@ def test_sort_rows_orders_by_stream_then_time(rows):
     got = as_rows(R.sort_rows(table_of(rows)))
     assert [r[:2] for r in got] == sorted(r[:2] for r in rows)
     assert sorted(got) == sorted(rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(row_st, max_size=60), names=st.permutations(["web", "db", "cache", "api", "queue", "auth"]))
+def test_sort_dedup_by_label_ranks_orders_streams_by_their_labels(rows, names):
+    """Blocks keep streams in the order of their label sets, not of their (hashed) ids."""
+    labels = {sid: LabelSet([("app", n)]) for sid, n in enumerate(names)}
+    t = table_of(rows)
+    got = as_rows(R.sort_dedup(t, R.label_ranks(R._np(t.column("stream")), labels.__getitem__)))
+    assert got == sorted(set(rows), key=lambda r: (labels[r[0]], r[1], r[2]))
 
 
 @settings(max_examples=200, deadline=None)
