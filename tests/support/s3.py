@@ -3,7 +3,8 @@
 Every port is a free one (other test runs may hold the defaults), the data lives in a temporary
 directory, and one identity is configured (access key `test`, secret `test`, all actions): signed
 requests with other keys are refused, as a real store does.
-`stop()` (SIGKILL) and `start()` again keep the ports and the data: tests use it as an outage of the store.
+`stop()` (SIGKILL) and `start()` again keep the ports and the data: tests use it as an outage of the store
+(the session's server through `s3_outage`, which has it running again after the test).
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ class WeedS3:
         identities.write_text(json.dumps({"identities": [{
             "name": "test", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        # electionTimeout: a restarted master finds its raft state and waits that long to elect itself,
+        # the sole master (default 10 s: a restart took 18 s instead of 4).
         args = [binary, "server", "-s3", f"-dir={data}", f"-s3.config={identities}", f"-ip={self.ip}", f"-ip.bind={self.ip}",
-                "-master.volumeSizeLimitMB=64", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false", "-s3.localSocket=" + str(self.root / "s3.sock"),
+                "-master.volumeSizeLimitMB=64", "-master.electionTimeout=1s", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false", "-s3.localSocket=" + str(self.root / "s3.sock"),
                 *(f"-{k}={v}" for k, v in self.ports.items())]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root)
@@ -137,6 +140,10 @@ class WeedS3:
                 f"      secret_access_key: test\n      s3forcepathstyle: true\n      insecure: true\n"
                 + (f"      prefix: {prefix}\n" if prefix else ""))
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self) -> None:
         """SIGKILL: an outage as abrupt as a crash (a clean SIGTERM shutdown takes weed 25-50 s).
         What it acknowledged is in its files, so `start()` again serves it."""
@@ -161,3 +168,14 @@ def s3_server(tmp_path_factory) -> Iterator[WeedS3]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def s3_outage(s3_server) -> Iterator[WeedS3]:
+    """The session's server, for a test that stops it (an outage) and starts it again; running again
+    after the test whatever the test left (a server of its own would cost a start, ~4 s)."""
+    try:
+        yield s3_server
+    finally:
+        if not s3_server.running:
+            s3_server.start()
