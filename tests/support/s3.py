@@ -3,8 +3,9 @@
 Every port is a free one (other test runs may hold the defaults), the data lives in a temporary
 directory, and one identity is configured (access key `test`, secret `test`, all actions): signed
 requests with other keys are refused, as a real store does.
-`stop()` (SIGKILL) and `start()` again keep the ports and the data: tests use it as an outage of the store
-(the session's server through `s3_outage`, which has it running again after the test).
+`stop()` (SIGKILL) and `start()` again keep the ports and the data. Tests of an outage of the store take
+`s3_outage`: the session's server behind a link they cut and restore (`StoreLink`), which a client
+sees as a server that died and came back, without weed's restart.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -140,10 +143,6 @@ class WeedS3:
                 f"      secret_access_key: test\n      s3forcepathstyle: true\n      insecure: true\n"
                 + (f"      prefix: {prefix}\n" if prefix else ""))
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self) -> None:
         """SIGKILL: an outage as abrupt as a crash (a clean SIGTERM shutdown takes weed 25-50 s).
         What it acknowledged is in its files, so `start()` again serves it."""
@@ -170,12 +169,96 @@ def s3_server(tmp_path_factory) -> Iterator[WeedS3]:
         server.stop()
 
 
+class StoreLink:
+    """`server` seen through a loopback TCP relay that a test cuts and restores. `stop()`: the relay's
+    connections are reset and its port refuses new ones, what a client sees of a store that crashed;
+    `start()`: the same port answers again. Everything else (buckets, keys, the config's endpoint) is
+    the server's, reached through the relay where a client of the store is configured."""
+
+    def __init__(self, server: WeedS3) -> None:
+        self.server = server
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    endpoint = property(lambda self: f"127.0.0.1:{self.port}")
+    config = WeedS3.config  # the `storage.object_store` section, with this link's endpoint
+
+    def bucket(self) -> str:
+        return self.server.bucket()
+
+    def keys(self, bucket: str, under: str = "") -> list[str]:
+        return self.server.keys(bucket, under)
+
+    def start(self) -> "StoreLink":
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))  # the same port again after a stop
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close alone would not)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            open_now, self._open = self._open, set()
+        for s in open_now:
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+                s.shutdown(socket.SHUT_RDWR)  # wakes the pump reading it
+            except OSError:
+                pass
+
+    def _accept(self, listener: socket.socket) -> None:
+        server = self.server.endpoint.rsplit(":", 1)
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed by stop()
+            try:
+                upstream = socket.create_connection((server[0], int(server[1])), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open |= {client, upstream}
+            pair = [client, upstream, 2]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst, pair), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, pair: list) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        with self._lock:
+            pair[2] -= 1
+            if pair[2]:
+                return
+            self._open -= {pair[0], pair[1]}
+        pair[0].close()
+        pair[1].close()
+
+
 @pytest.fixture
-def s3_outage(s3_server) -> Iterator[WeedS3]:
-    """The session's server, for a test that stops it (an outage) and starts it again; running again
-    after the test whatever the test left (a server of its own would cost a start, ~4 s)."""
+def s3_outage(s3_server) -> Iterator[StoreLink]:
+    """The session's server behind a link of the test's own, for a test that takes the store away
+    (`stop()`) and brings it back (`start()`); restarting weed itself costs ~4 s each time."""
+    link = StoreLink(s3_server).start()
     try:
-        yield s3_server
+        yield link
     finally:
-        if not s3_server.running:
-            s3_server.start()
+        link.stop()
