@@ -172,8 +172,8 @@ def s3_server(tmp_path_factory) -> Iterator[WeedS3]:
 class StoreLink:
     """`server` seen through a loopback TCP relay that a test cuts and restores. `stop()`: the relay's
     connections are reset and its port refuses new ones, what a client sees of a store that crashed;
-    `start()`: the same port answers again. Everything else (buckets, keys, the config's endpoint) is
-    the server's, reached through the relay where a client of the store is configured."""
+    `start()`: the same port answers again. `endpoint` and `config()` name the link, for the clients
+    under test; `bucket()` and `keys()` go to the server directly."""
 
     def __init__(self, server: WeedS3) -> None:
         self.server = server
@@ -202,15 +202,15 @@ class StoreLink:
         return self
 
     def stop(self) -> None:
-        if self._listener is not None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            open_now, self._open = self._open, set()
+        if listener is not None:
             try:
-                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close alone would not)
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close alone would not)
             except OSError:
                 pass
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            open_now, self._open = self._open, set()
+            listener.close()
         for s in open_now:
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
@@ -232,6 +232,10 @@ class StoreLink:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if self._listener is not listener:  # cut meanwhile: this one goes too
+                    client.close()
+                    upstream.close()
+                    return
                 self._open |= {client, upstream}
             pair = [client, upstream, 2]
             for src, dst in ((client, upstream), (upstream, client)):
