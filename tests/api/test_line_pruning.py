@@ -3,6 +3,8 @@ their trigram maps or read whole (LOGYARD_LINE_PRUNING=0), log and metric querie
 
 from __future__ import annotations
 
+import shutil
+
 import httpx
 import numpy as np
 
@@ -43,25 +45,31 @@ def write_blocks(data) -> None:
         s.close()
 
 
-def answers(data, monkeypatch, pruning: bool) -> list[dict]:
-    if not pruning:
-        monkeypatch.setenv(LINE_PRUNING_ENV, "0")
+def answers(srv: ServerProcess) -> list[dict]:
     out = []
-    with ServerProcess(data) as srv, httpx.Client(base_url=srv.url, timeout=30) as c:
+    srv.wait_ready()
+    with httpx.Client(base_url=srv.url, timeout=30) as c:
         for q, extra in QUERIES:
             params = {"query": q, "start": str(T0), "end": str(T0 + 2 * 3600 * 10**9), "limit": "1000", **extra}
             r = c.get("/loki/api/v1/query_range", params=params)
             assert r.status_code == 200, r.text
             out.append(r.json()["data"]["result"])
-    monkeypatch.delenv(LINE_PRUNING_ENV, raising=False)
     return out
 
 
 def test_needle_queries_answer_the_same_with_and_without_skipping(tmp_path, monkeypatch):
     monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", 200)
-    data = tmp_path / "data"
-    write_blocks(data)
-    pruned = answers(data, monkeypatch, True)
-    assert pruned == answers(data, monkeypatch, False)
+    write_blocks(tmp_path / "a" / "data")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # the same blocks for a second server, started alongside
+    pruning = ServerProcess(tmp_path / "a" / "data").start(wait=False)
+    monkeypatch.setenv(LINE_PRUNING_ENV, "0")
+    whole = ServerProcess(tmp_path / "b" / "data").start(wait=False)
+    monkeypatch.delenv(LINE_PRUNING_ENV)
+    try:
+        pruned = answers(pruning)
+        assert pruned == answers(whole)
+    finally:
+        pruning.stop()
+        whole.stop()
     counts = [sum(len(s["values"]) for s in result) for result in pruned[:5]]
     assert counts == [6, 0, 6, 2, 10]

@@ -59,9 +59,11 @@ def flush(url: str) -> httpx.Response:
 
 def test_a_server_on_s3_answers_as_the_filesystem_server_and_an_empty_data_dir_from_the_bucket(s3_server, tmp_path):
     bucket = s3_server.bucket()
-    fs = ServerProcess(tmp_path / "fs" / "data").start()
-    s3 = ServerProcess(tmp_path / "s3" / "data", config_text=s3_config(s3_server, bucket)).start()
+    fs = ServerProcess(tmp_path / "fs" / "data").start(wait=False)  # both start at once
+    s3 = ServerProcess(tmp_path / "s3" / "data", config_text=s3_config(s3_server, bucket)).start(wait=False)
     try:
+        fs.wait_ready()
+        s3.wait_ready()
         for srv in (fs, s3):
             push_range(srv.url, range(60))
             assert flush(srv.url).status_code == 204
@@ -106,42 +108,39 @@ def flush_failures(url: str) -> float:
     return float(m.group(1))
 
 
-def test_a_store_down_during_a_flush_keeps_acknowledging_pushes_and_loses_none(tmp_path):
-    weed = WeedS3(tmp_path / "weed").start()
+def test_a_store_down_during_a_flush_keeps_acknowledging_pushes_and_loses_none(s3_outage, tmp_path):
+    weed = s3_outage
+    bucket = weed.bucket()
+    srv = ServerProcess(tmp_path / "a" / "data", config_text=s3_config(weed, bucket)).start()
     try:
-        bucket = weed.bucket()
-        srv = ServerProcess(tmp_path / "a" / "data", config_text=s3_config(weed, bucket)).start()
-        try:
-            push_range(srv.url, range(30))
-            weed.stop()
-            push_range(srv.url, range(30, 50))  # acknowledged: the WAL holds them
-            r = flush(srv.url)
-            assert r.status_code == 503 and "object store" in r.text, r.text
-            assert flush_failures(srv.url) >= 1  # the background retries may have failed too
-            assert_exactly_acked(srv.url, set(range(50)))  # from the head meanwhile
-            srv.kill()  # a crash while the store is down loses nothing either
-            weed.start()
-            srv.start()
-            assert_exactly_acked(srv.url, set(range(50)))
-            # Down again: the failed flush is retried in the background until the store answers.
-            weed.stop()
-            assert flush(srv.url).status_code == 503
-            weed.start()
-            deadline = time.monotonic() + 120  # bounds the wait; retries back off to 30 s at most
-            while not weed.keys(bucket, F.BLOCKS_DIR) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert weed.keys(bucket, F.BLOCKS_DIR), srv.log_tail()
-            assert "flush succeeded again" in srv.log_tail(20000)
-        finally:
-            srv.kill()
-        fresh = ServerProcess(tmp_path / "b" / "data", config_text=s3_config(weed, bucket)).start()
-        try:
-            assert_exactly_acked(fresh.url, set(range(50)))
-            assert sum(stored_entries(fresh.url).values()) == 250
-        finally:
-            fresh.stop()
-    finally:
+        push_range(srv.url, range(30))
         weed.stop()
+        push_range(srv.url, range(30, 50))  # acknowledged: the WAL holds them
+        r = flush(srv.url)
+        assert r.status_code == 503 and "object store" in r.text, r.text
+        assert flush_failures(srv.url) >= 1  # the background retries may have failed too
+        assert_exactly_acked(srv.url, set(range(50)))  # from the head meanwhile
+        srv.kill()  # a crash while the store is down loses nothing either
+        weed.start()
+        srv.start()
+        assert_exactly_acked(srv.url, set(range(50)))
+        # Down again: the failed flush is retried in the background until the store answers.
+        weed.stop()
+        assert flush(srv.url).status_code == 503
+        weed.start()
+        deadline = time.monotonic() + 120  # bounds the wait; retries back off to 30 s at most
+        while not weed.keys(bucket, F.BLOCKS_DIR) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert weed.keys(bucket, F.BLOCKS_DIR), srv.log_tail()
+        assert "flush succeeded again" in srv.log_tail(20000)
+    finally:
+        srv.kill()
+    fresh = ServerProcess(tmp_path / "b" / "data", config_text=s3_config(weed, bucket)).start()
+    try:
+        assert_exactly_acked(fresh.url, set(range(50)))
+        assert sum(stored_entries(fresh.url).values()) == 250
+    finally:
+        fresh.stop()
 
 
 def test_an_object_store_unreachable_at_start_stops_the_server_with_one_line_naming_it(tmp_path):

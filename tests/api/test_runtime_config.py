@@ -42,13 +42,32 @@ def wait_for(check, what: str, timeout: float = 30.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def server(tmp_path):
-    runtime = tmp_path / "runtime.yaml"
-    runtime.write_text("overrides:\n  wide:\n    max_line_size: 1KB\n")
-    with ServerProcess(tmp_path / "data", config_text=CONFIG.format(runtime=runtime)) as srv:
+INITIAL = "overrides:\n  wide:\n    max_line_size: 1KB\n"
+
+
+def in_force(srv) -> str:
+    """The overrides the server applies, as `/runtime_config?mode=diff` gives them."""
+    return httpx.get(srv.url + "/runtime_config", params={"mode": "diff"}).text
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("runtime")
+    runtime = tmp / "runtime.yaml"
+    runtime.write_text(INITIAL)
+    with ServerProcess(tmp / "data", config_text=CONFIG.format(runtime=runtime)) as srv:
         srv.runtime = runtime
         yield srv
+
+
+@pytest.fixture
+def server(module_server):
+    """The module's server (one start, not one a test) with INITIAL in force; after the test, INITIAL
+    again, applied before the next test begins."""
+    assert in_force(module_server) == INITIAL
+    yield module_server
+    module_server.runtime.write_text(INITIAL)
+    wait_for(lambda: in_force(module_server) == INITIAL, "the initial runtime file in force again")
 
 
 def test_an_override_applies_to_its_tenant_only(server):

@@ -75,19 +75,15 @@ def head_rows(writer: ServerProcess, params: dict | None = None) -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reader-conformance")
-    with Lan() as lan:
-        weed = WeedS3(tmp / "weed", ip=lan.address).start()
-        c = Cluster(lan, weed, tmp)
-        try:
-            c.start()
-            load_corpus(*(w.url for w in c.writers))
-            assert all(head_rows(w) > 0 for w in c.writers), "each writer holds part of the corpus"
-            yield c
-        finally:
-            c.kill()
-            weed.stop()
+def cluster(lan, lan_s3, tmp_path_factory):
+    c = Cluster(lan, lan_s3, tmp_path_factory.mktemp("reader-conformance"))
+    try:
+        c.start()
+        load_corpus(*(w.url for w in c.writers))
+        assert all(head_rows(w) > 0 for w in c.writers), "each writer holds part of the corpus"
+        yield c
+    finally:
+        c.kill()
 
 
 @pytest.fixture(scope="module")

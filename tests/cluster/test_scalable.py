@@ -81,13 +81,8 @@ def until(check, what: str, timeout_s: float = 60.0):
         time.sleep(0.2)
 
 
-def test_two_writers_two_readers_and_a_backend_on_separate_hosts(tmp_path):
-    with Lan() as lan:
-        weed = WeedS3(tmp_path / "weed", ip=lan.address).start()
-        try:
-            run(lan, weed, tmp_path)
-        finally:
-            weed.stop()
+def test_two_writers_two_readers_and_a_backend_on_separate_hosts(lan, lan_s3, tmp_path):
+    run(lan, lan_s3, tmp_path)
 
 
 def run(lan: Lan, weed: WeedS3, tmp_path) -> None:

@@ -11,6 +11,8 @@ from logyard.labels import LabelSet
 from logyard.storage.store import Store
 
 HOUR = 3600 * 10**9
+MINUTE = 60 * 10**9
+MS = 10**6
 T0 = 1767225600 * 10**9  # 2026-01-01T00:00:00Z
 
 
@@ -89,3 +91,31 @@ def random_pushes(seed, n_pushes=6):
             streams.append(push({"app": app}, ts, lines, [f'{{"n":"{int(x) % 3}"}}' if x % 2 else "" for x in range(k)]))
         pushes.append(streams)
     return pushes
+
+
+def load_three_hours(store, rng, meta, *, streams, pushes, per_push, edge_share) -> None:
+    """Random rows over three hours in several pushes to tenant `t`, for tests that compare two ways of
+    reading (or counting) the same rows: the first two pushes flushed and compacted, the next ones
+    flushed beside them into the last two hours only (a window of several blocks), the last left in the
+    head. Stream k is `{app="a<k>", env=prod|dev}`; one row in `edge_share` lies on a minute's edge; on
+    every third stream the same rows ("dup") come again in each push after the first (exact
+    duplicates across pushes); lines are 0-59 "x"s; `meta(k, n)` gives stream k's metadata."""
+    for p in range(pushes):
+        out = []
+        for k in range(streams):
+            n = int(rng.integers(0, per_push))
+            base = T0 if p < 2 else T0 + HOUR
+            span = T0 + 3 * HOUR - base
+            ts = base + rng.integers(0, span // MS, n) * MS
+            ts[: n // edge_share] = base + rng.integers(0, span // MINUTE, n // edge_share) * MINUTE
+            lines = ["x" * int(v) for v in rng.integers(0, 60, n)]
+            if p and k % 3 == 0:
+                ts[: n // 5] = T0 + HOUR + np.arange(n // 5) * 7 * MS
+                lines[: n // 5] = ["dup"] * (n // 5)
+            out.append(push({"app": f"a{k}", "env": ["prod", "dev"][k % 2]}, ts, lines, meta(k, n)))
+        store.append("t", out)
+        if p == 1:
+            store.flush()
+            store.compact()
+        elif p < pushes - 1:
+            store.flush()

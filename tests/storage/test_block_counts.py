@@ -12,7 +12,7 @@ from logyard.logql.delete_query import compile_delete_query
 from logyard.storage import block_counts
 from logyard.storage import format as F
 from logyard.storage.reads import Reads
-from tests.storage.conftest import HOUR, T0, push
+from tests.storage.conftest import HOUR, T0, load_three_hours, push
 
 G = F.BLOCK_COUNT_GRAIN_NS
 MS = 10**6
@@ -75,29 +75,10 @@ def test_metadata_names_of_a_column():
     assert {n: set(v.tolist()) for n, v in back.items()} == want
 
 
-def load(s, rng, *, streams=8, per_push=400, pushes=6):
-    """Random rows over three hours in several pushes (the first two flushed and compacted, the
-    next flushed beside them but into the last two hours only, the last in the head), some exact
-    duplicates across pushes, metadata on some streams."""
-    for p in range(pushes):
-        out = []
-        for k in range(streams):
-            n = int(rng.integers(0, per_push))
-            base = T0 if p < 2 else T0 + HOUR
-            span = T0 + 3 * HOUR - base
-            ts = base + rng.integers(0, span // MS, n) * MS
-            ts[: n // 10] = base + rng.integers(0, span // G, n // 10) * G  # on minute edges
-            if p and k % 3 == 0:
-                ts[: n // 5] = T0 + HOUR + np.arange(n // 5) * 7 * MS  # the same rows again
-            lines = [("x" * int(i % 37)) if not (p and k % 3 == 0 and i < n // 5) else "dup" for i in range(n)]
-            meta = [f'{{"trace_id":"{i % 5}"}}' if k % 4 == 1 else "" for i in range(n)]
-            out.append(push({"app": f"a{k}", "env": ["prod", "dev"][k % 2]}, ts, lines, meta))
-        s.append("t", out)
-        if p == 1:
-            s.flush()
-            s.compact()
-        elif p < pushes - 1:
-            s.flush()
+def load(s, rng):
+    """tests/storage/conftest.py's three hours, with metadata on every fourth stream."""
+    load_three_hours(s, rng, lambda k, n: [f'{{"trace_id":"{i % 5}"}}' if k % 4 == 1 else "" for i in range(n)],
+                     streams=8, pushes=6, per_push=400, edge_share=10)
 
 
 def bucketed(tables, grain=G, left=False) -> dict:

@@ -157,21 +157,13 @@ def test_kill_before_flush_loses_nothing_and_the_restart_uploads_it(s3_server, t
         fresh.close()
 
 
-@pytest.fixture
-def own_s3(tmp_path):
-    """A server of this test's own, to be stopped in the middle of it (the session's is shared)."""
-    server = WeedS3(tmp_path / "weed").start()
-    yield server
-    server.stop()
-
-
-def test_an_unreachable_store_fails_the_flush_keeps_the_wal_and_takes_it_when_back(own_s3, tmp_path):
-    bucket = own_s3.bucket()
-    s = open_store(tmp_path / "a", own_s3, bucket, max_unflushed_bytes=0)
+def test_an_unreachable_store_fails_the_flush_keeps_the_wal_and_takes_it_when_back(s3_outage, tmp_path):
+    bucket = s3_outage.bucket()
+    s = open_store(tmp_path / "a", s3_outage, bucket, max_unflushed_bytes=0)
     try:
         load(s, flush_each=False)
         want = everything(s)
-        own_s3.stop()
+        s3_outage.stop()
         with pytest.raises(StorageError) as err:
             s.flush()
         assert err.value.status == 503 and "object store" in err.value.message
@@ -179,32 +171,32 @@ def test_an_unreachable_store_fails_the_flush_keeps_the_wal_and_takes_it_when_ba
         assert s.sizes()["blocks"] == 0 and list((tmp_path / "a" / F.WAL_DIR).glob("*.wal"))
         s.append("t", [push({"app": "late"}, [T0 + 7], ["after the outage began"])])  # still acknowledged
         assert len(everything(s)) == len(want) + 1
-        own_s3.start()
+        s3_outage.start()
         s.flush()
-        assert s.sizes()["blocks"] > 0 and block_keys(own_s3, bucket)
+        assert s.sizes()["blocks"] > 0 and block_keys(s3_outage, bucket)
         got = everything(s)
     finally:
         s.close()
-    fresh = open_store(tmp_path / "b", own_s3, bucket)
+    fresh = open_store(tmp_path / "b", s3_outage, bucket)
     try:
         assert everything(fresh) == got
     finally:
         fresh.close()
 
 
-def test_pushes_are_refused_once_max_unflushed_bytes_wait_for_an_unreachable_store(own_s3, tmp_path):
-    bucket = own_s3.bucket()
-    s = open_store(tmp_path / "a", own_s3, bucket, max_unflushed_bytes=1000)
+def test_pushes_are_refused_once_max_unflushed_bytes_wait_for_an_unreachable_store(s3_outage, tmp_path):
+    bucket = s3_outage.bucket()
+    s = open_store(tmp_path / "a", s3_outage, bucket, max_unflushed_bytes=1000)
     try:
         s.append("t", [push({"app": "a"}, [T0 + 1], ["x" * 600])])
-        own_s3.stop()
+        s3_outage.stop()
         with pytest.raises(StorageError):
             s.flush()
         s.append("t", [push({"app": "a"}, [T0 + 2], ["y" * 600])])  # 1200 bytes wait now: acknowledged
         with pytest.raises(StorageError) as err:
             s.append("t", [push({"app": "a"}, [T0 + 3], ["z"])])
         assert err.value.status == 503 and "max_unflushed_bytes" in err.value.message
-        own_s3.start()
+        s3_outage.start()
         s.flush()
         s.append("t", [push({"app": "a"}, [T0 + 3], ["z"])])
         assert len(everything(s)) == 3

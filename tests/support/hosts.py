@@ -53,7 +53,7 @@ class Lan:
     """A bridge with hosts on it; `close()` removes everything it made. Names carry the pid so that
     two test runs on one machine do not meet."""
 
-    subnet: int = 213  # 10.<subnet>.<pid-derived>.0/24
+    subnet: int = 213  # 10.<subnet + Lans made before>.<pid-derived>.0/24
     hosts: list[Host] = field(default_factory=list)
 
     made = 0  # Lans made by this process: a namespace's deletion is asynchronous, so the veth pairs
@@ -63,7 +63,9 @@ class Lan:
         tag = os.getpid() % 100_000
         Lan.made += 1
         self.bridge = f"lyb{tag}{chr(ord('a') + Lan.made % 26)}"
-        self.prefix = f"10.{self.subnet}.{tag % 250}"
+        # Lans of this process may be up at once (tests/cluster/conftest.py's lasts the session): each
+        # its own subnet, or the host's routes to both would clash.
+        self.prefix = f"10.{self.subnet + (Lan.made - 1) % 16}.{tag % 250}"
         self.address = f"{self.prefix}.1"  # the test process's own address on the LAN
         _ip("link", "add", self.bridge, "type", "bridge")
         _ip("addr", "add", f"{self.address}/24", "dev", self.bridge)
@@ -71,7 +73,7 @@ class Lan:
 
     def add_host(self, name: str) -> Host:
         index = len(self.hosts) + 2
-        netns = f"ly{self.bridge[3:]}-{name}"
+        netns = f"ly{self.bridge[3:]}-{index}-{name}"  # the index: tests sharing a Lan may reuse names
         veth, peer = f"lyv{self.bridge[3:]}h{index}", f"lyp{self.bridge[3:]}h{index}"
         host = Host(name, netns, f"{self.prefix}.{index}")
         _ip("netns", "add", netns)

@@ -3,7 +3,9 @@
 Every port is a free one (other test runs may hold the defaults), the data lives in a temporary
 directory, and one identity is configured (access key `test`, secret `test`, all actions): signed
 requests with other keys are refused, as a real store does.
-`stop()` (SIGKILL) and `start()` again keep the ports and the data: tests use it as an outage of the store.
+`stop()` (SIGKILL) and `start()` again keep the ports and the data. Tests of an outage of the store take
+`s3_outage`: the session's server behind a link they cut and restore (`StoreLink`), which a client
+sees as a server that died and came back, without weed's restart.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import json
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -87,8 +91,10 @@ class WeedS3:
         identities.write_text(json.dumps({"identities": [{
             "name": "test", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        # electionTimeout: a restarted master finds its raft state and waits that long to elect itself,
+        # the sole master (default 10 s: a restart took 18 s instead of 4).
         args = [binary, "server", "-s3", f"-dir={data}", f"-s3.config={identities}", f"-ip={self.ip}", f"-ip.bind={self.ip}",
-                "-master.volumeSizeLimitMB=64", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false", "-s3.localSocket=" + str(self.root / "s3.sock"),
+                "-master.volumeSizeLimitMB=64", "-master.electionTimeout=1s", "-volume.max=0", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false", "-s3.localSocket=" + str(self.root / "s3.sock"),
                 *(f"-{k}={v}" for k, v in self.ports.items())]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root)
@@ -161,3 +167,102 @@ def s3_server(tmp_path_factory) -> Iterator[WeedS3]:
         yield server
     finally:
         server.stop()
+
+
+class StoreLink:
+    """`server` seen through a loopback TCP relay that a test cuts and restores. `stop()`: the relay's
+    connections are reset and its port refuses new ones, what a client sees of a store that crashed;
+    `start()`: the same port answers again. `endpoint` and `config()` name the link, for the clients
+    under test; `bucket()` and `keys()` go to the server directly."""
+
+    def __init__(self, server: WeedS3) -> None:
+        self.server = server
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    endpoint = property(lambda self: f"127.0.0.1:{self.port}")
+    config = WeedS3.config  # the `storage.object_store` section, with this link's endpoint
+
+    def bucket(self) -> str:
+        return self.server.bucket()
+
+    def keys(self, bucket: str, under: str = "") -> list[str]:
+        return self.server.keys(bucket, under)
+
+    def start(self) -> "StoreLink":
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))  # the same port again after a stop
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            open_now, self._open = self._open, set()
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close alone would not)
+            except OSError:
+                pass
+            listener.close()
+        for s in open_now:
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+                s.shutdown(socket.SHUT_RDWR)  # wakes the pump reading it
+            except OSError:
+                pass
+
+    def _accept(self, listener: socket.socket) -> None:
+        server = self.server.endpoint.rsplit(":", 1)
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed by stop()
+            try:
+                upstream = socket.create_connection((server[0], int(server[1])), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # cut meanwhile: this one goes too
+                    client.close()
+                    upstream.close()
+                    return
+                self._open |= {client, upstream}
+            pair = [client, upstream, 2]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst, pair), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, pair: list) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        with self._lock:
+            pair[2] -= 1
+            if pair[2]:
+                return
+            self._open -= {pair[0], pair[1]}
+        pair[0].close()
+        pair[1].close()
+
+
+@pytest.fixture
+def s3_outage(s3_server) -> Iterator[StoreLink]:
+    """The session's server behind a link of the test's own, for a test that takes the store away
+    (`stop()`) and brings it back (`start()`); restarting weed itself costs ~4 s each time."""
+    link = StoreLink(s3_server).start()
+    try:
+        yield link
+    finally:
+        link.stop()

@@ -16,7 +16,7 @@ from logyard.logql.engine import Engine, Limits
 from logyard.logql.metric import count_samples
 from logyard.logql.syntax.parser import parse
 from logyard.storage.reads import Reads
-from tests.storage.conftest import HOUR, T0, push
+from tests.storage.conftest import HOUR, T0, load_three_hours
 
 MS = 10**6
 SEC = 10**9
@@ -53,36 +53,15 @@ GRIDS = [
 ]
 
 
-def load(s, rng, streams=10, pushes=5, per_push=300):
-    """Random rows over three hours: the first two pushes flushed and compacted, the next ones
-    flushed beside them into the last two hours (a window of several blocks), the last left in
-    the head; exact duplicates across pushes; metadata `trace_id` on some streams and `app` (then
-    `app_extracted`) on one."""
-    for p in range(pushes):
-        out = []
-        for k in range(streams):
-            n = int(rng.integers(0, per_push))
-            base = T0 if p < 2 else T0 + HOUR
-            ts = base + rng.integers(0, (T0 + 3 * HOUR - base) // MS, n) * MS
-            ts[: n // 8] = base + rng.integers(0, 120, n // 8) * MIN  # on minute edges
-            lines = ["x" * int(v) for v in rng.integers(0, 60, n)]
-            if p and k % 3 == 0:  # the same rows again
-                ts[: n // 5] = T0 + HOUR + np.arange(n // 5) * 7 * MS
-                lines[: n // 5] = ["dup"] * (n // 5)
-            meta = [""] * n
-            if k % 4 == 1:
-                meta = [f'{{"trace_id":"{i % 3}"}}' for i in range(n)]
-            elif k == 6:
-                meta = ['{"app":"shadow"}'] * n
-            elif k == 7:  # an error label in metadata: the drop removes it
-                meta = ['{"__error__":"JSONParserErr"}' if i % 2 else '{"level":"warn"}' for i in range(n)]
-            out.append(push({"app": f"a{k}", "env": ["prod", "dev"][k % 2]}, ts, lines, meta))
-        s.append("t", out)
-        if p == 1:
-            s.flush()
-            s.compact()
-        elif p < pushes - 1:
-            s.flush()
+def metadata(k: int, n: int) -> list[str]:
+    """`trace_id` on some streams, `app` (then `app_extracted`) on one, an error label on another."""
+    if k % 4 == 1:
+        return [f'{{"trace_id":"{i % 3}"}}' for i in range(n)]
+    if k == 6:
+        return ['{"app":"shadow"}'] * n
+    if k == 7:  # an error label in metadata: the drop removes it
+        return ['{"__error__":"JSONParserErr"}' if i % 2 else '{"level":"warn"}' for i in range(n)]
+    return [""] * n
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +72,7 @@ def store(tmp_path_factory):
     s = Store(tmp_path_factory.mktemp("counts") / "data", compile_delete=compile_delete_query,
               delete_cancel_period_s=3600.0, clock=lambda: T0 / 1e9 + 2 * 86400 + next(tick))
     s.open()
-    load(s, np.random.default_rng(7))
+    load_three_hours(s, np.random.default_rng(7), metadata, streams=10, pushes=5, per_push=300, edge_share=8)
     s.deletes.add("t", '{app="a2"}', (T0 + HOUR) // MS, (T0 + HOUR + 10 * MIN) // MS)
     s.deletes.add("t", '{app="a4"} |= "xxxxxxxxxx"', (T0 + 2 * HOUR) // MS, (T0 + 3 * HOUR) // MS)
     yield s
