@@ -75,3 +75,32 @@ def test_the_server_process_reuses_freed_megabytes_without_faulting_them_back():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert int(out.stdout) < 5 * 1024  # once more than one array's pages at most; 50x before
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_trim are glibc's")
+def test_releasing_returns_the_top_of_the_calling_threads_arena():
+    # What the trim threshold keeps at a thread's arena top, malloc_trim leaves; the maintenance
+    # thread releases after a compaction that filled its own arena. Resident size in a fresh interpreter.
+    code = (
+        "import threading\n"
+        "from pathlib import Path\n"
+        "import numpy as np\n"
+        "from logyard.api import memory\n"
+        "assert memory.return_large_frees()\n"
+        "def rss_mib():\n"
+        "    return int(Path('/proc/self/statm').read_text().split()[1]) * 4096 / (1 << 20)\n"
+        "out = []\n"
+        "def work():\n"
+        "    np.ones(1 << 20, dtype=np.uint8)\n"
+        "    before = rss_mib()\n"
+        "    arrays = [np.ones(7 << 20, dtype=np.uint8) for _ in range(3)]  # under the mmap threshold\n"
+        "    del arrays\n"
+        "    memory.release_freed_memory()\n"
+        "    out.append(rss_mib() - before)\n"
+        "t = threading.Thread(target=work)\n"
+        "t.start()\n"
+        "t.join()\n"
+        "print(out[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert float(out.stdout) < 3  # MiB; 6 kept without cutting the arena's top
