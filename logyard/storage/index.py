@@ -10,10 +10,7 @@ from the blocks of many writers is consistent. Measured, the cost is the block's
 sorted 63-bit ids delta-encode to ~130 KB per million rows of 10,000 streams, against ~30 KB for
 dense ids (0.1 % of the line text); a per-block remap of ids at read time was the alternative, and
 would have touched every reader of the column and the row-group pruning on it. Data directories
-written before keep the ids they have (a rebuild restores them from the footers). Rows are sorted
-by stream id in blocks, so streams that look alike (replicas of one service) are no longer neighbours
-in a row group: on the bench day the compacted line column is 2.4 % larger than in the order of
-the label sets (53.7 against 52.4 MB, the same zstd CPU), most of the data dir's 0.151 -> 0.157.
+written before keep the ids they have (a rebuild restores them from the footers).
 """
 
 from __future__ import annotations
