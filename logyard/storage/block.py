@@ -110,7 +110,8 @@ def row_group_bounds(lens: np.ndarray) -> list[tuple[int, int]]:
 
 def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, window_start: int,
                 level: int = 0, order: np.ndarray | None = None, gather: R.Gather | None = None,
-                labels_of: Callable[[int], LabelSet] | None = None, replaces: Sequence[str] = ()) -> BlockInfo:
+                labels_of: Callable[[int], LabelSet] | None = None, replaces: Sequence[str] = (),
+                names: dict[str, set[int]] | None = None) -> BlockInfo:
     """Write a sorted, duplicate-free table (BLOCK_COLUMNS) as a block; fsync, then rename.
 
     `labels_of(stream id)` gives the label sets stored in the footer (BLOCK_STREAMS_KEY), from
@@ -123,6 +124,11 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     computed), gathered one row group at a time: a flush then never holds a sorted copy of the
     whole head beside the head itself, only one row group of it. `gather` (of `table`) may be
     passed so that the blocks of several windows share its preparation.
+
+    `names` (structured-metadata name -> ids of the streams whose rows carry it, BLOCK_META_NAMES_KEY)
+    when the caller knows them already: compaction, whose rows are all those of the blocks it
+    merges, takes the union of their footers; else they are found in the rows, a JSON parse of
+    every distinct metadata value.
     """
     if order is not None and level > 0:  # trigram maps want the whole sorted line column
         table, order = R.with_len((gather or R.Gather(table)).take(order)), None
@@ -167,7 +173,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
     try:
-        _write_file(table, tmp, schema, kv, bounds, level, order, gather)
+        _write_file(table, tmp, schema, kv, bounds, level, order, gather, names)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -188,7 +194,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
 
 
 def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds: list[tuple[int, int]], level: int,
-                order: np.ndarray | None, gather: R.Gather | None) -> None:
+                order: np.ndarray | None, gather: R.Gather | None, known: dict[str, set[int]] | None) -> None:
     # An Arrow file, not a Python one: each write of the encoder then needs no GIL (flushes share the
     # server process with the event loop and the appends).
     with pa.OSFile(str(tmp), "wb") as f:
@@ -203,15 +209,16 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
             write_statistics=F.BLOCK_STATS_COLUMNS,
             write_page_checksum=F.BLOCK_PAGE_CHECKSUMS,
         ) as writer:
-            names: dict[str, set[int]] = {}
+            names: dict[str, set[int]] = {} if known is None else known
             for lo, hi in bounds:  # one step per row group
                 if order is None:
                     piece = table.slice(lo, hi - lo)
                 else:
                     assert gather is not None
                     piece = R.with_len(gather.take(order[lo:hi])).select(list(F.BLOCK_COLUMNS)).cast(F.BLOCK_SCHEMA)
-                block_counts.merge_names(names, block_counts.meta_names(piece.column("meta"),
-                                                                        R._np(piece.column("stream"))))
+                if known is None:
+                    block_counts.merge_names(names, block_counts.meta_names(piece.column("meta"),
+                                                                            R._np(piece.column("stream"))))
                 writer.write_table(piece, row_group_size=hi - lo)
             writer.add_key_value_metadata({**kv, F.BLOCK_META_NAMES_KEY: block_counts.encode_names(names)})
         os.fsync(f.fileno())

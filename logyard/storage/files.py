@@ -76,14 +76,16 @@ class BlockFiles:
 
     # ---- writing ------------------------------------------------------------------------------
     def write(self, tenant: str, table: pa.Table, *, level: int, clean: bool = False,
-              out: list[BlockInfo] | None = None, replaces: Sequence[BlockInfo] = ()) -> list[BlockInfo]:
+              out: list[BlockInfo] | None = None, replaces: Sequence[BlockInfo] = (),
+              names: dict[str, set[int]] | None = None) -> list[BlockInfo]:
         """Sort rows by (window, stream, ts, line, meta), streams in the order of their label sets
         (rows.label_ranks), drop exact duplicates (unless `clean`: already so), and write one block
         per window, gathering rows a row group at a time; with an object
         store, upload each (StorageError 503 if the store does not acknowledge it). The blocks are
         appended to `out` as they are written, so that a caller can remove them if a later one
         fails. They are not registered in the index: the caller does that, and discards `replaces`,
-        which the new blocks' footers name."""
+        which the new blocks' footers name. `names`: the rows' structured-metadata names, when known
+        (write_block), for a table of one window."""
         out = [] if out is None else out
         if table.num_rows == 0:
             return out
@@ -106,11 +108,12 @@ class BlockFiles:
             rel = self._block_path(tenant, window_start)
             if order is None:
                 out.append(write_block(table.slice(lo, hi - lo), self.data_dir, rel, tenant=tenant,
-                                       window_start=window_start, level=level, labels_of=labels_of, replaces=old))
+                                       window_start=window_start, level=level, labels_of=labels_of, replaces=old,
+                                       names=names if len(cuts) == 2 else None))
             else:
                 out.append(write_block(table, self.data_dir, rel, tenant=tenant, window_start=window_start,
                                        level=level, order=order[lo:hi], gather=gather, labels_of=labels_of,
-                                       replaces=old))
+                                       replaces=old, names=names if len(cuts) == 2 else None))
             if self.objects is not None:
                 self.objects.put(self.data_dir / rel, rel)  # acknowledged: the block is in the store
                 self._cached(rel, out[-1].bytes)

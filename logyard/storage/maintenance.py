@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.errors import CorruptDataError
+from logyard.storage import block_counts
 from logyard.storage import format as F
 from logyard.storage import rows as R
 from logyard.storage.block import BlockInfo
@@ -254,12 +255,13 @@ class Maintenance:
         return True
 
     def _write(self, tenant: str, table: pa.Table, *, level: int, replaces: list[BlockInfo],
-               clean: bool = True) -> list[BlockInfo]:
+               clean: bool = True, names: dict[str, set[int]] | None = None) -> list[BlockInfo]:
         """The blocks taking the place of `replaces` (named in their footers), written (and uploaded
         to the object store, if any) whole, or none left behind; `clean` as BlockFiles.write's."""
         new: list[BlockInfo] = []
         try:
-            return self.files.write(tenant, table, level=level, clean=clean, out=new, replaces=replaces)
+            return self.files.write(tenant, table, level=level, clean=clean, out=new, replaces=replaces,
+                                    names=names)
         except BaseException:
             self.files.remove_unwritten(new)
             raise
@@ -301,16 +303,25 @@ class Maintenance:
 
     def _merge(self, tenant: str, blocks: list[BlockInfo], *, level: int) -> None:
         parts = []
+        # The merged block's rows are all those of `blocks` (exact duplicates dropped), so its
+        # metadata names are the union of theirs; None when a block predates that footer.
+        names: dict[str, set[int]] | None = {}
         for b in blocks:
             r = self.files.reader(b)
             try:
                 t = r.read(r.row_groups(None, -(1 << 63), (1 << 63) - 1), list(F.BLOCK_COLUMNS))
+                known = r.meta_names() if names is not None else None
             except CorruptDataError as e:
                 self.files.quarantine(b, e)  # the others are merged at the next pass
                 return
             # Per-block dictionaries differ; plain strings concatenate without unification.
             parts.append(t.set_column(t.schema.get_field_index("meta"), "meta", pc.cast(t.column("meta"), pa.string())))
+            if known is None:
+                names = None
+            elif names is not None:
+                block_counts.merge_names(names, {n: set(ids.tolist()) for n, ids in known.items()})
         # One block is already sorted and duplicate-free; several are sorted together by the write.
-        new = self._write(tenant, pa.concat_tables(parts), level=level, replaces=blocks, clean=len(parts) == 1)
+        new = self._write(tenant, pa.concat_tables(parts), level=level, replaces=blocks, clean=len(parts) == 1,
+                          names=names)
         self.index.swap_blocks(new, blocks)
         self.files.discard(blocks)

@@ -49,3 +49,58 @@ def test_the_server_process_settings_apply_on_glibc():
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_the_server_process_reuses_freed_megabytes_without_faulting_them_back():
+    # Flushes and compaction free and reallocate arrays of a few MiB all the time; with the trim
+    # threshold left at glibc's 128 KiB each cycle faulted every page back in (kernel time).
+    # Counted in a fresh interpreter (its own allocator settings), on a thread: its own arena.
+    code = (
+        "import resource, threading\n"
+        "import numpy as np\n"
+        "from logyard.api.memory import return_large_frees\n"
+        "assert return_large_frees()\n"
+        "faults = []\n"
+        "def churn():\n"
+        "    np.ones(4 << 20, dtype=np.uint8)  # the arena grows once\n"
+        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    for _ in range(50):\n"
+        "        np.ones(4 << 20, dtype=np.uint8)  # 4 MiB: 1024 pages, allocated and freed\n"
+        "    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+        "t = threading.Thread(target=churn)\n"
+        "t.start()\n"
+        "t.join()\n"
+        "print(faults[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert int(out.stdout) < 5 * 1024  # once more than one array's pages at most; 50x before
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_trim are glibc's")
+def test_releasing_returns_the_top_of_the_calling_threads_arena():
+    # What the trim threshold keeps at a thread's arena top, malloc_trim leaves; the maintenance
+    # thread releases after a compaction that filled its own arena. Resident size in a fresh interpreter.
+    code = (
+        "import threading\n"
+        "from pathlib import Path\n"
+        "import numpy as np\n"
+        "from logyard.api import memory\n"
+        "assert memory.return_large_frees()\n"
+        "def rss_mib():\n"
+        "    return int(Path('/proc/self/statm').read_text().split()[1]) * 4096 / (1 << 20)\n"
+        "out = []\n"
+        "def work():\n"
+        "    np.ones(1 << 20, dtype=np.uint8)\n"
+        "    before = rss_mib()\n"
+        "    arrays = [np.ones(7 << 20, dtype=np.uint8) for _ in range(3)]  # under the mmap threshold\n"
+        "    del arrays\n"
+        "    memory.release_freed_memory()\n"
+        "    out.append(rss_mib() - before)\n"
+        "t = threading.Thread(target=work)\n"
+        "t.start()\n"
+        "t.join()\n"
+        "print(out[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert float(out.stdout) < 3  # MiB; 6 kept without cutting the arena's top

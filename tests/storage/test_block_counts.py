@@ -142,3 +142,23 @@ def test_metadata_names_of_blocks_and_head(make_store):
     assert s.metadata_names("t", a, T0, T0 + HOUR) == {"trace_id"}
     assert s.metadata_names("t", b, T0, T0 + 3 * HOUR) == frozenset()  # a's names are a's
     assert s.metadata_names("t", b, T0, T0 + 4 * HOUR) == {"user"}  # the head's rows
+
+
+def test_compaction_names_the_metadata_of_the_rows_it_merged(make_store):
+    # The merged block's names come from the merged blocks' footers, not from its rows: the same.
+    s = make_store()
+    s.append("t", [push({"app": "a"}, [T0, T0 + 1], ["x", "y"], ['{"trace_id":"1"}', ""]),
+                   push({"app": "b"}, [T0 + 2], ["z"], [""])])
+    s.flush()
+    s.append("t", [push({"app": "b"}, [T0 + 3], ["w"], ['{"user":"u","trace_id":"2"}']),
+                   push({"app": "a"}, [T0 + 1], ["y"], [""]),  # an exact duplicate, dropped
+                   push({"app": "c"}, [T0 + 4], ["v"], [""])])
+    s.flush()
+    assert s.compact() == 2
+    [b] = s._index.all_blocks()
+    r = s.files.reader(b)
+    t = r.read(r.row_groups(None, T0, T0 + HOUR), ["stream", "meta"])
+    from_rows = block_counts.meta_names(t.column("meta"), t.column("stream").to_numpy())
+    assert {n: set(v.tolist()) for n, v in r.meta_names().items()} == from_rows
+    by_app = {dict(ls)["app"]: sid for sid, ls in s.streams("t", [], T0, T0 + HOUR).items()}
+    assert from_rows == {"trace_id": {by_app["a"], by_app["b"]}, "user": {by_app["b"]}}
