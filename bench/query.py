@@ -75,12 +75,14 @@ def check(name: str, body: dict, expected: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data-dir", help="a data dir already loaded by bench/ingest.py --keep")
+    ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
     args = ap.parse_args()
     files, manifest = workload()
     if args.data_dir:
-        data = Path(args.data_dir)
+        data = Path(args.data_dir) / "data"  # where bench/ingest.py --keep DIR leaves the server's data
+        if not (data / "index.sqlite").is_file():
+            sys.exit(f"{args.data_dir} holds no logyard data: load it with `bench/ingest.py --keep {args.data_dir}` first")
     else:
         data = Path(tempfile.mkdtemp(prefix="logyard-qbench-")) / "data"
     srv = ServerProcess(data).start()
