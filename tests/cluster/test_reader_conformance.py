@@ -43,13 +43,16 @@ def node_config(target: str, weed: WeedS3, bucket: str, node_id: str, writers: l
 
 
 class Cluster:
-    def __init__(self, lan: Lan, weed: WeedS3, tmp) -> None:
+    """Two writers and two readers on their own hosts, sharing a bucket of `weed`; `config` makes a
+    node's configuration (target, weed, bucket, node id, writer addresses)."""
+
+    def __init__(self, lan: Lan, weed: WeedS3, tmp, config=node_config) -> None:
         bucket = weed.bucket()
         hosts = {name: lan.add_host(name) for name in ("w1", "w2", "r1", "r2")}
         writer_addrs = [f"{hosts[w].address}:{PORT}" for w in ("w1", "w2")]
         self.procs = {name: ServerProcess(tmp / name / "data", port=PORT, host=host,
-                                          config_text=node_config("write" if name[0] == "w" else "read", weed,
-                                                                  bucket, name, writer_addrs))
+                                          config_text=config("write" if name[0] == "w" else "read", weed,
+                                                             bucket, name, writer_addrs))
                       for name, host in hosts.items()}
         self.writers = [self.procs["w1"], self.procs["w2"]]
         self.readers = [self.procs["r1"], self.procs["r2"]]

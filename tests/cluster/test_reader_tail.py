@@ -15,9 +15,10 @@ import orjson
 import pytest
 from websockets.sync.client import connect
 
-from tests.cluster.test_scalable import PORT, metric, node_config, push, until
-from tests.support.hosts import Lan, unavailable
-from tests.support.s3 import WeedS3, weed_binary
+from tests.cluster.test_reader_conformance import Cluster
+from tests.cluster.test_scalable import metric, node_config, push, until
+from tests.support.hosts import unavailable
+from tests.support.s3 import weed_binary
 from tests.support.server import ServerProcess
 
 pytestmark = [
@@ -29,35 +30,14 @@ WAIT = 30.0  # a generous bound for lines that should come within a second or tw
 AHEAD_NS = 3 * 10**9
 
 
-class Cluster:
-    def __init__(self, lan: Lan, weed: WeedS3, tmp) -> None:
-        bucket = weed.bucket()
-        hosts = {name: lan.add_host(name) for name in ("w1", "w2", "r1", "r2")}
-        writers = [f"{hosts[w].address}:{PORT}" for w in ("w1", "w2")]
-        self.procs = {name: ServerProcess(tmp / name / "data", port=PORT, host=host,
-                                          config_text=node_config("write" if name[0] == "w" else "read", weed,
-                                                                  bucket, name, writers))
-                      for name, host in hosts.items()}
-        self.writers = [self.procs["w1"], self.procs["w2"]]
-        self.readers = [self.procs["r1"], self.procs["r2"]]
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reader-tail")
-    with Lan() as lan:
-        weed = WeedS3(tmp / "weed", ip=lan.address).start()
-        c = Cluster(lan, weed, tmp)
-        try:
-            for p in c.procs.values():
-                p.start(wait=False)
-            for p in c.procs.values():
-                p.wait_ready(120)
-            yield c
-        finally:
-            for p in c.procs.values():
-                p.kill()
-            weed.stop()
+def cluster(lan, lan_s3, tmp_path_factory):
+    c = Cluster(lan, lan_s3, tmp_path_factory.mktemp("reader-tail"), config=node_config)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.kill()
 
 
 @contextmanager
