@@ -39,6 +39,25 @@ MISSED: ContextVar[list[str] | None] = ContextVar("logyard_writers_missed", defa
 LOG_EVERY_S = 60.0
 
 
+class WriterWarnings:
+    """A writer left out of `what`, logged at most once a minute per address with the failures held
+    back since: a writer down for an hour must not flood the log with one line per query or tail."""
+
+    def __init__(self, what: str, consequence: str) -> None:
+        self.what, self.consequence = what, consequence
+        self._logged: dict[str, tuple[float, int]] = {}  # address -> last log time, failures since
+
+    def __call__(self, address: str, reason: str) -> None:
+        now = time.monotonic()
+        last, count = self._logged.get(address, (float("-inf"), 0))
+        if now - last >= LOG_EVERY_S:
+            log.warning("writer %s left out of %s (%d more times since the last warning): %s; %s",
+                        address, self.what, count, reason, self.consequence)
+            self._logged[address] = (now, 0)
+        else:
+            self._logged[address] = (last, count + 1)
+
+
 def resolve(entries: list[str]) -> list[str]:
     """`host:port` of every address each entry's name resolves to, in order, without repeats; a name
     that does not resolve is logged and left out (a writer being replaced may be briefly unknown)."""
@@ -77,7 +96,7 @@ class WriterHeads:
         self.on_failure = on_failure
         self._client = httpx.Client(timeout=timeout_s)
         self._pool = ThreadPoolExecutor(max(1, min(16, 2 * len(entries))), thread_name_prefix="writer-heads")
-        self._logged: dict[str, tuple[float, int]] = {}  # address -> last log time, failures since
+        self._warn = WriterWarnings("reads", "answers miss what it holds unflushed")
 
     def __call__(self, tenant: str, scope: ReadScope) -> list[tuple[TenantHeadView, dict[int, LabelSet]]]:
         addresses = resolve(self.entries)
@@ -98,16 +117,6 @@ class WriterHeads:
             self.on_failure()
             self._warn(address, str(e) or type(e).__name__)
             return None
-
-    def _warn(self, address: str, reason: str) -> None:
-        now = time.monotonic()
-        last, count = self._logged.get(address, (float("-inf"), 0))
-        if now - last >= LOG_EVERY_S:
-            log.warning("writer %s left out of reads (%d more times since the last warning): %s; answers miss what "
-                        "it holds unflushed", address, count, reason)
-            self._logged[address] = (now, 0)
-        else:
-            self._logged[address] = (last, count + 1)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -20,8 +20,6 @@ followed again; what it acknowledged while not followed is not in the tail (it i
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -32,14 +30,12 @@ from starlette.concurrency import run_in_threadpool
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from logyard.api.writer_heads import LOG_EVERY_S, resolve
+from logyard.api.writer_heads import WriterWarnings, resolve
 from logyard.errors import CorruptDataError
 from logyard.labels import LabelSet
 from logyard.storage.head import HEAD_SCHEMA
 from logyard.storage.head_wire import decode_head
 from logyard.storage.live import Subscription
-
-log = logging.getLogger("logyard.api")
 
 TAIL_PATH = "/internal/tail"  # served by api/internal.py
 SUBSCRIBED = '{"subscribed":true}'  # a writer's first message: it watches its appends from now on
@@ -54,7 +50,7 @@ class WriterTails:
         self.entries = list(entries)
         self.timeout_s = timeout_s
         self.on_failure = on_failure
-        self._logged: dict[str, tuple[float, int]] = {}  # address -> last log time, failures since
+        self._warn = WriterWarnings("live tails", "tails miss what it takes until it is back")
 
     async def follow(self, tenant: str, selector: str, sub: Subscription) -> "Following":
         """Connections of one tail to every writer, once each is subscribed or failed (or the timeout)."""
@@ -64,14 +60,7 @@ class WriterTails:
 
     def warn(self, address: str, reason: str) -> None:
         self.on_failure()
-        now = time.monotonic()
-        last, count = self._logged.get(address, (float("-inf"), 0))
-        if now - last >= LOG_EVERY_S:
-            log.warning("writer %s left out of live tails (%d more times since the last warning): %s; tails miss "
-                        "what it takes until it is back", address, count, reason)
-            self._logged[address] = (now, 0)
-        else:
-            self._logged[address] = (last, count + 1)
+        self._warn(address, reason)
 
 
 class Following:
