@@ -121,8 +121,9 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     On failure (OSError) no file is left behind.
 
     With `order`, the block holds the rows `order` of `table` (stream, ts, line, meta; `len` is
-    computed), gathered one row group at a time: a flush then never holds a sorted copy of the
-    whole head beside the head itself, only one row group of it. `gather` (of `table`) may be
+    computed), gathered one row group at a time: a flush (or a compaction) then never holds a
+    sorted copy of the whole head (or of the blocks it merges) beside it, only one row group of it;
+    a compacted block's trigram maps and cut lines are made a row group at a time too. `gather` (of `table`) may be
     passed so that the blocks of several windows share its preparation.
 
     `names` (structured-metadata name -> ids of the streams whose rows carry it, BLOCK_META_NAMES_KEY)
@@ -130,8 +131,6 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     merges, takes the union of their footers; else they are found in the rows, a JSON parse of
     every distinct metadata value.
     """
-    if order is not None and level > 0:  # trigram maps want the whole sorted line column
-        table, order = R.with_len((gather or R.Gather(table)).take(order)), None
     if order is not None and gather is None:
         gather = R.Gather(table)
     n = table.num_rows if order is None else len(order)
@@ -156,10 +155,6 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     bounds = row_group_bounds(lens)
     schema = F.BLOCK_SCHEMA
     if level > 0:  # compacted blocks are read for months; flushed ones live minutes
-        kv[F.BLOCK_TRIGRAM_LOWER_KEY] = trigrams.build(table.column("line").chunk(0), bounds)
-        cut, codes = line_time.strip(table.column("line").chunk(0), R._np(table.column("ts")))
-        i = table.schema.get_field_index("line")
-        table = table.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
         schema = F.COMPACT_SCHEMA
     if labels_of is not None:  # one step per stream of the block
         kv[F.BLOCK_STREAMS_KEY] = orjson.dumps([[sid, list(labels_of(sid))] for sid in ranges.ids.tolist()])
@@ -210,6 +205,7 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
             write_page_checksum=F.BLOCK_PAGE_CHECKSUMS,
         ) as writer:
             names: dict[str, set[int]] = {} if known is None else known
+            maps = trigrams.MapBuilder() if level > 0 else None
             for lo, hi in bounds:  # one step per row group
                 if order is None:
                     piece = table.slice(lo, hi - lo)
@@ -219,9 +215,23 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
                 if known is None:
                     block_counts.merge_names(names, block_counts.meta_names(piece.column("meta"),
                                                                             R._np(piece.column("stream"))))
+                if maps is not None:
+                    piece = _compacted(piece, maps)
                 writer.write_table(piece, row_group_size=hi - lo)
+            if maps is not None:
+                kv = {**kv, F.BLOCK_TRIGRAM_LOWER_KEY: maps.blob()}
             writer.add_key_value_metadata({**kv, F.BLOCK_META_NAMES_KEY: block_counts.encode_names(names)})
         os.fsync(f.fileno())
+
+
+def _compacted(piece: pa.Table, maps: trigrams.MapBuilder) -> pa.Table:
+    """One row group as a compacted block stores it: its trigram map added to `maps`, its lines
+    without their own timestamps (line_time) and the codes that restore them."""
+    line = piece.column("line").combine_chunks()
+    maps.add(line)
+    cut, codes = line_time.strip(line, R._np(piece.column("ts")))
+    i = piece.schema.get_field_index("line")
+    return piece.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
 
 
 def describe_block(r: BlockReader, size: int) -> tuple[BlockInfo, dict[int, LabelSet], list[str]]:

@@ -103,8 +103,10 @@ class Maintenance:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors = 0  # maintenance passes that failed (each is logged)
-        # Called after a compaction pass that merged blocks: the server hands the memory the merge
-        # freed back to the OS (api/memory.py); the allocators would keep it for good otherwise.
+        # Called after each merge: the server hands the memory the merge freed back to the OS
+        # (api/memory.py). The allocators would keep it for good otherwise, and a pass of merges
+        # kept the largest merge's ~80 MiB (the bench day's windows) until its end: released once
+        # per pass, the next merges stacked on top of it.
         self.after_compaction = after_compaction
 
     # ---- thread -------------------------------------------------------------------------------
@@ -295,10 +297,10 @@ class Maintenance:
                     continue
                 self._merge(tenant, chosen, level=1 if settled else 0)
                 replaced += len(chosen)
+                if self.after_compaction is not None:
+                    self.after_compaction()
             if replaced:
                 self.index.checkpoint()  # a compaction pass ends a burst of catalogue changes
-        if replaced and self.after_compaction is not None:
-            self.after_compaction()
         return replaced
 
     def _merge(self, tenant: str, blocks: list[BlockInfo], *, level: int) -> None:

@@ -117,7 +117,7 @@ class Store:
         `may_maintain()`, when given, is asked before each tick's background passes (the backend's
         lease, lease.py). `decoded_cache_bytes` bounds the process's cache of decoded row
         groups (block.DECODED; None leaves its bound as it is); `after_compaction` is called after each
-        compaction pass that merged blocks. `deletes_bucket`, when given, holds the delete requests
+        merge of a compaction pass. `deletes_bucket`, when given, holds the delete requests
         (delete_bucket.py: shared by the processes of the bucket, re-listed with the blocks) instead of
         the data directory's deletes.sqlite."""
         if decoded_cache_bytes is not None:

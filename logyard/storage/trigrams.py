@@ -115,26 +115,49 @@ def _requirements(needles: list[Needle], *, lowered: bool) -> list[list[np.ndarr
 
 def build(line: pa.Array, row_group_bounds: list[tuple[int, int]], *, lowered: bool = True) -> bytes:
     """The blob for a large_string column cut into row groups [lo, hi), over ASCII-lowered bytes
-    (`lowered`, what is written) or exact ones (what older logyard wrote; tests build those).
+    (`lowered`, what is written) or exact ones (what older logyard wrote; tests build those)."""
+    builder = MapBuilder(lowered=lowered)
+    off, data = _line_bytes(line)
+    for lo, hi in row_group_bounds:  # one step per row group
+        builder.add_bytes(data[off[lo] : off[hi]])
+    return builder.blob()
+
+
+def _line_bytes(line: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    off = np.frombuffer(line.buffers()[1], dtype=np.int64, count=len(line) + 1, offset=line.offset * 8)
+    buf = line.buffers()[2]
+    return off, (np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8))
+
+
+class MapBuilder:
+    """The blob built one row group at a time, in row-group order: a compaction writes its block a
+    row group at a time and never holds the whole sorted line column.
 
     Each row group's trigrams are hashed once into a 2**EST_LOG2-bit map (1 MiB of bools: cache
     sized, where a table of all 2**24 trigrams cost twice the time in scattered writes and its
     scan). Its fill estimates the distinct trigrams (linear counting), which picks k; the k-bit map
     is that map folded, since a bucket of k bits is the top k bits of the EST_LOG2-bit bucket.
     """
-    off = np.frombuffer(line.buffers()[1], dtype=np.int64, count=len(line) + 1, offset=line.offset * 8)
-    buf = line.buffers()[2]
-    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.empty(0, np.uint8)
-    fine = np.zeros(1 << EST_LOG2, dtype=np.bool_)
-    m = float(fine.size)
-    ks, maps = [], []
-    for lo, hi in row_group_bounds:  # one step per row group
+
+    def __init__(self, *, lowered: bool = True) -> None:
+        self.lowered = lowered
+        self._fine = np.zeros(1 << EST_LOG2, dtype=np.bool_)
+        self._ks: list[int] = []
+        self._maps: list[bytes] = []
+
+    def add(self, line: pa.Array) -> None:
+        """The next row group: its large_string line column."""
+        off, data = _line_bytes(line)
+        self.add_bytes(data[off[0] : off[-1]])
+
+    def add_bytes(self, part: np.ndarray) -> None:
+        fine = self._fine
         fine[:] = False
-        part = data[off[lo] : off[hi]]
-        t = trigrams(lower_ascii(part) if lowered else part)
+        t = trigrams(lower_ascii(part) if self.lowered else part)
         t *= _MULT  # the bucket of EST_LOG2 bits, in place
         t >>= np.uint32(32 - EST_LOG2)
         fine[t] = True
+        m = float(fine.size)
         filled = int(np.count_nonzero(fine))
         distinct = -m * np.log1p(-min(filled, m - 1) / m)
         k = max(MIN_LOG2, int(np.ceil(np.log2(max(1.0, BITS_PER_TRIGRAM * distinct)))))
@@ -143,11 +166,13 @@ def build(line: pa.Array, row_group_bounds: list[tuple[int, int]], *, lowered: b
             # 13-trigram needle with odds of ~1e-3; beyond MAX_SPARSE_LOG2 no map at all.
             k = int(np.ceil(np.log2(distinct)))
             if k > MAX_SPARSE_LOG2:
-                ks.append(0)
-                continue
-        ks.append(k)
-        maps.append(np.packbits(fine.reshape(1 << k, -1).any(axis=1)).tobytes())
-    return bytes(ks) + b"".join(maps)
+                self._ks.append(0)
+                return
+        self._ks.append(k)
+        self._maps.append(np.packbits(fine.reshape(1 << k, -1).any(axis=1)).tobytes())
+
+    def blob(self) -> bytes:
+        return bytes(self._ks) + b"".join(self._maps)
 
 
 class TrigramIndex:

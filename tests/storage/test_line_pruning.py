@@ -141,7 +141,7 @@ def test_blocks_with_the_older_exact_maps_still_prune_case_sensitive_needles(mak
     """Blocks written before the lowered maps carry `logyard.trigrams` over exact bytes: they serve
     case-sensitive needles and are read whole for case-insensitive ones."""
     monkeypatch.setattr(F, "BLOCK_TRIGRAM_LOWER_KEY", F.BLOCK_TRIGRAM_KEY)
-    monkeypatch.setattr(trigrams, "build", functools.partial(trigrams.build, lowered=False))
+    monkeypatch.setattr(trigrams, "MapBuilder", functools.partial(trigrams.MapBuilder, lowered=False))
     s = make_store()
     load(s, np.random.default_rng(4))
     s.close()
