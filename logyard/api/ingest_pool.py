@@ -218,6 +218,14 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 <
     return bool(mallopt(m_mmap_threshold, mmap_threshold)) and bool(mallopt(m_trim_threshold, trim_threshold))
 
 
+def default_workers(cores: int | None = None) -> int:
+    """One decode process per core but one, at least one: the server process keeps a core busy
+    itself (WAL writes, the head, flushes). On the bench day's ingest with two cores, one worker
+    took as many lines/s as two (the server process was the bottleneck) and ~75 MiB less memory."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, cores - 1)
+
+
 def _remove_orphans() -> None:
     """Payload files of servers that died (kill -9) with requests in flight."""
     for path in SHM_DIR.glob("logyard-*-*"):
@@ -233,10 +241,12 @@ class DecodePool:
     """A process pool for `decode_body`; `workers=0` decodes inline (tests, tiny machines).
 
     Workers that have had nothing to decode for `idle_s` seconds exit (the pool is shut down; None:
-    they stay) and the next push starts them again. An idle worker holds ~65 MiB (PSS) of its own
-    imports, two thirds of an idle server; starting one costs ~0.5 CPU-s of imports. The forkserver
-    is left without preloaded modules for the same reason: it stays, so it would hold their ~40 MiB
-    of heap for good, to save that half second.
+    they stay). Workers start at the first push, not with the server, and again at the first push
+    after they exited: `submit` answers None (decode inline) until every worker has imported its
+    modules, so no push waits for them. An idle worker holds ~70 MiB (PSS) of its own imports, as
+    much as an idle server; starting one costs ~0.5 CPU-s of imports. The forkserver is left without
+    preloaded modules for the same reason: it stays, so it would hold their ~55 MiB for good, and
+    with one worker (two cores: the server process itself keeps one busy) sharing them saves nothing.
 
     Payloads come back as files of SHM_DIR when it is a directory (`use_shm`): the server maps the
     file, unlinks it at once, and the WAL write and the head read the mapping. Whoever gets a
@@ -248,7 +258,7 @@ class DecodePool:
     def __init__(self, workers: int | None = None, use_shm: bool | None = None, nice: int = 0,
                  idle_s: float | None = None) -> None:
         if workers is None:
-            workers = os.cpu_count() or 1
+            workers = default_workers()
         self.workers = workers
         self.idle_s = idle_s
         self.nice = nice
@@ -257,6 +267,8 @@ class DecodePool:
         self._busy = 0  # tasks submitted and not done
         self._last_done = time.monotonic()
         self._closed = threading.Event()
+        self._warm = threading.Event()  # every worker of the pool running has imported its modules
+        self._starting = False  # a thread is starting them (start_workers)
         self._prefix = f"logyard-{os.getpid()}-"
         self.use_shm = SHM_DIR.is_dir() if use_shm is None else use_shm
         if self.use_shm:
@@ -264,7 +276,6 @@ class DecodePool:
         if workers > 0:
             # Not fork: the server has threads (uvicorn, the store's maintenance) by now.
             self._ctx = multiprocessing.get_context("forkserver")
-            self._pool = self._new_pool()
             if idle_s is not None:
                 threading.Thread(target=self._reap_idle, name="decode-idle", daemon=True).start()
 
@@ -300,6 +311,7 @@ class DecodePool:
                     or now - self._last_done < self.idle_s):
                 return False
             pool, self._pool = self._pool, None
+            self._warm.clear()
         pool.shutdown(wait=True)  # no task of its is pending: the workers just exit
         return True
 
@@ -323,10 +335,33 @@ class DecodePool:
             # A busy submit spawns a worker; a task that lasts a moment lets the others reach one.
             futures = [self._submit(_started) for _ in range(self.workers)]
             seen.update(f.result(timeout=max(0.0, deadline - time.monotonic())) for f in futures)
+        if self.workers > 0:
+            self._warm.set()
         return seen
 
+    def _start_in_background(self) -> None:
+        with self._lock:
+            if self._starting or self._closed.is_set():
+                return
+            self._starting = True
+        threading.Thread(target=self._start, name="decode-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            self.start_workers()
+        except Exception:  # the pushes go on decoding inline; the next one tries again
+            log.exception("starting the decode processes failed")
+        finally:
+            with self._lock:
+                self._starting = False
+
     def submit(self, *args) -> Future | None:
+        """The future of `decode_body(*args)` in a worker, or None: decode inline, because there
+        are no workers or they are still starting (this push started them if none ran)."""
         if self.workers == 0:
+            return None
+        if not self._warm.is_set():
+            self._start_in_background()
             return None
         if self.use_shm:
             return self._submit(_decode_to_shm, self._prefix, *args)

@@ -222,14 +222,11 @@ class Server:
                 "logyard_retention_deleted_lines_total": dict(m.retention_lines)}
 
     def open(self) -> None:
-        """Replay the WAL while the decode workers start; ready once both are done."""
+        """Replay the WAL; ready once done (the decode workers start at the first push)."""
         t0 = time.monotonic()
-        warm = threading.Thread(target=self.decode_pool.start_workers, name="decode-start", daemon=True)
-        warm.start()
         try:
             self.store.open()
             self.store.start_background()
-            warm.join()
         except (ConfigError, StorageError, OSError, sqlite3.OperationalError) as exc:
             if isinstance(exc, StorageError) and self.store.objects is None:
                 self.open_error = exc  # as any other failure below: reported by /ready
@@ -240,9 +237,7 @@ class Server:
             reason = exc.message if isinstance(exc, LogyardError) else str(exc)
             what = "the object store" if isinstance(exc, StorageError) else f"the data directory {self.cfg.storage.data_dir}"
             log.error("cannot use %s: %s", what, reason)
-            # The workers hold our stderr, so whoever reads it to the end waits on them: end them now
-            # rather than let them notice, within a second, that this process is gone.
-            warm.join()
+            # Workers would hold our stderr, so whoever reads it to the end would wait on them.
             self.decode_pool.shutdown()
             logging.shutdown()
             os._exit(2)

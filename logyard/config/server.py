@@ -47,14 +47,16 @@ class ServerSection(_Strict):
     http_listen_port: int = Field(3100, ge=0, le=65535, description="HTTP port (Loki's default 3100).")
     log_level: str = Field("info", pattern="^(debug|info|warn|error)$", description="debug, info, warn or error.")
     decode_workers: int | None = Field(
-        None, ge=0, description="Processes that decode pushes (default: one per core; 0 decodes in the server process).")
+        None, ge=0, description="Processes that decode pushes (default: one per core but one, at least one: the "
+        "server process keeps a core busy itself; 0 decodes in the server process). They start at the first push; "
+        "until they have started, pushes are decoded in the server process.")
     decode_nice: int = Field(
         10, ge=0, le=19, description="Niceness added to the decode processes: the server process (WAL, head, block "
         "flushes) goes first when cores are short, so flushes keep up with decoding.")
     decode_idle_timeout: Duration = Field(
         "30s", description="Decode processes that have had no push to decode for this long exit, so that their "
-        "memory (~65 MiB each) is freed while nothing is pushed; the next push starts them again (~0.5 CPU-s "
-        "each, that push waits about as long). 0s: they stay.")
+        "memory (~70 MiB each) is freed while nothing is pushed; the next push starts them again (~0.5 CPU-s "
+        "each; meanwhile pushes are decoded in the server process). 0s: they stay.")
 
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -33,6 +33,7 @@ OPTS = DecodeOptions(262144, tuple(DEFAULT_LIST), True, None, 0)
 def test_a_worker_answers_like_inline_decoding(use_shm):
     pool = DecodePool(workers=1, use_shm=use_shm)
     try:
+        pool.start_workers(timeout=60)
         remote = pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
         assert (remote.shm is not None) == use_shm
         payload = pool.payload(remote)
@@ -58,6 +59,7 @@ def test_start_workers_spawns_every_worker_before_any_push():
 def test_workers_run_at_the_niceness_asked_above_the_server():
     pool = DecodePool(workers=1, use_shm=False, nice=7)
     try:
+        pool.start_workers(timeout=60)
         pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
         pids = list(pool._pool._processes)  # the executor's own record of its workers
         assert pids and all(os.getpriority(os.PRIO_PROCESS, p) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 7)
@@ -70,6 +72,7 @@ def test_workers_run_at_the_niceness_asked_above_the_server():
 def test_payload_files_nobody_takes_are_removed():
     pool = DecodePool(workers=1, use_shm=True)
     try:
+        pool.start_workers(timeout=60)
         dropped = pool.submit("t", BODY, "application/json", None, OPTS)
         dropped.result(timeout=60)
         DecodePool.discard(dropped)  # a cancelled request's result
@@ -128,9 +131,35 @@ def test_process_alive_without_procfs_trusts_the_signal(tmp_path):
     assert process_alive(child.pid) is False
 
 
+def wait_warm(pool: DecodePool) -> None:
+    deadline = time.monotonic() + 60
+    while not pool._warm.is_set():
+        assert time.monotonic() < deadline, "the decode workers did not start"
+        time.sleep(0.02)
+
+
+def test_no_worker_starts_before_the_first_push_which_is_decoded_inline_meanwhile():
+    pool = DecodePool(workers=2, use_shm=False)
+    try:
+        assert pool.worker_pids() == set()
+        assert pool.submit("t", BODY, "application/json", None, OPTS) is None  # inline: none is ready
+        wait_warm(pool)
+        assert len(pool.worker_pids()) == 2
+        assert pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60).lines == 1
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.parametrize("cores, workers", [(1, 1), (2, 1), (4, 3), (64, 63)])
+def test_one_worker_per_core_but_the_servers_own(cores, workers):
+    from logyard.api.ingest_pool import default_workers
+    assert default_workers(cores) == workers
+
+
 def test_idle_workers_exit_and_the_next_push_starts_them_again():
     pool = DecodePool(workers=1, use_shm=False, idle_s=3600.0)  # the reaper thread would wait an hour
     try:
+        pool.start_workers(timeout=60)
         pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
         first = pool.worker_pids()
         assert len(first) == 1
@@ -140,6 +169,8 @@ def test_idle_workers_exit_and_the_next_push_starts_them_again():
         busy.result(timeout=60)
         assert pool.stop_if_idle(now=time.monotonic() + 7200)
         assert pool.worker_pids() == set() and not any(process_alive(p) for p in first)
+        assert pool.submit("t", BODY, "application/json", None, OPTS) is None  # inline while they start
+        wait_warm(pool)
         again = pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
         assert again.lines == 1 and pool.worker_pids() and pool.worker_pids().isdisjoint(first)
     finally:
@@ -151,6 +182,7 @@ def test_idle_workers_exit_and_the_next_push_starts_them_again():
 def test_workers_stay_without_an_idle_timeout():
     pool = DecodePool(workers=1, use_shm=False)
     try:
+        pool.start_workers(timeout=60)
         pool.submit("t", BODY, "application/json", None, OPTS).result(timeout=60)
         assert not pool.stop_if_idle(now=time.monotonic() + 7200) and pool.worker_pids()
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
+import time
 from pathlib import Path
 
 import cramjam
@@ -107,6 +108,22 @@ def family(pid: int) -> list[int]:
     return out
 
 
+def settled_family(pid: int, timeout_s: float = 60.0) -> list[int]:
+    """`family(pid)` once it holds a worker (server, resource tracker, forkserver, workers) and no
+    process of it used CPU for 0.3 s (the workers have imported their modules)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        procs = family(pid)
+        ticks = sum(sum(int(x) for x in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
+                    for p in procs)
+        if len(procs) >= 4 and (procs, ticks) == last:
+            return procs
+        last = (procs, ticks)
+        time.sleep(0.3)
+    return family(pid)
+
+
 def peak_rss_mib(pid: int) -> float:
     """VmHWM: the most resident memory the process ever had, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -121,15 +138,17 @@ def test_bombs_and_huge_bodies_are_refused_with_bounded_memory(tmp_path):
     bomb = gzip_of_zeros(2 << 30)  # ~2 MB that inflate to 2 GiB
     assert len(bomb) < 3 * MIB
     with ServerProcess(tmp_path / "data", extra_args=[]) as srv:
-        procs = family(srv.proc.pid)
-        assert len(procs) >= 3, "expected the server, a forkserver and decode workers"
+        # The decode workers start at the first push (decoded in the server meanwhile): wait for them.
+        assert httpx.post(srv.url + "/loki/api/v1/push", content=push_body("first"), headers=JSON).status_code == 204
+        procs = settled_family(srv.proc.pid)
+        assert len(procs) >= 4, "expected the server, a resource tracker, a forkserver and decode workers"
         answers: list[httpx.Response] = []
 
         def send_bomb():
             answers.append(httpx.post(srv.url + "/loki/api/v1/push", content=bomb, timeout=120,
                                       headers={**JSON, "Content-Encoding": "gzip"}))
 
-        two = [threading.Thread(target=send_bomb) for _ in range(2)]  # both workers at once
+        two = [threading.Thread(target=send_bomb) for _ in range(2)]  # at once
         for t in two:
             t.start()
         for t in two:
