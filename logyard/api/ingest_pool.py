@@ -242,8 +242,9 @@ class DecodePool:
 
     Workers that have had nothing to decode for `idle_s` seconds exit (the pool is shut down; None:
     they stay). Workers start at the first push, not with the server, and again at the first push
-    after they exited: `submit` answers None (decode inline) until every worker has imported its
-    modules, so no push waits for them. An idle worker holds ~70 MiB (PSS) of its own imports, as
+    after they exited; that push waits for them (~0.5 s). Decoding it in the server instead left
+    the memory of the first pushes' decoding in the server's heap (~100 MiB on the bench day's
+    four clients). An idle worker holds ~70 MiB (PSS) of its own imports, as
     much as an idle server; starting one costs ~0.5 CPU-s of imports. The forkserver is left without
     preloaded modules for the same reason: it stays, so it would hold their ~55 MiB for good, and
     with one worker (two cores: the server process itself keeps one busy) sharing them saves nothing.
@@ -267,8 +268,6 @@ class DecodePool:
         self._busy = 0  # tasks submitted and not done
         self._last_done = time.monotonic()
         self._closed = threading.Event()
-        self._warm = threading.Event()  # every worker of the pool running has imported its modules
-        self._starting = False  # a thread is starting them (start_workers)
         self._prefix = f"logyard-{os.getpid()}-"
         self.use_shm = SHM_DIR.is_dir() if use_shm is None else use_shm
         if self.use_shm:
@@ -311,7 +310,6 @@ class DecodePool:
                     or now - self._last_done < self.idle_s):
                 return False
             pool, self._pool = self._pool, None
-            self._warm.clear()
         pool.shutdown(wait=True)  # no task of its is pending: the workers just exit
         return True
 
@@ -326,42 +324,20 @@ class DecodePool:
             return set(self._pool._processes or ()) if self._pool is not None else set()
 
     def start_workers(self, timeout: float = 300.0) -> set[int]:
-        """Start every worker and wait until each has run its `_warm` (imports): the pool otherwise
-        starts them at the first pushes, which then wait ~0.5 s for two interpreters to import
-        NumPy and Arrow. Returns the workers' pids."""
+        """Start every worker and wait until each has run its `_warm` (imports), before any push
+        (which would otherwise start them and wait ~0.5 s for the imports). Returns their pids."""
         seen: set[int] = set()
         deadline = time.monotonic() + timeout
         while self.workers > 0 and len(seen) < self.workers:  # a few rounds of 50 ms
             # A busy submit spawns a worker; a task that lasts a moment lets the others reach one.
             futures = [self._submit(_started) for _ in range(self.workers)]
             seen.update(f.result(timeout=max(0.0, deadline - time.monotonic())) for f in futures)
-        if self.workers > 0:
-            self._warm.set()
         return seen
 
-    def _start_in_background(self) -> None:
-        with self._lock:
-            if self._starting or self._closed.is_set():
-                return
-            self._starting = True
-        threading.Thread(target=self._start, name="decode-start", daemon=True).start()
-
-    def _start(self) -> None:
-        try:
-            self.start_workers()
-        except Exception:  # the pushes go on decoding inline; the next one tries again
-            log.exception("starting the decode processes failed")
-        finally:
-            with self._lock:
-                self._starting = False
-
     def submit(self, *args) -> Future | None:
-        """The future of `decode_body(*args)` in a worker, or None: decode inline, because there
-        are no workers or they are still starting (this push started them if none ran)."""
+        """The future of `decode_body(*args)` in a worker (started if none runs), or None: no
+        workers, decode inline."""
         if self.workers == 0:
-            return None
-        if not self._warm.is_set():
-            self._start_in_background()
             return None
         if self.use_shm:
             return self._submit(_decode_to_shm, self._prefix, *args)
