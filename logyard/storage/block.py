@@ -298,6 +298,8 @@ def stream_layout(blob: bytes, name: str, num_rows: int) -> tuple[np.ndarray, np
 
 
 _T = TypeVar("_T")
+_MISSING = object()
+_WANTED_KEPT = 8  # sets of stream ids whose wanted rows a reader keeps
 _TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR}
 
 
@@ -349,6 +351,7 @@ class BlockReader:
         self._line_time = False  # `line` stored with its own timestamp cut out (line_time.py)
         self._footer_values: dict[bytes, object] = {}  # footer keys decoded on first use (_footer)
         self._left_cells: block_counts.Cells | None = None
+        self._wanted: dict[bytes, np.ndarray | None] = {}  # _wanted_rows by the ids' bytes
         self._closed = False
 
     def close(self) -> None:
@@ -441,7 +444,7 @@ class BlockReader:
                 ok &= np.searchsorted(ids, smin, "left") < np.searchsorted(ids, smax, "right")
         sel = np.flatnonzero(ok)
         if needs and self._trigrams is not None and sel.size:
-            sel = sel[self._trigrams.passes(sel, needs)]
+            sel = sel[self._trigrams.passing(needs)[sel]]
         return sel.tolist()
 
     def covers(self, row_groups: list[int], ids: np.ndarray | None, start_ns: int, end_ns: int) -> bool:
@@ -467,7 +470,21 @@ class BlockReader:
     def _wanted_rows(self, ids: np.ndarray) -> np.ndarray | None:
         """How many rows of each row group belong to the sorted `ids`, from where each stream's rows
         lie in the block (its footer: streams sit in label order, not id order, so a row group's
-        [min, max] id range says little); None for a block whose footer does not say."""
+        [min, max] id range says little); None for a block whose footer does not say.
+
+        Kept for the last few sets of ids: a query asks again for each read of the block (which
+        windows to read, its row groups, whether they are covered), a refreshing panel for each
+        refresh."""
+        key = ids.tobytes()
+        got = self._wanted.get(key, _MISSING)
+        if got is _MISSING:
+            got = self._count_wanted_rows(ids)
+            if len(self._wanted) >= _WANTED_KEPT:
+                self._wanted.clear()
+            self._wanted[key] = got
+        return got  # type: ignore[return-value]
+
+    def _count_wanted_rows(self, ids: np.ndarray) -> np.ndarray | None:
         layout = self._footer(F.BLOCK_RANGES_KEY,
                               lambda blob, name: stream_layout(blob, name, self._md.num_rows))  # type: ignore[union-attr]
         if layout is None:
