@@ -21,7 +21,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from logyard.logql.deadline import NO_DEADLINE
-from logyard.logql.source import LogSource
+from logyard.logql.source import LogSource, WindowSource
 
 
 def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
@@ -90,8 +90,11 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread, and
     the next ones too while each takes less than CHEAP_WINDOW_S: a log query whose limit the newest
-    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs. `first` is `LogSource.read`'s hint,
-    `line_match` its exact filter (passed on only when set).
+    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs.
+    With a line hint and a source that tells which windows may hold such lines (`WindowSource`),
+    only those are read: asked once the first window did not end the read (up front without
+    `ramp`); when more than one is left, each holds a row group to decode, and the workers take
+    them. `first` is `LogSource.read`'s hint, `line_match` its exact filter (passed on only when set).
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
@@ -110,6 +113,11 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     starts = list(range(w0, hi, window))
     if direction == "backward":
         starts.reverse()
+    # A line hint may rule out most windows (a needle): ask the source which to read, once the
+    # first window (which a log query's limit may fill) did not end the read.
+    planned = not line_contains or not isinstance(store, WindowSource)
+    if not planned and not ramp:
+        starts, planned = _planned(store, tenant, ids, lo, hi, starts, line_contains), True
 
     def one(w: int) -> list:
         out = []
@@ -128,6 +136,11 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
         out = one(starts[nxt])
         nxt += 1
         yield from out
+        if not planned:
+            starts = starts[:nxt] + _planned(store, tenant, ids, lo, hi, starts[nxt:], line_contains)
+            planned = True
+            if len(starts) - nxt > 1:  # each window left holds a row group to decode: two cores
+                break
         if time.perf_counter() - t0 > CHEAP_WINDOW_S:
             break
     if nxt == len(starts):
@@ -146,3 +159,14 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
             f.cancel()
         pool.shutdown(wait=False)
 
+
+def _planned(store: WindowSource, tenant: str, ids, lo: int, hi: int, starts: list[int], line_contains) -> list[int]:
+    """`starts` (window starts within [lo, hi)) without the windows the source rules out."""
+    if not starts:
+        return starts
+    window = store.window_ns
+    keep = store.windows(tenant, ids, max(lo, min(starts)), min(hi, max(starts) + window), line_contains=line_contains)
+    if keep is None:
+        return starts
+    kept = set(keep)
+    return [w for w in starts if w in kept]
