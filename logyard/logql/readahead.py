@@ -80,6 +80,13 @@ MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
 # A window read (and worked on) within this long keeps a ramped read in the calling thread.
 CHEAP_WINDOW_S = 0.002
 
+# The worker threads of every query's window reads, each query keeping at most `ahead` windows in
+# flight: a pool of its own cost each query ~0.3 ms to start its two threads. Threads are started
+# only when none is idle, so the bound matters only with many queries at once (a slow remote read
+# then holds one worker, not the others' windows).
+MAX_WINDOW_WORKERS = 32
+_WORKERS = ThreadPoolExecutor(max_workers=MAX_WINDOW_WORKERS, thread_name_prefix="logyard-window")
+
 
 def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
@@ -145,19 +152,17 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
             break
     if nxt == len(starts):
         return
-    pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="logyard-window")
     pending: deque = deque()
     try:
         while nxt < len(starts) or pending:
             check()
             while nxt < len(starts) and len(pending) < ahead:
-                pending.append(pool.submit(copy_context().run, one, starts[nxt]))
+                pending.append(_WORKERS.submit(copy_context().run, one, starts[nxt]))
                 nxt += 1
             yield from pending.popleft().result()
     finally:
         for f in pending:
             f.cancel()
-        pool.shutdown(wait=False)
 
 
 def _planned(store: WindowSource, tenant: str, ids, lo: int, hi: int, starts: list[int], line_contains) -> list[int]:
