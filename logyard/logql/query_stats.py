@@ -230,6 +230,12 @@ class CountingSource:
     def metadata_names(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int):
         return self._store.metadata_names(tenant, stream_ids, start_ns, end_ns)
 
+    def windows(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                line_contains: Sequence[str | Needle] = ()) -> list[int] | None:
+        """The store's `windows` (WindowSource), None when it has none."""
+        plan = getattr(self._store, "windows", None)
+        return None if plan is None else plan(tenant, stream_ids, start_ns, end_ns, line_contains=line_contains)
+
 
 def _timed(tables: Iterator[pa.Table], add: Callable[[pa.Table, int], None]) -> Iterator[pa.Table]:
     """Storage's tables, each handed to `add` with the nanoseconds storage took to make it."""

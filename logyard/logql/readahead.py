@@ -21,7 +21,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from logyard.logql.deadline import NO_DEADLINE
-from logyard.logql.source import LogSource
+from logyard.logql.source import LogSource, WindowSource
 
 
 def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
@@ -80,6 +80,13 @@ MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
 # A window read (and worked on) within this long keeps a ramped read in the calling thread.
 CHEAP_WINDOW_S = 0.002
 
+# The worker threads of every query's window reads, each query keeping at most `ahead` windows in
+# flight: a pool of its own cost each query ~0.3 ms to start its two threads. Threads are started
+# only when none is idle, so the bound matters only with many queries at once (a slow remote read
+# then holds one worker, not the others' windows).
+MAX_WINDOW_WORKERS = 32
+_WORKERS = ThreadPoolExecutor(max_workers=MAX_WINDOW_WORKERS, thread_name_prefix="logyard-window")
+
 
 def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direction: str, columns: tuple,
                  line_contains=(), work=None, ahead: int = 2, ramp: bool = False,
@@ -90,8 +97,11 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     Parquet decoding and the Arrow/RE2 line filters release the GIL, so on two cores two windows
     decode and filter at once. With `ramp`, the first window is read alone, in the calling thread, and
     the next ones too while each takes less than CHEAP_WINDOW_S: a log query whose limit the newest
-    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs. `first` is `LogSource.read`'s hint,
-    `line_match` its exact filter (passed on only when set).
+    window fills reads nothing more, and one whose windows are pruned to little pays no hand-offs.
+    With a line hint and a source that tells which windows may hold such lines (`WindowSource`),
+    only those are read: asked once the first window did not end the read (up front without
+    `ramp`); when more than one is left, each holds a row group to decode, and the workers take
+    them. `first` is `LogSource.read`'s hint, `line_match` its exact filter (passed on only when set).
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
@@ -110,6 +120,11 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     starts = list(range(w0, hi, window))
     if direction == "backward":
         starts.reverse()
+    # A line hint may rule out most windows (a needle): ask the source which to read, once the
+    # first window (which a log query's limit may fill) did not end the read.
+    planned = not line_contains or not isinstance(store, WindowSource)
+    if not planned and not ramp:
+        starts, planned = _planned(store, tenant, ids, lo, hi, starts, line_contains), True
 
     def one(w: int) -> list:
         out = []
@@ -128,21 +143,35 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
         out = one(starts[nxt])
         nxt += 1
         yield from out
+        if not planned:
+            starts = starts[:nxt] + _planned(store, tenant, ids, lo, hi, starts[nxt:], line_contains)
+            planned = True
+            if len(starts) - nxt > 1:  # each window left holds a row group to decode: two cores
+                break
         if time.perf_counter() - t0 > CHEAP_WINDOW_S:
             break
     if nxt == len(starts):
         return
-    pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="logyard-window")
     pending: deque = deque()
     try:
         while nxt < len(starts) or pending:
             check()
             while nxt < len(starts) and len(pending) < ahead:
-                pending.append(pool.submit(copy_context().run, one, starts[nxt]))
+                pending.append(_WORKERS.submit(copy_context().run, one, starts[nxt]))
                 nxt += 1
             yield from pending.popleft().result()
     finally:
         for f in pending:
             f.cancel()
-        pool.shutdown(wait=False)
 
+
+def _planned(store: WindowSource, tenant: str, ids, lo: int, hi: int, starts: list[int], line_contains) -> list[int]:
+    """`starts` (window starts within [lo, hi)) without the windows the source rules out."""
+    if not starts:
+        return starts
+    window = store.window_ns
+    keep = store.windows(tenant, ids, max(lo, min(starts)), min(hi, max(starts) + window), line_contains=line_contains)
+    if keep is None:
+        return starts
+    kept = set(keep)
+    return [w for w in starts if w in kept]

@@ -87,3 +87,16 @@ class CountSource(Protocol):
         """The structured-metadata names the rows of `stream_ids` in [start_ns, end_ns) may carry (a
         superset), or None when the source cannot tell."""
         ...
+
+
+@runtime_checkable
+class WindowSource(Protocol):
+    """What a `LogSource` may offer besides (storage's `Store` does; `readahead.window_reads` uses
+    it when a query has a line hint): which of its windows are worth a `read`."""
+
+    def windows(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                line_contains: Sequence[str | Needle] = ()) -> list[int] | None:
+        """The starts of the windows of [start_ns, end_ns), ascending, that may hold rows of
+        `stream_ids` whose lines contain every `line_contains` (a superset: a window left out has
+        none), or None when the source cannot tell."""
+        ...

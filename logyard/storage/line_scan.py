@@ -40,7 +40,7 @@ class Scanned:
             if codes is not None:
                 cut = np.bincount(np.asarray(codes) & 31, minlength=len(_CUT_BYTES))
                 self.line_bytes += int(cut @ _CUT_BYTES)
-            self.meta_bytes += int(_lengths(meta).sum()) if self.meta else 0
+            self.meta_bytes += _meta_bytes(meta) if self.meta else 0
             return
         lens = _lengths(lines)
         if codes is not None:
@@ -59,6 +59,26 @@ def _total_bytes(col) -> int:
         wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
         off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
         total += int(off[chunk.offset + len(chunk)]) - int(off[chunk.offset])
+    return total
+
+
+def _meta_bytes(col) -> int:
+    """Bytes of all strings of a (chunked, possibly dictionary) string column, nulls counting 0:
+    a dictionary chunk's as its values' lengths weighted by how often each index occurs."""
+    total = 0
+    for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):  # one step per chunk
+        if not len(chunk):
+            continue
+        if not pa.types.is_dictionary(chunk.type):
+            total += _total_bytes(chunk) if not chunk.null_count else int(_lengths(chunk).sum())
+            continue
+        words = pc.binary_length(chunk.dictionary).to_numpy(zero_copy_only=False).astype(np.int64)
+        if not len(words):
+            continue
+        if chunk.null_count:
+            chunk = chunk.drop_null()
+        counts = np.bincount(chunk.indices.to_numpy(zero_copy_only=False), minlength=len(words))
+        total += int(counts @ words)
     return total
 
 

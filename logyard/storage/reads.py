@@ -156,6 +156,41 @@ class Reads:
             if t.num_rows:
                 yield t
 
+    def windows(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                line_contains: Sequence[str | Needle] = ()) -> list[int]:
+        """The starts of the windows of [start_ns, end_ns), ascending, that may hold rows of
+        `stream_ids` whose lines meet `line_contains` (a superset): those with head rows of them, or
+        with a block a row group of which is left after pruning by streams, time and trigrams.
+
+        One snapshot and one pass over the blocks for the whole range, so that a caller reading
+        window by window (readahead.window_reads) spends nothing on the windows a needle rules out:
+        most of the windows of a needle query, each of which cost a read's setup (~0.3 ms) before.
+        A block that does not decode counts as a hit: its read quarantines it."""
+        ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
+        if ids.size == 0 or start_ns >= end_ns:
+            return []
+        tri = trigrams.needs_for(tuple(line_contains)) if line_contains and self.line_pruning else None
+        pin = self._files.pin()
+        try:
+            views, blocks = self._snapshot(tenant)
+            found: set[int] = set()
+            for b in blocks:  # one step per block
+                w = b.window_start
+                if w in found or b.min_ts >= end_ns or b.max_ts < start_ns:
+                    continue
+                lo, hi = max(start_ns, w), min(end_ns, w + self.window_ns)
+                try:
+                    if self._files.reader(b).row_groups(ids, lo, hi, tri):
+                        found.add(w)
+                except CorruptDataError:
+                    found.add(w)
+        finally:
+            self._files.unpin(pin)
+        head = self._head_rows(views, ids, start_ns, end_ns)
+        if head.num_rows:
+            found.update(np.unique(R._np(head.column("ts")) // self.window_ns * self.window_ns).tolist())
+        return sorted(found)
+
     def _windows(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str) -> Iterator[_Window]:
         """The windows of [start_ns, end_ns) with rows of `ids`, in `direction` order: what each
         is read from (one snapshot of the head and the block list for them all)."""
@@ -165,7 +200,7 @@ class Reads:
             if b.min_ts >= end_ns or b.max_ts < start_ns:
                 continue
             s = b.streams
-            hit = np.isin(s.ids, ids) & s.overlapping(start_ns, end_ns)
+            hit = _among(s.ids, ids) & s.overlapping(start_ns, end_ns)
             if hit.any():
                 blocks_by_window.setdefault(b.window_start, []).append(b)
         head = self._head_rows(views, ids, start_ns, end_ns)
@@ -300,7 +335,7 @@ class Reads:
         parts = [R.select_rows(v.table(), ids, start_ns, end_ns) for v in views]
         parts = [p for p in parts if p.num_rows]
         if not parts:
-            return pa.table({"stream": pa.array([], pa.int64()), "ts": pa.array([], pa.int64())})
+            return _NO_HEAD_ROWS
         return pa.concat_tables(parts)
 
     def _read_window(self, tenant: str, blocks: list[BlockInfo], head: pa.Table | None, ids: np.ndarray, lo: int, hi: int,
@@ -471,6 +506,17 @@ def _matching(head: pa.Table, match: LineMatch | None, scanned: line_scan.Scanne
     if scanned is not None:
         scanned.add(head.column("line"), None, head.column("meta") if scanned.meta else None, None)
     return R.keep_rows(head, line_scan.mask(head.column("line"), match))
+
+
+_NO_HEAD_ROWS = pa.table({"stream": pa.array([], pa.int64()), "ts": pa.array([], pa.int64())})
+
+
+def _among(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which `values` are in the sorted unique `ids` (np.isin sorts both, ~10x the time for the
+    few hundred ids of a block and a query, once per block per window read)."""
+    if not ids.size:
+        return np.zeros(len(values), dtype=bool)
+    return ids[np.minimum(np.searchsorted(ids, values), ids.size - 1)] == values
 
 
 @functools.lru_cache(maxsize=64)

@@ -544,6 +544,10 @@ class Store:
         return self._reads.read(tenant, stream_ids, start_ns, end_ns, direction=direction, columns=columns,
                                 line_contains=line_contains, first=first, line_match=line_match, scanned=scanned)
 
+    def windows(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                line_contains: Sequence[str | Needle] = ()) -> list[int]:
+        return self._reads.windows(tenant, stream_ids, start_ns, end_ns, line_contains=line_contains)
+
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
                     grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
         return self._reads.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns, with_bytes=with_bytes,

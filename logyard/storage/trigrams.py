@@ -42,6 +42,7 @@ BITS_PER_TRIGRAM = 2
 MIN_LOG2, MAX_LOG2 = 10, 16  # written: 128 B .. 8 KiB per row group (about 1 MiB of line text)
 MAX_SPARSE_LOG2 = 18  # 32 KiB: the largest map, at one bit per trigram
 READ_MAX_LOG2 = 24  # accepted when reading: every 24-bit trigram its own bit
+PASSING_KEPT = 8  # line hints whose row groups a block's index keeps (`passing`)
 EST_LOG2 = 20  # the map written is folded from one of this size (>= MAX_SPARSE_LOG2)
 _MULT = np.uint32(2654435761)  # Knuth's multiplicative hash; the top k bits are the bucket
 
@@ -193,6 +194,7 @@ class TrigramIndex:
         self._k = k
         self._maps = np.frombuffer(blob, dtype=np.uint8, offset=n_row_groups)
         self._bit0 = np.concatenate(([0], np.cumsum(bits)[:-1])).astype(np.int64)  # each map's first bit
+        self._passing: dict[Needs, np.ndarray] = {}
 
     def may_contain(self, candidates: np.ndarray, need: np.ndarray) -> np.ndarray:
         """For the row groups `candidates`, whether each may hold a line with all `need` trigrams
@@ -208,6 +210,18 @@ class TrigramIndex:
         byte = self._maps[bit >> 3]
         out[has] = ((byte >> (7 - (bit & 7)).astype(np.uint8)) & 1).all(axis=1)
         return out
+
+    def passing(self, needs: Needs) -> np.ndarray:
+        """`passes` for every row group, kept for the last few hints (`needs_for` hands a query's
+        many reads of a block one `Needs`): a needle query asks each block twice, which windows to
+        read and then which row groups."""
+        got = self._passing.get(needs)
+        if got is None:
+            got = self.passes(np.arange(len(self._k)), needs)
+            if len(self._passing) >= PASSING_KEPT:
+                self._passing.clear()
+            self._passing[needs] = got
+        return got
 
     def passes(self, candidates: np.ndarray, needs: Needs) -> np.ndarray:
         """For the row groups `candidates`, whether each may hold a line meeting every requirement."""

@@ -59,6 +59,41 @@ def test_a_ramped_read_stopped_after_the_first_window_reads_no_other():
     assert store.calls == [(90, 100)]
 
 
+class PlanningStore(FakeStore):
+    """A FakeStore that says which windows may hold rows meeting a line hint: `hits`, the starts of
+    the windows that do, and records what it was asked."""
+
+    def __init__(self, hits) -> None:
+        super().__init__()
+        self.hits = hits
+        self.asked: list[tuple[int, int, tuple]] = []
+
+    def windows(self, tenant, ids, start, end, *, line_contains=()):
+        self.asked.append((start, end, tuple(line_contains)))
+        return [w for w in self.hits if start <= w < end or w < start < w + self.window_ns]
+
+
+@pytest.mark.parametrize("ramp", [False, True])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_a_line_hint_reads_only_the_windows_the_store_leaves(ramp, direction):
+    store = PlanningStore([0, 30, 60])
+    got = _read(store, 5, 95, direction, line_contains=("needle",), ramp=ramp)
+    want = [(5, 10), (30, 40), (60, 70)]
+    if ramp and direction == "backward":  # the newest window is read before the store is asked
+        want.append((90, 95))
+    assert got == (want if direction == "forward" else want[::-1])
+    assert sorted(store.calls) == sorted(want)
+    # Ramped, about the windows after the first one read.
+    asked = (5, 95) if not ramp else (10, 95) if direction == "forward" else (5, 90)
+    assert store.asked == [(*asked, ("needle",))]
+
+
+def test_without_a_line_hint_the_store_is_not_asked_for_its_windows():
+    store = PlanningStore([0])
+    assert _read(store, 0, 30, ramp=True) == [(0, 10), (10, 20), (20, 30)]
+    assert store.asked == []
+
+
 def test_a_read_error_reaches_the_consumer():
     with pytest.raises(ValueError, match="broken block"):
         _read(FakeStore(fail_at=20), 0, 40)

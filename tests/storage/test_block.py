@@ -183,6 +183,19 @@ def test_row_groups_of_a_stream_are_those_its_rows_lie_in_whatever_the_id_order(
     assert r.row_groups(np.array([5]), 0, 100) == []
 
 
+@pytest.mark.parametrize("groups", [[0], [1], [2], [3], [0, 1], [1, 3], [0, 1, 2, 3]])
+def test_the_streams_of_rows_from_the_footer_are_the_stream_column(tmp_path, monkeypatch, groups):
+    """Matching reads take each row's stream from where the footer says each stream's rows lie,
+    not from the column: streams 3, 1, 2, 4 of 7 rows in label order, in row groups of 8 rows
+    that cut them anywhere."""
+    monkeypatch.setattr(F, "BLOCK_ROW_GROUP_ROWS", 8)
+    t = table(n_streams=4, per=7)
+    t = pa.concat_tables([t.slice(14, 7), t.slice(0, 7), t.slice(7, 7), t.slice(21, 7)])
+    write_block(t, tmp_path, "x.parquet", tenant="t", window_start=0)
+    r = BlockReader(tmp_path / "x.parquet")
+    assert r.streams_of_rows(groups).tolist() == r.read(groups, ["stream"]).column("stream").to_pylist()
+
+
 def test_footers_without_first_rows_hold_their_streams_in_id_order():
     """Blocks written before `first_row` was stored are sorted by stream id: each stream's rows start
     where the one before ends. A footer whose rows do not tile the block is damage, named."""

@@ -158,3 +158,51 @@ def test_blocks_with_the_older_exact_maps_still_prune_case_sensitive_needles(mak
     full = without_pruning(old, make_store, monkeypatch)
     for q in QUERIES:
         assert pruned[q] == kept(full, q), q
+
+
+def load_hours(s, rng: np.random.Generator) -> dict[int, list[str]]:
+    """Six hours of random lines of two streams, compacted, with needles in some hours only, and
+    a seventh hour left in the head: the needles each hour holds."""
+    placed: dict[int, list[str]] = {}
+    for h in range(7):
+        needles = [n for n in ("xq7-needle-5150", "edge-needle-777") if rng.random() < 0.4]
+        placed[h] = needles
+        for app in ("s0", "s1"):
+            lines = random_lines(rng, 300)
+            for n in needles:
+                lines[int(rng.integers(300))] += " " + n
+            s.append("t", [push({"app": app}, T0 + h * HOUR + np.arange(300) * 1000, lines)])
+        if h == 5:
+            s.flush()
+            s.compact()
+    return placed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_windows_a_needle_leaves_hold_every_kept_row(make_store, small_groups, monkeypatch, seed):
+    """`windows` (what a window-by-window read asks before reading) rules out only windows without
+    the needle: every window the full read finds a kept row in is listed; hours without it in a
+    block are not; the head's hour is (its rows are not pruned by lines)."""
+    s = make_store()
+    placed = load_hours(s, np.random.default_rng(seed))
+    queries = [q for q in QUERIES if "stra-ddle" not in q]
+    ids = sorted(s.streams("t", [], T0, T0 + 7 * HOUR))
+    listed = {q: s.windows("t", ids, T0, T0 + 7 * HOUR, line_contains=line_hint(parse(q))) for q in queries}
+    for h in range(6):
+        if not placed[h]:
+            assert T0 + h * HOUR not in listed['{app=~"s.*"} |= "xq7-needle-5150" or "edge-needle-777"']
+    for q in queries:
+        assert T0 + 6 * HOUR in listed[q], q
+    for q in queries:
+        expr = parse(q)
+        filters = [LineFilter(f.op, [v for v, _ in f.terms()], [i for _, i in f.terms()]) for f in expr.line_filters()]
+        for t in s.read("t", ids, T0, T0 + 7 * HOUR):
+            t = t.filter(filters_mask(t.column("line"), filters))
+            hours = {ts // HOUR * HOUR for ts in t.column("ts").to_pylist()}
+            assert hours <= set(listed[q]), q
+    assert s.windows("t", ids, T0, T0 + 7 * HOUR) == [T0 + h * HOUR for h in range(7)]
+    monkeypatch.setenv(LINE_PRUNING_ENV, "0")
+    s.close()
+    full = make_store()
+    assert full.windows("t", ids, T0, T0 + 7 * HOUR, line_contains=["absent-needle-000"]) == \
+        [T0 + h * HOUR for h in range(7)]

@@ -172,3 +172,21 @@ def test_store_reads_with_a_match_are_full_reads_filtered(make_store, monkeypatc
         if "line" not in columns:
             want = [(a, b, None) for a, b, _ in want]
         assert got == want, match
+
+
+@pytest.mark.parametrize("inside", [None, "half"])
+def test_scanned_metadata_bytes_are_the_strings_bytes(inside):
+    """Counted from dictionaries (values' lengths weighted by their indices) or plain strings,
+    over chunks: the bytes of the strings themselves."""
+    values = ["", '{"a":"b"}', '{"trace_id":"xyz"}', '{"é":"ü"}']
+    rng = np.random.default_rng(5)
+    parts = [[values[i] for i in rng.integers(0, len(values), n)] for n in (7, 0, 12)]
+    for meta in (pa.chunked_array([pa.array(p, pa.string()).dictionary_encode() for p in parts]),
+                 pa.chunked_array([pa.array(p, pa.string()) for p in parts])):
+        lines = pa.chunked_array([pa.array(["x"] * len(p), pa.large_string()) for p in parts])
+        flat = [v for p in parts for v in p]
+        keep = None if inside is None else np.arange(len(flat)) % 2 == 0
+        s = line_scan.Scanned(meta=True)
+        s.add(lines, None, meta, keep)
+        assert s.meta_bytes == sum(len(v.encode()) for i, v in enumerate(flat) if keep is None or keep[i])
+        assert s.rows == (len(flat) if keep is None else int(keep.sum()))
