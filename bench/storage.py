@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import DEFAULT_DATA, workload  # noqa: E402
 from logyard.ingest.model import PushStream  # noqa: E402
 from logyard.labels import LabelSet, Matcher  # noqa: E402
-from logyard.storage.store import Store, prepare_append  # noqa: E402
+from logyard.storage.store import Store  # noqa: E402
+from logyard.storage.wal import prepare_append  # noqa: E402
 
 SERVICE_NAME_FROM = ("service", "app", "application", "app_name", "name", "app_kubernetes_io_name",
                      "container", "container_name", "k8s_container_name", "component", "workload",

@@ -69,7 +69,7 @@ def decode_body(tenant: str, body: bytes | bytearray, ctype: str | None, cenc: s
     """Pure: body → Decoded. Runs in a worker process (or inline when there is no pool)."""
     from logyard.ingest.decode import BodyColumns, decode_otlp_push, decode_push_columns
     from logyard.ingest.sample_age import filter_sample_age
-    from logyard.storage.store import prepare_append, prepare_columns
+    from logyard.storage.wal import prepare_append, prepare_columns
 
     now = time.time_ns()
     # The sample-age limits, so that a body with every timestamp in range skips filter_sample_age.
@@ -144,7 +144,7 @@ def _warm(nice: int = 0, server_pid: int | None = None) -> None:
     import gc
 
     import logyard.ingest.decode  # noqa: F401
-    import logyard.storage.store  # noqa: F401
+    import logyard.storage.wal  # noqa: F401
 
     if nice:
         os.nice(nice)

@@ -604,22 +604,3 @@ class Store:
             "streams": self._index.stream_count(),
             **({"cache_bytes": self.files.cache_bytes()} if self.objects is not None else {}),
         }
-
-
-def prepare_append(tenant: str, streams: list[PushStream]) -> bytes | None:
-    """The WAL payload of an append: pure and picklable, so the server can build it in a worker
-    process (the Arrow conversion of lines is most of an append's cost) and commit it here."""
-    streams = [s for s in streams if len(s)]
-    if not streams:
-        return None
-    return b"".join(encode_record(build_record(tenant, streams)))  # Arrow buffers join without a copy first
-
-
-def prepare_columns(tenant: str, labels: list[LabelSet], counts: np.ndarray, ts: np.ndarray, lines: pa.Array,
-                    meta: pa.Array) -> bytes:
-    """`prepare_append` of streams given as columns: `counts[i]` rows (none empty) of `labels[i]`,
-    one stream after the other (ingest/columns.py)."""
-    if len(labels) != len(counts) or int(counts.sum(dtype=np.int64)) != len(ts) or not len(ts) == len(lines) == len(meta):
-        raise AssertionError("BUG: stream counts and column lengths differ")
-    batch = pa.record_batch([pa.array(ts, pa.int64()), lines, meta], schema=F.WAL_SCHEMA)
-    return b"".join(encode_record(WalRecord(tenant, labels, counts.astype(np.uint32, copy=False), batch)))

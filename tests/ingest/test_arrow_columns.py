@@ -9,7 +9,7 @@ import orjson
 
 from logyard.ingest.decode import decode_push
 from logyard.ingest.sample_age import filter_sample_age
-from logyard.storage.store import prepare_append
+from logyard.storage.wal import prepare_append
 
 TS = 1767139200000000000
 

@@ -11,7 +11,7 @@ import pytest
 
 from logyard.errors import LogyardError
 from logyard.ingest.decode import BodyColumns, DecodeResult, decode_push, decode_push_columns
-from logyard.storage.store import prepare_append, prepare_columns
+from logyard.storage.wal import prepare_append, prepare_columns
 
 DATA = Path(__file__).resolve().parents[1] / "conformance" / "data"
 BENCH = Path("/tmp/bench-data")
