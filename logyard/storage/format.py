@@ -137,6 +137,19 @@ DECODED_CACHE_BYTES = 64 << 20
 BLOCK_TRIGRAM_LOWER_KEY = b"logyard.trigrams.lower"
 BLOCK_TRIGRAM_KEY = b"logyard.trigrams"
 
+# Compacted blocks cut their line column into data pages of LINE_PAGE_ROWS rows (the writer checks
+# a page's size every write_batch_size rows and cuts it past LINE_PAGE_BYTES: lines of 48 bytes or
+# more on average fill that many in LINE_PAGE_ROWS rows, and every other column stays under it for a
+# whole row group, `len` included: 16k rows of 4 bytes) and keep a trigram map per slice of that many rows of each
+# row group, under this key: u32 little-endian LINE_PAGE_ROWS, then a trigrams.py blob over the
+# slices in row order. A needle query decodes only the pages whose slices may hold it
+# (line_pages.py). Maps of BITS_PER_PAGE_TRIGRAM bits per trigram: they choose among the pages of a
+# row group the row-group map already let through.
+BLOCK_TRIGRAM_PAGES_KEY = b"logyard.trigrams.pages"
+LINE_PAGE_ROWS = 2048
+LINE_PAGE_BYTES = 96 << 10
+BITS_PER_PAGE_TRIGRAM = 1
+
 # Rows and line bytes per stream and minute of every block (block_counts.py: the blob's layout),
 # so count queries over a bare selector whose window edges fall on whole minutes read no rows; and
 # the structured-metadata names of the block's rows, so they read no `meta` when it cannot matter.
