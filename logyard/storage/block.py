@@ -32,7 +32,7 @@ from logyard.labels import LabelSet
 from logyard.needles import LineMatch
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage import block_counts, line_pages, line_scan, line_time, trigrams
+from logyard.storage import block_counts, line_scan, line_time, trigrams
 from logyard.storage.decoded_cache import DecodedCache
 from logyard.storage.objects import is_store_failure, object_store_error
 
@@ -198,8 +198,7 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
             schema,
             compression=F.BLOCK_COMPRESSION if level else F.FLUSH_COMPRESSION,
             compression_level=F.COMPACT_COMPRESSION_LEVEL if level else None,
-            data_page_size=F.LINE_PAGE_BYTES if level else F.BLOCK_DATA_PAGE_BYTES,
-            write_batch_size=F.LINE_PAGE_ROWS if level else None,
+            data_page_size=F.BLOCK_DATA_PAGE_BYTES,
             use_dictionary=F.BLOCK_DICTIONARY_COLUMNS,
             column_encoding=F.BLOCK_COLUMN_ENCODING,
             write_statistics=F.BLOCK_STATS_COLUMNS,
@@ -207,7 +206,6 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
         ) as writer:
             names: dict[str, set[int]] = {} if known is None else known
             maps = trigrams.MapBuilder() if level > 0 else None
-            page_maps = trigrams.MapBuilder(bits=F.BITS_PER_PAGE_TRIGRAM) if level > 0 else None
             for lo, hi in bounds:  # one step per row group
                 if order is None:
                     piece = table.slice(lo, hi - lo)
@@ -218,23 +216,19 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
                     block_counts.merge_names(names, block_counts.meta_names(piece.column("meta"),
                                                                             R._np(piece.column("stream"))))
                 if maps is not None:
-                    piece = _compacted(piece, maps, page_maps)
+                    piece = _compacted(piece, maps)
                 writer.write_table(piece, row_group_size=hi - lo)
             if maps is not None:
-                assert page_maps is not None
-                kv = {**kv, F.BLOCK_TRIGRAM_LOWER_KEY: maps.blob(),
-                      F.BLOCK_TRIGRAM_PAGES_KEY: F.LINE_PAGE_ROWS.to_bytes(4, "little") + page_maps.blob()}
+                kv = {**kv, F.BLOCK_TRIGRAM_LOWER_KEY: maps.blob()}
             writer.add_key_value_metadata({**kv, F.BLOCK_META_NAMES_KEY: block_counts.encode_names(names)})
         os.fsync(f.fileno())
 
 
-def _compacted(piece: pa.Table, maps: trigrams.MapBuilder, page_maps: trigrams.MapBuilder) -> pa.Table:
-    """One row group as a compacted block stores it: its trigram map added to `maps` and those of
-    its slices of LINE_PAGE_ROWS rows to `page_maps`, its lines without their own timestamps
-    (line_time) and the codes that restore them."""
+def _compacted(piece: pa.Table, maps: trigrams.MapBuilder) -> pa.Table:
+    """One row group as a compacted block stores it: its trigram map added to `maps`, its lines
+    without their own timestamps (line_time) and the codes that restore them."""
     line = piece.column("line").combine_chunks()
     maps.add(line)
-    page_maps.add_slices(line, F.LINE_PAGE_ROWS)
     cut, codes = line_time.strip(line, R._np(piece.column("ts")))
     i = piece.schema.get_field_index("line")
     return piece.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
@@ -335,23 +329,6 @@ _idle: OrderedDict[BlockReader, pq.ParquetFile] = OrderedDict()
 
 # Line and metadata columns of the row groups that first-rows reads decoded (decoded_cache.py).
 DECODED = DecodedCache(F.DECODED_CACHE_BYTES)
-
-
-# Line pages read alone (line_pages.py) while they hold at most this share of the rows of the row
-# groups read; beyond it the column chunks are decoded whole.
-MAX_PAGE_SHARE = 0.5
-
-
-class PageMaps:
-    """A block's BLOCK_TRIGRAM_PAGES_KEY: the trigram maps of the slices of `slice_rows` rows of
-    each row group; row group g's slices are index entries first[g] .. first[g + 1]."""
-
-    def __init__(self, blob: bytes, rows: np.ndarray, name: str) -> None:
-        self.slice_rows = int.from_bytes(blob[:4], "little")
-        if len(blob) < 4 or self.slice_rows < 1:
-            raise CorruptDataError(f"{name}: {F.BLOCK_TRIGRAM_PAGES_KEY.decode()}: no slice size")
-        self.first = np.concatenate(([0], np.cumsum(-(-rows // self.slice_rows)))).astype(np.int64)
-        self.index = trigrams.TrigramIndex(blob[4:], int(self.first[-1]), name)
 
 
 class BlockReader:
@@ -651,25 +628,17 @@ class BlockReader:
         return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
 
     def read_matching(self, row_groups: list[int], columns: list[str], match: LineMatch, ids: np.ndarray,
-                      start_ns: int, end_ns: int, scanned: line_scan.Scanned,
-                      needs: trigrams.Needs | None = None) -> pa.Table:
+                      start_ns: int, end_ns: int, scanned: line_scan.Scanned) -> pa.Table:
         """The rows of sorted `ids` in [start_ns, end_ns) of these row groups whose line `match`
         keeps; the rows in that range are counted into `scanned`. The lines are searched as stored
-        (line_scan.py) and only the kept ones restored, when `line` is asked for at all. With
-        `needs` (what every kept line contains, as trigrams), a compacted block's line pages whose
-        maps rule the needle out are not decoded (line_pages.py)."""
+        (line_scan.py) and only the kept ones restored, when `line` is asked for at all."""
         with self.open() as pf:
-            return self._read_matching(row_groups, columns, match, ids, start_ns, end_ns, scanned, pf, needs)
+            return self._read_matching(row_groups, columns, match, ids, start_ns, end_ns, scanned, pf)
 
     def _read_matching(self, row_groups: list[int], columns: list[str], match: LineMatch, ids: np.ndarray,
-                       start_ns: int, end_ns: int, scanned: line_scan.Scanned, pf: pq.ParquetFile,
-                       needs: trigrams.Needs | None = None) -> pa.Table:
+                       start_ns: int, end_ns: int, scanned: line_scan.Scanned, pf: pq.ParquetFile) -> pa.Table:
         want = list(dict.fromkeys([*columns, "stream", "ts", "line", *((F.LINE_TIME_COLUMN,) if self._line_time else ()),
                                    *(("meta",) if scanned.meta else ())]))
-        paged = self._line_pages(row_groups, needs) if needs else None
-        if paged is not None:  # the line bytes of the rows in range are counted from `len`
-            want.remove("line")
-            want = list(dict.fromkeys([*want, "len"]))
         stream = self.streams_of_rows(row_groups)
         if stream is not None:
             want.remove("stream")
@@ -681,25 +650,17 @@ class BlockReader:
             if len(stream) != t.num_rows:
                 raise CorruptDataError(f"{self.name}: row groups {row_groups}: {t.num_rows} rows, its footer's streams {len(stream)}")
             t = t.append_column("stream", pa.array(stream))
-        inside = None
-        if not self.covers(row_groups, ids, start_ns, end_ns):
-            inside = R.row_mask(R._np(t.column("stream")), R._np(t.column("ts")), ids, start_ns, end_ns)
-        if paged is not None:  # the rows of the pages read: a slice per page
-            runs, lines = paged
-            scanned.add_lengths(R._np(t.column("len")), t.column("meta") if scanned.meta else None, inside)
-            t = (pa.concat_tables([t.slice(a, b - a) for a, b in runs]) if runs else t.slice(0, 0)).append_column("line", lines)
-            if inside is not None:
-                inside = np.concatenate([inside[a:b] for a, b in runs]) if runs else inside[:0]
         ts = R._np(t.column("ts")) if self._line_time else None
         codes = R._np(t.column(F.LINE_TIME_COLUMN)) if self._line_time else None
         try:
             keep = line_scan.mask(t.column("line"), match, ts, codes)
         except ValueError as e:
             raise CorruptDataError(f"{self.name}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
-        if inside is not None:
+        inside = None
+        if not self.covers(row_groups, ids, start_ns, end_ns):
+            inside = R.row_mask(R._np(t.column("stream")), R._np(t.column("ts")), ids, start_ns, end_ns)
             keep &= inside
-        if paged is None:
-            scanned.add(t.column("line"), codes, t.column("meta") if scanned.meta else None, inside)
+        scanned.add(t.column("line"), codes, t.column("meta") if scanned.meta else None, inside)
         if "line" not in columns:  # numbers only: a copy of the kept rows costs less than slicing runs
             return t.select(columns).filter(pa.array(keep))
         t = R.keep_rows(t, keep)
@@ -711,49 +672,6 @@ class BlockReader:
         except ValueError as e:
             raise CorruptDataError(f"{self.name}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
         return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
-
-    def _line_pages(self, row_groups: list[int], needs: trigrams.Needs) -> tuple[list[tuple[int, int]], pa.ChunkedArray] | None:
-        """The rows [a, b) (among the rows of `row_groups`, in order) of the line pages whose
-        slices' maps may hold a line meeting `needs`, and those rows' lines as stored; None when
-        the row groups are to be decoded whole: no page maps (flushed or older blocks), a remote
-        block, pages line_pages.py does not decode, or more than MAX_PAGE_SHARE of the rows."""
-        if self.remote is not None or not self._line_time:
-            return None
-        maps = self._footer(F.BLOCK_TRIGRAM_PAGES_KEY,
-                            lambda blob, name: PageMaps(blob, self._rows, name))  # type: ignore[arg-type]
-        if maps is None:
-            return None
-        md = self._md
-        assert md is not None and self._rows is not None
-        li = md.schema.names.index("line")
-        max_def = md.schema.column(li).max_definition_level
-        if max_def > 1:
-            return None
-        passing = maps.index.passing(needs)
-        base = np.concatenate(([0], np.cumsum(self._rows[row_groups])))
-        chosen: list[tuple[int, line_pages.Page, str]] = []
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as e:
-            raise self._decode_error("block file", e) from e
-        try:
-            for at, g in zip(base.tolist(), row_groups):  # one step per row group: a handful
-                cc = md.row_group(g).column(li)
-                if cc.has_dictionary_page:
-                    return None
-                pages = line_pages.data_pages(fd, cc.data_page_offset, cc.total_compressed_size, int(self._rows[g]))
-                chosen += [(at, p, cc.compression) for p in
-                           line_pages.candidates(pages, maps.slice_rows, passing[maps.first[g]:maps.first[g + 1]])]
-            if sum(p.rows for _, p, _ in chosen) > MAX_PAGE_SHARE * base[-1]:
-                return None
-            lines = [line_pages.read_lines(fd, p, codec, max_def) for _, p, codec in chosen]
-        except line_pages.Unusual:
-            return None
-        except (OSError, ValueError) as e:
-            raise self._decode_error(f"row groups {row_groups}: line pages", e) from e
-        finally:
-            os.close(fd)
-        return [(at + p.row, at + p.row + p.rows) for at, p, _ in chosen], pa.chunked_array(lines, pa.large_string())
 
     def read_first(self, row_groups: list[int], columns: list[str], ids: np.ndarray, start_ns: int,
                    end_ns: int, limit: int, backward: bool) -> pa.Table:

@@ -49,18 +49,6 @@ class Scanned:
         self.line_bytes += int(lens[inside].sum())
         self.meta_bytes += int(_lengths(meta)[inside].sum()) if self.meta else 0
 
-    def add_lengths(self, lens: np.ndarray, meta, inside: np.ndarray | None) -> None:
-        """As `add`, for rows whose lines were not decoded: `lens` their byte lengths as restored
-        (a block's `len` column)."""
-        if inside is None:
-            self.rows += len(lens)
-            self.line_bytes += int(lens.sum(dtype=np.int64))
-            self.meta_bytes += _meta_bytes(meta) if self.meta else 0
-            return
-        self.rows += int(inside.sum())
-        self.line_bytes += int(lens[inside].sum(dtype=np.int64))
-        self.meta_bytes += int(_lengths(meta)[inside].sum()) if self.meta else 0
-
 
 def _total_bytes(col) -> int:
     """Bytes of all strings of a (chunked) string column, from each chunk's first and last offset."""
