@@ -115,6 +115,14 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # what is left per row group is Parquet's reading of its other columns, ~60 us per column chunk,
 # and per-block Python work); and compaction CPU rose 2.3x (zstd 12 on 256 KiB inputs takes a
 # slower parameter set than on Parquet's 1 MiB pages).
+# Also measured and not taken (commit fe85307 on branch j-pages): the line column of compacted blocks
+# in pages of 2048 rows with a trigram map per page, a needle query decompressing and decoding only
+# the pages that may hold it (page headers walked by hand, PLAIN values decoded in C). The 10 row
+# groups of the needle query cost 8.9 instead of 11.0 ms CPU (of ~20 ms CPU for the query; what is
+# left per row group is pyarrow's decoding of ts, tsat, meta and len, ~0.45 ms), but zstd decodes
+# 2048-row pages (~350 KiB) ~20 % slower per byte than 1 MiB ones: every full scan's line decoding
+# got 10-20 % dearer (150 -> 180 ms CPU for all row groups), disk rose 0.153 -> 0.161 x line bytes
+# (pages +4.4 %, page maps 1.4 MB) and compaction CPU 12.9 -> 14.3-16.1 s.
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {
