@@ -74,9 +74,9 @@ def _register_client_commands() -> None:
 @click.option("--data-dir", help="Where the WAL, blocks and index live (default ./data); overrides the config file.")
 def serve(config: str | None, listen: str | None, data_dir: str | None) -> None:
     """Run the server: Loki's push and query API on one port."""
-    from logyard.api.memory import return_large_frees
+    from logyard.api.memory import tune_server_memory
 
-    return_large_frees()
+    tune_server_memory()
     try:
         cfg = load_server_config(config, listen, data_dir)
     except ConfigError as exc:
@@ -162,9 +162,11 @@ def up(listen: str | None, data_dir: str | None, agent_listen: str, compose_proj
     The agent is restarted with back-off if it dies; it resumes from its saved positions, as after
     a restart of `up`. Ctrl-C or SIGTERM stops both.
     """
+    from logyard.api.memory import tune_server_memory
     from logyard.startup import StartupError
     from logyard.up.main import UpOptions, run
 
+    tune_server_memory()
     agent_addr = _split_listen(agent_listen, "--agent-listen")
     if config is None:  # without a file, up's own defaults; with one, what it says unless a flag is given
         listen = listen or "127.0.0.1:3100"

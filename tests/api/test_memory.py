@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
 import threading
 import time
 
+import pyarrow as pa
 import pytest
 
 from logyard.api.memory import QueryMemory
@@ -62,6 +64,24 @@ def test_the_server_process_settings_apply_on_glibc():
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+def test_the_server_process_puts_arrow_on_jemalloc():
+    """bench/ingest.py and bench/query.py measure the difference (memory.use_jemalloc)."""
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no jemalloc pool")
+    code = "import pyarrow as pa\nfrom logyard.api.memory import tune_server_memory\ntune_server_memory()\n" \
+           "assert pa.default_memory_pool().backend_name == 'jemalloc'\n"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_an_arrow_pool_named_in_the_environment_is_kept():
+    code = "import pyarrow as pa\nfrom logyard.api.memory import use_jemalloc\nassert use_jemalloc() is False\n" \
+           "assert pa.default_memory_pool().backend_name == 'system'\n"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"})
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
