@@ -17,10 +17,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 import time
 
-import pyarrow as pa
 
 
 def _libc():
@@ -42,25 +42,28 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 
 
 def tune_server_memory() -> None:
-    """The allocator settings of a server process (`logyard serve`, `logyard up`), before it
-    allocates much: Arrow on jemalloc, glibc's large frees returned."""
+    """The allocator settings of a server process (`logyard serve`, `logyard up`), before pyarrow
+    is imported: Arrow on jemalloc, glibc's large frees returned."""
     use_jemalloc()
     return_large_frees()
 
 
 def use_jemalloc() -> bool:
-    """Arrow's allocations on its jemalloc pool, where pyarrow has one and ARROW_DEFAULT_MEMORY_POOL
-    does not name another. On the bench day against mimalloc (Arrow's default), whole process tree:
-    f's peak PSS 350 -> 253 MiB and its CPU 0.47 -> 0.38 s, the tree after the eight queries 338 ->
+    """Arrow's allocations on its jemalloc pool, unless ARROW_DEFAULT_MEMORY_POOL names another.
+    Through that variable, before pyarrow is imported: Arrow's C++ reads it at its first
+    allocation, and pyarrow's `set_memory_pool` changes only the pool of calls made from Python
+    (Parquet decoding and compute kernels stayed on mimalloc, and most of the gain with them).
+    The decode workers inherit it. False (nothing changed) once pyarrow is imported.
+
+    On the bench day against mimalloc (Arrow's default), whole process tree, interleaved runs: f's
+    peak PSS 350 -> 253 MiB and its CPU 0.47 -> 0.38 s, the tree after the eight queries 338 ->
     192-214 MiB, the peak through ingest 375-379 -> 305-313 and through flush and compaction
     346-355 -> 295; ingest as fast. (Arrow configures its jemalloc to hand dirty pages back to the
-    OS after about a second; mimalloc kept a full scan's pages even past the release after it.)"""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    OS after about a second; mimalloc kept a full scan's pages even past the release after it.)
+    A pyarrow built without jemalloc says so on stderr and keeps its default."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or "pyarrow" in sys.modules:
         return False
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except NotImplementedError:  # a pyarrow built without it
-        return False
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
     return True
 
 
@@ -94,6 +97,8 @@ def release_freed_memory() -> None:
     holes included, not only the top; Arrow's pool through its `release_unused`: jemalloc purges its
     arenas), and the
     top of the calling thread's arena (`_trim_own_arena`)."""
+    import pyarrow as pa
+
     pa.default_memory_pool().release_unused()
     if _TRIM is not None:
         _TRIM(0)

@@ -66,21 +66,25 @@ def test_the_server_process_settings_apply_on_glibc():
 
 
 
-def test_the_server_process_puts_arrow_on_jemalloc():
-    """bench/ingest.py and bench/query.py measure the difference (memory.use_jemalloc)."""
+def test_the_server_process_puts_arrow_on_jemalloc_before_importing_pyarrow():
+    """bench/ingest.py and bench/query.py measure the difference (memory.use_jemalloc). Through the
+    environment, so that Arrow's C++ (Parquet decoding) and the decode workers use it too."""
     try:
         pa.jemalloc_memory_pool()
     except NotImplementedError:
         pytest.skip("this pyarrow has no jemalloc pool")
-    code = "import pyarrow as pa\nfrom logyard.api.memory import tune_server_memory\ntune_server_memory()\n" \
-           "assert pa.default_memory_pool().backend_name == 'jemalloc'\n"
+    code = ("import os, sys\nfrom logyard.api.memory import tune_server_memory\n"
+            "assert 'pyarrow' not in sys.modules\ntune_server_memory()\n"
+            "assert os.environ['ARROW_DEFAULT_MEMORY_POOL'] == 'jemalloc'\n"
+            "import pyarrow as pa\nassert pa.default_memory_pool().backend_name == 'jemalloc'\n"
+            "from logyard.api.memory import use_jemalloc\nassert use_jemalloc() is False\n")
     env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
 def test_an_arrow_pool_named_in_the_environment_is_kept():
-    code = "import pyarrow as pa\nfrom logyard.api.memory import use_jemalloc\nassert use_jemalloc() is False\n" \
-           "assert pa.default_memory_pool().backend_name == 'system'\n"
+    code = ("import os\nfrom logyard.api.memory import use_jemalloc\nassert use_jemalloc() is False\n"
+            "assert os.environ['ARROW_DEFAULT_MEMORY_POOL'] == 'system'\n")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"})
 
 
@@ -118,6 +122,7 @@ def test_releasing_returns_the_top_of_the_calling_threads_arena():
         "import threading\n"
         "from pathlib import Path\n"
         "import numpy as np\n"
+        "import pyarrow  # imported by every server before its first release\n"
         "from logyard.api import memory\n"
         "assert memory.return_large_frees()\n"
         "def rss_mib():\n"
