@@ -163,10 +163,11 @@ def up(listen: str | None, data_dir: str | None, agent_listen: str, compose_proj
     a restart of `up`. Ctrl-C or SIGTERM stops both.
     """
     from logyard.api.memory import tune_server_memory
+
+    tune_server_memory()  # before anything imports pyarrow
     from logyard.startup import StartupError
     from logyard.up.main import UpOptions, run
 
-    tune_server_memory()
     agent_addr = _split_listen(agent_listen, "--agent-listen")
     if config is None:  # without a file, up's own defaults; with one, what it says unless a flag is given
         listen = listen or "127.0.0.1:3100"
