@@ -64,19 +64,19 @@ def _rollup_kib(pid: int, key: str = "Pss:") -> int | None:
 
 
 def tree_pss_mib(pid: int) -> float:
-    """PSS of the process tree now, summed: pages shared by the server, the forkserver and the decode
+    """PSS of the process tree now, summed: pages shared by the server, the resource tracker and the decode
     workers count once in all (each process holds its share), unlike RSS summed."""
     return sum(_rollup_kib(p) or 0 for p in tree_pids(pid)) / 1024
 
 
 class TreeSampler:
-    """The whole process tree of `pid` (server, forkserver, decode workers) over a phase of a
+    """The whole process tree of `pid` (server, resource tracker, decode workers) over a phase of a
     benchmark: CPU seconds spent in it and the peak of its summed PSS.
 
     Linux only (/proc). A background thread sums PSS every `every_s` (plus once at the start and
     once at the end), so a peak shorter than that interval can be missed. CPU seconds are utime +
     stime of every process of the tree plus cutime + cstime (children that exited and were waited
-    for by a process of the tree, as the forkserver does for its workers); a process that left
+    for by a process of the tree, as a process pool's parent does for its workers); a process that left
     the tree unreaped by it is not counted. The sampler's own reading runs in the benchmark's
     process, not in the tree it measures.
 

@@ -1,7 +1,7 @@
 """Ingest benchmark: the shared workload pushed by 4 keep-alive clients into a fresh `logyard serve`.
 
 Prints lines/s, MB/s of line text, CPU seconds and peak PSS of the whole process tree (server,
-forkserver, decode workers; Linux /proc) while the bodies are pushed, the summed peak RSS, and bytes
+resource tracker, decode workers; Linux /proc) while the bodies are pushed, the summed peak RSS, and bytes
 on disk per raw line byte after a flush, beside the Loki and VictoriaLogs figures of
 ../shared/bench/README.md; then the same tree's CPU and peak PSS through the flush and the
 compaction after it. `--runs N` fresh servers, medians.
@@ -84,7 +84,7 @@ def settled_size(path: Path, quiet_s: float = 15.0, limit_s: float = 180.0) -> i
 
 def ingest_once(files: list[Path], lines: int, line_bytes: int, clients: int, keep: str | None) -> dict:
     """One fresh server: push everything (the ingest phase), flush, wait for compaction to settle.
-    Figures of the whole process tree (server, forkserver, decode workers)."""
+    Figures of the whole process tree (server, resource tracker, decode workers)."""
     tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="logyard-bench-"))
     srv = ServerProcess(tmp / "data").start()
     try:

@@ -3,7 +3,7 @@
 Loads the workload into a fresh server (or reuses `--data-dir` from `bench/ingest.py --keep DIR`),
 then runs each query once to warm up and 5 times measured, over HTTP, and prints the median beside
 the real Loki's and VictoriaLogs' medians, with the CPU seconds (per run) and the peak PSS of the
-whole process tree (server, forkserver, decode workers; Linux /proc) while each query runs, and the
+whole process tree (server, resource tracker, decode workers; Linux /proc) while each query runs, and the
 tree's PSS after all of them. Also checks each answer against the workload's ground truth
 where the manifest has one, so a fast wrong answer cannot pass for a fast right one.
 """

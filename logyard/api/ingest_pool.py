@@ -157,8 +157,8 @@ def _warm(nice: int = 0, server_pid: int | None = None) -> None:
 
 def _exit_with(server_pid: int, every_s: float = 1.0) -> None:
     """End this worker once the server is gone. After a `kill -9` of the server nothing else would:
-    a worker holds both ends of its task queue (so never reads EOF) and the forkserver's liveness
-    pipe (so the forkserver stays too): each crash left three processes and ~250 MB behind."""
+    a worker holds both ends of its task queue (so never reads EOF): each crash left the workers
+    (and, when they were forked by a forkserver, it too) and ~250 MB behind."""
     while True:
         time.sleep(every_s)
         if not process_alive(server_pid):
@@ -245,9 +245,10 @@ class DecodePool:
     after they exited; that push waits for them (~0.5 s). Decoding it in the server instead left
     the memory of the first pushes' decoding in the server's heap (~100 MiB on the bench day's
     four clients). An idle worker holds ~70 MiB (PSS) of its own imports, as
-    much as an idle server; starting one costs ~0.5 CPU-s of imports. The forkserver is left without
-    preloaded modules for the same reason: it stays, so it would hold their ~55 MiB for good, and
-    with one worker (two cores: the server process itself keeps one busy) sharing them saves nothing.
+    much as an idle server; starting one costs ~0.5 CPU-s of imports. They are spawned, each its own
+    interpreter: a forkserver preloaded with the modules would share them between workers, but it
+    stays, so it would hold their ~55 MiB for good, and with one worker (two cores: the server
+    process itself keeps one busy) sharing saves nothing.
 
     Payloads come back as files of SHM_DIR when it is a directory (`use_shm`): the server maps the
     file, unlinks it at once, and the WAL write and the head read the mapping. Whoever gets a
@@ -273,8 +274,11 @@ class DecodePool:
         if self.use_shm:
             _remove_orphans()
         if workers > 0:
-            # Not fork: the server has threads (uvicorn, the store's maintenance) by now.
-            self._ctx = multiprocessing.get_context("forkserver")
+            # Not fork: the server has threads (uvicorn, the store's maintenance) by now. Spawn, not
+            # forkserver: the forkserver is one more process (~7 MiB PSS, staying for good) and,
+            # with nothing preloaded in it, saved a worker nothing; the bench day's push phase
+            # peaked at 274-278 MiB (whole tree) instead of 285-314, lines/s the same.
+            self._ctx = multiprocessing.get_context("spawn")
             if idle_s is not None:
                 threading.Thread(target=self._reap_idle, name="decode-idle", daemon=True).start()
 

@@ -89,7 +89,7 @@ def test_clean_restart_keeps_every_push_once(tmp_path):
 
 
 def _descendants(pid: int) -> set[int]:
-    """Every process below `pid` (Linux /proc): the forkserver and the decode workers it started."""
+    """Every process below `pid` (Linux /proc): the resource tracker and the decode workers."""
     out, todo = set(), [pid]
     while todo:
         p = todo.pop()
@@ -120,7 +120,7 @@ def test_a_killed_server_leaves_no_decode_processes_behind(tmp_path):
             "streams": [{"stream": {"job": "orphans"}, "values": [[str(BASE_NS), "x"]]}]})
         assert r.status_code == 204, r.text
         below = _descendants(srv.proc.pid)
-        assert len(below) >= 2  # the forkserver and at least one worker
+        assert len(below) >= 2  # the resource tracker and at least one worker
     finally:
         srv.kill()
     deadline = time.monotonic() + 15
