@@ -6,6 +6,7 @@ bucket, and a cancel racing the pass loses or wins whole (the store's conditiona
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,6 +36,17 @@ def requests_of(weed: WeedS3, bucket: str, clock=CLOCK) -> BucketDeleteRequests:
     d = BucketDeleteRequests(signed(weed, bucket), compile_delete_query, clock)
     d.open()
     return d
+
+
+@contextmanager
+def two_nodes(weed: WeedS3, bucket: str, clock=CLOCK):
+    """The delete requests of two processes sharing `bucket`, closed after use."""
+    a, b = requests_of(weed, bucket, clock), requests_of(weed, bucket, clock)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
 
 
 class Counting(SignedBucket):
@@ -77,17 +89,13 @@ def test_an_object_names_its_request_and_decodes_back():
 
 def test_a_request_taken_by_one_process_is_listed_and_applied_by_another(s3_server):
     bucket = s3_server.bucket()
-    a, b = requests_of(s3_server, bucket), requests_of(s3_server, bucket)
-    try:
+    with two_nodes(s3_server, bucket) as (a, b):
         req = a.add("t", '{app="db"}', T0 // MS, T0 // MS + 10)
         assert s3_server.keys(bucket) == [f"{PREFIX}/{request_rel('t', req.request_id)}"]
         assert b.overlapping("t", T0, T0 + HOUR) == ()  # b's reads: from its next refresh
         assert [r.request_id for r in b.list("t")] == [req.request_id]  # the API's listing asks the bucket
         assert [x.request for x in b.overlapping("t", T0, T0 + HOUR)] == [req]
         assert b.get("t", req.request_id) == req and b.get("u", req.request_id) is None
-    finally:
-        a.close()
-        b.close()
 
 
 def test_a_refresh_fetches_only_the_requests_that_changed(s3_server):
@@ -113,45 +121,33 @@ def test_a_refresh_fetches_only_the_requests_that_changed(s3_server):
 
 def test_the_same_query_in_the_same_nanosecond_gets_two_ids(s3_server):
     bucket = s3_server.bucket()
-    a, b = requests_of(s3_server, bucket, clock=lambda: 1e9), requests_of(s3_server, bucket, clock=lambda: 1e9)
-    try:
+    with two_nodes(s3_server, bucket, clock=lambda: 1e9) as (a, b):
         first = a.add("t", '{app="a"}', 1, 2)
         second = b.add("t", '{app="a"}', 1, 2)  # b does not know a's id: the store's 412 tells it
         assert first.request_id != second.request_id
         assert len(s3_server.keys(bucket)) == 2
-    finally:
-        a.close()
-        b.close()
 
 
 def test_a_cancel_wins_over_the_pass_that_read_the_request_before(s3_server):
     bucket = s3_server.bucket()
-    a, b = requests_of(s3_server, bucket), requests_of(s3_server, bucket)
-    try:
+    with two_nodes(s3_server, bucket) as (a, b):
         req = a.add("t", '{app="a"}', 1, 2)
         b.refresh()
         assert a.remove("t", req.request_id)  # cancelled on one node ...
         b.mark_processed(req, 3, 10)  # ... while the other's pass had it due: nothing to mark
         assert s3_server.keys(bucket) == []
         assert b.list("t") == [] and b.processed["t"] == 0
-    finally:
-        a.close()
-        b.close()
 
 
 def test_a_processed_request_is_not_cancelled(s3_server):
     bucket = s3_server.bucket()
-    a, b = requests_of(s3_server, bucket), requests_of(s3_server, bucket)
-    try:
+    with two_nodes(s3_server, bucket) as (a, b):
         req = a.add("t", '{app="a"}', 1, 2)
         b.refresh()
         b.mark_processed(req, 3, 10)
         assert a.get("t", req.request_id).status == PROCESSED  # asked of the bucket, not a's mirror
         assert not a.remove("t", req.request_id)
         assert [r.status for r in a.list("t")] == [PROCESSED]
-    finally:
-        a.close()
-        b.close()
 
 
 def test_a_tombstone_left_by_a_failed_delete_is_ignored(s3_server):

@@ -5,6 +5,8 @@ blocks flushed after it opened and forgets those compacted or expired by the bac
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from logyard.errors import CorruptDataError
@@ -169,12 +171,21 @@ def test_a_reader_answers_the_writers_heads_merged_with_the_blocks_and_each_row_
             s.close()
 
 
-def test_the_head_encoding_round_trips_rows_labels_and_statistics(tmp_path):
-    s = Store(tmp_path / "w", clock=CLOCK)
+@contextmanager
+def head_of(path, streams: int):
+    """A store whose head holds two random pushes of `streams` streams (no flush), closed after use."""
+    s = Store(path, clock=CLOCK)
     s.open()
     try:
-        for p in random_pushes(2, n_pushes=2):
+        for p in random_pushes(streams, n_pushes=2):
             s.append("t", p)
+        yield s
+    finally:
+        s.close()
+
+
+def test_the_head_encoding_round_trips_rows_labels_and_statistics(tmp_path):
+    with head_of(tmp_path / "w", 2) as s:
         table, labels = s.head_rows("t", ReadScope.of(None, T0, T0 + HOUR))
         view, got = decode_head(encode_head(table, labels), "w")
         assert got == labels and view.table().equals(table)
@@ -182,16 +193,10 @@ def test_the_head_encoding_round_trips_rows_labels_and_statistics(tmp_path):
         assert set(view.stats) == set(labels) and all(view.stats[k].rows <= own[k].rows for k in labels)
         with pytest.raises(CorruptDataError):
             decode_head(b"not arrow", "w")
-    finally:
-        s.close()
 
 
 def test_head_rows_in_a_scope_are_the_rows_of_its_streams_and_time_range(tmp_path):
-    s = Store(tmp_path / "w", clock=CLOCK)
-    s.open()
-    try:
-        for p in random_pushes(3, n_pushes=2):
-            s.append("t", p)
+    with head_of(tmp_path / "w", 3) as s:
         everything_, all_labels = s.head_rows("t")
         a = Matcher("app", "=", "a")
         not_c = Matcher("app", "!=", "c")
@@ -207,8 +212,6 @@ def test_head_rows_in_a_scope_are_the_rows_of_its_streams_and_time_range(tmp_pat
             assert sorted(zip(got["stream"], got["ts"], got["line"])) == want
             assert set(labels) == {sid for sid, _, _ in want} and all(labels[k] == all_labels[k] for k in labels)
         assert s.head_rows("t", ReadScope.of([[a]], start, end))[0].num_rows < everything_.num_rows
-    finally:
-        s.close()
 
 
 @pytest.mark.parametrize("outer, inner, covered", [
