@@ -96,6 +96,9 @@ class DockerTargets:
         self.readers: dict[str, ContainerReader] = {}
         self.done: set[str] = set()  # stopped containers already read to their end
         self._stop = threading.Event()
+        # held while a refresh starts a reader and while `stop` sets `_stop`: no reader starts after
+        # `stop` has shut the others down (it would follow its container, unstopped, for the joins)
+        self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
         self.ctx = ReaderContext(shipper, registry, metrics, stamper, self.pipeline, self._stop.is_set)
 
@@ -109,7 +112,8 @@ class DockerTargets:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._starting:
+            self._stop.set()
         for r in list(self.readers.values()):
             r.stop()
         if self._thread is not None:
@@ -168,19 +172,10 @@ class DockerTargets:
             if not any(v is not None for v in labels.values()):
                 self.registry.put(TargetInfo(f"docker/{cid}", self.job, "docker", meta_labels(c), {}, "dropped"))
                 continue
-            new = ContainerReader(cid, labels, running, self.api, self.http, self.api.api_version, self.ctx)
-            if not running:
-                self.done.add(cid)
-            else:
-                self.done.discard(cid)
-            self.readers[cid] = new
-            # As Promtail logs an added target: the first thing to read when a container's lines are missing.
-            log.info("docker target %s (%s): %s", (c.get("Names") or ["?"])[0].lstrip("/"), cid[:12],
-                     "following its logs" if running else "reading its logs once (stopped)")
-            self.registry.put(
-                TargetInfo(new.key, self.job, "docker", meta_labels(c), labels.get("stdout") or {}, "starting")
-            )
-            new.start()
+            with self._starting:
+                if self._stop.is_set():
+                    return
+                self._start_reader(c, labels, running)
         for cid in list(self.readers):
             if cid not in present:  # removed (a container's labels never change)
                 reader = self.readers.pop(cid)
@@ -189,3 +184,19 @@ class DockerTargets:
                 self.done.discard(cid)
                 self.registry.remove(reader.key)
                 self.shipper.submit({reader.key: None}, [])  # its position is of no use any more
+
+    def _start_reader(self, c: dict, labels: dict[str, dict[str, str] | None], running: bool) -> None:
+        cid = c["Id"]
+        new = ContainerReader(cid, labels, running, self.api, self.http, self.api.api_version, self.ctx)
+        if not running:
+            self.done.add(cid)
+        else:
+            self.done.discard(cid)
+        self.readers[cid] = new
+        # As Promtail logs an added target: the first thing to read when a container's lines are missing.
+        log.info("docker target %s (%s): %s", (c.get("Names") or ["?"])[0].lstrip("/"), cid[:12],
+                 "following its logs" if running else "reading its logs once (stopped)")
+        self.registry.put(
+            TargetInfo(new.key, self.job, "docker", meta_labels(c), labels.get("stdout") or {}, "starting")
+        )
+        new.start()

@@ -2,8 +2,9 @@
 
 The reader asks the Engine for `GET /v{version}/containers/{id}/logs?stdout=1&stderr=1&timestamps=1`
 (with `follow=1` for a running container, `since=` after a restart) and decodes the body with
-`docker_frames`. The position is `<timestamp ns>:<lines at that timestamp already taken>`: Docker
-returns lines at or after `since`, and the count skips those already journaled.
+`docker_frames`. The position (`docker_position`) holds, per stream, the newest time taken and how
+many lines at that time were: Docker returns lines at or after `since`, and the marks skip those
+already journaled.
 
 The request is a plain httpx request to the Engine's documented HTTP API, not docker-py, because
 docker-py's public `APIClient.logs(stream=True)` gives payloads without their frame headers, so
@@ -28,6 +29,7 @@ import numpy as np
 
 from logyard.agent.assemble import Stamper, chunks_from_entries
 from logyard.agent.docker_frames import Demuxer, LineAssembler
+from logyard.agent.docker_position import DockerPosition, Resume
 from logyard.agent.journal import StreamChunk
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.push import encode_entries
@@ -72,9 +74,9 @@ class ReaderContext:
     stopping: Callable[[], bool]  # the agent is stopping: a broken stream is not an error then
 
 
-def position_since(last_ts: int) -> str:
+def position_since(ts: int) -> str:
     """Docker parses `since` as seconds.nanoseconds and returns lines at or after it."""
-    return f"{last_ts // 1_000_000_000}.{last_ts % 1_000_000_000:09d}"
+    return f"{ts // 1_000_000_000}.{ts % 1_000_000_000:09d}"
 
 
 class ContainerReader:
@@ -120,15 +122,11 @@ class ContainerReader:
 
     def _read(self) -> None:
         ctx = self.ctx
-        pos = ctx.shipper.resume(self.key)
-        last_ts, at_last = 0, 0
-        if pos:
-            a, _, b = pos.partition(":")
-            last_ts, at_last = int(a), int(b or 0)
+        start = DockerPosition.parse(ctx.shipper.resume(self.key))
         tty = bool((self.api.inspect_container(self.id).get("Config") or {}).get("Tty"))
         params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1 if self.follow else 0}
-        if last_ts:
-            params["since"] = position_since(last_ts)
+        if start.since():
+            params["since"] = position_since(start.since())
         with self.http.stream("GET", f"/v{self.version}/containers/{self.id}/logs", params=params) as response:
             if response.is_error:
                 response.read()
@@ -136,12 +134,12 @@ class ContainerReader:
             stream = response.extensions.get("network_stream")  # none from a test's MockTransport
             self.sock = stream.get_extra_info("socket") if stream is not None else None
             try:
-                self._follow(response, tty, last_ts, at_last)
+                self._follow(response, tty, Resume(start))
             finally:
                 self.sock = None
 
-    def _follow(self, response: httpx.Response, tty: bool, last_ts: int, at_last: int) -> None:
-        """Ship the lines of `response` past the position (`last_ts`, `at_last`) until it ends.
+    def _follow(self, response: httpx.Response, tty: bool, resume: Resume) -> None:
+        """Ship the lines of `response` that `resume` has not seen until it ends.
 
         When a followed stream ends (the agent stopping, the Engine closing it), a line still held
         may be cut: the parts of a message over 16 KiB not all come, or a TTY line without its
@@ -149,7 +147,6 @@ class ContainerReader:
         follower, or the one pass after the container stopped) takes it whole."""
         ctx = self.ctx
         ctx.registry.update(self.key, state="running")
-        skip_ts, skip_n = last_ts, at_last  # lines at the resume time already journaled
         demux, lines = Demuxer(tty), LineAssembler(tty)
         # each piece is what has arrived (the Engine sends a chunk per message, so mostly one
         # message): a quiet container's single line is shipped at once
@@ -160,27 +157,13 @@ class ContainerReader:
                 batch += lines.feed(stream, payload)
             if not data and not self.follow:
                 batch = lines.rest()  # the container has stopped: its unterminated last line is whole
-            kept = []
-            for row in batch:
-                ts = row[1]
-                if ts < skip_ts:
-                    continue
-                if ts == skip_ts and skip_n > 0:
-                    skip_n -= 1
-                    continue
-                kept.append(row)
+            kept = [row for row in batch if resume.is_new(row[0], row[1])]
             if kept:
-                last_ts, at_last = self._ship(kept, last_ts, at_last)
+                self._ship(kept, str(resume.position))
 
-    def _ship(self, batch: list[tuple[str, int, bytes]], last_ts: int, at_last: int) -> tuple[int, int]:
+    def _ship(self, batch: list[tuple[str, int, bytes]], pos: str) -> None:
         ctx = self.ctx
         ctx.metrics.docker_entries.inc(len(batch))
-        # the position counts lines at the newest timestamp, including those of earlier batches
-        for _, ts, _ in batch:
-            if ts > last_ts:
-                last_ts, at_last = ts, 1
-            elif ts == last_ts:
-                at_last += 1
         chunks: list[StreamChunk] = []
         if ctx.pipeline is None:
             for stream in ("stdout", "stderr"):
@@ -199,10 +182,8 @@ class ContainerReader:
             chunks, dropped = chunks_from_entries(ctx.pipeline.process(entries), ctx.stamper)
             if dropped:
                 ctx.metrics.pipeline_dropped.labels("no_labels").inc(dropped)
-        pos = f"{last_ts}:{at_last}"
         ctx.shipper.submit({self.key: pos}, chunks)
         ctx.registry.update(self.key, position=pos)
-        return last_ts, at_last
 
 
 def _pieces(response: httpx.Response):

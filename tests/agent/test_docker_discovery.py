@@ -126,3 +126,13 @@ def test_a_container_whose_streams_are_all_dropped_is_listed_as_dropped_and_not_
     assert d.readers == {} and requests == []
     (row,) = d.registry.snapshot()
     assert (row.key, row.state, row.labels) == ("docker/x1", "dropped", {})
+
+
+def test_a_refresh_that_runs_into_stop_starts_no_reader(tmp_path):
+    """`stop` shuts the readers' streams down; a refresh still under way saw their threads end and
+    would have followed the containers again, unstopped, holding the agent's exit up for the joins."""
+    d, requests = discovery(tmp_path)
+    d.api.listed = [container("a1", "aixcl")]
+    d.stop()
+    d.refresh()
+    assert d.readers == {} and requests == []

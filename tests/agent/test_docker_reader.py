@@ -1,6 +1,6 @@
 """One container's log stream, against a stand-in Engine (httpx's MockTransport): the request the
-reader sends, resuming after the position without a line lost or repeated, stdout apart from
-stderr, and an Engine error shown on /targets."""
+reader sends, resuming each stream after its position without a line lost or repeated, stdout
+apart from stderr, and an Engine error shown on /targets."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from logyard.agent.assemble import Stamper
+from logyard.agent.docker_position import INTERLEAVE_NS, DockerPosition
 from logyard.agent.docker_reader import ContainerReader, ReaderContext, engine_client, position_since
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.push import decode_push, encode_stream
@@ -96,15 +97,35 @@ def test_since_keeps_every_nanosecond(ns, since):
     assert position_since(ns) == since
 
 
-def test_a_restart_resumes_after_the_lines_already_journaled_at_the_position_time():
-    body = [frame(1, f"{T[0]} old\n"), frame(1, f"{T[1]} a\n") + frame(2, f"{T[1]} b\n"),
+def test_a_restart_resumes_each_stream_after_its_lines_already_journaled():
+    body = [frame(1, f"{T[0]} old\n") + frame(2, f"{T[0]} e0\n"), frame(1, f"{T[1]} a\n") + frame(2, f"{T[1]} b\n"),
             frame(1, f"{T[1]} c\n"), frame(2, f"{T[2]} d\n")]
-    # the position says: one line at T[1] is in the journal already
-    _, shipper, target = read(body, position=f"{NS[1]}:1")
+    # the position says: stdout has one line at T[1] in the journal already, stderr one at T[0]
+    requests, shipper, target = read(body, position=f"{NS[1]}:1,{NS[0]}:1")
+    assert requests[0].url.params["since"] == position_since(NS[0])
     assert shipper.lines() == [("stderr", NS[1], "b"), ("stdout", NS[1], "c"), ("stderr", NS[2], "d")]
-    assert [p for p, _ in shipper.submitted] == [{f"docker/{CID}": f"{NS[1]}:2"}, {f"docker/{CID}": f"{NS[1]}:3"},
-                                                 {f"docker/{CID}": f"{NS[2]}:1"}]
-    assert target.position == f"{NS[2]}:1" and target.state == "running"
+    key = f"docker/{CID}"
+    assert [p for p, _ in shipper.submitted] == [{key: f"{NS[1]}:1,{NS[1]}:1"}, {key: f"{NS[1]}:2,{NS[1]}:1"},
+                                                 {key: f"{NS[1]}:2,{NS[2]}:1"}]
+    assert target.position == f"{NS[1]}:2,{NS[2]}:1" and target.state == "running"
+
+
+def test_a_stderr_line_logged_after_a_later_stdout_line_survives_a_cut_read():
+    """Docker's log is in time order per stream only: here stderr's `z`, stamped at T[0], comes after
+    stdout's `a` of T[1]. A read cut between them must not resume past `z`."""
+    _, first, target = read([frame(1, f"{T[1]} a\n")], follow=True)
+    assert first.lines() == [("stdout", NS[1], "a")]
+    requests, second, _ = read([frame(1, f"{T[1]} a\n"), frame(2, f"{T[0]} z\n"), frame(1, f"{T[2]} b\n")],
+                               position=target.position)
+    # stderr has no mark yet: the resume reaches back a minute before stdout's (see INTERLEAVE_NS)
+    assert requests[0].url.params["since"] == position_since(NS[1] - INTERLEAVE_NS)
+    assert second.lines() == [("stderr", NS[0], "z"), ("stdout", NS[2], "b")]
+
+
+def test_an_older_agents_one_position_stands_for_both_streams():
+    pos = DockerPosition.parse(f"{NS[1]}:2")
+    assert str(pos) == f"{NS[1]}:2,{NS[1]}:2" and pos.since() == NS[1]
+    assert str(DockerPosition.parse(None)) == "0:0,0:0" and DockerPosition.parse("").since() == 0
 
 
 def test_a_last_line_without_newline_is_shipped_when_the_stream_ends():
@@ -120,10 +141,10 @@ def test_a_followed_stream_that_ends_inside_a_long_message_ships_no_cut_line():
     part = "x" * 16384
     _, shipper, target = read([frame(1, f"{T[0]} first\n"), frame(1, f"{T[1]} {part}")], follow=True)
     assert shipper.lines() == [("stdout", NS[0], "first")]
-    assert target.position == f"{NS[0]}:1"
+    assert target.position == f"{NS[0]}:1,0:0"
     # the next follower reads from that position and gets the message whole
     _, shipper, _ = read([frame(1, f"{T[0]} first\n"), frame(1, f"{T[1]} {part}"), frame(1, f"{T[2]} {part}\n")],
-                         position=f"{NS[0]}:1")
+                         position=target.position)
     assert shipper.lines() == [("stdout", NS[1], part + part)]
 
 
