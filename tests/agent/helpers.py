@@ -23,14 +23,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll until `check()`; the timeout only bounds a failing test, it is not what the test asserts."""
+def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition",
+               detail: Callable[[], str] | None = None) -> None:
+    """Poll until `check()`; the timeout only bounds a failing test, it is not what the test asserts.
+    `detail` says, on a timeout, what was missing (a CI log is all there is of a rare failure)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{detail()}" if detail is not None else ""))
 
 
 def agent_command() -> list[str]:

@@ -88,7 +88,20 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
         c.reload()
         return all(truth(c, s) and truth(c, s) <= received(sink, c.name, s) for s in streams)
 
-    wait_until(lambda: complete(web) and complete(worker, ("stdout",)), 60, "first container lines")
+    def missing() -> str:
+        """Per container and stream, the lines the engine has that the sink has not, and the agent's log."""
+        out = []
+        for c in (web, worker, *extra):
+            c.reload()
+            for s in ("stdout", "stderr"):
+                gone = sorted(truth(c, s) - received(sink, c.name, s))
+                if gone:
+                    out.append(f"{c.name} {s} ({c.status}): {len(gone)} missing, first {gone[:3]}")
+        log = (tmp_path / "agent.log").read_text()[-4000:]
+        return "\n".join(out or ["nothing missing"]) + "\n--- agent.log (end)\n" + log
+
+    extra: list = []
+    wait_until(lambda: complete(web) and complete(worker, ("stdout",)), 60, "first container lines", missing)
 
     # a line over Docker's 16 KiB message size arrives as parts, and is joined again
     long = client.containers.run(
@@ -96,13 +109,14 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
         name="aixcl-long-1", detach=True, network_mode="none",
         labels={"com.docker.compose.project": "aixcl", "com.docker.compose.service": "long"},
     )
-    wait_until(lambda: len(received(sink, long.name, "stdout")) == 2, 60, "the long line")
+    extra.append(long)
+    wait_until(lambda: len(received(sink, long.name, "stdout")) == 2, 60, "the long line", missing)
     assert sorted(line for _, line in received(sink, long.name, "stdout")) == ["done", "x" * 65536]
 
     # stop and restart under the running agent: the restarted command writes its lines again, anew
     web.kill()
     web.start()
-    wait_until(lambda: len(truth(web, "stdout")) == 600 and complete(web), 60, "lines after a restart")
+    wait_until(lambda: len(truth(web, "stdout")) == 600 and complete(web), 60, "lines after a restart", missing)
 
     # a kill -9 of the agent while a container is writing a burst, and a container that lives and
     # dies while the agent is down
@@ -110,11 +124,13 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
     agent.kill9()
     short = run(client, image, "aixcl-short-1", "aixcl", "short", 0, wait=True)
     short.wait()
+    extra += [burst, short]
     agent.start()
-    wait_until(lambda: complete(burst) and complete(short), 90, "lines across the kill")
+    wait_until(lambda: complete(burst) and complete(short), 90, "lines across the kill", missing)
     web.kill()
     web.start()
-    wait_until(lambda: len(truth(web, "stdout")) == 900 and complete(web), 60, "lines after a second restart")
+    wait_until(lambda: len(truth(web, "stdout")) == 900 and complete(web), 60, "lines after a second restart",
+               missing)
     assert agent.stop() == 0
 
     long.remove(force=True)
