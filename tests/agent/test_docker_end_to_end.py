@@ -96,7 +96,8 @@ def scenario(tmp_path: Path, sink, engine, client) -> None:
             for s in ("stdout", "stderr"):
                 gone = sorted(truth(c, s) - received(sink, c.name, s))
                 if gone:
-                    out.append(f"{c.name} {s} ({c.status}): {len(gone)} missing, first {gone[:3]}")
+                    first = [(ts, line[:120]) for ts, line in gone[:3]]
+                    out.append(f"{c.name} {s} ({c.status}): {len(gone)} missing, first {first}")
         log = (tmp_path / "agent.log").read_text()[-4000:]
         return "\n".join(out or ["nothing missing"]) + "\n--- agent.log (end)\n" + log
 
