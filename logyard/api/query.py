@@ -44,6 +44,11 @@ async def run_query(request: Request, deadline: Deadline, fn, *args, **kwargs):
             pass
         deadline.cancel()
 
+    # Measured and not taken: the query on a ThreadPoolExecutor of its own through
+    # loop.run_in_executor rather than anyio's worker threads (bench day, interleaved with main):
+    # the needle 0.92-0.95x, the selector 0.97-1.01x, within this machine's noise; and a shorter
+    # sys.setswitchinterval (1 ms, 0.2 ms) for the window readers' GIL hand-offs: no faster, at
+    # 0.2 ms slower. What HTTP adds to a query is 1.3-1.8 ms (bench/query.py's `server ms`).
     watcher = asyncio.ensure_future(watch())
     QUERIES_RUNNING.started()
     try:

@@ -123,6 +123,11 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # 2048-row pages (~350 KiB) ~20 % slower per byte than 1 MiB ones: every full scan's line decoding
 # got 10-20 % dearer (150 -> 180 ms CPU for all row groups), disk rose 0.153 -> 0.161 x line bytes
 # (pages +4.4 %, page maps 1.4 MB) and compaction CPU 12.9 -> 14.3-16.1 s.
+# Where the needle query's time went after that (bench day, in-process, one thread, 40 runs): 16-25
+# ms a query as the machine's speed varied, about half of it Parquet decoding its 10 row groups
+# (each ~1.2 ms: line 0.58, meta 0.50 -- trace ids make it ~2,300 distinct values in 5,200 rows --,
+# tsat 0.10, ts 0.08), the rest Python spread flat over ~40 functions, none above 0.9 ms a query. So
+# 5 ms needs fewer bytes decoded per hit (the meta column too) and fewer steps per window.
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {
