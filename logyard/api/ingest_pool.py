@@ -205,7 +205,9 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 <
     metadata buffers, the WAL payload); by default blocks over 128 KiB are mmapped and the heap
     top is trimmed on free, so every body paid fresh page faults: a quarter of a worker's CPU
     went to the kernel (perf), and decode_body cost ~2.6 us/line instead of ~1.8. A worker now
-    keeps at most `trim_threshold` of free memory. False where mallopt is not glibc's."""
+    keeps at most `trim_threshold` of free memory (16 or 4 MiB instead of 64 left the push phase's
+    peak PSS of the whole tree where it was, 270-278 MiB in 3 interleaved bench/ingest.py runs
+    each, and lines/s no higher). False where mallopt is not glibc's."""
     import ctypes
     import ctypes.util
 
