@@ -29,7 +29,7 @@ import numpy as np
 
 from logyard.agent.assemble import Stamper, chunks_from_entries
 from logyard.agent.docker_frames import Demuxer, LineAssembler
-from logyard.agent.docker_position import DockerPosition, Resume
+from logyard.agent.docker_position import STREAMS, DockerPosition, Resume
 from logyard.agent.journal import StreamChunk
 from logyard.agent.metrics import AgentMetrics
 from logyard.agent.push import encode_entries
@@ -125,8 +125,9 @@ class ContainerReader:
         start = DockerPosition.parse(ctx.shipper.resume(self.key))
         tty = bool((self.api.inspect_container(self.id).get("Config") or {}).get("Tty"))
         params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1 if self.follow else 0}
-        if start.since():
-            params["since"] = position_since(start.since())
+        since = start.since()
+        if since:
+            params["since"] = position_since(since)
         with self.http.stream("GET", f"/v{self.version}/containers/{self.id}/logs", params=params) as response:
             if response.is_error:
                 response.read()
@@ -166,7 +167,7 @@ class ContainerReader:
         ctx.metrics.docker_entries.inc(len(batch))
         chunks: list[StreamChunk] = []
         if ctx.pipeline is None:
-            for stream in ("stdout", "stderr"):
+            for stream in STREAMS:
                 rows = [(ts, line) for s, ts, line in batch if s == stream]
                 ls = self.label_sets.get(stream)
                 if rows and ls:
