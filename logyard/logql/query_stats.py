@@ -72,8 +72,7 @@ class QueryStats:
     def add_table(self, table: pa.Table, elapsed_ns: int, *, counted: bool = True) -> None:
         """Count a table storage handed over (only its time unless `counted`: `add_scanned` counts it)."""
         if not counted:
-            with self._lock:
-                self.read_ns += elapsed_ns
+            self.add_read_time(elapsed_ns)
             return
         names = table.column_names
         if "line" in names:
@@ -87,6 +86,10 @@ class QueryStats:
             self.lines += table.num_rows
             self.line_bytes += nbytes
             self.meta_bytes += meta
+            self.read_ns += elapsed_ns
+
+    def add_read_time(self, elapsed_ns: int) -> None:
+        with self._lock:
             self.read_ns += elapsed_ns
 
     def add_scanned(self, rows: int, line_bytes: int, meta_bytes: int) -> None:
@@ -235,6 +238,19 @@ class CountingSource:
         """The store's `windows` (WindowSource), None when it has none."""
         plan = getattr(self._store, "windows", None)
         return None if plan is None else plan(tenant, stream_ids, start_ns, end_ns, line_contains=line_contains)
+
+
+    def read_hits(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, **kw) -> list[pa.Table] | None:
+        """The store's `read_hits` (HitSource), None when it has none or declines."""
+        hits = getattr(self._store, "read_hits", None)
+        if hits is None:
+            return None
+        t0 = time.perf_counter_ns()
+        tables = hits(tenant, stream_ids, start_ns, end_ns, scanned=self._stats.add_scanned, **kw)
+        if tables is not None:
+            self._stats.add_read()
+            self._stats.add_read_time(time.perf_counter_ns() - t0)
+        return tables
 
 
 def _timed(tables: Iterator[pa.Table], add: Callable[[pa.Table, int], None]) -> Iterator[pa.Table]:

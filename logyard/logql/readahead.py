@@ -21,7 +21,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from logyard.logql.deadline import NO_DEADLINE
-from logyard.logql.source import LogSource, WindowSource
+from logyard.logql.source import HitSource, LogSource, WindowSource
 
 
 def read_ahead(tables: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
@@ -80,6 +80,13 @@ MAX_HEAD_LINES_FOR_WINDOW_READS = 20_000
 # A window read (and worked on) within this long keeps a ramped read in the calling thread.
 CHEAP_WINDOW_S = 0.002
 
+# A line hint leaving at most this many row groups of a query's range to decode (a needle) has
+# them read in one go (`HitSource`); a busier one is read window by window, up to its limit. A log
+# query whose limit the first few of them would fill decodes them all (~1.5 ms each): the bound.
+# Bench day, needle query h, in-process, interleaved: 23-27 -> 20-22 ms a query, CPU 33-41 -> 30-32 ms
+# (each window's read setup, pipeline and collection paid once instead of ten times).
+MAX_HIT_ROW_GROUPS = 32
+
 # The worker threads of every query's window reads, each query keeping at most `ahead` windows in
 # flight: a pool of its own cost each query ~0.3 ms to start its two threads. Threads are started
 # only when none is idle, so the bound matters only with many queries at once (a slow remote read
@@ -101,7 +108,11 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     With a line hint and a source that tells which windows may hold such lines (`WindowSource`),
     only those are read: asked once the first window did not end the read (up front without
     `ramp`); when more than one is left, each holds a row group to decode, and the workers take
-    them. `first` is `LogSource.read`'s hint, `line_match` its exact filter (passed on only when set).
+    them. A `line_match` whose hint leaves the windows still to read at most MAX_HIT_ROW_GROUPS
+    row groups to decode (a needle) has them read in one go instead (`HitSource`): one plan, the
+    row groups up to `ahead` at once, and for a log query (`ramp`) one table for them all, its
+    entries sorted by time downstream whatever table they come in.
+    `first` is `LogSource.read`'s hint, `line_match` its exact filter (passed on only when set).
     `check` (the query's `Deadline.check`) runs before each table is worked on, in whichever thread.
     """
     work = work or (lambda t: t)
@@ -123,7 +134,30 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     # A line hint may rule out most windows (a needle): ask the source which to read, once the
     # first window (which a log query's limit may fill) did not end the read.
     planned = not line_contains or not isinstance(store, WindowSource)
+
+    def hits(a: int, b: int) -> list | None:
+        """The tables of [a, b) in `direction` order, read in one go when the hint leaves them only
+        a needle's row groups (`HitSource`); None, nothing read, when it leaves more."""
+        if line_match is None or not isinstance(store, HitSource) or a >= b:
+            return None
+        tables = store.read_hits(tenant, ids, a, b, columns=columns, line_contains=line_contains,
+                                 line_match=line_match, max_row_groups=MAX_HIT_ROW_GROUPS,
+                                 run=lambda fn, items: _in_order(fn, items, ahead))
+        if tables is None:
+            return None
+        if ramp and len(tables) > 1:
+            # A log query's entries are sorted by time whatever table they come in (windows do
+            # not overlap): one table is worked on and collected once instead of once a window.
+            return [pa.concat_tables(tables)]
+        return tables if direction == "forward" else tables[::-1]
+
     if not planned and not ramp:
+        got = hits(lo, hi)
+        if got is not None:
+            for t in got:
+                check()
+                yield work(t)
+            return
         starts, planned = _planned(store, tenant, ids, lo, hi, starts, line_contains), True
 
     def one(w: int) -> list:
@@ -144,6 +178,14 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
         nxt += 1
         yield from out
         if not planned:
+            # The windows left, in one go when they hold only a needle's row groups.
+            rest = (lo, min(hi, starts[nxt - 1])) if direction == "backward" else (max(lo, starts[nxt - 1] + window), hi)
+            got = hits(*rest)
+            if got is not None:
+                for t in got:
+                    check()
+                    yield work(t)
+                return
             starts = starts[:nxt] + _planned(store, tenant, ids, lo, hi, starts[nxt:], line_contains)
             planned = True
             if len(starts) - nxt > 1:  # each window left holds a row group to decode: two cores
@@ -163,6 +205,26 @@ def window_reads(store: LogSource, tenant: str, ids, lo: int, hi: int, *, direct
     finally:
         for f in pending:
             f.cancel()
+
+
+def _in_order(fn, items, ahead: int) -> list:
+    """`[fn(x) for x in items]`, up to `ahead` at once in the window workers."""
+    items = list(items)
+    if ahead < 2 or len(items) < 2:
+        return [fn(x) for x in items]
+    pending: deque = deque()
+    out = []
+    try:
+        for x in items:
+            if len(pending) >= ahead:
+                out.append(pending.popleft().result())
+            pending.append(_WORKERS.submit(copy_context().run, fn, x))
+        while pending:
+            out.append(pending.popleft().result())
+    finally:
+        for f in pending:
+            f.cancel()
+    return out
 
 
 def _planned(store: WindowSource, tenant: str, ids, lo: int, hi: int, starts: list[int], line_contains) -> list[int]:

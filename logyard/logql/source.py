@@ -100,3 +100,20 @@ class WindowSource(Protocol):
         `stream_ids` whose lines contain every `line_contains` (a superset: a window left out has
         none), or None when the source cannot tell."""
         ...
+
+
+@runtime_checkable
+class HitSource(Protocol):
+    """What a `LogSource` may offer besides (storage's `Store` does; `readahead.window_reads` uses
+    it when a query's leading line filters are storage's `line_match`): a needle's few hits read
+    in one go."""
+
+    def read_hits(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                  columns: Sequence[str], line_contains: Sequence[str | Needle], line_match: LineMatch,
+                  max_row_groups: int, scanned: Callable[[int, int, int], None] | None = None,
+                  run: Callable = map) -> list[pa.Table] | None:
+        """The tables `read(..., line_match=)` would hand over, as a list in ascending window
+        order, when `line_contains` leaves at most `max_row_groups` row groups of the range to
+        decode; None, having read nothing, when it leaves more. `run(fn, items)` maps the source's
+        reads in order: the caller may run them at once."""
+        ...

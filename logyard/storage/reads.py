@@ -191,6 +191,60 @@ class Reads:
             found.update(np.unique(R._np(head.column("ts")) // self.window_ns * self.window_ns).tolist())
         return sorted(found)
 
+    def read_hits(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                  columns: Sequence[str], line_contains: Sequence[str | Needle], line_match: LineMatch,
+                  max_row_groups: int, scanned: Callable[[int, int, int], None] | None = None,
+                  run: Callable = map) -> list[pa.Table] | None:
+        """What `read(..., line_match=)` returns, as a list of the windows' tables in ascending
+        order, when `line_contains` leaves at most `max_row_groups` row groups to decode in the
+        whole range (a needle); None, having read nothing, when it leaves more.
+
+        One snapshot and one plan for the whole range, where `read` pays a read's setup for each
+        window: a needle's windows each hold about one row group to decode, and that setup cost as
+        much again. `run(fn, windows)` maps the window reads, in order (the caller may run them at
+        once); `scanned` is told per window read, as by `read`."""
+        ids = np.unique(np.fromiter(stream_ids, dtype=np.int64))
+        if not line_contains or not self.line_pruning:
+            return None
+        if ids.size == 0 or start_ns >= end_ns:
+            return []
+        tri = trigrams.needs_for(tuple(line_contains))
+        meta = "meta" in tuple(columns)
+        pin = self._files.pin()
+        try:
+            plan: list[_Window] = []
+            left = max_row_groups
+            for w in self._windows(tenant, ids, start_ns, end_ns, "backward"):  # the newest first: a busy
+                blocks = []                                                     # hint stops early
+                for b in w.blocks:
+                    try:
+                        n = len(self._files.reader(b).row_groups(ids, w.lo, w.hi, tri))
+                    except CorruptDataError:
+                        n = 1  # its read quarantines it
+                    if n:
+                        blocks.append(b)
+                        left -= n
+                if left < 0:
+                    return None
+                if blocks or (w.head is not None and w.head.num_rows):
+                    plan.append(_Window(w.start, w.lo, w.hi, blocks, w.head, w.active))
+            plan.reverse()
+
+            def one(w: _Window) -> tuple[pa.Table, line_scan.Scanned]:
+                s = line_scan.Scanned(meta=meta)
+                return self._read_plan(tenant, w, ids, tuple(columns), tri, None, False, line_match, s), s
+
+            got = list(run(one, plan))
+        finally:
+            self._files.unpin(pin)
+        out = []
+        for t, s in got:
+            if scanned is not None:
+                scanned(s.rows, s.line_bytes, s.meta_bytes)
+            if t.num_rows:
+                out.append(t)
+        return out
+
     def _windows(self, tenant: str, ids: np.ndarray, start_ns: int, end_ns: int, direction: str) -> Iterator[_Window]:
         """The windows of [start_ns, end_ns) with rows of `ids`, in `direction` order: what each
         is read from (one snapshot of the head and the block list for them all)."""

@@ -548,6 +548,14 @@ class Store:
                 line_contains: Sequence[str | Needle] = ()) -> list[int]:
         return self._reads.windows(tenant, stream_ids, start_ns, end_ns, line_contains=line_contains)
 
+    def read_hits(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
+                  columns: Sequence[str], line_contains: Sequence[str | Needle], line_match: LineMatch,
+                  max_row_groups: int, scanned: Callable[[int, int, int], None] | None = None,
+                  run: Callable = map) -> list[pa.Table] | None:
+        return self._reads.read_hits(tenant, stream_ids, start_ns, end_ns, columns=columns,
+                                     line_contains=line_contains, line_match=line_match,
+                                     max_row_groups=max_row_groups, scanned=scanned, run=run)
+
     def read_counts(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, *,
                     grain_ns: int, with_bytes: bool = False, left: bool = False) -> Iterator[pa.Table]:
         return self._reads.read_counts(tenant, stream_ids, start_ns, end_ns, grain_ns=grain_ns, with_bytes=with_bytes,

@@ -13,6 +13,7 @@ import pytest
 from logyard.logql.line_hint import line_hint
 from logyard.logql.stages.line_filter import LineFilter, filters_mask
 from logyard.logql.syntax.parser import parse
+from logyard.needles import LineMatch, Needle
 from logyard.storage import block, trigrams
 from logyard.storage import format as F
 from logyard.storage.reads import LINE_PRUNING_ENV
@@ -206,3 +207,29 @@ def test_the_windows_a_needle_leaves_hold_every_kept_row(make_store, small_group
     full = make_store()
     assert full.windows("t", ids, T0, T0 + 7 * HOUR, line_contains=["absent-needle-000"]) == \
         [T0 + h * HOUR for h in range(7)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_needle_read_in_one_go_hands_over_what_window_reads_do(make_store, small_groups, seed):
+    """`read_hits` (a needle's row groups planned over the whole range and read at once) returns
+    the tables, and tells `scanned` the counts, that a window-by-window read with the same filter
+    does: compacted hours with and without the needle and the head's hour; and reads nothing (None)
+    when the hint leaves more row groups than it may read."""
+    s = make_store()
+    load_hours(s, np.random.default_rng(seed))
+    ids = sorted(s.streams("t", [], T0, T0 + 7 * HOUR))
+    columns = ("stream", "ts", "line", "meta")
+    for match in (LineMatch((("xq7-needle-5150",),)), LineMatch((("edge-needle-777", "xq7-needle-5150"),)),
+                  LineMatch((("needle",),), ("edge",)), LineMatch((("absent-needle-000",),))):
+        hint = [Needle(tuple((v,) for v in group)) for group in match.contains]
+        by_windows, in_one_go = [], []
+        want = list(s.read("t", ids, T0, T0 + 7 * HOUR, direction="forward", columns=columns, line_contains=hint,
+                           line_match=match, scanned=lambda *n: by_windows.append(n)))
+        got = s.read_hits("t", ids, T0, T0 + 7 * HOUR, columns=columns, line_contains=hint, line_match=match,
+                          max_row_groups=1000, scanned=lambda *n: in_one_go.append(n))
+        assert got is not None
+        assert [t.to_pydict() for t in got] == [t.to_pydict() for t in want], match
+        assert np.sum(in_one_go, axis=0).tolist() == np.sum(by_windows, axis=0).tolist(), match
+    busy = LineMatch((("GET",),))
+    assert s.read_hits("t", ids, T0, T0 + 7 * HOUR, columns=columns, line_contains=["GET"], line_match=busy,
+                       max_row_groups=2) is None
