@@ -128,6 +128,19 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # (each ~1.2 ms: line 0.58, meta 0.50 -- trace ids make it ~2,300 distinct values in 5,200 rows --,
 # tsat 0.10, ts 0.08), the rest Python spread flat over ~40 functions, none above 0.9 ms a query. So
 # 5 ms needs fewer bytes decoded per hit (the meta column too) and fewer steps per window.
+# Since then the needle's windows are planned and read in one go (Reads.read_hits): 10-30 % off the
+# query; per hit row group about 1.4 ms of Parquet decoding and 1 ms of Python remain (in-process,
+# two threads: ~22 ms wall, ~33 ms CPU a query). Two threads decode the 10 row groups in 8-9 ms
+# instead of 10-12: the two cores do not make 5 ms out of this layout.
+# Measured offline, not built: "row frames" (line and meta of consecutive rows together in small
+# zstd frames, a trigram map each), over the bench day's 24 compacted blocks (one sitting): at
+# 64 KiB exactly the 10 frames holding the needle pass their maps, and decompressing them costs
+# ~0.8 ms CPU instead of ~14 ms for 10 row groups; decompressing every frame (a full scan) took
+# 335-409 ms CPU against 368-534 for Parquet's line and meta columns. The price: line+meta 48.4 MB
+# at zstd 12 (45.2 at 128 KiB, 52.7 at 32 KiB; the same bytes in 1 MiB chunks 41.2, Parquet 40.7),
+# the frames' maps 5.9 MB against the row groups' 1.2, and 17.4 s of CPU to compress them against
+# 13.7 s as 1 MiB chunks: disk/raw ~0.153 -> ~0.18. A dictionary trained per block might win back
+# most of the small frames' ratio (cramjam has no zstd dictionaries: the zstandard package would).
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {
