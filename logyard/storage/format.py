@@ -139,8 +139,9 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # 335-409 ms CPU against 368-534 for Parquet's line and meta columns. The price: line+meta 48.4 MB
 # at zstd 12 (45.2 at 128 KiB, 52.7 at 32 KiB; the same bytes in 1 MiB chunks 41.2, Parquet 40.7),
 # the frames' maps 5.9 MB against the row groups' 1.2, and 17.4 s of CPU to compress them against
-# 13.7 s as 1 MiB chunks: disk/raw ~0.153 -> ~0.18. A dictionary trained per block might win back
-# most of the small frames' ratio (cramjam has no zstd dictionaries: the zstandard package would).
+# 13.7 s as 1 MiB chunks: disk/raw ~0.153 -> ~0.18. A zstd dictionary trained per block (the
+# zstandard package, 64 KiB) does not win it back: 44.5 MB + 1.6 MB of dictionaries, and training
+# took 113-136 s of CPU for the day. So frames trade ~+12 MB (+22 % of the day's 55 MB) for the needle.
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {
