@@ -239,7 +239,6 @@ class CountingSource:
         plan = getattr(self._store, "windows", None)
         return None if plan is None else plan(tenant, stream_ids, start_ns, end_ns, line_contains=line_contains)
 
-
     def read_hits(self, tenant: str, stream_ids: Collection[int], start_ns: int, end_ns: int, **kw) -> list[pa.Table] | None:
         """The store's `read_hits` (HitSource), None when it has none or declines."""
         hits = getattr(self._store, "read_hits", None)

@@ -214,8 +214,9 @@ class Reads:
         try:
             plan: list[_Window] = []
             left = max_row_groups
-            for w in self._windows(tenant, ids, start_ns, end_ns, "backward"):  # the newest first: a busy
-                blocks = []                                                     # hint stops early
+            # The newest window first: a busy hint is told from a needle after a window or two.
+            for w in self._windows(tenant, ids, start_ns, end_ns, "backward"):
+                blocks = []
                 for b in w.blocks:
                     try:
                         n = len(self._files.reader(b).row_groups(ids, w.lo, w.hi, tri))
