@@ -57,9 +57,18 @@ def test_status_lists_the_agents_targets_under_logyard_up(page, tmp_path):
         page.wait_for_selector("#agent-url")
         page.fill("#agent-url", up.agent_url)
         page.dispatch_event("#agent-url", "change")
-        page.wait_for_selector("#agent-table td", timeout=15_000)
         targets = httpx.get(up.agent_url + "/targets?format=json", timeout=10).json()["targets"]
-        assert page.inner_text("#agent-state") == f"{len(targets)} targets"
+        want = f"{len(targets)} targets"
+        page.wait_for_function("want => document.querySelector('#agent-state').textContent === want", arg=want,
+                               timeout=15_000)
+        assert str(log) in page.inner_text("#agent-table")
+        # The view's refresh (every 5 s) redraws its cards and leaves the agent's part alone: the
+        # address input (being typed in, perhaps) is the same element, its targets still listed.
+        page.eval_on_selector("#agent-url", "el => { el.dataset.kept = 'yes'; }")
+        page.eval_on_selector("#status .card", "el => { el.dataset.old = 'yes'; }")
+        page.wait_for_function("() => !document.querySelector('#status .card[data-old]')", timeout=15_000)
+        assert page.get_attribute("#agent-url", "data-kept") == "yes"
+        assert page.inner_text("#agent-state") == want
         assert str(log) in page.inner_text("#agent-table")
         other = httpx.get(up.agent_url + "/targets?format=json", headers={"Origin": "https://example.com"}, timeout=10)
         assert "access-control-allow-origin" not in other.headers

@@ -65,7 +65,6 @@ export class StatusView {
     const disk = (m.get("logyard_storage_block_bytes") || 0) + (m.get("logyard_storage_wal_bytes") || 0);
     const retention = (/^\s*retention_period:\s*(\S+)/m.exec(config) || [])[1] || "?";
     const version = JSON.parse(build).version;
-    const agent = localStorage.getItem("logyard.agent") || `${location.protocol}//${location.hostname}:9080`;
     const cards = [
       ["Ingestion", rate, "ingest-rate"],
       ["Lines received", lines.toLocaleString(), "lines"],
@@ -78,29 +77,47 @@ export class StatusView {
       ["Live tails", (m.get("loki_querier_tail_active") || 0).toLocaleString(), "tails"],
       ["Version", version, "version"],
     ];
-    this.root.innerHTML = `<div class="cards">${cards.map(([title, value, key]) =>
-      `<div class="card" data-key="${key}"><div class="title">${title}</div><div class="value">${escapeHtml(String(value))}</div></div>`).join("")}</div>` +
-      `<div class="agent"><h4>Agent</h4><label>Agent address <input id="agent-url" value="${escapeHtml(agent)}"></label> ` +
-      `<a id="agent-targets" href="${escapeHtml(agent)}/targets" target="_blank" rel="noopener">targets ↗</a> ` +
-      `<span id="agent-state" class="muted"></span><table id="agent-table"></table></div>`;
+    if (!this.root.querySelector(".agent")) {
+      // Built once (again after an error): the periodic refresh replaces only the cards, so the
+      // agent's address being typed and its targets listed stay put.
+      const agent = localStorage.getItem("logyard.agent") || `${location.protocol}//${location.hostname}:9080`;
+      this.root.innerHTML = `<div class="cards"></div>` +
+        `<div class="agent"><h4>Agent</h4><label>Agent address <input id="agent-url" value="${escapeHtml(agent)}"></label> ` +
+        `<a id="agent-targets" href="${escapeHtml(agent)}/targets" target="_blank" rel="noopener">targets ↗</a> ` +
+        `<span id="agent-state" class="muted"></span><table id="agent-table"></table></div>`;
+      const input = this.root.querySelector("#agent-url");
+      input.onchange = () => {
+        localStorage.setItem("logyard.agent", input.value.replace(/\/$/, ""));
+        this.agentTargets(this.agentUrl());
+      };
+    }
+    this.root.querySelector(".cards").innerHTML = cards.map(([title, value, key]) =>
+      `<div class="card" data-key="${key}"><div class="title">${title}</div><div class="value">${escapeHtml(String(value))}</div></div>`).join("");
     this.root.dataset.disk = String(disk);
     this.root.dataset.streams = String(m.get("logyard_storage_streams") || 0);
-    const input = this.root.querySelector("#agent-url");
-    input.onchange = () => { localStorage.setItem("logyard.agent", input.value.replace(/\/$/, "")); this.refresh(); };
-    this.agentTargets(agent);
+    this.agentTargets(this.agentUrl());
+  }
+
+  agentUrl() {
+    return this.root.querySelector("#agent-url").value.replace(/\/$/, "");
   }
 
   async agentTargets(agent) {
+    const seq = this.agentSeq = (this.agentSeq || 0) + 1;  // only the latest answer is shown
     const state = this.root.querySelector("#agent-state"), table = this.root.querySelector("#agent-table");
+    this.root.querySelector("#agent-targets").href = `${agent}/targets`;
     try {
       const r = await fetch(`${agent}/targets?format=json`, { signal: AbortSignal.timeout(2000) });
       const { targets } = await r.json();
+      if (seq !== this.agentSeq) return;
       state.textContent = `${targets.length} targets`;
       table.innerHTML = "<tr><th>job</th><th>type</th><th>target</th><th>state</th><th>last error</th></tr>" +
         targets.map((t) => `<tr><td>${escapeHtml(t.job)}</td><td>${escapeHtml(t.kind || t.type || "")}</td><td>${escapeHtml(t.key || t.target || "")}</td>` +
           `<td>${escapeHtml(t.state)}</td><td>${escapeHtml(t.last_error || "")}</td></tr>`).join("");
     } catch {
+      if (seq !== this.agentSeq) return;
       state.textContent = "not reachable from this page: check the agent address, or open its targets page";
+      table.innerHTML = "";
     }
   }
 }
