@@ -142,3 +142,46 @@ def test_releasing_returns_the_top_of_the_calling_threads_arena():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert float(out.stdout) < 3  # MiB; 6 kept without cutting the arena's top
+
+
+ARENAS_PROBE = """
+import ctypes, re, sys, tempfile, threading
+from logyard.api import memory
+if sys.argv[1] == "limit":
+    assert memory.limit_arenas(1)
+def work():
+    memory._FREE(memory._MALLOC(1 << 16))  # a thread's first malloc takes it an arena
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    f = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, f)
+    libc.fclose(f)
+    print(len(re.findall(r"<heap nr=", open(out.name).read())))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and malloc_info are glibc's")
+def test_the_server_process_keeps_to_one_malloc_arena_however_many_threads_allocate():
+    # Each arena keeps freed memory of its own at its top: one arena for the server's threads.
+    # Fresh interpreters, so that this test process keeps its own allocator settings.
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def heaps(mode: str) -> int:
+        run = subprocess.run([sys.executable, "-c", ARENAS_PROBE, mode], check=True, capture_output=True,
+                             text=True, env=env)
+        return int(run.stdout)
+
+    assert heaps("default") > 1  # glibc's own choice: an arena for each new thread
+    assert heaps("limit") == 1
+
+
+def test_a_malloc_arena_max_in_the_environment_is_kept():
+    code = "from logyard.api.memory import limit_arenas\nassert limit_arenas() is False\n"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "MALLOC_ARENA_MAX": "4"})
