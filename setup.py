@@ -10,7 +10,6 @@ setup(
         Extension("logyard.ingest._pushscan", ["logyard/ingest/_pushscan.c"], extra_compile_args=_FLAGS),
         Extension("logyard.ingest._metajson", ["logyard/ingest/_metajson.c"], extra_compile_args=_FLAGS),
         Extension("logyard.storage._gather", ["logyard/storage/_gather.c"], extra_compile_args=_FLAGS),
-        Extension("logyard.storage._plainpages", ["logyard/storage/_plainpages.c"], extra_compile_args=_FLAGS),
         Extension("logyard.storage._tsembed", ["logyard/storage/_tsembed.c"], extra_compile_args=_FLAGS),
     ]
 )

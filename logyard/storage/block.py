@@ -32,7 +32,7 @@ from logyard.labels import LabelSet
 from logyard.needles import LineMatch
 from logyard.storage import format as F
 from logyard.storage import rows as R
-from logyard.storage import block_counts, line_scan, line_time, pages, trigrams
+from logyard.storage import block_counts, line_scan, line_time, trigrams
 from logyard.storage.decoded_cache import DecodedCache
 from logyard.storage.objects import is_store_failure, object_store_error
 
@@ -168,7 +168,7 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + F.TMP_SUFFIX)
     try:
-        _write_file(table, tmp, schema, kv, bounds, level, order, gather, names, slice_rows(lens))
+        _write_file(table, tmp, schema, kv, bounds, level, order, gather, names)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -188,16 +188,8 @@ def write_block(table: pa.Table, data_dir: Path, rel_path: str, *, tenant: str, 
     )
 
 
-def slice_rows(lens: np.ndarray) -> int:
-    """Rows of a compacted block's slices (format.BLOCK_TRIGRAM_PAGES_KEY): about LINE_PAGE_BYTES
-    of line text at the block's mean line length."""
-    mean = float(lens.mean()) if len(lens) else 1.0
-    return int(min(F.BLOCK_ROW_GROUP_ROWS, max(F.MIN_SLICE_ROWS, F.LINE_PAGE_BYTES // max(mean, 1.0))))
-
-
 def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds: list[tuple[int, int]], level: int,
-                order: np.ndarray | None, gather: R.Gather | None, known: dict[str, set[int]] | None,
-                slice_rows: int) -> None:
+                order: np.ndarray | None, gather: R.Gather | None, known: dict[str, set[int]] | None) -> None:
     # An Arrow file, not a Python one: each write of the encoder then needs no GIL (flushes share the
     # server process with the event loop and the appends).
     with pa.OSFile(str(tmp), "wb") as f:
@@ -206,16 +198,14 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
             schema,
             compression=F.BLOCK_COMPRESSION if level else F.FLUSH_COMPRESSION,
             compression_level=F.COMPACT_COMPRESSION_LEVEL if level else None,
-            data_page_size=F.COMPACT_PAGE_BYTES if level else F.BLOCK_DATA_PAGE_BYTES,
-            write_batch_size=slice_rows if level else None,
-            use_dictionary=F.COMPACT_DICTIONARY_COLUMNS if level else F.BLOCK_DICTIONARY_COLUMNS,
-            column_encoding=F.COMPACT_COLUMN_ENCODING if level else F.BLOCK_COLUMN_ENCODING,
+            data_page_size=F.BLOCK_DATA_PAGE_BYTES,
+            use_dictionary=F.BLOCK_DICTIONARY_COLUMNS,
+            column_encoding=F.BLOCK_COLUMN_ENCODING,
             write_statistics=F.BLOCK_STATS_COLUMNS,
             write_page_checksum=F.BLOCK_PAGE_CHECKSUMS,
         ) as writer:
             names: dict[str, set[int]] = {} if known is None else known
             maps = trigrams.MapBuilder() if level > 0 else None
-            page_maps = trigrams.MapBuilder(bits=F.BITS_PER_PAGE_TRIGRAM) if level > 0 else None
             for lo, hi in bounds:  # one step per row group
                 if order is None:
                     piece = table.slice(lo, hi - lo)
@@ -226,24 +216,19 @@ def _write_file(table: pa.Table, tmp: Path, schema: pa.Schema, kv: dict, bounds:
                     block_counts.merge_names(names, block_counts.meta_names(piece.column("meta"),
                                                                             R._np(piece.column("stream"))))
                 if maps is not None:
-                    assert page_maps is not None
-                    piece = _compacted(piece, maps, page_maps, slice_rows)
+                    piece = _compacted(piece, maps)
                 writer.write_table(piece, row_group_size=hi - lo)
             if maps is not None:
-                assert page_maps is not None
-                kv = {**kv, F.BLOCK_TRIGRAM_LOWER_KEY: maps.blob(),
-                      F.BLOCK_TRIGRAM_PAGES_KEY: slice_rows.to_bytes(4, "little") + page_maps.blob()}
+                kv = {**kv, F.BLOCK_TRIGRAM_LOWER_KEY: maps.blob()}
             writer.add_key_value_metadata({**kv, F.BLOCK_META_NAMES_KEY: block_counts.encode_names(names)})
         os.fsync(f.fileno())
 
 
-def _compacted(piece: pa.Table, maps: trigrams.MapBuilder, page_maps: trigrams.MapBuilder, rows: int) -> pa.Table:
-    """One row group as a compacted block stores it: its trigram map added to `maps` and those of
-    its slices of `rows` rows to `page_maps`, its lines without their own timestamps (line_time)
-    and the codes that restore them."""
+def _compacted(piece: pa.Table, maps: trigrams.MapBuilder) -> pa.Table:
+    """One row group as a compacted block stores it: its trigram map added to `maps`, its lines
+    without their own timestamps (line_time) and the codes that restore them."""
     line = piece.column("line").combine_chunks()
     maps.add(line)
-    page_maps.add_slices(line, rows)
     cut, codes = line_time.strip(line, R._np(piece.column("ts")))
     i = piece.schema.get_field_index("line")
     return piece.set_column(i, "line", cut).append_column(F.LINE_TIME_COLUMN, pa.array(codes))
@@ -345,24 +330,6 @@ _idle: OrderedDict[BlockReader, pq.ParquetFile] = OrderedDict()
 # Line and metadata columns of the row groups that first-rows reads decoded (decoded_cache.py).
 DECODED = DecodedCache(F.DECODED_CACHE_BYTES)
 
-# A read with a line hint decodes single pages (pages.py) while the slices that may hold the hint
-# are at most this share of the rows of the row groups read; beyond it whole column chunks decode
-# faster (pyarrow, no per-page steps).
-MAX_PAGE_SHARE = 0.5
-_PAGED_COLUMNS = {"stream": None, "ts": np.int64, "line": "strings", "meta": "strings", F.LINE_TIME_COLUMN: np.int32}
-
-
-class PageMaps:
-    """A compacted block's BLOCK_TRIGRAM_PAGES_KEY: the trigram maps of the slices of `slice_rows`
-    rows of each row group; row group g's slices are index entries first[g] .. first[g + 1]."""
-
-    def __init__(self, blob: bytes, rows: np.ndarray, name: str) -> None:
-        self.slice_rows = int.from_bytes(blob[:4], "little") if len(blob) >= 4 else 0
-        if self.slice_rows < 1:
-            raise CorruptDataError(f"{name}: {F.BLOCK_TRIGRAM_PAGES_KEY.decode()}: no slice size")
-        self.first = np.concatenate(([0], np.cumsum(-(-rows // self.slice_rows)))).astype(np.int64)
-        self.index = trigrams.TrigramIndex(blob[4:], int(self.first[-1]), name)
-
 
 class BlockReader:
     """Reads row groups of one block; the footer and row-group statistics are parsed once.
@@ -396,7 +363,6 @@ class BlockReader:
         self._left_cells: block_counts.Cells | None = None
         self._wanted: dict[bytes, np.ndarray | None] = {}  # _wanted_rows by the ids' bytes
         self._runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # streams' rows: starts, ends, ids
-        self._chunks: dict[tuple[int, int], pages.Chunk] = {}  # page layouts of chunks read by page
         self._closed = False
 
     def close(self) -> None:
@@ -662,26 +628,28 @@ class BlockReader:
         return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
 
     def read_matching(self, row_groups: list[int], columns: list[str], match: LineMatch, ids: np.ndarray,
-                      start_ns: int, end_ns: int, scanned: line_scan.Scanned,
-                      needs: trigrams.Needs | None = None) -> pa.Table:
+                      start_ns: int, end_ns: int, scanned: line_scan.Scanned) -> pa.Table:
         """The rows of sorted `ids` in [start_ns, end_ns) of these row groups whose line `match`
         keeps; the rows in that range are counted into `scanned`. The lines are searched as stored
-        (line_scan.py) and only the kept ones restored, when `line` is asked for at all.
-
-        With `needs` (what every kept line contains, as trigrams), a compacted block decodes only
-        the pages of the slices whose maps may hold it (`_paged`); the rows of the pages not
-        decoded are not counted, as those of row groups ruled out are not."""
+        (line_scan.py) and only the kept ones restored, when `line` is asked for at all."""
         with self.open() as pf:
-            return self._read_matching(row_groups, columns, match, ids, start_ns, end_ns, scanned, pf, needs)
+            return self._read_matching(row_groups, columns, match, ids, start_ns, end_ns, scanned, pf)
 
     def _read_matching(self, row_groups: list[int], columns: list[str], match: LineMatch, ids: np.ndarray,
-                       start_ns: int, end_ns: int, scanned: line_scan.Scanned, pf: pq.ParquetFile,
-                       needs: trigrams.Needs | None = None) -> pa.Table:
+                       start_ns: int, end_ns: int, scanned: line_scan.Scanned, pf: pq.ParquetFile) -> pa.Table:
         want = list(dict.fromkeys([*columns, "stream", "ts", "line", *((F.LINE_TIME_COLUMN,) if self._line_time else ()),
                                    *(("meta",) if scanned.meta else ())]))
-        t = self._paged(row_groups, needs, want) if needs else None
-        if t is None:
-            t = self._read_rows(row_groups, want, pf)
+        stream = self.streams_of_rows(row_groups)
+        if stream is not None:
+            want.remove("stream")
+        try:
+            t = pf.read_row_groups(row_groups, columns=want, use_threads=False)
+        except (pa.ArrowException, OSError) as e:
+            raise self._decode_error(f"row groups {row_groups}", e) from e
+        if stream is not None:
+            if len(stream) != t.num_rows:
+                raise CorruptDataError(f"{self.name}: row groups {row_groups}: {t.num_rows} rows, its footer's streams {len(stream)}")
+            t = t.append_column("stream", pa.array(stream))
         ts = R._np(t.column("ts")) if self._line_time else None
         codes = R._np(t.column(F.LINE_TIME_COLUMN)) if self._line_time else None
         try:
@@ -693,10 +661,6 @@ class BlockReader:
             inside = R.row_mask(R._np(t.column("stream")), R._np(t.column("ts")), ids, start_ns, end_ns)
             keep &= inside
         scanned.add(t.column("line"), codes, t.column("meta") if scanned.meta else None, inside)
-        if "meta" in columns and not pa.types.is_dictionary(t.schema.field("meta").type):
-            t = t.filter(pa.array(keep))  # PLAIN metadata decoded by page: as the readers want it
-            keep = np.ones(t.num_rows, dtype=bool)
-            t = t.set_column(t.schema.get_field_index("meta"), "meta", pc.dictionary_encode(t.column("meta")))
         if "line" not in columns:  # numbers only: a copy of the kept rows costs less than slicing runs
             return t.select(columns).filter(pa.array(keep))
         t = R.keep_rows(t, keep)
@@ -708,116 +672,6 @@ class BlockReader:
         except ValueError as e:
             raise CorruptDataError(f"{self.name}: row groups {row_groups}: {F.LINE_TIME_COLUMN} ({e})") from e
         return t.set_column(t.schema.get_field_index("line"), "line", line).select(columns)
-
-    def _read_rows(self, row_groups: list[int], want: list[str], pf: pq.ParquetFile) -> pa.Table:
-        """Columns `want` of whole row groups (pyarrow), `stream` from the footer where it says."""
-        stream = self.streams_of_rows(row_groups)
-        cols = [c for c in want if c != "stream"] if stream is not None else want
-        try:
-            t = pf.read_row_groups(row_groups, columns=cols, use_threads=False)
-        except (pa.ArrowException, OSError) as e:
-            raise self._decode_error(f"row groups {row_groups}", e) from e
-        if stream is not None:
-            if len(stream) != t.num_rows:
-                raise CorruptDataError(f"{self.name}: row groups {row_groups}: {t.num_rows} rows, its footer's streams {len(stream)}")
-            t = t.append_column("stream", pa.array(stream))
-        return t
-
-    def _paged(self, row_groups: list[int], needs: trigrams.Needs, want: list[str]) -> pa.Table | None:
-        """Columns `want` of the rows of the line pages whose slices' maps may hold a line meeting
-        `needs` (with `meta` PLAIN, not a dictionary); None when the row groups are to be read
-        whole: no page maps (flushed or older blocks), a remote block, a column or page pages.py
-        does not decode, or more than MAX_PAGE_SHARE of the rows."""
-        if self.remote is not None or not self._line_time or not set(want) <= _PAGED_COLUMNS.keys():
-            return None
-        maps = self._footer(F.BLOCK_TRIGRAM_PAGES_KEY,
-                            lambda blob, name: PageMaps(blob, self._rows, name))  # type: ignore[arg-type]
-        if maps is None:
-            return None
-        rows = self._rows
-        assert rows is not None
-        passing = maps.index.passing(needs)
-        per = [passing[maps.first[g]:maps.first[g + 1]] for g in row_groups]
-        est = sum(int(p.sum()) for p in per) * maps.slice_rows
-        if est > MAX_PAGE_SHARE * int(rows[row_groups].sum()):
-            return None
-        md = self._md
-        assert md is not None
-        names = md.schema.names
-        parts: dict[str, list] = {c: [] for c in want}
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as e:
-            raise self._decode_error("block file", e) from e
-        try:
-            for g, ok in zip(row_groups, per):  # one step per row group: a handful
-                if not ok.any():
-                    continue
-                line_bytes, line = self._chunk(fd, g, names.index("line"))
-                r0, r1 = line.rows[:-1], line.rows[1:]
-                hit = [i for i in range(len(r0)) if ok[r0[i] // maps.slice_rows:(r1[i] - 1) // maps.slice_rows + 1].any()]
-                ranges = [(int(r0[i]), int(r1[i])) for i in hit]
-                if not ranges:
-                    continue
-                for c in want:  # one step per column: five at most
-                    if c == "stream":
-                        sids = self.streams_of_rows([g])
-                        if sids is None:
-                            raise pages.Unusual("no stream layout in the footer")
-                        parts[c] += [sids[a:b] for a, b in ranges]
-                        continue
-                    ci = names.index(c)
-                    data, chunk = (line_bytes, line) if c == "line" else self._chunk(fd, g, ci)
-                    parts[c] += self._page_values(data, chunk, md.row_group(g).column(ci).compression,
-                                                  md.schema.column(ci).max_definition_level, _PAGED_COLUMNS[c], ranges)
-        except pages.Unusual:
-            return None
-        except (OSError, ValueError) as e:
-            raise self._decode_error(f"row groups {row_groups}: pages", e) from e
-        finally:
-            os.close(fd)
-        arrays = []
-        for c in want:  # one step per column
-            if _PAGED_COLUMNS[c] == "strings":
-                col = pa.chunked_array(parts[c], pa.large_string())
-                arrays.append(col if c == "line" else col.cast(pa.string()))
-            else:
-                arrays.append(pa.array(np.concatenate(parts[c]) if parts[c] else np.empty(0, np.int64)))
-        return pa.Table.from_arrays(arrays, names=want)
-
-    def _chunk(self, fd: int, g: int, ci: int) -> tuple[bytes, pages.Chunk]:
-        """Column chunk `ci` of row group g: its bytes and its pages (parsed once, kept)."""
-        cc = self._md.row_group(g).column(ci)  # type: ignore[union-attr]
-        if cc.has_dictionary_page:
-            raise pages.Unusual("a dictionary page")
-        data = os.pread(fd, cc.total_compressed_size, cc.data_page_offset)
-        if len(data) != cc.total_compressed_size:
-            raise ValueError("column chunk cut short")
-        chunk = self._chunks.get((g, ci))
-        if chunk is None:
-            chunk = self._chunks[(g, ci)] = pages.layout(data, int(self._rows[g]))  # type: ignore[index]
-        return data, chunk
-
-    @staticmethod
-    def _page_values(data: bytes, chunk: pages.Chunk, codec: str, max_def: int, kind, ranges: list[tuple[int, int]]) -> list:
-        """The values of the rows `ranges` of one column chunk, a part per range, each page decoded once."""
-        decoded: dict[int, object] = {}
-        out = []
-        for a, b in ranges:  # one step per range: a few
-            got = []
-            for i in chunk.overlapping(a, b):  # one step per page: one or two
-                v = decoded.get(i)
-                if v is None:
-                    v = decoded[i] = (pages.strings(data, chunk, i, codec, max_def) if kind == "strings"
-                                      else pages.numbers(data, chunk, i, codec, max_def, kind))
-                p0 = int(chunk.rows[i])
-                lo, hi = max(a, p0) - p0, min(b, int(chunk.rows[i + 1])) - p0
-                got.append(v[lo:hi])
-            if kind == "strings":
-                out += got
-            else:
-                out.append(got[0] if len(got) == 1 else np.concatenate(got))
-        return out
 
     def read_first(self, row_groups: list[int], columns: list[str], ids: np.ndarray, start_ns: int,
                    end_ns: int, limit: int, backward: bool) -> pa.Table:

@@ -149,25 +149,6 @@ BLOCK_COLUMN_ENCODING = {
     "ts": "DELTA_BINARY_PACKED",  # 0.025 x line bytes; PLAIN 0.030, BYTE_STREAM_SPLIT 0.027
     "len": "BYTE_STREAM_SPLIT",  # 0.0044 x line bytes at zstd 12; DELTA_BINARY_PACKED 0.0059
 }
-
-# Compacted blocks are cut into pages a needle query can read alone (pages.py): each row group's
-# rows in slices of `slice rows` (about LINE_PAGE_BYTES of line text at the block's mean line
-# length), written in batches of that many rows, each batch a page of every column (the writer
-# closes a page after the batch that takes it past COMPACT_PAGE_BYTES); a trigram map per
-# slice under BLOCK_TRIGRAM_PAGES_KEY (u32 little-endian slice rows, then a trigrams.py blob over
-# the slices in row order), at BITS_PER_PAGE_TRIGRAM bits a trigram: they choose among the pages of
-# a row group its own map let through. The columns a needle reads are PLAIN there, so single pages
-# decode without pyarrow: `meta` (0.0163 x line bytes against 0.0178 as a dictionary, and read
-# faster), `tsat`; `ts` BYTE_STREAM_SPLIT (a transpose to decode; over the bench day 1.4 % more
-# than DELTA_BINARY_PACKED and read as fast, where PLAIN took 8 % more and twice the time). zstd decodes 256 KiB inputs of the bench
-# day's lines ~8 % slower per byte than 1 MiB ones (and 2.4 % larger); 64 KiB ones 38 % slower.
-BLOCK_TRIGRAM_PAGES_KEY = b"logyard.trigrams.pages"
-LINE_PAGE_BYTES = 256 << 10
-COMPACT_PAGE_BYTES = LINE_PAGE_BYTES // 2
-MIN_SLICE_ROWS = 64
-BITS_PER_PAGE_TRIGRAM = 1
-COMPACT_DICTIONARY_COLUMNS: list[str] = []
-COMPACT_COLUMN_ENCODING = {**BLOCK_COLUMN_ENCODING, "ts": "BYTE_STREAM_SPLIT"}
 # Measured and not taken: meta PLAIN is 0.0163 against 0.0178 as a dictionary, but readers want a
 # dictionary (the engine parses each distinct value once) and rebuilding it costs every read; ts as
 # per-stream deltas with BYTE_STREAM_SPLIT saves 0.0008 and would lose the row-group statistics.

@@ -408,7 +408,7 @@ class Reads:
                 if not rgs:
                     continue
                 if match is not None:
-                    part = r.read_matching(rgs, want, match, ids, lo, hi, scanned or line_scan.Scanned(), tri)
+                    part = r.read_matching(rgs, want, match, ids, lo, hi, scanned or line_scan.Scanned())
                 elif first is not None:
                     # Each source's first rows (and ties) include every row of the merged window's
                     # first rows that the source holds, duplicates across sources or not.
@@ -446,7 +446,7 @@ class Reads:
                         if match is None:
                             parts.append(R.select_rows(r.read(rgs, full), ids, lo, hi))
                         else:  # counted already
-                            parts.append(r.read_matching(rgs, full, match, ids, lo, hi, line_scan.Scanned(), tri))
+                            parts.append(r.read_matching(rgs, full, match, ids, lo, hi, line_scan.Scanned()))
                     except CorruptDataError as e:
                         self._files.quarantine(b, e)
                 if head is not None and head.num_rows:

@@ -24,10 +24,6 @@ trigram with a non-ASCII byte or a `k` or `s` (Unicode folds the Kelvin sign and
 them: "(?i)kill" matches a line whose bytes hold no k). Blocks with the older, exact maps still
 serve case-sensitive needles. Lowered, the benchmark workload's maps take 0.0022 x line bytes
 (exact: 0.0047; the figures above are the exact maps').
-
-The same layout serves the maps of each row group's slices of rows in compacted blocks
-(format.BLOCK_TRIGRAM_PAGES_KEY, `MapBuilder.add_slices`): they choose among the pages of a row
-group that its own map let through, at format.BITS_PER_PAGE_TRIGRAM bits a trigram.
 """
 
 from __future__ import annotations
@@ -144,9 +140,8 @@ class MapBuilder:
     is that map folded, since a bucket of k bits is the top k bits of the EST_LOG2-bit bucket.
     """
 
-    def __init__(self, *, lowered: bool = True, bits: int = BITS_PER_TRIGRAM) -> None:
+    def __init__(self, *, lowered: bool = True) -> None:
         self.lowered = lowered
-        self.bits = bits
         self._fine = np.zeros(1 << EST_LOG2, dtype=np.bool_)
         self._ks: list[int] = []
         self._maps: list[bytes] = []
@@ -155,12 +150,6 @@ class MapBuilder:
         """The next row group: its large_string line column."""
         off, data = _line_bytes(line)
         self.add_bytes(data[off[0] : off[-1]])
-
-    def add_slices(self, line: pa.Array, rows: int) -> None:
-        """The next row group's slices of `rows` rows (the last one shorter): one map each."""
-        off, data = _line_bytes(line)
-        for lo in range(0, len(line), rows):  # one step per slice: a few a row group
-            self.add_bytes(data[off[lo] : off[min(lo + rows, len(line))]])
 
     def add_bytes(self, part: np.ndarray) -> None:
         fine = self._fine
@@ -172,7 +161,7 @@ class MapBuilder:
         m = float(fine.size)
         filled = int(np.count_nonzero(fine))
         distinct = -m * np.log1p(-min(filled, m - 1) / m)
-        k = max(MIN_LOG2, int(np.ceil(np.log2(max(1.0, self.bits * distinct)))))
+        k = max(MIN_LOG2, int(np.ceil(np.log2(max(1.0, BITS_PER_TRIGRAM * distinct)))))
         if k > MAX_LOG2:
             # Random-looking text: about one bit per trigram (half the bits set) still rejects a
             # 13-trigram needle with odds of ~1e-3; beyond MAX_SPARSE_LOG2 no map at all.
