@@ -123,6 +123,12 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # 2048-row pages (~350 KiB) ~20 % slower per byte than 1 MiB ones: every full scan's line decoding
 # got 10-20 % dearer (150 -> 180 ms CPU for all row groups), disk rose 0.153 -> 0.161 x line bytes
 # (pages +4.4 %, page maps 1.4 MB) and compaction CPU 12.9 -> 14.3-16.1 s.
+# And again with the metadata too (commit 6b4f5e7 on branch j-pages2): pages of ~256 KiB of line
+# text on slice edges, meta and tsat PLAIN and ts BYTE_STREAM_SPLIT so that the hit slices' pages
+# of all four columns decode without pyarrow. The needle query fell to 14.5 ms in-process (16.7 on
+# these blocks), but pyarrow decodes the line column ~15 % slower in such pages than in 1 MiB
+# ones (zstd alone: 8 %), so b rose 31-34 -> 41-42 ms and f 242-262 -> 271-286 ms; disk/raw
+# 0.153 -> 0.164. A page per 1,500-row batch in every column was worse (f +22 %).
 # Where the needle query's time went after that (bench day, in-process, one thread, 40 runs): 16-25
 # ms a query as the machine's speed varied, about half of it Parquet decoding its 10 row groups
 # (each ~1.2 ms: line 0.58, meta 0.50 -- trace ids make it ~2,300 distinct values in 5,200 rows --,
