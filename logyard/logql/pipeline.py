@@ -21,6 +21,7 @@ import pyarrow as pa
 from logyard.labels import LabelSet
 from logyard.logql.syntax import ast
 from logyard.logql import stages as st
+from logyard.logql.pattern_prefilter import PatternPrefilter
 from logyard.logql.rows import Rows, meta_pairs
 
 
@@ -105,6 +106,8 @@ class CompiledPipeline:
     check: Callable[[], None] = field(default=_no_check)
     # Metric queries: Loki's parser hints for the row stages (what to extract, errors kept on purpose).
     hints: st.ParserHints = st.NO_HINTS
+    # `| pattern … | name op number` first: the rows it drops found column-wise (pattern_prefilter.py).
+    prefilter: PatternPrefilter | None = None
 
     @property
     def has_row_stages(self) -> bool:
@@ -133,6 +136,10 @@ class CompiledPipeline:
         """Run the row stages; `extra(ts, line, lbs)` may inspect each surviving builder (unwrap)."""
         if not self.row_stages:
             return rows
+        if self.prefilter is not None:
+            keep = self.prefilter.keep(rows, self.stream_labels, self.hints)
+            if keep is not None and not keep.all():
+                rows = rows.take(keep)
         out_idx, out_lines, out_labels = [], [], []
         lines = rows.line.to_pylist()
         metas = rows.meta.to_pylist() if rows.meta is not None else [""] * len(rows)
@@ -179,8 +186,9 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
     stages = list(pipeline[n:])
     if skip_parsers:
         stages = [s for s in stages if not isinstance(s, ast.PARSER_STAGES)]
-    return CompiledPipeline([compile_stage(f) for f in leading], [compile_stage(s) for s in stages], stream_labels,
-                            check)
+    row_stages = [compile_stage(s) for s in stages]
+    return CompiledPipeline([compile_stage(f) for f in leading], row_stages, stream_labels, check,
+                            prefilter=PatternPrefilter.of(row_stages))
 
 
 def needs_labels_after_parsers(pipeline: tuple) -> bool:

@@ -1,0 +1,94 @@
+"""The rows `| pattern "…" | name op number` drops, found over the whole line column at once.
+
+The pipeline's row stages run one entry at a time (pipeline.py), so `{…} | pattern "<ip> …
+<status> …" | status >= 500` parsed every line in Python to keep the few with a 5xx. When a
+pipeline's row stages open with a pattern parser and, right after it, a numeric filter on one of its
+captures, the capture is found in every line in C (_pattern.c, Loki's matcher exactly) and the rows
+the filter certainly drops are left out before the row stages run; the rest go through them as
+before, so every answer is the same. A row is dropped here only when the filter would read the
+capture itself and it is a plain decimal number that fails the comparison, or the line does not
+reach the capture (the label is then missing, which the filter drops). Rows whose stream or
+structured metadata hold a label of that name (the capture is then renamed `<name>_extracted` and
+the filter reads the other one) always go on, as do all rows under parser hints that skip the
+capture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logyard.labels import LabelSet
+from logyard.logql import _pattern
+from logyard.logql.rows import Rows
+from logyard.logql.stages.builder import ParserHints
+from logyard.logql.stages.label_filter import NumericLabelFilter
+from logyard.logql.stages.pattern import Capture, PatternParser
+
+_OPS = {"==": np.equal, "!=": np.not_equal, ">": np.greater, ">=": np.greater_equal, "<": np.less,
+        "<=": np.less_equal}
+
+
+@dataclass(frozen=True)
+class PatternPrefilter:
+    lead: bytes  # the literal the pattern starts with, b"" for none
+    literals: tuple[bytes | None, ...]  # the literal after each capture; None after a final capture
+    capture: int  # the filtered capture, counted among all captures (`<_>` too)
+    name: str
+    op: str
+    value: float
+
+    @classmethod
+    def of(cls, row_stages: list) -> PatternPrefilter | None:
+        """For row stages opening with a pattern parser and a numeric filter on one of its captures."""
+        if len(row_stages) < 2 or type(row_stages[0]) is not PatternParser or type(row_stages[1]) is not NumericLabelFilter:
+            return None
+        parser, flt = row_stages[0], row_stages[1]
+        if flt.name not in parser.names or flt.op not in _OPS:
+            return None
+        nodes = list(parser.nodes)
+        lead = nodes.pop(0) if nodes and isinstance(nodes[0], bytes) else b""
+        captures, literals = nodes[0::2], nodes[1::2]
+        if not captures or not all(isinstance(c, Capture) for c in captures) or \
+                not all(isinstance(lit, bytes) and lit for lit in literals):
+            return None
+        tail = (None,) if len(literals) < len(captures) else ()
+        k = [c.name for c in captures].index(flt.name)
+        return cls(lead, tuple(literals) + tail, k, flt.name, flt.op, float(flt.value))
+
+    def keep(self, rows: Rows, stream_labels: dict[int, LabelSet], hints: ParserHints) -> np.ndarray | None:
+        """A mask of the rows that may pass the two stages; None when it cannot tell any apart."""
+        if hints.no_labels or (hints.required and self.name not in hints.required) or not len(rows):
+            return None
+        line = rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line
+        if not pa.types.is_large_string(line.type):
+            line = line.cast(pa.large_string())
+        n = len(line)
+        offsets = np.frombuffer(line.buffers()[1], dtype=np.int64, count=n + 1, offset=line.offset * 8)
+        data = line.buffers()[2] or b""
+        codes, values = _pattern.number_capture(offsets, data, self.lead, self.literals, self.capture)
+        codes = np.frombuffer(codes, dtype=np.uint8)
+        values = np.frombuffer(values, dtype=np.float64)
+        drop = (codes == 0) | ((codes == 1) & ~_OPS[self.op](values, self.value))
+        named = [sid for sid, labels in stream_labels.items() if self.name in dict(labels)]
+        if named:
+            drop &= ~np.isin(rows.stream, np.asarray(named, dtype=np.int64))
+        if rows.meta is not None:
+            drop &= ~_mentions(rows.meta, f'"{self.name}"')
+        return ~drop
+
+
+def _mentions(meta, text: str) -> np.ndarray:
+    """Rows whose structured-metadata JSON holds `text` (dictionary chunks: each value tested once)."""
+    parts = []
+    for chunk in (meta.chunks if isinstance(meta, pa.ChunkedArray) else [meta]):  # one step per chunk
+        if pa.types.is_dictionary(chunk.type):
+            hit = pc.fill_null(pc.match_substring(chunk.dictionary, text), False).to_numpy(zero_copy_only=False)
+            idx = pc.fill_null(chunk.indices, 0).to_numpy(zero_copy_only=False)
+            parts.append(hit[idx] if len(hit) else np.zeros(len(chunk), dtype=bool))
+        else:
+            parts.append(pc.fill_null(pc.match_substring(chunk, text), False).to_numpy(zero_copy_only=False))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
