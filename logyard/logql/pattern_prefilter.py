@@ -82,9 +82,12 @@ class PatternPrefilter:
 
 
 def _mentions(meta, text: str) -> np.ndarray:
-    """Rows whose structured-metadata JSON holds `text` (dictionary chunks: each value tested once)."""
+    """Rows whose structured-metadata JSON holds `text`. A dictionary chunk has each value tested
+    once, unless its dictionary (a row group's, every stream's values) outnumbers its rows."""
     parts = []
     for chunk in (meta.chunks if isinstance(meta, pa.ChunkedArray) else [meta]):  # one step per chunk
+        if pa.types.is_dictionary(chunk.type) and len(chunk.dictionary) > len(chunk):
+            chunk = chunk.dictionary_decode()
         if pa.types.is_dictionary(chunk.type):
             hit = pc.fill_null(pc.match_substring(chunk.dictionary, text), False).to_numpy(zero_copy_only=False)
             idx = pc.fill_null(chunk.indices, 0).to_numpy(zero_copy_only=False)

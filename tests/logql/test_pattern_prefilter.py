@@ -129,3 +129,17 @@ def test_the_prefilter_drops_the_rows_before_the_row_stages_run():
 ])
 def test_only_a_pattern_then_a_numeric_filter_on_its_capture_is_prefiltered(query):
     assert compile_pipeline(parse(query).pipeline, {}).prefilter is None
+
+
+def test_metadata_of_the_filtered_name_keeps_its_row_whatever_the_dictionary():
+    """Rows of a row group's slice carry its whole metadata dictionary, other streams' values too."""
+    compiled = compile_pipeline(parse('{a="b"} | pattern `<_> <status> <_>` | status >= 500').pipeline,
+                                {1: LabelSet({"a": "b"}.items())})
+    dictionary = pa.array(["", '{"status":"503"}'] + [f'{{"trace_id":"{i}"}}' for i in range(50)])
+    for times in (1, 40):  # a dictionary larger than the rows, and smaller
+        meta = pa.DictionaryArray.from_arrays(pa.array([5, 1, 7] * times, pa.int32()), dictionary)
+        n = 3 * times
+        rows = Rows(ts=np.arange(n, dtype=np.int64), stream=np.ones(n, dtype=np.int64),
+                    line=column(["a 200 b"] * n), meta=meta)
+        assert compiled.prefilter.keep(rows, compiled.stream_labels, compiled.hints).tolist() == [False, True, False] * times
+        assert len(compiled.per_row(rows)) == times  # metadata status=503 passes the filter
