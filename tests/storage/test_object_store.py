@@ -5,6 +5,8 @@ keeps everything in the WAL until it answers again."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from logyard.errors import StorageError
@@ -233,7 +235,12 @@ def test_a_block_read_from_the_store_is_downloaded_into_the_cache_for_the_reads_
     second = open_store(tmp_path / "b", s3_server, bucket)
     assert second.sizes()["cache_bytes"] == 0
     assert everything(second) == want  # from the objects, each downloaded whole behind the read
-    second.close()  # waits for the downloads
+    # One download at a time, behind the reads; closing cancels those still queued (a server that
+    # stops does not wait on its cache), so the test waits for them on a loaded machine.
+    deadline = time.monotonic() + 60
+    while second.files._filling and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.close()
     cached = {p.relative_to(tmp_path / "b").as_posix() for p in (tmp_path / "b" / F.BLOCKS_DIR).rglob("*" + F.BLOCK_SUFFIX)}
     assert cached == block_keys(s3_server, bucket)
     again = open_store(tmp_path / "b", s3_server, bucket)
