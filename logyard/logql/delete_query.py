@@ -45,7 +45,8 @@ class DeleteQuery:
         if p is None or n == 0:
             return np.ones(n, dtype=bool)
         keep = st.filters_mask(table.column("line"), p.filters) if p.filters else np.ones(n, dtype=bool)
-        if p.row_stages and keep.any():
+        stages = [*p.label_filters, *p.row_stages]
+        if stages and keep.any():
             idx = np.flatnonzero(keep)
             sub = table.take(pa.array(idx))
             lines = sub.column("line").to_pylist()
@@ -61,7 +62,7 @@ class DeleteQuery:
                     d = dicts[sid] = dict(labels[sid])
                 lbs = st.LabelsBuilder(d, dict(meta_pairs(meta)) if meta else None)
                 ok = True
-                for stage in p.row_stages:
+                for stage in stages:
                     line, ok = stage.process(ts, line, lbs)
                     if not ok:
                         break

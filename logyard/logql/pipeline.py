@@ -1,8 +1,9 @@
 """AST log pipeline → an executable pipeline over `Rows`.
 
-The leading line filters become one columnar step (Arrow/RE2 kernels over the whole line column).
-Everything after them runs per row, over a `LabelsBuilder` per entry, on the rows that survived:
-parsers, label filters, formatters, drop/keep. Label names the row stages need are known up front,
+The leading line filters become one columnar step (Arrow/RE2 kernels over the whole line column),
+and so do the string label filters right after them, decided once per distinct (stream, metadata
+they read). Everything after those runs per row, over a `LabelsBuilder` per entry, on the rows that
+survived: parsers, label filters, formatters, drop/keep. Label names the row stages need are known up front,
 so a metric query whose labels are all aggregated away can skip parsing altogether (Loki's
 parser hints: `sum(count_over_time({…} | json [5m]))` never parses and never fails on bad JSON).
 
@@ -22,7 +23,7 @@ from logyard.labels import LabelSet
 from logyard.logql.syntax import ast
 from logyard.logql import stages as st
 from logyard.logql.pattern_prefilter import PatternPrefilter
-from logyard.logql.rows import Rows, meta_pairs
+from logyard.logql.rows import Rows, group_codes_by_meta_names, meta_pairs
 
 
 def _label_node(node, stage: bool = False) -> object:
@@ -108,16 +109,21 @@ class CompiledPipeline:
     hints: st.ParserHints = st.NO_HINTS
     # `| pattern … | name op number` first: the rows it drops found column-wise (pattern_prefilter.py).
     prefilter: PatternPrefilter | None = None
+    # String label filters before any other row stage (`| detected_level=~"error|fatal"`): their
+    # verdict depends on the stream labels and structured metadata alone, so it is made once per
+    # distinct (stream, metadata of the names they read) in the columnar step (`_label_mask`), and a
+    # pipeline with nothing else needs no per-row walk at all.
+    label_filters: list = field(default_factory=list)
 
     @property
     def has_row_stages(self) -> bool:
         return bool(self.row_stages)
 
     def columnar(self, rows: Rows) -> Rows:
-        if not self.filters or not len(rows):
-            return rows
-        keep = st.filters_mask(rows.line, self.filters, self.check)
-        return rows if keep.all() else rows.take(keep)
+        if self.filters and len(rows):
+            keep = st.filters_mask(rows.line, self.filters, self.check)
+            rows = rows if keep.all() else rows.take(keep)
+        return self._label_filtered(rows)
 
     def columnar_table(self, table: pa.Table, *, keep_line: bool = True) -> Rows:
         """`columnar(Rows.from_table(table))`; without `keep_line` the lines are filtered in their
@@ -128,9 +134,26 @@ class CompiledPipeline:
                 if self.filters and table.num_rows else None)
         if keep_line:
             # Only the surviving lines are joined into one array (not the whole window's first).
-            return Rows.from_table(table if keep is None or keep.all() else table.filter(pa.array(keep)))
-        rows = Rows.from_table(table.drop_columns(["line"]))
-        return rows if keep is None or keep.all() else rows.take(keep)
+            rows = Rows.from_table(table if keep is None or keep.all() else table.filter(pa.array(keep)))
+        else:
+            rows = Rows.from_table(table.drop_columns(["line"]))
+            rows = rows if keep is None or keep.all() else rows.take(keep)
+        return self._label_filtered(rows)
+
+    def _label_filtered(self, rows: Rows) -> Rows:
+        """The rows `label_filters` keep, each filter run once per distinct (stream, metadata of the
+        names it reads) on the labels the per-row walk would give it there."""
+        if not self.label_filters or not len(rows):
+            return rows
+        if rows.meta is None:
+            raise AssertionError("BUG: label filters read structured metadata: the meta column is needed")
+        codes, keys = group_codes_by_meta_names(rows, st.required_label_names(self.label_filters))
+        ok = np.empty(len(keys), dtype=bool)
+        for j, (sid, pairs) in enumerate(keys):  # one step per distinct key, not per row
+            lbs = st.LabelsBuilder(dict(self.stream_labels[sid]), dict(pairs) if pairs else None)
+            ok[j] = all(f.process(0, "", lbs)[1] for f in self.label_filters)
+        keep = ok[codes]
+        return rows if keep.all() else rows.take(keep)
 
     def per_row(self, rows: Rows, extra=None) -> Rows:
         """Run the row stages; `extra(ts, line, lbs)` may inspect each surviving builder (unwrap)."""
@@ -187,8 +210,19 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
     if skip_parsers:
         stages = [s for s in stages if not isinstance(s, ast.PARSER_STAGES)]
     row_stages = [compile_stage(s) for s in stages]
-    return CompiledPipeline([compile_stage(f) for f in leading], row_stages, stream_labels, check,
-                            prefilter=PatternPrefilter.of(row_stages))
+    k = 0
+    while k < len(row_stages) and _reads_labels_only(row_stages[k]):
+        k += 1
+    return CompiledPipeline([compile_stage(f) for f in leading], row_stages[k:], stream_labels, check,
+                            prefilter=PatternPrefilter.of(row_stages[k:]), label_filters=row_stages[:k])
+
+
+def _reads_labels_only(stage) -> bool:
+    """A label filter whose verdict depends on the entry's labels alone and that changes none of
+    them (string comparisons; numeric ones may set `__error__`)."""
+    if isinstance(stage, (st.AndLabelFilter, st.OrLabelFilter)):
+        return all(_reads_labels_only(p) for p in stage.parts)
+    return type(stage) is st.StringLabelFilter
 
 
 def needs_labels_after_parsers(pipeline: tuple) -> bool:

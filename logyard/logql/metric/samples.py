@@ -62,7 +62,7 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
     # An unwrap runs per row (`_row_samples`), and the per-row walk hands every stage its line.
     need_line = bool(compiled.filters or compiled.row_stages or expr.unwrap is not None)
     # `sum(...)` without labels and no row stage: every label, metadata too, is aggregated away.
-    need_meta = not (no_labels and not compiled.row_stages)
+    need_meta = not (no_labels and not compiled.row_stages and not compiled.label_filters)
     columns = ["stream", "ts", "meta"] if need_meta else ["stream", "ts"]
     if need_line:
         columns.append("line")
