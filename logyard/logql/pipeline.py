@@ -13,6 +13,7 @@ calls, so a query stops in the middle of a window when its time is up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -204,8 +205,9 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
     while n < len(pipeline) and isinstance(pipeline[n], ast.LineFilter):
         n += 1
     # The leading filters are ANDed over the line column, so each distinct one runs once, in order of
-    # first appearance: `|= "x"` repeated 16,000 times is one pass over the lines, not 16,000.
-    leading = dict.fromkeys(pipeline[:n])
+    # first appearance: `|= "x"` repeated 16,000 times is one pass over the lines, not 16,000. One
+    # that keeps every line is no pass at all (Grafana's `|~ "(?i)$search"` with an empty search).
+    leading = dict.fromkeys(f for f in pipeline[:n] if not _keeps_every_line(f))
     stages = list(pipeline[n:])
     if skip_parsers:
         stages = [s for s in stages if not isinstance(s, ast.PARSER_STAGES)]
@@ -215,6 +217,17 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
         k += 1
     return CompiledPipeline([compile_stage(f) for f in leading], row_stages[k:], stream_labels, check,
                             prefilter=PatternPrefilter.of(row_stages[k:]), label_filters=row_stages[:k])
+
+
+# Flags, then nothing or `.*`: an unanchored search finds its (empty) match in every line.
+_MATCHES_EVERY_LINE = re.compile(r"(?:\(\?[imsU]+\))*(?:\.\*)?")
+
+
+def _keeps_every_line(f: ast.LineFilter) -> bool:
+    """`|= ""`, `|~ "(?i)"`, `|~ ".*"` alone (in an `or` chain Loki drops an empty `|=` term)."""
+    if f.or_values or f.is_ip:
+        return False
+    return (f.op == "|=" and f.value == "") or (f.op == "|~" and _MATCHES_EVERY_LINE.fullmatch(f.value) is not None)
 
 
 def _reads_labels_only(stage) -> bool:

@@ -55,3 +55,15 @@ def test_a_label_filter_list_thousands_long_runs():
                                                       pa.large_string()),
                                      "meta": pa.array(["", ""])}))
     assert compiled.per_row(rows).ts.tolist() == [10]
+
+
+def test_line_filters_that_keep_every_line_are_no_pass():
+    # Grafana's dashboards send `|~ "(?i)$search"`; with an empty search it keeps every line.
+    for q in ('{a="b"} |~ "(?i)"', '{a="b"} |~ ""', '{a="b"} |= ""', '{a="b"} |~ "(?is).*"'):
+        compiled = compile_pipeline(parse(q).pipeline, {})
+        assert compiled.filters == [], q
+        assert len(compiled.columnar_table(_table(), keep_line=False)) == 5
+    for q in ('{a="b"} |~ "^$"', '{a="b"} |~ ".+"', '{a="b"} !~ "(?i)"', '{a="b"} != ""', '{a="b"} |~ "(?i)error"',
+              '{a="b"} |= "" or "x"', '{a="b"} |~ "x" or "(?i)"'):  # Loki drops "" from an or chain
+        assert len(compile_pipeline(parse(q).pipeline, {}).filters) == 1, q
+    assert len(compile_pipeline(parse('{a="b"} !~ "(?i)"').pipeline, {}).columnar_table(_table())) == 0
