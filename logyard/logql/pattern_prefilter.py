@@ -77,11 +77,11 @@ class PatternPrefilter:
         if named:
             drop &= ~np.isin(rows.stream, np.asarray(named, dtype=np.int64))
         if rows.meta is not None:
-            drop &= ~_mentions(rows.meta, f'"{self.name}"')
+            drop &= ~mentions(rows.meta, f'"{self.name}"')
         return ~drop
 
 
-def _mentions(meta, text: str) -> np.ndarray:
+def mentions(meta, text: str) -> np.ndarray:
     """Rows whose structured-metadata JSON holds `text`. A dictionary chunk has each value tested
     once, unless its dictionary (a row group's, every stream's values) outnumbers its rows."""
     parts = []

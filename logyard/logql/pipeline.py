@@ -25,6 +25,7 @@ from logyard.logql.syntax import ast
 from logyard.logql import stages as st
 from logyard.logql.pattern_prefilter import PatternPrefilter
 from logyard.logql.rows import Rows, group_codes_by_meta_names, meta_pairs
+from logyard.logql.value_prefilter import ValuePrefilter
 
 
 def _label_node(node, stage: bool = False) -> object:
@@ -108,8 +109,10 @@ class CompiledPipeline:
     check: Callable[[], None] = field(default=_no_check)
     # Metric queries: Loki's parser hints for the row stages (what to extract, errors kept on purpose).
     hints: st.ParserHints = st.NO_HINTS
-    # `| pattern … | name op number` first: the rows it drops found column-wise (pattern_prefilter.py).
-    prefilter: PatternPrefilter | None = None
+    # A parser, then a filter on what it parses: the rows they drop found column-wise before the
+    # per-row walk (`| pattern … | status >= 500`: pattern_prefilter.py; `| logfmt | level="error"`:
+    # value_prefilter.py).
+    prefilter: PatternPrefilter | ValuePrefilter | None = None
     # String label filters before any other row stage (`| detected_level=~"error|fatal"`): their
     # verdict depends on the stream labels and structured metadata alone, so it is made once per
     # distinct (stream, metadata of the names they read) in the columnar step (`_label_mask`), and a
@@ -216,7 +219,8 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
     while k < len(row_stages) and _reads_labels_only(row_stages[k]):
         k += 1
     return CompiledPipeline([compile_stage(f) for f in leading], row_stages[k:], stream_labels, check,
-                            prefilter=PatternPrefilter.of(row_stages[k:]), label_filters=row_stages[:k])
+                            prefilter=PatternPrefilter.of(row_stages[k:]) or ValuePrefilter.of(row_stages[k:]),
+                            label_filters=row_stages[:k])
 
 
 # Flags, then nothing or `.*`: an unanchored search finds its (empty) match in every line.
