@@ -1,0 +1,97 @@
+"""Dashboard benchmark: the provisioned "Container Logs" dashboard's panels over the benchmark day.
+
+What a user waits for when they open the dashboard on the last 24 hours of a busy compose project:
+every panel's query, filled in as Grafana fills it (tests/deploy/grafana_templating.py: the
+variables, `$__auto` from a 1000-pixel-wide panel) for two selections -- everything ("All"
+everywhere, no search) and a narrowed one (the project's two busiest services, levels error and
+warn, the search word "error") -- sent over HTTP to a real `logyard serve` holding the day. Loads the
+workload like bench/query.py (or reuses `--data-dir` from `bench/ingest.py --keep DIR`); each query
+runs once to warm up and `--runs` times measured; prints the median, the server's own time and the
+series or lines returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import workload  # noqa: E402
+from bench.ingest import push_all, settled_size  # noqa: E402
+from tests.deploy.grafana_templating import TimeRange, interpolate  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
+
+PROVISIONING = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "provisioning"
+DASHBOARD = json.loads((PROVISIONING / "dashboards" / "logyard" / "container-logs.json").read_text())
+MAX_LINES = int(yaml.safe_load((PROVISIONING / "datasources" / "logyard.yml").read_text())
+                ["datasources"][0]["jsonData"]["maxLines"])
+DAY = TimeRange(start_ms=1767225600000, end_ms=1767312000000, max_data_points=1000)
+NS = 1_000_000
+SELECTIONS = {
+    "all": {"project": "$__all", "service": ["$__all"], "container": ["$__all"], "level": ["$__all"], "search": ""},
+    "narrowed": {"project": "aixcl", "service": ["ollama", "open-webui"], "container": ["$__all"],
+                 "level": ["error", "warn"], "search": "error"},
+}
+
+
+def run(client: httpx.Client, target: dict, selection: dict) -> tuple[float, float, int]:
+    """Wall ms, server ms and the size of the answer (series, or lines) of one panel query."""
+    kind = target.get("queryType", "range")
+    expr = interpolate(target["expr"], DASHBOARD["templating"]["list"], selection, DAY, kind)
+    if kind == "instant":
+        params = {"query": expr, "time": str(DAY.end_ms * NS)}
+        path = "/loki/api/v1/query"
+    else:
+        params = {"query": expr, "start": str(DAY.start_ms * NS), "end": str(DAY.end_ms * NS),
+                  "step": str(DAY.step_ms / 1000), "limit": str(target.get("maxLines") or MAX_LINES),
+                  "direction": "backward"}
+        path = "/loki/api/v1/query_range"
+    r = client.get(path, params=params)
+    if r.status_code != 200:
+        raise SystemExit(f"{expr}: HTTP {r.status_code}: {r.text[:300]}")
+    data = r.json()["data"]
+    size = sum(len(s["values"]) for s in data["result"]) if data["resultType"] == "streams" else len(data["result"])
+    return r.elapsed.total_seconds() * 1000, data["stats"]["summary"]["execTime"] * 1000, size
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
+    args = ap.parse_args()
+    if args.data_dir:
+        data = Path(args.data_dir) / "data"
+        if not (data / "index.sqlite").is_file():
+            sys.exit(f"{args.data_dir} holds no logyard data: load it with `bench/ingest.py --keep {args.data_dir}` first")
+    else:
+        data = Path(tempfile.mkdtemp(prefix="logyard-dbench-")) / "data"
+    srv = ServerProcess(data).start()
+    try:
+        if not args.data_dir:
+            files, _ = workload()
+            push_all(srv.url, files, 4)
+            httpx.post(srv.url + "/flush", timeout=600)
+            settled_size(data)
+        print(f"{'panel':<34}{'selection':<10}{'ms':>9}{'server ms':>11}{'answer':>9}")
+        with httpx.Client(base_url=srv.url, timeout=600) as client:
+            for panel in DASHBOARD["panels"]:
+                for target in panel.get("targets", []):
+                    for name, selection in SELECTIONS.items():
+                        run(client, target, selection)
+                        timed = [run(client, target, selection) for _ in range(args.runs)]
+                        print(f"{panel['title'][:33]:<34}{name:<10}{statistics.median(t[0] for t in timed):>9.1f}"
+                              f"{statistics.median(t[1] for t in timed):>11.1f}{timed[-1][2]:>9}", flush=True)
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
