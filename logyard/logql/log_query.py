@@ -14,7 +14,7 @@ import numpy as np
 from logyard.logql.deadline import NO_DEADLINE, Deadline
 from logyard.logql.line_hint import line_hint
 from logyard.logql.log_result import collect_entries, encode_streams
-from logyard.logql.pipeline import compile_pipeline
+from logyard.logql.pipeline import compile_pipeline, keeps_every_entry
 from logyard.logql.query_stats import QueryStats
 from logyard.logql.readahead import window_reads
 from logyard.logql.rows import Rows
@@ -52,7 +52,8 @@ def log_entries(store, tenant: str, expr: ast.LogQuery, start: int, end: int, li
     # the query can take from it, so storage need not decode the rest.
     windows = window_reads(store, tenant, ids, start, end, direction=direction,
                            columns=("stream", "ts", "line", "meta"), line_contains=line_hint(expr),
-                           work=pipeline.columnar_table, ramp=True, first=None if expr.pipeline else limit,
+                           work=pipeline.columnar_table, ramp=True,
+                           first=None if any(not keeps_every_entry(s) for s in expr.pipeline) else limit,
                            line_match=match, check=deadline.check, ahead=parallelism)
     rows_pipeline = pipeline if extra is None else _WithExtra(pipeline, extra)
     return collect_entries(windows, rows_pipeline, limit, direction, categorize, stats), streams

@@ -211,7 +211,7 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
     # first appearance: `|= "x"` repeated 16,000 times is one pass over the lines, not 16,000. One
     # that keeps every line is no pass at all (Grafana's `|~ "(?i)$search"` with an empty search).
     leading = dict.fromkeys(f for f in pipeline[:n] if not _keeps_every_line(f))
-    stages = list(pipeline[n:])
+    stages = [s for s in pipeline[n:] if not keeps_every_entry(s)]
     if skip_parsers:
         stages = [s for s in stages if not isinstance(s, ast.PARSER_STAGES)]
     row_stages = [compile_stage(s) for s in stages]
@@ -225,6 +225,18 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
 
 # Flags, then nothing or `.*`: an unanchored search finds its (empty) match in every line.
 _MATCHES_EVERY_LINE = re.compile(r"(?:\(\?[imsU]+\))*(?:\.\*)?")
+
+
+def keeps_every_entry(stage) -> bool:
+    """An AST stage that keeps every entry and changes nothing: a line filter `_keeps_every_line`
+    or a label filter `name=~".*"` (Grafana's "All" of a variable): left out of compiled pipelines,
+    and no reason to leave the count path (count_samples.py)."""
+    if isinstance(stage, ast.LineFilter):
+        return _keeps_every_line(stage)
+    if isinstance(stage, ast.LabelFilter) and isinstance(stage.filter, ast.LabelCompare):
+        f = stage.filter
+        return f.kind == "string" and f.op == "=~" and f.value in st.ALWAYS_TRUE_REGEXES
+    return False
 
 
 def _keeps_every_line(f: ast.LineFilter) -> bool:

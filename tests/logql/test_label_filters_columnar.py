@@ -30,8 +30,6 @@ FILTERS = [
     'detected_level!="error"',
     'detected_level=~"error|critical|fatal"',
     'detected_level!~"info|debug"',
-    'detected_level=~".*"',
-    'detected_level=~""',
     'detected_level_extracted="error"',
     '__error__=""',
     '__error__!=""',
@@ -98,3 +96,13 @@ def test_label_filters_without_the_meta_column_are_a_bug_not_a_wrong_answer():
     r = replace(rows(1), meta=None)
     with pytest.raises(AssertionError, match="meta column"):
         compiled.columnar(r)
+
+
+@pytest.mark.parametrize("query", ['{a="b"} | detected_level=~".*"', '{a="b"} |~ "(?i)" | detected_level=~"" | app=~"(?:.*)"'])
+def test_filters_that_keep_every_entry_are_left_out(query):
+    # Grafana's "All" of a multi-value variable: `name=~".*"` keeps every entry, with the label or not.
+    compiled = compile_pipeline(parse(query).pipeline, STREAMS)
+    assert not compiled.label_filters and not compiled.row_stages and not compiled.filters
+    assert len(compiled.columnar(rows(1))) == 3000
+    kept_all = compile_pipeline(parse('{a="b"} | detected_level=~".*" | line_format "x"').pipeline, STREAMS)
+    assert len(kept_all.row_stages) == 1 and len(kept_all.per_row(kept_all.columnar(rows(2)))) == 3000

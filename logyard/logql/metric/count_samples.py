@@ -32,6 +32,7 @@ from logyard.labels import LabelSet
 from logyard.logql.deadline import NO_DEADLINE
 from logyard.logql.metric import limits
 from logyard.logql.metric.samples import _group_samples, _in_some_window  # the general path's, shared
+from logyard.logql.pipeline import keeps_every_entry
 from logyard.logql.rows import Rows
 from logyard.logql.readahead import window_reads
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
@@ -45,9 +46,15 @@ ERROR_LABELS = frozenset({ERROR_LABEL, ERROR_DETAILS_LABEL})
 
 def applies(expr: ast.RangeAggregation, store) -> bool:
     """Whether the count path may answer this range aggregation (before asking about metadata)."""
-    return (expr.op in OPS and expr.unwrap is None and all(_drops_errors(st) for st in expr.log.pipeline)
+    return (expr.op in OPS and expr.unwrap is None and all(_drops_errors(st) for st in _stages(expr))
             and hasattr(store, "read_counts") and hasattr(store, "metadata_names")
             and os.environ.get(ENV, "1") != "0")
+
+
+def _stages(expr: ast.RangeAggregation) -> list:
+    """The stages that do something (`|~ "(?i)"` and `name=~".*"`, Grafana's empty search and
+    "All", keep every entry and change nothing)."""
+    return [s for s in expr.log.pipeline if not keeps_every_entry(s)]
 
 
 def _drops_errors(stage) -> bool:
@@ -70,10 +77,11 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
         return [], z, z, np.zeros(0), z
     ids = np.fromiter(streams, dtype=np.int64, count=len(streams))
     names = store.metadata_names(tenant, ids, lo, hi)
-    if expr.log.pipeline and not _grouped_away(grouping) and (names is None or not names.isdisjoint(ERROR_LABELS)):
+    stages = _stages(expr)
+    if stages and not _grouped_away(grouping) and (names is None or not names.isdisjoint(ERROR_LABELS)):
         return None  # a row's error label from its metadata, which the drop would take away
     if names is None or _metadata_matters(grouping, names):
-        if grouping is None or grouping.without or not expr.log.pipeline:
+        if grouping is None or grouping.without or not stages:
             return None  # the general path groups by metadata just as well
         return _metadata_samples(store, tenant, grid, expr, grouping, streams, ids, lo, hi, max_series, check,
                                  parallelism)

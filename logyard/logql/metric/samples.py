@@ -22,7 +22,7 @@ from logyard.logql.entry_labels import without_stages
 from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.line_hint import line_hint
 from logyard.logql.metric import limits
-from logyard.logql.pipeline import _label_node, compile_pipeline, needs_labels_after_parsers
+from logyard.logql.pipeline import _label_node, compile_pipeline, keeps_every_entry, needs_labels_after_parsers
 from logyard.logql.stages import ParserHints, required_label_names
 from logyard.logql.readahead import window_reads
 from logyard.logql.storage_filter import storage_match
@@ -49,7 +49,7 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
     empty = ([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if not streams:
         return empty
-    pipe = log.pipeline
+    pipe = tuple(s for s in log.pipeline if not keeps_every_entry(s))
     no_labels = (grouping is not None and not grouping.without and not grouping.labels
                  and expr.unwrap is None and not needs_labels_after_parsers(pipe))
     compiled = compile_pipeline(pipe, streams, skip_parsers=no_labels, check=check)

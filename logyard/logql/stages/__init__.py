@@ -28,6 +28,7 @@ from .format import LabelFmt, LabelsFormatter, LineFormatter
 from .json import JSONExpressionParser, JSONParser
 from .keep import KeepLabels
 from .label_filter import (
+    ALWAYS_TRUE_REGEXES,
     AndLabelFilter,
     BytesLabelFilter,
     DurationLabelFilter,
@@ -44,7 +45,7 @@ from .regexp import RegexpParser
 from .unpack import UnpackParser
 
 __all__ = [
-    "NO_HINTS", "ParserHints", "required_label_names",
+    "ALWAYS_TRUE_REGEXES", "NO_HINTS", "ParserHints", "required_label_names",
     "AndLabelFilter", "BytesLabelFilter", "Decolorizer", "DropLabels", "DurationLabelFilter",
     "IPLabelFilter", "JSONExpressionParser", "JSONParser", "KeepLabels", "LabelFmt", "LabelsBuilder",
     "LabelsFormatter", "LineFilter", "LineFormatter", "LogfmtExpressionParser", "LogfmtParser",

@@ -28,7 +28,7 @@ from .label_regex import simplify_label_regex
 LABEL_FILTER_ERROR = "LabelFilterErr"
 STRING_OPS = ("=", "!=", "=~", "!~")
 COMPARISON_OPS = ("==", "=", "!=", ">", ">=", "<", "<=")
-_ALWAYS_TRUE_REGEXES = {"", ".*", "(?:)", "(.*)", "(?:.*)"}
+ALWAYS_TRUE_REGEXES = {"", ".*", "(?:)", "(.*)", "(?:.*)"}
 
 
 def _compare(op: str, a: float | int, b: float | int) -> bool:
@@ -61,7 +61,7 @@ class StringLabelFilter:
                 self._regex = compile_re2(f"^(?:{value})$")
             except ValueError as exc:
                 raise BadRequestError(str(exc)) from None
-            if value in _ALWAYS_TRUE_REGEXES:
+            if value in ALWAYS_TRUE_REGEXES:
                 self._always = op == "=~"
             else:
                 self._simple = simplify_label_regex(value)

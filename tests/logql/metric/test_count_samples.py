@@ -41,6 +41,9 @@ QUERIES = [
     'sum by (__error__) (count_over_time({app="a7"} | drop __error__ [5m]))',   # drop kept: general path
     'count_over_time({app="a0"} | drop __error__ [5m])',
     'count_over_time({app="a7"} | drop __error__ [5m])',
+    # The dashboard's panels with an empty search and "All" levels
+    'sum by (app) (count_over_time({env=~".+"} |~ "(?i)" | level=~".*" [5m]))',
+    'sum by (level) (bytes_over_time({env=~".+"} |~ "(?i)" | level=~".*" [5m]))',
 ]
 # (start, end, step): minutes on whole minutes; a step that does not divide the range; steps
 # shorter and longer than the windows; times off the minute.
@@ -134,6 +137,9 @@ def test_the_count_path_counts_ahead_where_it_applies(store, monkeypatch):
     assert not taken('count_over_time({app="a0"} | logfmt [1h])')
     assert not taken('sum_over_time({app="a0"} | unwrap x [1h])')
     assert taken('count_over_time({app="a0"} | drop __error__ [1h])')
+    # Grafana's empty search and "All" keep every entry: no reason to leave the count path.
+    assert taken('count_over_time({app="a0"} |~ "(?i)" | level=~".*" [1h])')
+    assert not taken('count_over_time({app="a0"} |~ "(?i)x" [1h])')
     assert not taken('count_over_time({app="a0"} | drop __error__="x" [1h])')
     assert not taken('count_over_time({app="a0"} | drop level [1h])')
 
