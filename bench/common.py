@@ -6,12 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 from tests.support.paths import shared_file
 
-DEFAULT_DATA = Path(os.environ.get("LOGYARD_BENCH_DATA", "/tmp/bench-data"))
+DEFAULT_DATA = Path(os.environ.get("LOGYARD_BENCH_DATA", Path(tempfile.gettempdir()) / "bench-data"))
+
+
+def server_data_dir(kept: str | None, prefix: str) -> Path:
+    """The data directory of the server a query benchmark starts: `kept`'s (the DIR of an earlier
+    `bench/ingest.py --keep DIR`, its loaded day; exits when it holds none), else a new one to load."""
+    if not kept:
+        return Path(tempfile.mkdtemp(prefix=prefix)) / "data"
+    data = Path(kept) / "data"  # where bench/ingest.py --keep DIR leaves the server's data
+    if not (data / "index.sqlite").is_file():
+        sys.exit(f"{kept} holds no logyard data: load it with `bench/ingest.py --keep {kept}` first")
+    return data
 
 
 def workload(out: Path = DEFAULT_DATA) -> tuple[list[Path], dict]:

@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import workload  # noqa: E402
+from bench.common import server_data_dir, workload  # noqa: E402
 from bench.ingest import push_all, settled_size  # noqa: E402
 from tests.deploy.grafana_templating import TimeRange, interpolate  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
@@ -67,12 +66,7 @@ def main() -> None:
     ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
     args = ap.parse_args()
-    if args.data_dir:
-        data = Path(args.data_dir) / "data"
-        if not (data / "index.sqlite").is_file():
-            sys.exit(f"{args.data_dir} holds no logyard data: load it with `bench/ingest.py --keep {args.data_dir}` first")
-    else:
-        data = Path(tempfile.mkdtemp(prefix="logyard-dbench-")) / "data"
+    data = server_data_dir(args.data_dir, "logyard-dbench-")
     srv = ServerProcess(data).start()
     try:
         if not args.data_dir:

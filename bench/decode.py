@@ -1,6 +1,6 @@
 """Push decoding throughput on the benchmark workload (gzipped Loki JSON bodies from gen_bench.py).
 
-    python bench/decode.py [--data /tmp/bench-data] [--files 460] [--repeat 2]
+    python bench/decode.py [--data DIR] [--files 460] [--repeat 2]   (DIR: the workload's, bench/common.py)
 
 Prints one table: CPU time per line (process time, so that other processes on a shared machine
 distort it less than wall time) for gunzip alone (zlib, and ISA-L as decode uses it), orjson
@@ -25,6 +25,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import DEFAULT_DATA  # noqa: E402
 from logyard.api.ingest_pool import DecodeOptions, decode_body, keep_freed_memory, use_system_allocator  # noqa: E402
 from logyard.ingest.body import decompress  # noqa: E402
 from logyard.ingest.decode import DEFAULT_LIST, decode_push  # noqa: E402
@@ -52,7 +53,7 @@ def parse_all(raw: list[bytes]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="/tmp/bench-data")
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--files", type=int, default=460)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()

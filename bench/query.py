@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import TreeSampler, tree_pss_mib, workload  # noqa: E402
+from bench.common import TreeSampler, server_data_dir, tree_pss_mib, workload  # noqa: E402
 from bench.ingest import push_all, settled_size  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
@@ -81,12 +80,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
     args = ap.parse_args()
     files, manifest = workload()
-    if args.data_dir:
-        data = Path(args.data_dir) / "data"  # where bench/ingest.py --keep DIR leaves the server's data
-        if not (data / "index.sqlite").is_file():
-            sys.exit(f"{args.data_dir} holds no logyard data: load it with `bench/ingest.py --keep {args.data_dir}` first")
-    else:
-        data = Path(tempfile.mkdtemp(prefix="logyard-qbench-")) / "data"
+    data = server_data_dir(args.data_dir, "logyard-qbench-")
     srv = ServerProcess(data).start()
     try:
         pid = srv.proc.pid

@@ -1,6 +1,6 @@
 """Storage benchmark: append lines/s, flush time, bytes on disk per raw line byte, full reads.
 
-Usage: python bench/storage.py [--data /tmp/bench-data] [--dir /tmp/logyard-bench-store] [--threads 4]
+Usage: python bench/storage.py [--data DIR] [--dir STORE_DIR] [--threads 4]   (defaults under the temp dir)
 The workload comes from ../shared/bench/gen_bench.py (generated into --data when missing). Bodies are decoded
 here with orjson into PushStreams (labels + service_name; structured metadata as canonical JSON),
 outside the timed section, so the figures are the store's alone. Prints a stable table.
@@ -13,6 +13,7 @@ import gzip
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,7 +66,7 @@ def row(name: str, value: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--dir", type=Path, default=Path("/tmp/logyard-bench-store"))
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "logyard-bench-store")
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--head-mb", type=int, default=64)
     ap.add_argument("--files", type=int, default=0, help="use only the first N bodies (0 = all)")
