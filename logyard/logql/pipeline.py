@@ -115,7 +115,7 @@ class CompiledPipeline:
     prefilter: PatternPrefilter | ValuePrefilter | None = None
     # String label filters before any other row stage (`| detected_level=~"error|fatal"`): their
     # verdict depends on the stream labels and structured metadata alone, so it is made once per
-    # distinct (stream, metadata of the names they read) in the columnar step (`_label_mask`), and a
+    # distinct (stream, metadata of the names they read) in the columnar step (`_label_filtered`), and a
     # pipeline with nothing else needs no per-row walk at all.
     label_filters: list = field(default_factory=list)
 
