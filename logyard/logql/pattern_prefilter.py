@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logyard.labels import LabelSet
 from logyard.logql import _pattern
-from logyard.logql.rows import Rows
+from logyard.logql.rows import Rows, may_carry
 from logyard.logql.stages.builder import ParserHints
 from logyard.logql.stages.label_filter import NumericLabelFilter
 from logyard.logql.stages.pattern import Capture, PatternParser
@@ -73,25 +72,5 @@ class PatternPrefilter:
         codes = np.frombuffer(codes, dtype=np.uint8)
         values = np.frombuffer(values, dtype=np.float64)
         drop = (codes == 0) | ((codes == 1) & ~_OPS[self.op](values, self.value))
-        named = [sid for sid, labels in stream_labels.items() if self.name in dict(labels)]
-        if named:
-            drop &= ~np.isin(rows.stream, np.asarray(named, dtype=np.int64))
-        if rows.meta is not None:
-            drop &= ~mentions(rows.meta, f'"{self.name}"')
-        return ~drop
+        return ~drop | may_carry(rows, stream_labels, self.name)
 
-
-def mentions(meta, text: str) -> np.ndarray:
-    """Rows whose structured-metadata JSON holds `text`. A dictionary chunk has each value tested
-    once, unless its dictionary (a row group's, every stream's values) outnumbers its rows."""
-    parts = []
-    for chunk in (meta.chunks if isinstance(meta, pa.ChunkedArray) else [meta]):  # one step per chunk
-        if pa.types.is_dictionary(chunk.type) and len(chunk.dictionary) > len(chunk):
-            chunk = chunk.dictionary_decode()
-        if pa.types.is_dictionary(chunk.type):
-            hit = pc.fill_null(pc.match_substring(chunk.dictionary, text), False).to_numpy(zero_copy_only=False)
-            idx = pc.fill_null(chunk.indices, 0).to_numpy(zero_copy_only=False)
-            parts.append(hit[idx] if len(hit) else np.zeros(len(chunk), dtype=bool))
-        else:
-            parts.append(pc.fill_null(pc.match_substring(chunk, text), False).to_numpy(zero_copy_only=False))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)

@@ -296,3 +296,24 @@ def _mentions(dictionary: pa.Array, names) -> np.ndarray:
         out |= contains_mask(dictionary, f'"{name}":')
     return out
 
+
+def may_carry(rows: Rows, stream_labels: dict, name: str) -> np.ndarray:
+    """Rows whose stream labels or structured metadata hold a label `name` (the metadata searched
+    for the key, not parsed): where a parser's label of that name is renamed `<name>_extracted`."""
+    named = [sid for sid, labels in stream_labels.items() if name in dict(labels)]
+    out = np.isin(rows.stream, np.asarray(named, dtype=np.int64)) if named else np.zeros(len(rows), dtype=bool)
+    if rows.meta is None:
+        return out
+    parts = []
+    for chunk in (rows.meta.chunks if isinstance(rows.meta, pa.ChunkedArray) else [rows.meta]):  # one step per chunk
+        if pa.types.is_dictionary(chunk.type) and len(chunk.dictionary) <= len(chunk):
+            # each value tested once; a slice of a row group carries its whole dictionary, every
+            # stream's values, which may outnumber its rows: those are tested row by row
+            hit = _mentions(chunk.dictionary, [name])
+            parts.append(hit[chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)] if len(hit) else
+                         np.zeros(len(chunk), dtype=bool))
+        else:
+            plain = chunk.dictionary_decode() if pa.types.is_dictionary(chunk.type) else chunk
+            parts.append(_mentions(plain, [name]))
+    return out | (np.concatenate(parts) if parts else np.zeros(0, dtype=bool))
+

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logyard.labels import LabelSet
 from logyard.logql import stages as st
-from logyard.logql.pattern_prefilter import mentions
-from logyard.logql.rows import Rows
+from logyard.logql.rows import Rows, may_carry
+from logyard.logql.stages.substring import contains_mask
 
 _PARSERS = (st.JSONParser, st.JSONExpressionParser, st.LogfmtParser, st.LogfmtExpressionParser, st.RegexpParser,
             st.PatternParser, st.UnpackParser)
@@ -49,11 +48,4 @@ class ValuePrefilter:
         if not len(rows):
             return None
         line = rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line
-        hit = pc.or_(pc.match_substring(line, self.value), pc.match_substring(line, "\\"))
-        keep = pc.fill_null(hit, True).to_numpy(zero_copy_only=False)
-        named = [sid for sid, labels in stream_labels.items() if self.name in dict(labels)]
-        if named:
-            keep |= np.isin(rows.stream, np.asarray(named, dtype=np.int64))
-        if rows.meta is not None:
-            keep |= mentions(rows.meta, f'"{self.name}"')
-        return keep
+        return contains_mask(line, self.value) | contains_mask(line, "\\") | may_carry(rows, stream_labels, self.name)
