@@ -21,6 +21,7 @@ from logyard.logql.deadline import NO_DEADLINE
 from logyard.logql.entry_labels import without_stages
 from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.line_hint import line_hint
+from logyard.logql.logfmt_columns import LogfmtGroups
 from logyard.logql.metric import limits
 from logyard.logql.pipeline import _label_node, compile_pipeline, keeps_every_entry, needs_labels_after_parsers
 from logyard.logql.stages import ParserHints, required_label_names
@@ -33,6 +34,7 @@ from logyard.logql.unwrap import unwrap_value
 # Rows run through the row stages at once when extracting samples: between two slices the deadline
 # and the series limit are checked, so neither waits for a whole window's worth of labels.
 ROW_SLICE = 4096
+COLUMNAR_LOGFMT = True  # `sum by (x) (… | logfmt …)` grouped by logfmt_columns.py (tests turn it off)
 
 
 def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, grouping: ast.Grouping | None, *,
@@ -87,6 +89,10 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
             raise LimitError(limits.SERIES_LIMIT.format(limit=max_series))
 
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
+    by_logfmt = None
+    if COLUMNAR_LOGFMT and expr.unwrap is None and grouping is not None and not grouping.without \
+            and not compiled.hints.no_labels:
+        by_logfmt = LogfmtGroups.of(compiled.row_stages, compiled.hints.required)
     for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
                              line_contains=line_hint(log), line_match=match, check=check, ahead=parallelism,
                              work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
@@ -95,6 +101,21 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
             rows = rows if keep.all() else rows.take(keep)
         if not len(rows):
             continue
+        if by_logfmt is not None:
+            check()
+            codes, builders, declined = by_logfmt.group(rows, compiled.stream_labels, compiled.hints)
+            kids = np.array([-1 if lbs is None else keys.setdefault(_grouped_labels(lbs, grouping), len(keys))
+                             for lbs in builders], dtype=np.int64)  # per distinct combination; -1: filtered out
+            check_series()
+            kept = ~declined
+            kept[kept] = kids[codes[kept]] >= 0
+            all_ids.append(kids[codes[kept]])
+            all_ts.append(rows.ts[kept])
+            all_vals.append(rows.line_bytes()[kept].astype(np.float64) if FUNCTION_BY_NAME[expr.op].bytes_samples
+                            else np.ones(int(kept.sum())))
+            if not declined.any():
+                continue
+            rows = rows.take(declined)  # the rows the C scan left to the per-row walk
         if compiled.row_stages or expr.unwrap is not None:
             for a in range(0, len(rows), ROW_SLICE):
                 check()
