@@ -21,8 +21,8 @@ from logyard.logql.deadline import NO_DEADLINE
 from logyard.logql.entry_labels import without_stages
 from logyard.logql.functions import FUNCTION_BY_NAME
 from logyard.logql.line_hint import line_hint
-from logyard.logql.logfmt_columns import LogfmtGroups
 from logyard.logql.metric import limits
+from logyard.logql.parsed_columns import ParsedGroups
 from logyard.logql.pipeline import _label_node, compile_pipeline, keeps_every_entry, needs_labels_after_parsers
 from logyard.logql.stages import ParserHints, required_label_names
 from logyard.logql.readahead import window_reads
@@ -34,7 +34,7 @@ from logyard.logql.unwrap import unwrap_value
 # Rows run through the row stages at once when extracting samples: between two slices the deadline
 # and the series limit are checked, so neither waits for a whole window's worth of labels.
 ROW_SLICE = 4096
-COLUMNAR_LOGFMT = True  # `sum by (x) (… | logfmt …)` grouped by logfmt_columns.py (tests turn it off)
+COLUMNAR_PARSERS = True  # `sum by (x) (… | logfmt …)`, `| json` grouped by parsed_columns.py (tests turn it off)
 
 
 def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, grouping: ast.Grouping | None, *,
@@ -89,10 +89,10 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
             raise LimitError(limits.SERIES_LIMIT.format(limit=max_series))
 
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
-    by_logfmt = None
-    if COLUMNAR_LOGFMT and expr.unwrap is None and grouping is not None and not grouping.without \
+    by_parsed = None
+    if COLUMNAR_PARSERS and expr.unwrap is None and grouping is not None and not grouping.without \
             and not compiled.hints.no_labels:
-        by_logfmt = LogfmtGroups.of(compiled.row_stages, compiled.hints.required)
+        by_parsed = ParsedGroups.of(compiled.row_stages, compiled.hints.required)
     for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
                              line_contains=line_hint(log), line_match=match, check=check, ahead=parallelism,
                              work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
@@ -101,9 +101,9 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
             rows = rows if keep.all() else rows.take(keep)
         if not len(rows):
             continue
-        if by_logfmt is not None:
+        if by_parsed is not None:
             check()
-            codes, builders, declined = by_logfmt.group(rows, compiled.stream_labels, compiled.hints)
+            codes, builders, declined = by_parsed.group(rows, compiled.stream_labels, compiled.hints)
             kids = np.array([-1 if lbs is None else keys.setdefault(_grouped_labels(lbs, grouping), len(keys))
                              for lbs in builders], dtype=np.int64)  # per distinct combination; -1: filtered out
             check_series()
