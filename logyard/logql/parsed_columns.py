@@ -37,7 +37,7 @@ from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, 
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
 from logyard.logql.stages.jsonscan import MALFORMED_OBJECT
 from logyard.logql.stages.logfmt import LogfmtParser
-from logyard.storage.line_time import _buffers
+from logyard.storage.line_time import string_buffers
 
 _MAX_NAMES = 32  # _parsed.c's
 _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
@@ -77,15 +77,13 @@ class ParsedGroups:
         filters drop its rows, declined rows): rows with `declined` set have code -1 and are for
         the per-row walk."""
         n = len(rows)
-        lines = rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line
-        off, data = _buffers(lines)
+        off, data = string_buffers(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
         scan = _parsed.json_values if type(self.parser) is JSONParser else _parsed.logfmt_values
         states, outs = scan(off, data, tuple(s.encode() for s in self.names))
         state = np.frombuffer(states, dtype=np.uint8)
         declined = state == 1
-        mcodes, mkeys = group_codes_by_meta_names(rows, [*self.names, ERROR_LABEL, ERROR_DETAILS_LABEL])
-        bad_meta = np.array([any(k in (ERROR_LABEL, ERROR_DETAILS_LABEL) for k, _ in pairs) for _, pairs in mkeys],
-                            dtype=bool)
+        mcodes, mkeys = group_codes_by_meta_names(rows, [*self.names, *_ERROR_NAMES])
+        bad_meta = np.array([any(k in _ERROR_NAMES for k, _ in pairs) for _, pairs in mkeys], dtype=bool)
         if bad_meta.any():  # an error in metadata keeps every label of the row (`_grouped_labels`)
             declined |= bad_meta[mcodes]
         not_object = state == 2  # json: the stage fails such a line at once, with no label
@@ -104,11 +102,9 @@ class ParsedGroups:
         for row in first.tolist():  # one step per distinct (stream, metadata, values)
             sid, pairs = mkeys[int(mcodes[row])]
             lbs = LabelsBuilder(dict(stream_labels[sid]), dict(pairs) if pairs else None, hints)
-            if lbs.no_labels():
-                pass
-            elif not_object[row]:
+            if not lbs.no_labels() and not_object[row]:
                 lbs.set_error(JSON_ERROR, MALFORMED_OBJECT)
-            else:
+            elif not lbs.no_labels():
                 for name, (_, d, present), at in zip(self.names, outs, bounds):
                     if present[row]:
                         self._set(name, d[at[row]:at[row + 1]].decode(), lbs)

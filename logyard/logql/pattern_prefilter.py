@@ -26,6 +26,7 @@ from logyard.logql.rows import Rows, may_carry
 from logyard.logql.stages.builder import ParserHints
 from logyard.logql.stages.label_filter import NumericLabelFilter
 from logyard.logql.stages.pattern import Capture, PatternParser
+from logyard.storage.line_time import string_buffers
 
 _OPS = {"==": np.equal, "!=": np.not_equal, ">": np.greater, ">=": np.greater_equal, "<": np.less,
         "<=": np.less_equal}
@@ -62,12 +63,7 @@ class PatternPrefilter:
         """A mask of the rows that may pass the two stages; None when it cannot tell any apart."""
         if hints.no_labels or (hints.required and self.name not in hints.required) or not len(rows):
             return None
-        line = rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line
-        if not pa.types.is_large_string(line.type):
-            line = line.cast(pa.large_string())
-        n = len(line)
-        offsets = np.frombuffer(line.buffers()[1], dtype=np.int64, count=n + 1, offset=line.offset * 8)
-        data = line.buffers()[2] or b""
+        offsets, data = string_buffers(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
         codes, values = _pattern.number_capture(offsets, data, self.lead, self.literals, self.capture)
         codes = np.frombuffer(codes, dtype=np.uint8)
         values = np.frombuffer(values, dtype=np.float64)

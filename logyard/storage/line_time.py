@@ -13,8 +13,9 @@ import pyarrow as pa
 from logyard.storage import _tsembed
 
 
-def _buffers(lines: pa.Array) -> tuple[np.ndarray, memoryview | bytes]:
-    """Zero-based int64 offsets and the data they index, for a large_string array without nulls."""
+def string_buffers(lines: pa.Array) -> tuple[np.ndarray, memoryview | bytes]:
+    """Zero-based int64 offsets and the data they index, for a (large_)string array without nulls:
+    what the C scans of line columns take (here and in logql's prefilters and parsers)."""
     if lines.null_count:
         raise ValueError("line columns have no nulls")
     if not pa.types.is_large_string(lines.type):
@@ -33,7 +34,7 @@ def _array(off: bytes, data: bytes, n: int) -> pa.Array:
 
 def strip(lines: pa.Array, ts: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     """(lines without their own timestamps, int32 codes): what a compacted block stores."""
-    off, data = _buffers(lines)
+    off, data = string_buffers(lines)
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     new_off, new_data, codes = _tsembed.strip(off, data, ts)
     return _array(new_off, new_data, len(lines)), np.frombuffer(codes, dtype=np.int32)
@@ -45,7 +46,7 @@ def restore(lines: pa.Array, ts: np.ndarray, codes: np.ndarray) -> pa.Array:
     codes = np.ascontiguousarray(codes, dtype=np.int32)
     if not codes.any():
         return lines
-    off, data = _buffers(lines)
+    off, data = string_buffers(lines)
     ts = np.ascontiguousarray(ts, dtype=np.int64)
     new_off, new_data = _tsembed.restore(off, data, ts, codes)
     return _array(new_off, new_data, len(lines))
@@ -58,7 +59,7 @@ def contains(lines: pa.Array, needle: bytes, ts: np.ndarray | None = None,
     Without `ts` and `codes`, the lines are whole. ValueError if a code does not fit its line."""
     if not len(lines):
         return np.zeros(0, dtype=bool)
-    off, data = _buffers(lines)
+    off, data = string_buffers(lines)
     if ts is not None:
         ts = np.ascontiguousarray(ts, dtype=np.int64)
         codes = np.ascontiguousarray(codes, dtype=np.int32)
