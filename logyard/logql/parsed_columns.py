@@ -6,11 +6,12 @@ logfmt's first non-empty one (stages/logfmt.py), json's first string, number or 
 objects' keys joined with `_` (stages/json.py). `_parsed.c` finds those values in every line at
 once; a row's series then depends only on its stream, the metadata of those names, and the values
 found, so the labels are made once per distinct combination, with the stage's own code on a
-LabelsBuilder as the per-row walk makes them, and string label filters after the parser
-(`| level=~"error|warn"`, `| __error__=""`) are run on it there too. A line that is no JSON object
+LabelsBuilder as the per-row walk makes them, and label filters after the parser
+(`| level=~"error|warn"`, `| status >= 500`, `| __error__=""`) are run on it there too. A line that is no JSON object
 at all fails the json stage at once with the same error and no label, so it is such a combination
 too (`| __error__=""` drops it). Rows the C scan declines, rows whose metadata carries a pipeline
-error, and rows left with an error after the filters take the per-row walk: for logfmt lines with invalid
+error, and rows left with an error after the filters (a value a numeric filter cannot convert)
+take the per-row walk: for logfmt lines with invalid
 UTF-8, U+FFFD or a \\u escape; for json anything but a valid JSON object as Python's json module
 reads it (the stage's fast path), and escaped, blank-edged or non-ASCII keys, surrogate and U+FFFD
 escapes, parsed names starting with `__`.
@@ -30,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.logql import _parsed
-from logyard.logql.pipeline import _reads_labels_only
 from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
+from logyard.logql import stages as st
 from logyard.logql.stages import LabelsBuilder
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
@@ -41,12 +42,23 @@ from logyard.storage.line_time import string_buffers
 
 _MAX_NAMES = 32  # _parsed.c's
 _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
+_LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
+                  st.IPLabelFilter)
+
+
+def _label_filter(stage) -> bool:
+    """A label filter stage: it reads the entry's labels (its required names) and nothing else, so
+    on a combination's builder it decides for every row of the combination (setting `__error__`
+    the same way too, when a value does not convert)."""
+    if isinstance(stage, (st.AndLabelFilter, st.OrLabelFilter)):
+        return all(_label_filter(p) for p in stage.parts)
+    return type(stage) in _LABEL_FILTERS
 
 
 @dataclass(frozen=True)
 class ParsedGroups:
-    """The one parser of a metric pipeline, the string label filters after it, and the names its
-    hints extract (those the C scan looks for)."""
+    """The one parser of a metric pipeline, the label filters after it, and the names its hints
+    extract (those the C scan looks for)."""
 
     parser: LogfmtParser | JSONParser
     filters: tuple
@@ -54,13 +66,13 @@ class ParsedGroups:
 
     @classmethod
     def of(cls, row_stages: list, required: frozenset[str]) -> ParsedGroups | None:
-        """For row stages that are a plain `| logfmt` or `| json`, then string label filters at
-        most, whose hints name every label they may extract or read (a `by (...)` grouping); None
+        """For row stages that are a plain `| logfmt` or `| json`, then label filters at most,
+        whose hints name every label they may extract or read (a `by (...)` grouping); None
         otherwise (the per-row walk runs)."""
         if not row_stages or not required or len(required) > _MAX_NAMES:
             return None
         parser, filters = row_stages[0], tuple(row_stages[1:])
-        if not all(_reads_labels_only(f) for f in filters) or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
+        if not all(_label_filter(f) for f in filters) or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
             return None
         if type(parser) is LogfmtParser and not parser.strict and not parser.keep_empty:
             errors_read = False  # the C scan does not decline keys named like `__error__`
