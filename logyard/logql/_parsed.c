@@ -12,9 +12,9 @@
  *   fast path); arrays and null give none.
  *
  * A row is declined (left to the Python stage) when this could answer differently from it: any
- * byte that is not valid UTF-8 or a U+FFFD in the line (the stages replace or reject those); for
- * logfmt a quoted value with a \u escape; for json anything but a valid object, keys escaped,
- * blank-edged or non-ASCII, surrogate or U+FFFD escapes, names starting with `__`, nesting past 64.
+ * byte that is not valid UTF-8 or a U+FFFD in the line (the stages replace or reject those), names
+ * that may start with `__`; for logfmt a quoted value with a \u escape; for json anything but a
+ * valid object, keys escaped, blank-edged or non-ASCII, surrogate or U+FFFD escapes, nesting past 64.
  *
  * logfmt_values(offsets, data, names) and json_values(...) -> (states, [(offsets, data, present), ...])
  *   offsets: int64[n + 1] of a large_string column, data its bytes, names: a tuple of sanitized
@@ -145,6 +145,27 @@ static int key_is(const uint8_t *k, Py_ssize_t kn, const uint8_t *name, Py_ssize
     return j == nn;
 }
 
+/* Whether the key (valid UTF-8) may sanitize to a name starting with `__` (a parsed `__error__`):
+ * its first two runes after Unicode spaces both become `_`. */
+static int key_dunder(const uint8_t *k, Py_ssize_t kn)
+{
+    Py_ssize_t a = 0;
+    int len, seen = 0;
+    while (a < kn && k[a] >= 0x80 && go_space(rune_at(k, a, &len)))
+        a += len;
+    while (a < kn && seen < 2) {
+        uint8_t c = k[a];
+        len = 1;
+        if (c >= 0x80)
+            rune_at(k, a, &len);
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            return 0;
+        a += len;
+        seen++;
+    }
+    return seen == 2;
+}
+
 /* A quoted value's text (quotes off, escapes resolved) into `buf` (room for the raw bytes): its
  * length, -1 for an invalid escape (the stage's syntax error: the pair is skipped), -2 for \u. */
 static Py_ssize_t unquote(const uint8_t *raw, Py_ssize_t n, uint8_t *buf)
@@ -229,6 +250,8 @@ static int logfmt_line(const uint8_t *p, Py_ssize_t n, Out *outs, int k, Py_ssiz
         }
         const uint8_t *key = p + start;
         Py_ssize_t key_len = pos - start;
+        if (key_dunder(key, key_len))
+            return LINE_DECLINED; /* a parsed `__error__`-like label: the per-row walk */
         pos++; /* past '=' */
         if (pos >= n || p[pos] <= 0x20)
             continue; /* `key=`: no value */

@@ -90,9 +90,10 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
 
     in_windows = _in_some_window(grid, expr.range_ns, expr.offset_ns)
     by_parsed = None
-    if COLUMNAR_PARSERS and expr.unwrap is None and grouping is not None and not grouping.without \
-            and not compiled.hints.no_labels:
-        by_parsed = ParsedGroups.of(compiled.row_stages, compiled.hints.required)
+    if COLUMNAR_PARSERS and grouping is not None and not grouping.without and not compiled.hints.no_labels:
+        unwrap_filters = tuple(_label_node(f, stage=True) for f in expr.unwrap.filters) if expr.unwrap else ()
+        by_parsed = ParsedGroups.of(compiled.row_stages, compiled.hints.required, expr.unwrap, unwrap_filters,
+                                    grouping.labels)
     for rows in window_reads(store, tenant, stream_ids, lo, hi, direction="forward", columns=tuple(columns),
                              line_contains=line_hint(log), line_match=match, check=check, ahead=parallelism,
                              work=lambda t: compiled.columnar_table(t, keep_line=keep_line)):
@@ -103,19 +104,23 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
             continue
         if by_parsed is not None:
             check()
-            codes, builders, declined = by_parsed.group(rows, compiled.stream_labels, compiled.hints)
+            g = by_parsed.group(rows, compiled.stream_labels, compiled.hints)
             kids = np.array([-1 if lbs is None else keys.setdefault(_grouped_labels(lbs, grouping), len(keys))
-                             for lbs in builders], dtype=np.int64)  # per distinct combination; -1: filtered out
+                             for lbs in g.builders], dtype=np.int64)  # per distinct combination; -1: filtered out
             check_series()
-            kept = ~declined
-            kept[kept] = kids[codes[kept]] >= 0
-            all_ids.append(kids[codes[kept]])
+            kept = g.codes >= 0
+            kept[kept] = kids[g.codes[kept]] >= 0
+            all_ids.append(kids[g.codes[kept]])
             all_ts.append(rows.ts[kept])
-            all_vals.append(rows.line_bytes()[kept].astype(np.float64) if FUNCTION_BY_NAME[expr.op].bytes_samples
-                            else np.ones(int(kept.sum())))
-            if not declined.any():
+            if g.values is not None:
+                all_vals.append(g.values[kept])
+            elif FUNCTION_BY_NAME[expr.op].bytes_samples:
+                all_vals.append(rows.line_bytes()[kept].astype(np.float64))
+            else:
+                all_vals.append(np.ones(int(kept.sum())))
+            if not g.declined.any():
                 continue
-            rows = rows.take(declined)  # the rows the C scan left to the per-row walk
+            rows = rows.take(g.declined)  # the rows the C scan left to the per-row walk
         if compiled.row_stages or expr.unwrap is not None:
             for a in range(0, len(rows), ROW_SLICE):
                 check()
