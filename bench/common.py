@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.paths import shared_file
@@ -24,6 +26,38 @@ def server_data_dir(kept: str | None, prefix: str) -> Path:
     if not (data / "index.sqlite").is_file():
         sys.exit(f"{kept} holds no logyard data: load it with `bench/ingest.py --keep {kept}` first")
     return data
+
+
+@contextmanager
+def day_server(kept: str | None, prefix: str) -> Iterator:
+    """A real `logyard serve` holding the benchmark day: `kept`'s loaded data (server_data_dir), or
+    the workload pushed into a new one, flushed and left to settle; stopped afterwards."""
+    import httpx
+
+    from bench.ingest import push_all, settled_size  # bench.ingest uses this module
+    from tests.support.server import ServerProcess
+
+    data = server_data_dir(kept, prefix)
+    srv = ServerProcess(data).start()
+    try:
+        if not kept:
+            files, _ = workload()
+            push_all(srv.url, files, 4)
+            httpx.post(srv.url + "/flush", timeout=600)
+            settled_size(data)  # queries on the compacted day, without compaction beside them
+        yield srv
+    finally:
+        srv.stop()
+
+
+def timed_answer(r, what: str) -> tuple[float, float, int]:
+    """Wall ms, the server's own ms (`stats.summary.execTime`) and the size of the answer (lines
+    of a streams result, else series) of a query's httpx response; exits on an error status."""
+    if r.status_code != 200:
+        raise SystemExit(f"{what}: HTTP {r.status_code}: {r.text[:300]}")
+    data = r.json()["data"]
+    size = sum(len(s["values"]) for s in data["result"]) if data["resultType"] == "streams" else len(data["result"])
+    return r.elapsed.total_seconds() * 1000, data["stats"]["summary"]["execTime"] * 1000, size
 
 
 def workload(out: Path = DEFAULT_DATA) -> tuple[list[Path], dict]:

@@ -23,10 +23,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import server_data_dir, workload  # noqa: E402
-from bench.ingest import push_all, settled_size  # noqa: E402
+from bench.common import day_server, timed_answer  # noqa: E402
 from tests.deploy.grafana_templating import TimeRange, interpolate  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
 
 PROVISIONING = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "provisioning"
 DASHBOARD = json.loads((PROVISIONING / "dashboards" / "logyard" / "container-logs.json").read_text())
@@ -53,12 +51,7 @@ def run(client: httpx.Client, target: dict, selection: dict) -> tuple[float, flo
                   "step": str(DAY.step_ms / 1000), "limit": str(target.get("maxLines") or MAX_LINES),
                   "direction": "backward"}
         path = "/loki/api/v1/query_range"
-    r = client.get(path, params=params)
-    if r.status_code != 200:
-        raise SystemExit(f"{expr}: HTTP {r.status_code}: {r.text[:300]}")
-    data = r.json()["data"]
-    size = sum(len(s["values"]) for s in data["result"]) if data["resultType"] == "streams" else len(data["result"])
-    return r.elapsed.total_seconds() * 1000, data["stats"]["summary"]["execTime"] * 1000, size
+    return timed_answer(client.get(path, params=params), expr)
 
 
 def main() -> None:
@@ -66,25 +59,15 @@ def main() -> None:
     ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
     args = ap.parse_args()
-    data = server_data_dir(args.data_dir, "logyard-dbench-")
-    srv = ServerProcess(data).start()
-    try:
-        if not args.data_dir:
-            files, _ = workload()
-            push_all(srv.url, files, 4)
-            httpx.post(srv.url + "/flush", timeout=600)
-            settled_size(data)
+    with day_server(args.data_dir, "logyard-dbench-") as srv, httpx.Client(base_url=srv.url, timeout=600) as client:
         print(f"{'panel':<34}{'selection':<10}{'ms':>9}{'server ms':>11}{'answer':>9}")
-        with httpx.Client(base_url=srv.url, timeout=600) as client:
-            for panel in DASHBOARD["panels"]:
-                for target in panel.get("targets", []):
-                    for name, selection in SELECTIONS.items():
-                        run(client, target, selection)
-                        timed = [run(client, target, selection) for _ in range(args.runs)]
-                        print(f"{panel['title'][:33]:<34}{name:<10}{statistics.median(t[0] for t in timed):>9.1f}"
-                              f"{statistics.median(t[1] for t in timed):>11.1f}{timed[-1][2]:>9}", flush=True)
-    finally:
-        srv.stop()
+        for panel in DASHBOARD["panels"]:
+            for target in panel.get("targets", []):
+                for name, selection in SELECTIONS.items():
+                    run(client, target, selection)
+                    timed = [run(client, target, selection) for _ in range(args.runs)]
+                    print(f"{panel['title'][:33]:<34}{name:<10}{statistics.median(t[0] for t in timed):>9.1f}"
+                          f"{statistics.median(t[1] for t in timed):>11.1f}{timed[-1][2]:>9}", flush=True)
 
 
 if __name__ == "__main__":

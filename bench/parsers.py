@@ -19,9 +19,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import server_data_dir, workload  # noqa: E402
-from bench.ingest import push_all, settled_size  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from bench.common import day_server, timed_answer  # noqa: E402
 
 START_NS = 1767225600 * 10**9
 END_NS = START_NS + 86400 * 10**9
@@ -32,6 +30,8 @@ QUERIES = [
     ("logfmt, top error messages", f'topk(5, sum by (msg) (count_over_time({SEL} | logfmt | level="error" [5m])))'),
     ("logfmt, error lines", f'{SEL} | logfmt | level="error"'),
     ("json, errors by service", f'sum by (compose_service) (count_over_time({SEL} | json | __error__="" | level="error" [5m]))'),
+    ("json, 5xx by service", f'sum by (compose_service) (count_over_time({SEL} | json | __error__="" | status >= 500 [5m]))'),
+    ("json, p95 latency by model", f'quantile_over_time(0.95, {SEL} | json | unwrap latency_ms | __error__="" [5m]) by (model)'),
 ]
 
 
@@ -40,13 +40,7 @@ def run(client: httpx.Client, query: str) -> tuple[float, float, int] | None:
     it ran past the server's query timeout (504)."""
     r = client.get("/loki/api/v1/query_range", params={"query": query, "start": str(START_NS), "end": str(END_NS),
                                                         "step": "300", "limit": "100", "direction": "backward"})
-    if r.status_code == 504:
-        return None
-    if r.status_code != 200:
-        raise SystemExit(f"{query}: HTTP {r.status_code}: {r.text[:300]}")
-    data = r.json()["data"]
-    size = sum(len(s["values"]) for s in data["result"]) if data["resultType"] == "streams" else len(data["result"])
-    return r.elapsed.total_seconds() * 1000, data["stats"]["summary"]["execTime"] * 1000, size
+    return None if r.status_code == 504 else timed_answer(r, query)
 
 
 def main() -> None:
@@ -54,27 +48,17 @@ def main() -> None:
     ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
     ap.add_argument("--runs", type=int, default=3, help="timed runs of each query (after one warm-up); medians")
     args = ap.parse_args()
-    data = server_data_dir(args.data_dir, "logyard-pbench-")
-    srv = ServerProcess(data).start()
-    try:
-        if not args.data_dir:
-            files, _ = workload()
-            push_all(srv.url, files, 4)
-            httpx.post(srv.url + "/flush", timeout=600)
-            settled_size(data)
+    with day_server(args.data_dir, "logyard-pbench-") as srv, httpx.Client(base_url=srv.url, timeout=1800) as client:
         print(f"{'query':<30}{'ms':>10}{'server ms':>11}{'answer':>8}  LogQL")
-        with httpx.Client(base_url=srv.url, timeout=1800) as client:
-            for name, query in QUERIES:
-                timed = []
-                if run(client, query) is not None:  # the warm-up
-                    timed = [t for t in (run(client, query) for _ in range(args.runs)) if t is not None]
-                if not timed:
-                    print(f"{name:<30}{'timed out (the server query timeout, 504)':>29}  {query}", flush=True)
-                    continue
-                print(f"{name:<30}{statistics.median(t[0] for t in timed):>10.1f}"
-                      f"{statistics.median(t[1] for t in timed):>11.1f}{timed[-1][2]:>8}  {query}", flush=True)
-    finally:
-        srv.stop()
+        for name, query in QUERIES:
+            timed = []
+            if run(client, query) is not None:  # the warm-up
+                timed = [t for t in (run(client, query) for _ in range(args.runs)) if t is not None]
+            if not timed:
+                print(f"{name:<30}{'timed out (the server query timeout, 504)':>29}  {query}", flush=True)
+                continue
+            print(f"{name:<30}{statistics.median(t[0] for t in timed):>10.1f}"
+                  f"{statistics.median(t[1] for t in timed):>11.1f}{timed[-1][2]:>8}  {query}", flush=True)
 
 
 if __name__ == "__main__":
