@@ -44,6 +44,7 @@ from logyard.logql.unwrap import unwrap_value
 from logyard.storage.line_time import string_buffers
 
 _MAX_NAMES = 32  # _parsed.c's
+COMBINATIONS_PER_CHECK = 4096
 _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
 _LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
                   st.IPLabelFilter)
@@ -104,9 +105,11 @@ class ParsedGroups:
             per_row = unwrap.label not in read and unwrap.label in names
         return cls(parser, filters, names, unwrap, tuple(unwrap_filters), per_row)
 
-    def group(self, rows: Rows, stream_labels, hints) -> Grouped:
+    def group(self, rows: Rows, stream_labels, hints, check=lambda: None) -> Grouped:
         """The rows' combinations (stream, metadata of the names, values found), each with the
-        builder the per-row walk would leave; rows it could leave otherwise are declined."""
+        builder the per-row walk would leave; rows it could leave otherwise are declined. `check`
+        (the deadline) runs every COMBINATIONS_PER_CHECK combinations: a grouping by a parsed trace
+        id makes nearly every row one."""
         n = len(rows)
         off, data = string_buffers(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
         scan = _parsed.json_values if type(self.parser) is JSONParser else _parsed.logfmt_values
@@ -133,7 +136,9 @@ class ParsedGroups:
         order = np.arange(n)[::-1]
         first[codes[order]] = order  # the first row of each combination
         builders = []
-        for row in first.tolist():  # one step per distinct (stream, metadata, values)
+        for k, row in enumerate(first.tolist()):  # one step per distinct (stream, metadata, values)
+            if not k % COMBINATIONS_PER_CHECK:
+                check()
             sid, pairs = mkeys[int(mcodes[row])]
             lbs = LabelsBuilder(dict(stream_labels[sid]), dict(pairs) if pairs else None, hints)
             if not lbs.no_labels() and not_object[row]:

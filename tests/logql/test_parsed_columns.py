@@ -298,3 +298,17 @@ def test_only_a_plain_logfmt_or_json_with_hinted_names_is_grouped_from_columns(s
 
     compiled = compile_pipeline(parse('{a="b"} ' + stages).pipeline, {})
     assert ParsedGroups.of(compiled.row_stages, frozenset(required)) is None
+
+
+def test_the_deadline_is_checked_while_the_combinations_are_made(monkeypatch):
+    from logyard.logql import parsed_columns
+    from logyard.logql.rows import Rows
+
+    monkeypatch.setattr(parsed_columns, "COMBINATIONS_PER_CHECK", 10)
+    n = 100
+    rows = Rows(ts=np.arange(n, dtype=np.int64), stream=np.ones(n, dtype=np.int64),
+                line=pa.array([f"level=l{i}" for i in range(n)], pa.large_string()), meta=pa.array([""] * n))
+    groups = ParsedGroups.of([LogfmtParser()], frozenset({"level"}))
+    calls = []
+    grouped = groups.group(rows, STREAMS, ParserHints(required=frozenset({"level"})), lambda: calls.append(1))
+    assert len(grouped.builders) == n and len(calls) == n // 10

@@ -104,7 +104,7 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
             continue
         if by_parsed is not None:
             check()
-            g = by_parsed.group(rows, compiled.stream_labels, compiled.hints)
+            g = by_parsed.group(rows, compiled.stream_labels, compiled.hints, check)
             kids = np.array([-1 if lbs is None else keys.setdefault(_grouped_labels(lbs, grouping), len(keys))
                              for lbs in g.builders], dtype=np.int64)  # per distinct combination; -1: filtered out
             check_series()
