@@ -138,6 +138,14 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # query; per hit row group about 1.4 ms of Parquet decoding and 1 ms of Python remain (in-process,
 # two threads: ~22 ms wall, ~33 ms CPU a query). Two threads decode the 10 row groups in 8-9 ms
 # instead of 10-12: the two cores do not make 5 ms out of this layout.
+# Also measured and not taken (branch j-linechunk): the line column of every read with a line filter
+# decoded in C instead of by pyarrow, a row group's chunk in one call without the GIL (pread, Thrift
+# page headers, CRC-32, zstd from libzstd.so.1, PLAIN values moved together in place, buffers from
+# Arrow's pool). The decoding is ~15 % cheaper (f: 210 + 45 for ts/tsat against 296 ms CPU a query),
+# but f's wall time and total CPU stayed the same (threads, interleaved: 235 vs 252 ms, 430 ms CPU
+# both), b went 17.0 -> 13.7 ms and h 15.8 -> 18.1. A serial prototype had promised 35 %: that was
+# pyarrow's page faults when run serially (126k a query), which the threaded reads do not take.
+# zstd is most of what is left of the line column (~160 of f's ~430 ms CPU).
 # Measured offline, not built: "row frames" (line and meta of consecutive rows together in small
 # zstd frames, a trigram map each), over the bench day's 24 compacted blocks (one sitting): at
 # 64 KiB exactly the 10 frames holding the needle pass their maps, and decompressing them costs
