@@ -312,3 +312,17 @@ def test_the_deadline_is_checked_while_the_combinations_are_made(monkeypatch):
     calls = []
     grouped = groups.group(rows, STREAMS, ParserHints(required=frozenset({"level"})), lambda: calls.append(1))
     assert len(grouped.builders) == n and len(calls) == n // 10
+
+
+def test_combinations_without_a_sample_make_no_series(monkeypatch):
+    """Lines that are no JSON give no unwrapped value: their errored combination must not become a
+    series (it would count toward the series limit and turn off its early check)."""
+    store = RandomStore(5, lines=['not json', '{"level":"a","req":{"status":200}}', '{"level":"b"}'])
+    query = 'quantile_over_time(0.9, {app=~".+"} | json | unwrap req_status [2m]) by (level)'
+    made = []
+    real = samples._grouped_labels
+    monkeypatch.setattr(samples, "_grouped_labels", lambda lbs, grouping: made.append(lbs) or real(lbs, grouping))
+    columnar = answer(store, query)
+    assert not any(lbs.has_err() for lbs in made)
+    monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
+    assert columnar == answer(store, query) and columnar

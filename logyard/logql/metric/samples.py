@@ -105,8 +105,10 @@ def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, gr
         if by_parsed is not None:
             check()
             g = by_parsed.group(rows, compiled.stream_labels, compiled.hints, check)
-            kids = np.array([-1 if lbs is None else keys.setdefault(_grouped_labels(lbs, grouping), len(keys))
-                             for lbs in g.builders], dtype=np.int64)  # per distinct combination; -1: filtered out
+            used = np.zeros(len(g.builders), dtype=bool)
+            used[g.codes[g.codes >= 0]] = True  # combinations with a sample here: only they make series
+            kids = np.array([keys.setdefault(_grouped_labels(lbs, grouping), len(keys)) if u and lbs is not None
+                             else -1 for lbs, u in zip(g.builders, used.tolist())], dtype=np.int64)  # -1: no series
             check_series()
             kept = g.codes >= 0
             kept[kept] = kids[g.codes[kept]] >= 0
