@@ -1,10 +1,11 @@
-"""`sum by (level) (count_over_time({…} | logfmt [5m]))`, `| json`, and their unwraps, without the
-per-row walk.
+"""`sum by (level) (count_over_time({…} | logfmt [5m]))`, `| json`, `| regexp`, and their unwraps,
+without the per-row walk.
 
 With parser hints a metric query's parser extracts only the names the query reads (grouping,
 label filters, the unwrap), and what it gives each is the first value of that name in the line:
 logfmt's first non-empty one (stages/logfmt.py), json's first string, number or boolean, nested
-keys joined with `_` (stages/json.py). `_parsed.c` finds those values in every line at once. A
+keys joined with `_` (stages/json.py); regexp's first named group of that name, "" when it took no
+part. `_parsed.c` (Arrow's RE2 for regexp) finds those values in every line at once. A
 row's series then depends only on its stream, the metadata of those names and the values found,
 so the labels are made once per distinct combination, with the stage's own code on a
 LabelsBuilder as the per-row walk makes them; label filters after the parser (`| level=~"…"`,
@@ -40,11 +41,21 @@ from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, 
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
 from logyard.logql.stages.jsonscan import MALFORMED_OBJECT
 from logyard.logql.stages.logfmt import LogfmtParser
+from logyard.logql.stages.regexp import RegexpParser
 from logyard.logql.unwrap import unwrap_value
 from logyard.storage.line_time import string_buffers
 
 _MAX_NAMES = 32  # _parsed.c's
 COMBINATIONS_PER_CHECK = 4096
+
+
+def _arrow_takes(pattern: str) -> bool:
+    """Whether Arrow's extract_regex compiles the pattern (it refuses unnamed groups)."""
+    try:
+        pc.extract_regex(pa.array([""], pa.large_string()), pattern=pattern)
+    except pa.ArrowException:
+        return False
+    return True
 _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
 _LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
                   st.IPLabelFilter)
@@ -74,7 +85,7 @@ class ParsedGroups:
     """The one parser of a metric pipeline, the label filters after it, the unwrap, and the names
     its hints extract (those the C scan looks for)."""
 
-    parser: LogfmtParser | JSONParser
+    parser: LogfmtParser | JSONParser | RegexpParser
     filters: tuple
     names: tuple[str, ...]
     unwrap: object = None  # ast.Unwrap
@@ -94,7 +105,8 @@ class ParsedGroups:
                 or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
             return None
         if not ((type(parser) is LogfmtParser and not parser.strict and not parser.keep_empty)
-                or (type(parser) is JSONParser and parser._paths is None)):
+                or (type(parser) is JSONParser and parser._paths is None)
+                or (type(parser) is RegexpParser and _arrow_takes(parser.regex.pattern))):
             return None
         if any(n.startswith("__") and n not in _ERROR_NAMES for n in required):
             return None
@@ -111,10 +123,7 @@ class ParsedGroups:
         (the deadline) runs every COMBINATIONS_PER_CHECK combinations: a grouping by a parsed trace
         id makes nearly every row one."""
         n = len(rows)
-        off, data = string_buffers(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
-        scan = _parsed.json_values if type(self.parser) is JSONParser else _parsed.logfmt_values
-        states, outs = scan(off, data, tuple(s.encode() for s in self.names))
-        state = np.frombuffer(states, dtype=np.uint8)
+        state, found = self._found(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
         declined = state == 1
         mcodes, mkeys = group_codes_by_meta_names(rows, [*self.names, *_ERROR_NAMES])
         bad_meta = np.array([any(k in _ERROR_NAMES for k, _ in pairs) for _, pairs in mkeys], dtype=bool)
@@ -123,10 +132,10 @@ class ParsedGroups:
         not_object = state == 2  # json: the stage fails such a line at once, with no label
         _, codes = dense_codes(np.asarray(mcodes, dtype=np.int64) * 2 + not_object)
         columns = {}
-        for name, (o, d, present) in zip(self.names, outs):  # one step per name
-            enc = pc.dictionary_encode(pa.LargeStringArray.from_buffers(n, pa.py_buffer(o), pa.py_buffer(d)))
+        for name, (texts, present) in found.items():  # one step per name
+            enc = pc.dictionary_encode(texts)
             vcodes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1
-            vcodes[~np.frombuffer(present, dtype=bool)] = 0  # 0: the name not found
+            vcodes[~present] = 0  # 0: the name not found
             columns[name] = (vcodes, [None, *enc.dictionary.to_pylist()])
             if self.unwrap_per_row and name == self.unwrap.label:
                 continue  # read by nothing but the unwrap: its values stay out of the combinations
@@ -206,9 +215,37 @@ class ParsedGroups:
             builders = kept
         return codes, builders, declined, value[raw_code]
 
+    def _found(self, lines: pa.Array) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:
+        """Per row its state (0 scanned, 1 declined, 2 no JSON object), and per name the values
+        found (a string column) and where one was."""
+        if type(self.parser) is RegexpParser:
+            return self._regexp_found(lines)
+        off, data = string_buffers(lines)
+        scan = _parsed.json_values if type(self.parser) is JSONParser else _parsed.logfmt_values
+        states, outs = scan(off, data, tuple(s.encode() for s in self.names))
+        return np.frombuffer(states, dtype=np.uint8), {
+            name: (pa.LargeStringArray.from_buffers(len(lines), pa.py_buffer(o), pa.py_buffer(d)),
+                   np.frombuffer(present, dtype=bool))
+            for name, (o, d, present) in zip(self.names, outs)}
+
+    def _regexp_found(self, lines: pa.Array) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:
+        """`| regexp`: Arrow's RE2 over the column (Go's and google-re2's engine, leftmost-first).
+        Each name takes its first group in group order, "" when that group took no part, as the
+        stage's set_parsed; a line with no match gives no name."""
+        matched = pc.extract_regex(lines, pattern=self.parser.regex.pattern)
+        hit = matched.is_valid().to_numpy(zero_copy_only=False)
+        fields = {}
+        by_index = {idx: raw for raw, idx in self.parser.regex.groupindex.items()}
+        for idx, name in self.parser.names:  # group order: the first of a name wins
+            if name in self.names and name not in fields:
+                fields[name] = pc.fill_null(matched.field(by_index[idx]), "").cast(pa.large_string())
+        return np.zeros(len(lines), dtype=np.uint8), {name: (texts, hit) for name, texts in fields.items()}
+
     def _set(self, name: str, text: str, lbs: LabelsBuilder) -> None:
         """What the stage does with the first value of `name` (a sanitized name is its own key)."""
         if type(self.parser) is JSONParser:
             self.parser._set([], name.encode(), text, lbs)
+        elif type(self.parser) is RegexpParser:
+            lbs.set_parsed(name, text)
         else:
             self.parser._pair(name, text, lbs)

@@ -1,4 +1,4 @@
-"""`sum by (x) (… | logfmt …)` and `| json` grouped from a C scan of the line column
+"""`sum by (x) (… | logfmt …)`, `| json` and `| regexp` grouped from a scan of the line column
 (parsed_columns.py): the C scan gives each hinted name the value the parser stage gives it,
 whatever the line, or declines the row; and metric queries answer exactly as the per-row walk
 does, with stream labels and metadata of the grouped names, empty values, pipeline errors in
@@ -222,6 +222,11 @@ QUERIES = [
     'sum by (app) (sum_over_time({app=~".+"} | logfmt | unwrap level | __error__="" [1m]))',
     'sum by (app) (sum_over_time({app=~".+"} | logfmt | unwrap duration(msg) | __error__="" [1m]))',
     'avg_over_time({app=~".+"} | logfmt | unwrap level [1m]) by (app)',
+    'sum by (lvl) (count_over_time({app=~".+"} | regexp `level=(?P<lvl>[a-z]+)` [1m]))',
+    'sum by (v, w) (count_over_time({app=~".+"} | regexp `(?P<v>x)|(?P<w>l)` [1m]))',
+    'sum by (level, app) (count_over_time({app=~".+"} | regexp `(?P<level>e[a-z]+)` [1m]))',
+    'sum by (app) (sum_over_time({app=~".+"} | regexp `x_y=(?P<n>[0-9]+)` | unwrap n [1m]))',
+    'sum by (d) (count_over_time({app=~".+"} | regexp `(?P<d>[0-9])(?P<d2>[0-9]?)` | d2="" [1m]))',
 ]
 
 
@@ -241,7 +246,7 @@ JSON_QUERIES = [
 
 
 # Pipeline errors no filter drops: lines that are no JSON, values a numeric filter cannot convert.
-FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERIES[-1]}
+FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERIES[21]}
 
 
 @pytest.mark.parametrize("query", QUERIES + JSON_QUERIES)
@@ -291,8 +296,9 @@ def test_a_parser_error_no_filter_drops_names_every_label_of_its_row_as_the_per_
     ("| logfmt", set()),
     ("| logfmt", {"level_extracted"}),
     ("| logfmt", {"__x"}),
+    ("| regexp `(?P<a>l)(e)`", {"a"}),
 ])
-def test_only_a_plain_logfmt_or_json_with_hinted_names_is_grouped_from_columns(stages, required):
+def test_only_a_plain_parser_with_hinted_names_is_grouped_from_columns(stages, required):
     from logyard.logql.pipeline import compile_pipeline
     from logyard.logql.syntax.parser import parse
 
