@@ -34,8 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.logql import _parsed
-from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
 from logyard.logql import stages as st
+from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
 from logyard.logql.stages import LabelsBuilder
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
@@ -47,6 +47,9 @@ from logyard.storage.line_time import string_buffers
 
 _MAX_NAMES = 32  # _parsed.c's
 COMBINATIONS_PER_CHECK = 4096
+_ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
+_LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
+                  st.IPLabelFilter)
 
 
 def _arrow_takes(pattern: str) -> bool:
@@ -56,9 +59,6 @@ def _arrow_takes(pattern: str) -> bool:
     except pa.ArrowException:
         return False
     return True
-_ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
-_LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
-                  st.IPLabelFilter)
 
 
 def _label_filter(stage) -> bool:
