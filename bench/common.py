@@ -28,6 +28,16 @@ def server_data_dir(kept: str | None, prefix: str) -> Path:
     return data
 
 
+def day_args(doc: str | None, runs: int):
+    """The options of a benchmark over the day's queries: `--data-dir` (a kept day) and `--runs`."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
+    ap.add_argument("--runs", type=int, default=runs, help="timed runs of each query (after one warm-up); medians")
+    return ap.parse_args()
+
+
 @contextmanager
 def day_server(kept: str | None, prefix: str) -> Iterator:
     """A real `logyard serve` holding the benchmark day: `kept`'s loaded data (server_data_dir), or

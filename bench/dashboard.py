@@ -12,7 +12,6 @@ series or lines returned.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -23,7 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import day_server, timed_answer  # noqa: E402
+from bench.common import day_args, day_server, timed_answer  # noqa: E402
 from tests.deploy.grafana_templating import TimeRange, interpolate  # noqa: E402
 
 PROVISIONING = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "provisioning"
@@ -55,10 +54,7 @@ def run(client: httpx.Client, target: dict, selection: dict) -> tuple[float, flo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
-    ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
-    args = ap.parse_args()
+    args = day_args(__doc__, runs=5)
     with day_server(args.data_dir, "logyard-dbench-") as srv, httpx.Client(base_url=srv.url, timeout=600) as client:
         print(f"{'panel':<34}{'selection':<10}{'ms':>9}{'server ms':>11}{'answer':>9}")
         for panel in DASHBOARD["panels"]:

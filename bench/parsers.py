@@ -11,7 +11,6 @@ measured, and the median wall and server time (`stats.summary.execTime`) and the
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import day_server, timed_answer  # noqa: E402
+from bench.common import day_args, day_server, timed_answer  # noqa: E402
 
 START_NS = 1767225600 * 10**9
 END_NS = START_NS + 86400 * 10**9
@@ -44,10 +43,7 @@ def run(client: httpx.Client, query: str) -> tuple[float, float, int] | None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
-    ap.add_argument("--runs", type=int, default=3, help="timed runs of each query (after one warm-up); medians")
-    args = ap.parse_args()
+    args = day_args(__doc__, runs=3)
     with day_server(args.data_dir, "logyard-pbench-") as srv, httpx.Client(base_url=srv.url, timeout=1800) as client:
         print(f"{'query':<30}{'ms':>10}{'server ms':>11}{'answer':>8}  LogQL")
         for name, query in QUERIES:

@@ -12,7 +12,6 @@ where the manifest has one, so a fast wrong answer cannot pass for a fast right 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import TreeSampler, server_data_dir, tree_pss_mib, workload  # noqa: E402
+from bench.common import TreeSampler, day_args, server_data_dir, tree_pss_mib, workload  # noqa: E402
 from bench.ingest import push_all, settled_size  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
@@ -75,10 +74,7 @@ def check(name: str, body: dict, expected: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data-dir", help="the DIR of an earlier `bench/ingest.py --keep DIR` (its loaded data)")
-    ap.add_argument("--runs", type=int, default=5, help="timed runs of each query (after one warm-up); medians")
-    args = ap.parse_args()
+    args = day_args(__doc__, runs=5)
     files, manifest = workload()
     data = server_data_dir(args.data_dir, "logyard-qbench-")
     srv = ServerProcess(data).start()

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.logql import _parsed
-from logyard.logql import stages as st
+from logyard.logql.pipeline import is_label_filter
 from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
 from logyard.logql.stages import LabelsBuilder
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
@@ -48,8 +48,6 @@ from logyard.storage.line_time import string_buffers
 _MAX_NAMES = 32  # _parsed.c's
 COMBINATIONS_PER_CHECK = 4096
 _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
-_LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
-                  st.IPLabelFilter)
 
 
 def _arrow_takes(pattern: str) -> bool:
@@ -59,15 +57,6 @@ def _arrow_takes(pattern: str) -> bool:
     except pa.ArrowException:
         return False
     return True
-
-
-def _label_filter(stage) -> bool:
-    """A label filter stage: it reads the entry's labels (its required names) and nothing else, so
-    on a combination's builder it decides for every row of the combination (setting `__error__`
-    the same way too, when a value does not convert)."""
-    if isinstance(stage, (st.AndLabelFilter, st.OrLabelFilter)):
-        return all(_label_filter(p) for p in stage.parts)
-    return type(stage) in _LABEL_FILTERS
 
 
 @dataclass(frozen=True)
@@ -101,7 +90,7 @@ class ParsedGroups:
         if not row_stages or not required or len(required) > _MAX_NAMES:
             return None
         parser, filters = row_stages[0], tuple(row_stages[1:])
-        if not all(_label_filter(f) for f in (*filters, *unwrap_filters)) \
+        if not all(is_label_filter(f) for f in (*filters, *unwrap_filters)) \
                 or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
             return None
         if not ((type(parser) is LogfmtParser and not parser.strict and not parser.keep_empty)
@@ -125,10 +114,8 @@ class ParsedGroups:
         n = len(rows)
         state, found = self._found(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
         declined = state == 1
+        # The error labels' metadata too: `__error__` there is an error on the builder (see below).
         mcodes, mkeys = group_codes_by_meta_names(rows, [*self.names, *_ERROR_NAMES])
-        bad_meta = np.array([any(k in _ERROR_NAMES for k, _ in pairs) for _, pairs in mkeys], dtype=bool)
-        if bad_meta.any():  # an error in metadata keeps every label of the row (`_grouped_labels`)
-            declined |= bad_meta[mcodes]
         not_object = state == 2  # json: the stage fails such a line at once, with no label
         _, codes = dense_codes(np.asarray(mcodes, dtype=np.int64) * 2 + not_object)
         columns = {}
@@ -160,7 +147,8 @@ class ParsedGroups:
         values = None
         if self.unwrap is not None:
             codes, builders, declined, values = self._unwrapped(codes, builders, declined, columns)
-        # An error left on a builder makes its rows' series all their labels, metadata too: per row.
+        # An error left on a builder (from the metadata, the parser, a filter) makes its rows' series
+        # all their labels, metadata too, which the combination does not hold: per row.
         errored = np.array([lbs is not None and lbs.has_err() for lbs in builders], dtype=bool)
         declined |= (codes >= 0) & errored[np.maximum(codes, 0)]
         codes = codes.copy()

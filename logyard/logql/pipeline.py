@@ -246,12 +246,23 @@ def _keeps_every_line(f: ast.LineFilter) -> bool:
     return (f.op == "|=" and f.value == "") or (f.op == "|~" and _MATCHES_EVERY_LINE.fullmatch(f.value) is not None)
 
 
+LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
+                 st.IPLabelFilter)
+
+
+def is_label_filter(stage, kinds: tuple = LABEL_FILTERS) -> bool:
+    """A compiled label filter stage (and/or of them too) of the given kinds: it reads the entry's
+    labels (its required names) and nothing else; of those, only numeric, duration and bytes
+    filters change a label (`__error__`, when a value does not convert)."""
+    if isinstance(stage, (st.AndLabelFilter, st.OrLabelFilter)):
+        return all(is_label_filter(p, kinds) for p in stage.parts)
+    return type(stage) in kinds
+
+
 def _reads_labels_only(stage) -> bool:
     """A label filter whose verdict depends on the entry's labels alone and that changes none of
-    them (string comparisons; numeric ones may set `__error__`)."""
-    if isinstance(stage, (st.AndLabelFilter, st.OrLabelFilter)):
-        return all(_reads_labels_only(p) for p in stage.parts)
-    return type(stage) is st.StringLabelFilter
+    them (string comparisons)."""
+    return is_label_filter(stage, (st.StringLabelFilter,))
 
 
 def needs_labels_after_parsers(pipeline: tuple) -> bool:
