@@ -31,6 +31,10 @@ QUERIES = [
     ("json, errors by service", f'sum by (compose_service) (count_over_time({SEL} | json | __error__="" | level="error" [5m]))'),
     ("json, 5xx by service", f'sum by (compose_service) (count_over_time({SEL} | json | __error__="" | status >= 500 [5m]))'),
     ("json, p95 latency by model", f'quantile_over_time(0.95, {SEL} | json | unwrap latency_ms | __error__="" [5m]) by (model)'),
+    # Logs Drilldown's label and field breakdowns (logs-drilldown src/services/expressions.ts)
+    ("drilldown logfmt, by level", f"sum(count_over_time({SEL} | logfmt | drop __error__, __error_details__ [5m])) by (level)"),
+    ("drilldown json+logfmt, level", f"sum by (level) (count_over_time({SEL} | json | logfmt "
+                                     f'| drop __error__, __error_details__ | level!="" [5m]))'),
 ]
 
 

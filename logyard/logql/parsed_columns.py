@@ -1,5 +1,6 @@
-"""`sum by (level) (count_over_time({…} | logfmt [5m]))`, `| json`, `| regexp`, and their unwraps,
-without the per-row walk.
+"""`sum by (level) (count_over_time({…} | logfmt [5m]))`, `| json`, `| regexp`, several of them
+(Logs Drilldown's `| json | logfmt | drop __error__, __error_details__`), and their unwraps, without
+the per-row walk.
 
 With parser hints a metric query's parser extracts only the names the query reads (grouping,
 label filters, the unwrap), and what it gives each is the first value of that name in the line:
@@ -9,7 +10,8 @@ part. `_parsed.c` (Arrow's RE2 for regexp) finds those values in every line at o
 row's series then depends only on its stream, the metadata of those names and the values found,
 so the labels are made once per distinct combination, with the stage's own code on a
 LabelsBuilder as the per-row walk makes them; label filters after the parser (`| level=~"…"`,
-`| status >= 500`, `| __error__=""`) run on that builder too. A line that is no JSON object fails
+`| status >= 500`, `| __error__=""`) and drops run on that builder too. With several parsers each
+sets, as its stage would, only the names the earlier ones left unextracted. A line that is no JSON object fails
 the json stage at once with the same error and no label: another combination (`| __error__=""`
 drops it). An unwrapped label read by nothing else stays out of the combinations: each row's
 value is converted once per distinct text.
@@ -22,7 +24,8 @@ Measured on the bench day in one process, the same answers compared whole: `sum 
 (count_over_time({compose_project="aixcl"} | logfmt [5m]))` over the day 76.8 s -> 1.4 s; over
 three hours, `| logfmt | level=~"error|warn"` 7.1 -> 0.23 s, `sum by (level, logger)
 (count_over_time(… | json | __error__="" [5m]))` 4.1 -> 0.24 s, `quantile_over_time(0.95, … | json
-| unwrap latency_ms | __error__="" [5m]) by (model)` 3.2 -> 0.29 s.
+| unwrap latency_ms | __error__="" [5m]) by (model)` 3.2 -> 0.29 s; Drilldown's `sum by (level)
+(count_over_time(… | json | logfmt | drop __error__, __error_details__ [5m]))` 11.4 -> 0.27 s.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import pyarrow.compute as pc
 from logyard.logql import _parsed
 from logyard.logql.pipeline import is_label_filter
 from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
-from logyard.logql.stages import LabelsBuilder
+from logyard.logql.stages import DropLabels, LabelsBuilder
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
 from logyard.logql.stages.jsonscan import MALFORMED_OBJECT
@@ -48,6 +51,7 @@ from logyard.storage.line_time import string_buffers
 _MAX_NAMES = 32  # _parsed.c's
 COMBINATIONS_PER_CHECK = 4096
 _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
+_PARSERS = (LogfmtParser, JSONParser, RegexpParser)
 
 
 def _arrow_takes(pattern: str) -> bool:
@@ -69,42 +73,61 @@ class Grouped:
     values: np.ndarray | None  # with an unwrap: each row's sample value
 
 
+def _scannable(stage) -> bool:
+    """A parser stage the C scan (or Arrow's RE2) answers for: plain `| logfmt`, `| json` without
+    expressions, `| regexp` with named groups only."""
+    kind = type(stage)
+    return ((kind is LogfmtParser and not stage.strict and not stage.keep_empty)
+            or (kind is JSONParser and stage._paths is None)
+            or (kind is RegexpParser and _arrow_takes(stage.regex.pattern)))
+
+
+def _dropped_names(stage) -> set[str]:
+    return {item if isinstance(item, str) else item.name for item in stage.items}
+
+
 @dataclass(frozen=True)
 class ParsedGroups:
-    """The one parser of a metric pipeline, the label filters after it, the unwrap, and the names
-    its hints extract (those the C scan looks for)."""
+    """A metric pipeline's row stages when they are parsers the C scan answers for (one, or
+    several: Logs Drilldown's `| json | logfmt`), label filters and `drop`s; its unwrap, and the
+    names its hints extract (those the scans look for)."""
 
-    parser: LogfmtParser | JSONParser | RegexpParser
-    filters: tuple
+    stages: tuple
     names: tuple[str, ...]
     unwrap: object = None  # ast.Unwrap
     unwrap_filters: tuple = ()  # the label filters after it, compiled
     unwrap_per_row: bool = False  # the unwrapped label is read by nothing else: a value per row
 
+    @property
+    def parsers(self) -> tuple:
+        return tuple(s for s in self.stages if type(s) in _PARSERS)
+
     @classmethod
     def of(cls, row_stages: list, required: frozenset[str], unwrap=None, unwrap_filters: tuple = (),
            grouped: tuple[str, ...] = ()) -> ParsedGroups | None:
-        """For row stages that are a plain `| logfmt` or `| json`, then label filters at most,
-        (and an unwrap with label filters after it), whose hints name every label they may extract
-        or read (a `by (...)` grouping, `grouped` its labels); None otherwise (the per-row walk)."""
+        """For row stages that are scannable parsers, label filters and drops (and an unwrap with
+        label filters after it), whose hints name every label they may extract or read (a
+        `by (...)` grouping, `grouped` its labels); None otherwise (the per-row walk)."""
         if not row_stages or not required or len(required) > _MAX_NAMES:
             return None
-        parser, filters = row_stages[0], tuple(row_stages[1:])
-        if not all(is_label_filter(f) for f in (*filters, *unwrap_filters)) \
-                or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
+        parsers = [s for s in row_stages if type(s) in _PARSERS]
+        if not parsers or not all(map(_scannable, parsers)):
             return None
-        if not ((type(parser) is LogfmtParser and not parser.strict and not parser.keep_empty)
-                or (type(parser) is JSONParser and parser._paths is None)
-                or (type(parser) is RegexpParser and _arrow_takes(parser.regex.pattern))):
+        if not all(type(s) in _PARSERS or type(s) is DropLabels or is_label_filter(s) for s in row_stages) \
+                or not all(is_label_filter(f) for f in unwrap_filters) \
+                or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
             return None
         if any(n.startswith("__") and n not in _ERROR_NAMES for n in required):
             return None
         names = tuple(sorted(n for n in required if not n.startswith("__")))
         per_row = False
-        if unwrap is not None:
-            read = {n for f in (*filters, *unwrap_filters) for n in f.required_label_names()} | set(grouped)
+        if unwrap is not None and len(parsers) == 1:
+            read = set(grouped)
+            for s in (*row_stages, *unwrap_filters):
+                read |= _dropped_names(s) if type(s) is DropLabels else \
+                    set() if type(s) in _PARSERS else set(s.required_label_names())
             per_row = unwrap.label not in read and unwrap.label in names
-        return cls(parser, filters, names, unwrap, tuple(unwrap_filters), per_row)
+        return cls(tuple(row_stages), names, unwrap, tuple(unwrap_filters), per_row)
 
     def group(self, rows: Rows, stream_labels, hints, check=lambda: None) -> Grouped:
         """The rows' combinations (stream, metadata of the names, values found), each with the
@@ -112,22 +135,28 @@ class ParsedGroups:
         (the deadline) runs every COMBINATIONS_PER_CHECK combinations: a grouping by a parsed trace
         id makes nearly every row one."""
         n = len(rows)
-        state, found = self._found(rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line)
-        declined = state == 1
+        line = rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line
         # The error labels' metadata too: `__error__` there is an error on the builder (see below).
         mcodes, mkeys = group_codes_by_meta_names(rows, [*self.names, *_ERROR_NAMES])
-        not_object = state == 2  # json: the stage fails such a line at once, with no label
-        _, codes = dense_codes(np.asarray(mcodes, dtype=np.int64) * 2 + not_object)
-        columns = {}
-        for name, (texts, present) in found.items():  # one step per name
-            enc = pc.dictionary_encode(texts)
-            vcodes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1
-            vcodes[~present] = 0  # 0: the name not found
-            columns[name] = (vcodes, [None, *enc.dictionary.to_pylist()])
-            if self.unwrap_per_row and name == self.unwrap.label:
-                continue  # read by nothing but the unwrap: its values stay out of the combinations
-            _, vcodes = dense_codes(vcodes)
-            _, codes = dense_codes(codes * (int(vcodes.max()) + 1) + vcodes)
+        codes = np.asarray(mcodes, dtype=np.int64)
+        declined = np.zeros(n, dtype=bool)
+        scans = []  # per parser: rows that are no JSON object, and per name (value codes, values)
+        for parser in self.parsers:
+            state, found = self._found(parser, line)
+            declined |= state == 1
+            not_object = state == 2  # json: the stage fails such a line at once, with no label
+            _, codes = dense_codes(codes * 2 + not_object)
+            columns = {}
+            for name, (texts, present) in found.items():  # one step per name
+                enc = pc.dictionary_encode(texts)
+                vcodes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1
+                vcodes[~present] = 0  # 0: the name not found
+                columns[name] = (vcodes, [None, *enc.dictionary.to_pylist()])
+                if self.unwrap_per_row and name == self.unwrap.label:
+                    continue  # read by nothing but the unwrap: its values stay out of the combinations
+                _, vcodes = dense_codes(vcodes)
+                _, codes = dense_codes(codes * (int(vcodes.max()) + 1) + vcodes)
+            scans.append((not_object, columns))
         first = np.full(int(codes.max()) + 1 if n else 0, -1, dtype=np.int64)
         order = np.arange(n)[::-1]
         first[codes[order]] = order  # the first row of each combination
@@ -137,23 +166,38 @@ class ParsedGroups:
                 check()
             sid, pairs = mkeys[int(mcodes[row])]
             lbs = LabelsBuilder(dict(stream_labels[sid]), dict(pairs) if pairs else None, hints)
-            if not lbs.no_labels() and not_object[row]:
-                lbs.set_error(JSON_ERROR, MALFORMED_OBJECT)
-            elif not lbs.no_labels():
-                for name, (vcodes, values) in columns.items():
-                    if vcodes[row] and not (self.unwrap_per_row and name == self.unwrap.label):
-                        self._set(name, values[vcodes[row]], lbs)
-            builders.append(lbs if all(f.process(0, "", lbs)[1] for f in self.filters) else None)
+            builders.append(self._replay(lbs, row, scans))
         values = None
         if self.unwrap is not None:
-            codes, builders, declined, values = self._unwrapped(codes, builders, declined, columns)
-        # An error left on a builder (from the metadata, the parser, a filter) makes its rows' series
+            codes, builders, declined, values = self._unwrapped(codes, builders, declined, scans[0][1])
+        # An error left on a builder (from the metadata, a parser, a filter) makes its rows' series
         # all their labels, metadata too, which the combination does not hold: per row.
         errored = np.array([lbs is not None and lbs.has_err() for lbs in builders], dtype=bool)
         declined |= (codes >= 0) & errored[np.maximum(codes, 0)]
         codes = codes.copy()
         codes[declined] = -1
         return Grouped(codes, builders, declined, values)
+
+    def _replay(self, lbs: LabelsBuilder, row: int, scans: list) -> LabelsBuilder | None:
+        """The row stages run on a combination's builder as the per-row walk runs them on each of
+        its rows: a parser sets what the scan found in `row` with the stage's own code; None when
+        a label filter drops the combination."""
+        scan = iter(scans)
+        for stage in self.stages:
+            if type(stage) not in _PARSERS:
+                if not stage.process(0, "", lbs)[1]:
+                    return None
+                continue
+            not_object, columns = next(scan)
+            if lbs.no_labels():
+                continue
+            if not_object[row]:
+                lbs.set_error(JSON_ERROR, MALFORMED_OBJECT)
+                continue
+            for name, (vcodes, values) in columns.items():
+                if vcodes[row] and not (self.unwrap_per_row and name == self.unwrap.label):
+                    _set(stage, name, values[vcodes[row]], lbs)
+        return lbs
 
     def _unwrapped(self, codes, builders, declined, columns):
         """The unwrap's sample per row, as the per-row walk's extractor takes it: the label's
@@ -203,37 +247,39 @@ class ParsedGroups:
             builders = kept
         return codes, builders, declined, value[raw_code]
 
-    def _found(self, lines: pa.Array) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:
+    def _found(self, parser, lines: pa.Array) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:
         """Per row its state (0 scanned, 1 declined, 2 no JSON object), and per name the values
-        found (a string column) and where one was."""
-        if type(self.parser) is RegexpParser:
-            return self._regexp_found(lines)
+        the parser finds (a string column) and where one was."""
+        if type(parser) is RegexpParser:
+            return self._regexp_found(parser, lines)
         off, data = string_buffers(lines)
-        scan = _parsed.json_values if type(self.parser) is JSONParser else _parsed.logfmt_values
+        scan = _parsed.json_values if type(parser) is JSONParser else _parsed.logfmt_values
         states, outs = scan(off, data, tuple(s.encode() for s in self.names))
         return np.frombuffer(states, dtype=np.uint8), {
             name: (pa.LargeStringArray.from_buffers(len(lines), pa.py_buffer(o), pa.py_buffer(d)),
                    np.frombuffer(present, dtype=bool))
             for name, (o, d, present) in zip(self.names, outs)}
 
-    def _regexp_found(self, lines: pa.Array) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:
+    def _regexp_found(self, parser: RegexpParser,
+                      lines: pa.Array) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:
         """`| regexp`: Arrow's RE2 over the column (Go's and google-re2's engine, leftmost-first).
         Each name takes its first group in group order, "" when that group took no part, as the
         stage's set_parsed; a line with no match gives no name."""
-        matched = pc.extract_regex(lines, pattern=self.parser.regex.pattern)
+        matched = pc.extract_regex(lines, pattern=parser.regex.pattern)
         hit = matched.is_valid().to_numpy(zero_copy_only=False)
         fields = {}
-        by_index = {idx: raw for raw, idx in self.parser.regex.groupindex.items()}
-        for idx, name in self.parser.names:  # group order: the first of a name wins
+        by_index = {idx: raw for raw, idx in parser.regex.groupindex.items()}
+        for idx, name in parser.names:  # group order: the first of a name wins
             if name in self.names and name not in fields:
                 fields[name] = pc.fill_null(matched.field(by_index[idx]), "").cast(pa.large_string())
         return np.zeros(len(lines), dtype=np.uint8), {name: (texts, hit) for name, texts in fields.items()}
 
-    def _set(self, name: str, text: str, lbs: LabelsBuilder) -> None:
-        """What the stage does with the first value of `name` (a sanitized name is its own key)."""
-        if type(self.parser) is JSONParser:
-            self.parser._set([], name.encode(), text, lbs)
-        elif type(self.parser) is RegexpParser:
-            lbs.set_parsed(name, text)
-        else:
-            self.parser._pair(name, text, lbs)
+
+def _set(parser, name: str, text: str, lbs: LabelsBuilder) -> None:
+    """What the parser stage does with the first value of `name` (a sanitized name is its own key)."""
+    if type(parser) is JSONParser:
+        parser._set([], name.encode(), text, lbs)
+    elif type(parser) is RegexpParser:
+        lbs.set_parsed(name, text)
+    else:
+        parser._pair(name, text, lbs)

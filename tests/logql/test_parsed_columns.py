@@ -245,14 +245,34 @@ JSON_QUERIES = [
 ]
 
 
+# Several parsers and drops (Logs Drilldown's `| json | logfmt | drop __error__, __error_details__`),
+# over logfmt and JSON lines mixed: each parser sets only what an earlier one left unextracted.
+MIXED_QUERIES = [
+    'sum by (level) (count_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ [1m]))',
+    'sum(count_over_time({app=~".+"} | logfmt | drop __error__, __error_details__ [1m])) by (level)',
+    'sum by (level, msg) (count_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ '
+    '| level!="" [1m]))',
+    'sum by (x_y) (count_over_time({app=~".+"} | logfmt | json | drop __error__, __error_details__ [2m]))',
+    'sum by (level) (count_over_time({app=~".+"} | json | drop __error__="JSONParserErr" [1m]))',
+    'sum by (level) (count_over_time({app=~".+"} | json | drop __error__ | __error_details__="" [1m]))',
+    'sum by (app, level) (count_over_time({app=~".+"} | logfmt | drop app, level="error" [1m]))',
+    'sum by (level) (count_over_time({app=~".+"} | json | __error__="" | drop level=~"e.*" [1m]))',
+    'sum by (lvl, level) (count_over_time({app=~".+"} | regexp `level=(?P<lvl>[a-z]+)` | json '
+    '| drop __error__, __error_details__ [1m]))',
+    'avg_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ | unwrap x_y [1m]) by (level)',
+    'sum by (level) (sum_over_time({app=~".+"} | logfmt | drop x_y="7" | unwrap x_y [1m]))',
+    'sum by (level) (count_over_time({app=~".+"} | logfmt | json [1m]))',
+]
+
 # Pipeline errors no filter drops: lines that are no JSON, values a numeric filter cannot convert.
-FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERIES[21]}
+FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERIES[21], MIXED_QUERIES[-1]}
 
 
-@pytest.mark.parametrize("query", QUERIES + JSON_QUERIES)
+@pytest.mark.parametrize("query", QUERIES + JSON_QUERIES + MIXED_QUERIES)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_grouping_by_parsed_labels_answers_as_the_per_row_walk(query, seed, monkeypatch):
-    store = RandomStore(seed, lines=JSON_LINES if "json" in query else LINES)
+    lines = LINES + JSON_LINES if query in MIXED_QUERIES else JSON_LINES if "json" in query else LINES
+    store = RandomStore(seed, lines=lines)
     calls = []
     group = ParsedGroups.group
     monkeypatch.setattr(ParsedGroups, "group", lambda self, *a: calls.append(1) or group(self, *a))
@@ -288,7 +308,9 @@ def test_a_parser_error_no_filter_drops_names_every_label_of_its_row_as_the_per_
     ("| logfmt --strict", {"level"}),
     ("| logfmt --keep-empty", {"level"}),
     ('| logfmt level="lvl"', {"level"}),
-    ("| logfmt | drop a", {"level"}),
+    ("| logfmt | keep a", {"level"}),
+    ("| logfmt | json | keep a", {"level"}),
+    ("| logfmt | json level=\"a.b\"", {"level"}),
     ("| logfmt | line_format \"x\"", {"level"}),
     ('| json level="a.b"', {"level"}),
     ("| json", {"__x"}),
