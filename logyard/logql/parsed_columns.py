@@ -37,12 +37,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logyard.logql import _parsed
-from logyard.logql.pipeline import is_label_filter
 from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
 from logyard.logql.stages import DropLabels, LabelsBuilder
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
 from logyard.logql.stages.jsonscan import MALFORMED_OBJECT
+from logyard.logql.stages.label_filter import is_label_filter
 from logyard.logql.stages.logfmt import LogfmtParser
 from logyard.logql.stages.regexp import RegexpParser
 from logyard.logql.unwrap import unwrap_value
@@ -82,6 +82,11 @@ def _scannable(stage) -> bool:
             or (kind is RegexpParser and _arrow_takes(stage.regex.pattern)))
 
 
+def replayable(stage) -> bool:
+    """A row stage ParsedGroups runs per combination: a scannable parser, a label filter, a drop."""
+    return _scannable(stage) if type(stage) in _PARSERS else type(stage) is DropLabels or is_label_filter(stage)
+
+
 def _dropped_names(stage) -> set[str]:
     return {item if isinstance(item, str) else item.name for item in stage.items}
 
@@ -111,10 +116,7 @@ class ParsedGroups:
         if not row_stages or not required or len(required) > _MAX_NAMES:
             return None
         parsers = [s for s in row_stages if type(s) in _PARSERS]
-        if not parsers or not all(map(_scannable, parsers)):
-            return None
-        if not all(type(s) in _PARSERS or type(s) is DropLabels or is_label_filter(s) for s in row_stages) \
-                or not all(is_label_filter(f) for f in unwrap_filters) \
+        if not parsers or not all(map(replayable, row_stages)) or not all(map(is_label_filter, unwrap_filters)) \
                 or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
             return None
         if any(n.startswith("__") and n not in _ERROR_NAMES for n in required):

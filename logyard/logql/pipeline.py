@@ -23,8 +23,10 @@ import pyarrow as pa
 from logyard.labels import LabelSet
 from logyard.logql.syntax import ast
 from logyard.logql import stages as st
+from logyard.logql.parsed_prefilter import ParsedPrefilter
 from logyard.logql.pattern_prefilter import PatternPrefilter
 from logyard.logql.rows import Rows, group_codes_by_meta_names, meta_pairs
+from logyard.logql.stages.label_filter import is_label_filter
 from logyard.logql.value_prefilter import ValuePrefilter
 
 
@@ -113,6 +115,9 @@ class CompiledPipeline:
     # per-row walk (`| pattern … | status >= 500`: pattern_prefilter.py; `| logfmt | level="error"`:
     # value_prefilter.py).
     prefilter: PatternPrefilter | ValuePrefilter | None = None
+    # Then, exactly, what plain parsers and the label filters after them drop, from a column scan
+    # (`| logfmt | level=~"fatal|critical"`, `| json | status >= 500`: parsed_prefilter.py).
+    parsed_prefilter: ParsedPrefilter | None = None
     # String label filters before any other row stage (`| detected_level=~"error|fatal"`): their
     # verdict depends on the stream labels and structured metadata alone, so it is made once per
     # distinct (stream, metadata of the names they read) in the columnar step (`_label_filtered`), and a
@@ -165,6 +170,10 @@ class CompiledPipeline:
             return rows
         if self.prefilter is not None:
             keep = self.prefilter.keep(rows, self.stream_labels, self.hints)
+            if keep is not None and not keep.all():
+                rows = rows.take(keep)
+        if self.parsed_prefilter is not None:
+            keep = self.parsed_prefilter.keep(rows, self.stream_labels, self.hints, self.check)
             if keep is not None and not keep.all():
                 rows = rows.take(keep)
         out_idx, out_lines, out_labels = [], [], []
@@ -220,6 +229,7 @@ def compile_pipeline(pipeline: tuple, stream_labels: dict[int, LabelSet], *, ski
         k += 1
     return CompiledPipeline([compile_stage(f) for f in leading], row_stages[k:], stream_labels, check,
                             prefilter=PatternPrefilter.of(row_stages[k:]) or ValuePrefilter.of(row_stages[k:]),
+                            parsed_prefilter=ParsedPrefilter.of(row_stages[k:]),
                             label_filters=row_stages[:k])
 
 
@@ -244,19 +254,6 @@ def _keeps_every_line(f: ast.LineFilter) -> bool:
     if f.or_values or f.is_ip:
         return False
     return (f.op == "|=" and f.value == "") or (f.op == "|~" and _MATCHES_EVERY_LINE.fullmatch(f.value) is not None)
-
-
-LABEL_FILTERS = (st.StringLabelFilter, st.NumericLabelFilter, st.DurationLabelFilter, st.BytesLabelFilter,
-                 st.IPLabelFilter)
-
-
-def is_label_filter(stage, kinds: tuple = LABEL_FILTERS) -> bool:
-    """A compiled label filter stage (and/or of them too) of the given kinds: it reads the entry's
-    labels (its required names) and nothing else; of those, only numeric, duration and bytes
-    filters change a label (`__error__`, when a value does not convert)."""
-    if isinstance(stage, (st.AndLabelFilter, st.OrLabelFilter)):
-        return all(is_label_filter(p, kinds) for p in stage.parts)
-    return type(stage) in kinds
 
 
 def _reads_labels_only(stage) -> bool:

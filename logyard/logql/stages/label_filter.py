@@ -189,3 +189,15 @@ class OrLabelFilter(_BinaryLabelFilter):
             if ok:
                 return line, True
         return line, False
+
+
+LABEL_FILTERS = (StringLabelFilter, NumericLabelFilter, DurationLabelFilter, BytesLabelFilter, IPLabelFilter)
+
+
+def is_label_filter(stage, kinds: tuple = LABEL_FILTERS) -> bool:
+    """A compiled label filter stage (and/or of them too) of the given kinds: it reads the entry's
+    labels (its required names) and nothing else; of those, only numeric, duration and bytes
+    filters change a label (`__error__`, when a value does not convert)."""
+    if isinstance(stage, (AndLabelFilter, OrLabelFilter)):
+        return all(is_label_filter(p, kinds) for p in stage.parts)
+    return type(stage) in kinds
