@@ -35,6 +35,8 @@ QUERIES = [
     ("drilldown logfmt, by level", f"sum(count_over_time({SEL} | logfmt | drop __error__, __error_details__ [5m])) by (level)"),
     ("drilldown json+logfmt, level", f"sum by (level) (count_over_time({SEL} | json | logfmt "
                                      f'| drop __error__, __error_details__ | level!="" [5m]))'),
+    ("pattern, nginx by status", 'sum by (status) (count_over_time({compose_service="nginx"} | pattern '
+                                 '"<ip> - <user> [<_>] \\"<method> <path> <_>\\" <status> <size> <_>" [5m]))'),
     # Log queries whose label filter keeps few lines: every line is parsed to find them
     ("logfmt, rare levels", f'{SEL} | logfmt | level=~"fatal|critical"'),
     ("drilldown json+logfmt, fatal", f'{SEL} | json | logfmt | drop __error__, __error_details__ | level="fatal"'),

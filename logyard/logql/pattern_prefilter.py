@@ -25,7 +25,7 @@ from logyard.logql import _pattern
 from logyard.logql.rows import Rows, may_carry
 from logyard.logql.stages.builder import ParserHints
 from logyard.logql.stages.label_filter import NumericLabelFilter
-from logyard.logql.stages.pattern import Capture, PatternParser
+from logyard.logql.stages.pattern import Capture, PatternParser, matcher_shape
 from logyard.storage.line_time import string_buffers
 
 _OPS = {"==": np.equal, "!=": np.not_equal, ">": np.greater, ">=": np.greater_equal, "<": np.less,
@@ -49,15 +49,11 @@ class PatternPrefilter:
         parser, flt = row_stages[0], row_stages[1]
         if flt.name not in parser.names or flt.op not in _OPS:
             return None
-        nodes = list(parser.nodes)
-        lead = nodes.pop(0) if nodes and isinstance(nodes[0], bytes) else b""
-        captures, literals = nodes[0::2], nodes[1::2]
-        if not captures or not all(isinstance(c, Capture) for c in captures) or \
-                not all(isinstance(lit, bytes) and lit for lit in literals):
+        shape = matcher_shape(parser.nodes)
+        if shape is None:
             return None
-        tail = (None,) if len(literals) < len(captures) else ()
-        k = [c.name for c in captures].index(flt.name)
-        return cls(lead, tuple(literals) + tail, k, flt.name, flt.op, float(flt.value))
+        k = [c.name for c in parser.nodes if isinstance(c, Capture)].index(flt.name)
+        return cls(*shape, k, flt.name, flt.op, float(flt.value))
 
     def keep(self, rows: Rows, stream_labels: dict[int, LabelSet], hints: ParserHints) -> np.ndarray | None:
         """A mask of the rows that may pass the two stages; None when it cannot tell any apart."""

@@ -79,6 +79,35 @@ def test_the_c_scan_gives_each_name_what_the_logfmt_stage_gives_it_or_declines_t
             pytest.fail(f"a line without U+FFFD or a \\u escape was declined (or said not JSON): {line!r}")
 
 
+PATTERNS = ['<k>=<v> <_>', 'level=<v>', '<a> <_>=<b>', '<_>"<x>"', '<a>=<b>=<c>', '<_> <k>', 'x<a>y<b>',
+            '<_>é<e> <_>', '[<ts>] <level>: <_>']
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATTERNS), st.lists(st.lists(st.sampled_from(PIECES + ["[", "]", ": ", "x", "y"]),
+                                                    max_size=10).map("".join), min_size=1, max_size=20))
+def test_the_c_matcher_captures_what_the_pattern_stage_captures(pattern, lines):
+    from logyard.logql import _pattern
+    from logyard.logql.stages import PatternParser
+    from logyard.logql.stages.pattern import Capture, matcher_shape
+
+    parser = PatternParser(pattern)
+    captures = [c.name for c in parser.nodes if isinstance(c, Capture)]
+    data = [line.encode() for line in lines]
+    off = np.concatenate(([0], np.cumsum([len(b) for b in data]))).astype(np.int64)
+    wanted = tuple(k for k, name in enumerate(captures) if name != "_")
+    reached, outs = _pattern.captures(off, b"".join(data), *matcher_shape(parser.nodes), wanted)
+    for i, line in enumerate(lines):
+        got = {}
+        for k, (o, d) in zip(wanted, outs):
+            at = np.frombuffer(o, dtype=np.int64)
+            if reached[i] > k:
+                got[captures[k]] = d[at[i]:at[i + 1]].decode()
+            else:
+                assert at[i] == at[i + 1]
+        assert got == dict(zip(parser.names, parser.matches(line))), (pattern, line)
+
+
 def test_declined_rows_are_the_ones_the_stage_reads_differently():
     lines = ['level=a\ufffd', 'level="\\u0041"', 'lével=x \u00a0level=y', 'x=\xff', 'level=ok é=1', '\u3000msg\u2000=m']
     states, found = c_values(lines)
@@ -227,6 +256,13 @@ QUERIES = [
     'sum by (level, app) (count_over_time({app=~".+"} | regexp `(?P<level>e[a-z]+)` [1m]))',
     'sum by (app) (sum_over_time({app=~".+"} | regexp `x_y=(?P<n>[0-9]+)` | unwrap n [1m]))',
     'sum by (d) (count_over_time({app=~".+"} | regexp `(?P<d>[0-9])(?P<d2>[0-9]?)` | d2="" [1m]))',
+    'sum by (k, v) (count_over_time({app=~".+"} | pattern "<k>=<v> <_>" [1m]))',
+    'sum by (v) (count_over_time({app=~".+"} | pattern "level=<v>" [1m]))',
+    'sum by (a, b) (count_over_time({app=~".+"} | pattern "<a> <_>=<b>" | b!="" [1m]))',
+    'sum by (level, app) (count_over_time({app=~".+"} | pattern "<level>=<_> " [2m]))',
+    'sum by (x) (count_over_time({app=~".+"} | pattern "<_>\\"<x>\\"" [1m]))',
+    'sum by (app) (sum_over_time({app=~".+"} | pattern "<_> x_y=<n>" | unwrap n | __error__="" [1m]))',
+    'sum by (k, level) (count_over_time({app=~".+"} | pattern "<k>=<_>" | logfmt | k!="msg" [1m]))',
 ]
 
 

@@ -23,6 +23,8 @@ LOG_QUERIES = [
     '{app=~".+"} | logfmt | level="error" | line_format "{{.msg}}"',
     '{app=~".+"} | regexp `level=(?P<lvl>[a-z]+)` | lvl="error"',
     '{app=~".+"} | json | level="error"',
+    '{app=~".+"} | pattern "<k>=<v> <_>" | v="error"',
+    '{app=~".+"} | pattern "<_> x_y=<n>" | n > 2',
     '{app=~".+"} | json | req_status >= 500',
     '{app=~".+"} | json | __error__=""',
     '{app=~".+"} | json | level!="error" or msg="disk full"',
@@ -73,7 +75,7 @@ def test_it_drops_the_rows_the_filter_drops():
 
 
 @pytest.mark.parametrize("stages", ['| logfmt', '| logfmt --strict | level="x"', '| line_format "x" | level="x"',
-                                    '| pattern "<level> <_>" | level="x"', '| logfmt | __x="y"'])
+                                    '| unpack | level="x"', '| logfmt | __x="y"'])
 def test_no_prefilter_without_a_scannable_parser_and_a_filter(stages):
     compiled = compile_pipeline(parse('{a="b"} ' + stages).pipeline, {})
     assert compiled.parsed_prefilter is None

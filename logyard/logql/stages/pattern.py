@@ -52,6 +52,19 @@ def _check_no_consecutive_captures(nodes: list[Node]) -> None:
             raise BadRequestError(f"found consecutive capture '<{a.name}><{b.name}>': invalid expression")
 
 
+def matcher_shape(nodes: list) -> tuple[bytes, tuple[bytes | None, ...]] | None:
+    """A pattern's nodes as _pattern.c matches them: the leading literal (b"" for none) and the
+    literal after each capture (None after a final capture); None unless captures and non-empty
+    literals alternate."""
+    nodes = list(nodes)
+    lead = nodes.pop(0) if nodes and isinstance(nodes[0], bytes) else b""
+    captures, literals = nodes[0::2], nodes[1::2]
+    if not captures or not all(isinstance(c, Capture) for c in captures) or \
+            not all(isinstance(lit, bytes) and lit for lit in literals):
+        return None
+    return lead, tuple(literals) + ((None,) if len(literals) < len(captures) else ())
+
+
 class PatternParser:
     """`| pattern "<ip> - <_> …"`: named captures become parsed labels."""
 
