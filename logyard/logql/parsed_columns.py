@@ -128,7 +128,7 @@ class ParsedGroups:
             return None
         names = tuple(sorted(n for n in required if not n.startswith("__")))
         per_row = False
-        if unwrap is not None and len(parsers) == 1:
+        if unwrap is not None:
             read = set(grouped)
             for s in (*row_stages, *unwrap_filters):
                 read |= _dropped_names(s) if type(s) is DropLabels else \
@@ -176,7 +176,8 @@ class ParsedGroups:
             builders.append(self._replay(lbs, row, scans))
         values = None
         if self.unwrap is not None:
-            codes, builders, declined, values = self._unwrapped(codes, builders, declined, scans[0][1])
+            own = _first_found([columns.get(self.unwrap.label) for _, columns in scans]) if self.unwrap_per_row else None
+            codes, builders, declined, values = self._unwrapped(codes, builders, declined, own)
         # An error left on a builder (from the metadata, a parser, a filter) makes its rows' series
         # all their labels, metadata too, which the combination does not hold: per row.
         errored = np.array([lbs is not None and lbs.has_err() for lbs in builders], dtype=bool)
@@ -206,10 +207,11 @@ class ParsedGroups:
                     _set(stage, name, values[vcodes[row]], lbs)
         return lbs
 
-    def _unwrapped(self, codes, builders, declined, columns):
+    def _unwrapped(self, codes, builders, declined, own):
         """The unwrap's sample per row, as the per-row walk's extractor takes it: the label's
         value (no sample without one), converted (a failure: the per-row walk), then the label
-        filters after the unwrap, on each combination's builder."""
+        filters after the unwrap, on each combination's builder. `own`: with `unwrap_per_row`,
+        each row's parsed value (value codes, values), None when no parser finds the label."""
         label = self.unwrap.label
         n = len(codes)
         raw_code = np.zeros(n, dtype=np.int64)  # per row, an index into `texts`; 0: no value
@@ -224,8 +226,8 @@ class ParsedGroups:
             else:
                 texts.append(lbs.get(label))
                 const[c] = len(texts) - 1
-        if label in columns and per_row.any():
-            vcodes, values = columns[label]
+        if own is not None and per_row.any():
+            vcodes, values = own
             at = len(texts)
             texts.extend(values[1:])
             rows_own = per_row[codes]
@@ -297,6 +299,21 @@ class ParsedGroups:
         return np.zeros(n, dtype=np.uint8), {
             names[k]: (pa.LargeStringArray.from_buffers(n, pa.py_buffer(o), pa.py_buffer(d)), reached > k)
             for k, (o, d) in zip(wanted, outs)}
+
+
+def _first_found(columns: list) -> tuple[np.ndarray, list] | None:
+    """Per row, the value of the first parser that finds the name ((value codes, values) per parser,
+    None for a parser that cannot): a later parser skips a name an earlier one extracted."""
+    columns = [c for c in columns if c is not None]
+    if len(columns) <= 1:
+        return columns[0] if columns else None
+    out = np.zeros(len(columns[0][0]), dtype=np.int64)
+    values: list = [None]
+    for vcodes, texts in columns:
+        take = (out == 0) & (vcodes > 0)
+        out[take] = vcodes[take] + len(values) - 1
+        values.extend(texts[1:])
+    return out, values
 
 
 def _set(parser, name: str, text: str, lbs: LabelsBuilder) -> None:

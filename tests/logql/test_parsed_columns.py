@@ -295,10 +295,21 @@ MIXED_QUERIES = [
     'sum by (level) (count_over_time({app=~".+"} | json | __error__="" | drop level=~"e.*" [1m]))',
     'sum by (lvl, level) (count_over_time({app=~".+"} | regexp `level=(?P<lvl>[a-z]+)` | json '
     '| drop __error__, __error_details__ [1m]))',
-    'avg_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ | unwrap x_y [1m]) by (level)',
-    'sum by (level) (sum_over_time({app=~".+"} | logfmt | drop x_y="7" | unwrap x_y [1m]))',
+    'avg_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ | unwrap x_y | __error__="" [1m]) '
+    'by (level)',
+    'sum by (level) (sum_over_time({app=~".+"} | logfmt | drop x_y="7" | unwrap x_y | __error__="" [1m]))',
+    'sum by (level) (sum_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ | unwrap x_y '
+    '| __error__="" [1m]))',
+    'max_over_time({app=~".+"} | logfmt | json | drop __error__, __error_details__ | unwrap x_y '
+    '| __error__="" [1m]) by (app)',
+    'avg_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ | unwrap duration(x_y) '
+    '| __error__="" [1m]) by ()',
     'sum by (level) (count_over_time({app=~".+"} | logfmt | json [1m]))',
 ]
+# Lines where both parsers find a name: the first to find it sets it.
+BOTH_LINES = ['{"x_y":5,"level":"a"}', '{"x_y":"","msg":"m"}', '{"x_y":"7s"}', 'x_y=4 level=b', 'x_y= x_y=6',
+              '{"level":"c"} x_y=9', '{"req":{"status":200}} x_y=1', 'x_y=3s {"x_y":2}', '{"a":"x x_y=2 ","x_y":3}',
+              '{"a":"x_y=4 b","x_y":""}']
 
 # Pipeline errors no filter drops: lines that are no JSON, values a numeric filter cannot convert.
 FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERIES[21], MIXED_QUERIES[-1]}
@@ -307,7 +318,7 @@ FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERI
 @pytest.mark.parametrize("query", QUERIES + JSON_QUERIES + MIXED_QUERIES)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_grouping_by_parsed_labels_answers_as_the_per_row_walk(query, seed, monkeypatch):
-    lines = LINES + JSON_LINES if query in MIXED_QUERIES else JSON_LINES if "json" in query else LINES
+    lines = LINES + JSON_LINES + BOTH_LINES if query in MIXED_QUERIES else JSON_LINES if "json" in query else LINES
     store = RandomStore(seed, lines=lines)
     calls = []
     group = ParsedGroups.group
