@@ -117,11 +117,12 @@ class ParsedGroups:
            grouped: tuple[str, ...] = ()) -> ParsedGroups | None:
         """For row stages that are scannable parsers, label filters and drops (and an unwrap with
         label filters after it), whose hints name every label they may extract or read (a
-        `by (...)` grouping, `grouped` its labels); None otherwise (the per-row walk)."""
+        `by (...)` grouping, `grouped` its labels); None otherwise (the per-row walk). No parser at
+        all is fine too: Drilldown's `| drop __error__, __error_details__ | detected_level!=""` on
+        structured metadata."""
         if not row_stages or not required or len(required) > _MAX_NAMES:
             return None
-        parsers = [s for s in row_stages if type(s) in _PARSERS]
-        if not parsers or not all(map(replayable, row_stages)) or not all(map(is_label_filter, unwrap_filters)) \
+        if not all(map(replayable, row_stages)) or not all(map(is_label_filter, unwrap_filters)) \
                 or any(n.endswith(DUPLICATE_SUFFIX) for n in required):
             return None
         if any(n.startswith("__") and n not in _ERROR_NAMES for n in required):

@@ -304,6 +304,8 @@ MIXED_QUERIES = [
     '| __error__="" [1m]) by (app)',
     'avg_over_time({app=~".+"} | json | logfmt | drop __error__, __error_details__ | unwrap duration(x_y) '
     '| __error__="" [1m]) by ()',
+    'sum by (level) (count_over_time({app=~".+"} | drop __error__, __error_details__ | level!="" [1m]))',
+    'sum by (trace_id, app) (count_over_time({app=~".+"} | drop app | trace_id=~"t.*" [1m]))',
     'sum by (level) (count_over_time({app=~".+"} | logfmt | json [1m]))',
 ]
 # Lines where both parsers find a name: the first to find it sets it.
@@ -333,13 +335,29 @@ def test_grouping_by_parsed_labels_answers_as_the_per_row_walk(query, seed, monk
         assert isinstance(columnar, list) and columnar, columnar
 
 
+CLEAN_LINES = ["level=a", "level=b x_y=1", "msg=m"]  # none declined by the scan: errors come from metadata only
+
+
 def test_a_pipeline_error_in_metadata_fails_the_query_as_the_per_row_walk_does(monkeypatch):
-    store = RandomStore(3, error_meta=True)
+    store = RandomStore(3, error_meta=True, lines=CLEAN_LINES)
     query = 'sum by (level) (count_over_time({app=~".+"} | logfmt [1m]))'
     columnar = answer(store, query)
     monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
     assert columnar == answer(store, query)
     assert columnar[0] == "BadRequestError" and "SomeErr" in columnar[1] and "t9" in columnar[1]
+
+
+def test_a_pipeline_error_in_metadata_that_a_drop_clears_is_grouped_from_columns(monkeypatch):
+    store = RandomStore(3, error_meta=True, lines=CLEAN_LINES)
+    query = 'sum by (trace_id) (count_over_time({app=~".+"} | drop __error__ | trace_id!="" [1m]))'
+    calls = []
+    group = ParsedGroups.group
+    monkeypatch.setattr(ParsedGroups, "group", lambda self, *a: calls.append(1) or group(self, *a))
+    columnar = answer(store, query)
+    assert calls
+    monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
+    assert columnar == answer(store, query)
+    assert {m["trace_id"] for m, _ in columnar} == {"t1", "t2", "t9"}
 
 
 def test_a_parser_error_no_filter_drops_names_every_label_of_its_row_as_the_per_row_walk_does(monkeypatch):

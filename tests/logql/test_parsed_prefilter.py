@@ -23,6 +23,7 @@ LOG_QUERIES = [
     '{app=~".+"} | logfmt | level="error" | line_format "{{.msg}}"',
     '{app=~".+"} | regexp `level=(?P<lvl>[a-z]+)` | lvl="error"',
     '{app=~".+"} | json | level="error"',
+    '{app=~".+"} | drop app | level="debug"',
     '{app=~".+"} | pattern "<k>=<v> <_>" | v="error"',
     '{app=~".+"} | pattern "<_> x_y=<n>" | n > 2',
     '{app=~".+"} | json | req_status >= 500',
