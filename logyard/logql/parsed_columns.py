@@ -12,9 +12,9 @@ row's series then depends only on its stream, the metadata of those names and th
 so the labels are made once per distinct combination, with the stage's own code on a
 LabelsBuilder as the per-row walk makes them; label filters after the parser (`| level=~"…"`,
 `| status >= 500`, `| __error__=""`) and drops run on that builder too. With several parsers each
-sets, as its stage would, only the names the earlier ones left unextracted. A line that is no JSON object fails
-the json stage at once with the same error and no label: another combination (`| __error__=""`
-drops it). An unwrapped label read by nothing else stays out of the combinations: each row's
+sets, as its stage would, only the names the earlier ones left unextracted. A line that is no JSON
+object fails the json stage at once with the same error and no label: another combination
+(`| __error__=""` drops it). An unwrapped label read by nothing else stays out of the combinations: each row's
 value is converted once per distinct text.
 
 The per-row walk still takes the rows the C scan declines (see _parsed.c), rows whose metadata
@@ -78,8 +78,8 @@ class Grouped:
 
 
 def _scannable(stage) -> bool:
-    """A parser stage the C scan (or Arrow's RE2) answers for: plain `| logfmt`, `| json` without
-    expressions, `| regexp` with named groups only."""
+    """A parser stage the C scans (or Arrow's RE2) answer for: plain `| logfmt`, `| json` without
+    expressions, `| regexp` with named groups only, `| pattern`."""
     kind = type(stage)
     return ((kind is LogfmtParser and not stage.strict and not stage.keep_empty)
             or (kind is JSONParser and stage._paths is None)
@@ -143,7 +143,9 @@ class ParsedGroups:
         (the deadline) runs every COMBINATIONS_PER_CHECK combinations: a grouping by a parsed trace
         id makes nearly every row one."""
         n = len(rows)
-        line = rows.line.combine_chunks() if isinstance(rows.line, pa.ChunkedArray) else rows.line
+        line = rows.line
+        if self.parsers and isinstance(line, pa.ChunkedArray):
+            line = line.combine_chunks()
         # The error labels' metadata too: `__error__` there is an error on the builder (see below).
         mcodes, mkeys = group_codes_by_meta_names(rows, [*self.names, *_ERROR_NAMES])
         codes = np.asarray(mcodes, dtype=np.int64)
@@ -177,7 +179,9 @@ class ParsedGroups:
             builders.append(self._replay(lbs, row, scans))
         values = None
         if self.unwrap is not None:
-            own = _first_found([columns.get(self.unwrap.label) for _, columns in scans]) if self.unwrap_per_row else None
+            own = None
+            if self.unwrap_per_row:
+                own = _first_found([columns.get(self.unwrap.label) for _, columns in scans])
             codes, builders, declined, values = self._unwrapped(codes, builders, declined, own)
         # An error left on a builder (from the metadata, a parser, a filter) makes its rows' series
         # all their labels, metadata too, which the combination does not hold: per row.
