@@ -59,7 +59,8 @@ def test_queries_answer_as_without_the_prefilter(query, seed, monkeypatch):
     assert isinstance(filtered, list) and filtered, filtered
 
 
-def test_it_drops_the_rows_the_filter_drops():
+def test_it_drops_the_rows_the_filter_drops(monkeypatch):
+    from logyard.logql import parsed_prefilter
     from logyard.logql.rows import Rows
     import numpy as np
     import pyarrow as pa
@@ -70,6 +71,8 @@ def test_it_drops_the_rows_the_filter_drops():
     compiled = compile_pipeline(parse('{a="b"} | logfmt | level="error"').pipeline, {})
     from tests.logql.test_parsed_columns import STREAMS
 
+    assert compiled.parsed_prefilter.keep(rows, STREAMS, compiled.hints) is None  # too few to pay for a scan
+    monkeypatch.setattr(parsed_prefilter, "MIN_ROWS", 1)
     keep = compiled.parsed_prefilter.keep(rows, STREAMS, compiled.hints)
     # the U+FFFD line is declined by the scan: it goes on to the per-row walk
     assert keep.tolist() == [True, False, False, True, False]
