@@ -156,6 +156,12 @@ BLOCK_ROW_GROUP_BYTES = 1 << 20  # of line text: long-line streams get row group
 # 13.7 s as 1 MiB chunks: disk/raw ~0.153 -> ~0.18. A zstd dictionary trained per block (the
 # zstandard package, 64 KiB) does not win it back: 44.5 MB + 1.6 MB of dictionaries, and training
 # took 113-136 s of CPU for the day. So frames trade ~+12 MB (+22 % of the day's 55 MB) for the needle.
+# Measured offline for full scans (bench day, 2.07M rows): of the 1024-row slices of compacted row
+# groups, 41 % hold no "error" (of 512-row slices 51 %, 2048-row 22 %, whole row groups 2 %), and the
+# blocks' column chunks rewritten in 1024-row pages take 6.5 % more bytes (2048-row: 3.3 %). So f
+# could skip ~40 % of its line decoding with a token map per 1024-row page -- but pyarrow (26.0)
+# reads whole column chunks, so that needs a page-selecting reader of every column f reads (line,
+# ts, tsat), and the 10-20 % slower zstd on small pages measured on j-pages eats part of it.
 BLOCK_DATA_PAGE_BYTES = 1 << 20
 BLOCK_DICTIONARY_COLUMNS = ["meta", LINE_TIME_COLUMN]  # tsat: 0.0013 x line bytes; PLAIN 0.0018
 BLOCK_COLUMN_ENCODING = {
