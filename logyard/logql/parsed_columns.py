@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from logyard.logql import _parsed, _pattern
 from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
-from logyard.logql.stages import DropLabels, LabelsBuilder
+from logyard.logql.stages import DropLabels, LabelsBuilder, LabelsFormatter
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
 from logyard.logql.stages.jsonscan import MALFORMED_OBJECT
@@ -87,20 +87,34 @@ def _scannable(stage) -> bool:
             or (kind is PatternParser and matcher_shape(stage.nodes) is not None))
 
 
+def is_parser(stage) -> bool:
+    return type(stage) in _PARSERS
+
+
 def replayable(stage) -> bool:
-    """A row stage ParsedGroups runs per combination: a scannable parser, a label filter, a drop."""
-    return _scannable(stage) if type(stage) in _PARSERS else type(stage) is DropLabels or is_label_filter(stage)
+    """A row stage ParsedGroups runs per combination: a scannable parser, a label filter, a drop, a
+    `label_format` of renames only (`lvl=level`: a template may read the line or every label)."""
+    if is_parser(stage):
+        return _scannable(stage)
+    if type(stage) is LabelsFormatter:
+        return all(f.rename for f, _ in stage.formats)
+    return type(stage) is DropLabels or is_label_filter(stage)
 
 
-def _dropped_names(stage) -> set[str]:
-    return {item if isinstance(item, str) else item.name for item in stage.items}
+def touched_names(stage) -> set[str]:
+    """The labels a replayable stage other than a parser reads or changes."""
+    if type(stage) is DropLabels:
+        return {item if isinstance(item, str) else item.name for item in stage.items}
+    if type(stage) is LabelsFormatter:
+        return {name for f, _ in stage.formats for name in (f.name, f.value)}
+    return set(stage.required_label_names())
 
 
 @dataclass(frozen=True)
 class ParsedGroups:
     """A metric pipeline's row stages when they are parsers the C scan answers for (one, or
-    several: Logs Drilldown's `| json | logfmt`), label filters and `drop`s; its unwrap, and the
-    names its hints extract (those the scans look for)."""
+    several: Logs Drilldown's `| json | logfmt`), label filters, `drop`s and `label_format` renames;
+    its unwrap, and the names its hints extract (those the scans look for)."""
 
     stages: tuple
     names: tuple[str, ...]
@@ -110,7 +124,7 @@ class ParsedGroups:
 
     @property
     def parsers(self) -> tuple:
-        return tuple(s for s in self.stages if type(s) in _PARSERS)
+        return tuple(filter(is_parser, self.stages))
 
     @classmethod
     def of(cls, row_stages: list, required: frozenset[str], unwrap=None, unwrap_filters: tuple = (),
@@ -132,8 +146,7 @@ class ParsedGroups:
         if unwrap is not None:
             read = set(grouped)
             for s in (*row_stages, *unwrap_filters):
-                read |= _dropped_names(s) if type(s) is DropLabels else \
-                    set() if type(s) in _PARSERS else set(s.required_label_names())
+                read |= set() if is_parser(s) else touched_names(s)
             per_row = unwrap.label not in read and unwrap.label in names
         return cls(tuple(row_stages), names, unwrap, tuple(unwrap_filters), per_row)
 
@@ -197,7 +210,7 @@ class ParsedGroups:
         a label filter drops the combination."""
         scan = iter(scans)
         for stage in self.stages:
-            if type(stage) not in _PARSERS:
+            if not is_parser(stage):
                 if not stage.process(0, "", lbs)[1]:
                     return None
                 continue

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from logyard.labels import LabelSet
-from logyard.logql.parsed_columns import ParsedGroups, replayable
+from logyard.logql.parsed_columns import ParsedGroups, is_parser, replayable, touched_names
 from logyard.logql.rows import Rows
 from logyard.logql.stages.builder import ParserHints
 from logyard.logql.stages.label_filter import is_label_filter
@@ -40,10 +40,10 @@ class ParsedPrefilter:
         k = 0
         while k < len(row_stages) and replayable(row_stages[k]):
             k += 1
-        filters = [s for s in row_stages[:k] if is_label_filter(s)]
-        if not filters:
+        if not any(is_label_filter(s) for s in row_stages[:k]):
             return None
-        names = frozenset(n for f in filters for n in f.required_label_names())
+        # What the filters read, and what a rename before them reads to make it.
+        names = frozenset(n for s in row_stages[:k] if not is_parser(s) for n in touched_names(s))
         groups = ParsedGroups.of(row_stages[:k], names)
         return None if groups is None else cls(groups)
 

@@ -306,6 +306,11 @@ MIXED_QUERIES = [
     '| __error__="" [1m]) by ()',
     'sum by (level) (count_over_time({app=~".+"} | drop __error__, __error_details__ | level!="" [1m]))',
     'sum by (trace_id, app) (count_over_time({app=~".+"} | drop app | trace_id=~"t.*" [1m]))',
+    'sum by (lvl) (count_over_time({app=~".+"} | logfmt | label_format lvl=level [1m]))',
+    'sum by (level) (count_over_time({app=~".+"} | json | logfmt | label_format level=msg | drop __error__, '
+    '__error_details__ [1m]))',
+    'sum by (level, msg) (count_over_time({app=~".+"} | logfmt | label_format msg=level, level=app | msg!="" [1m]))',
+    'sum by (app) (sum_over_time({app=~".+"} | logfmt | label_format n=x_y | unwrap n | __error__="" [1m]))',
     'sum by (level) (count_over_time({app=~".+"} | logfmt | json [1m]))',
 ]
 # Lines where both parsers find a name: the first to find it sets it.
@@ -377,6 +382,7 @@ def test_a_parser_error_no_filter_drops_names_every_label_of_its_row_as_the_per_
     ("| logfmt | json | keep a", {"level"}),
     ("| logfmt | json level=\"a.b\"", {"level"}),
     ("| logfmt | line_format \"x\"", {"level"}),
+    ('| logfmt | label_format a="{{.level}}"', {"level", "a"}),
     ('| json level="a.b"', {"level"}),
     ("| json", {"__x"}),
     ("| json | unpack", {"level"}),

@@ -24,6 +24,8 @@ LOG_QUERIES = [
     '{app=~".+"} | regexp `level=(?P<lvl>[a-z]+)` | lvl="error"',
     '{app=~".+"} | json | level="error"',
     '{app=~".+"} | drop app | level="debug"',
+    '{app=~".+"} | logfmt | label_format lvl=level | lvl="error"',
+    '{app=~".+"} | json | label_format level=msg, msg=level | msg=~"disk.*"',
     '{app=~".+"} | pattern "<k>=<v> <_>" | v="error"',
     '{app=~".+"} | pattern "<_> x_y=<n>" | n > 2',
     '{app=~".+"} | json | req_status >= 500',
