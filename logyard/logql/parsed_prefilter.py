@@ -3,11 +3,12 @@
 
 A log query's row stages run one entry at a time (pipeline.py), ~35 us a row: when the filter keeps
 few rows, a day of a busy project runs past the query timeout parsing lines it then drops. A label
-filter's verdict reads only the labels it names, and what a plain `| logfmt`, `| json` or
-`| regexp` gives a name is the same whether the parser extracts every name (a log query) or only
+filter's verdict reads only the labels it names, and what a plain `| logfmt`, `| json`, `| regexp`
+or `| pattern` gives a name is the same whether the parser extracts every name (a log query) or only
 the hinted ones (a metric query): its first value in the line. So parsed_columns.py's combinations
-over just those names, with the leading parsers, label filters and drops replayed on each, tell
-which rows the filters certainly drop. The rows left (and those the scan declines or leaves with an
+over just those names (and what a drop or rename before the filters touches), with the leading
+parsers, label filters, drops and renames replayed on each, tell which rows the filters certainly
+drop. The rows left (and those the scan declines or leaves with an
 error) go through every stage as before, so no answer changes.
 """
 
@@ -32,11 +33,11 @@ MIN_ROWS = 128
 
 @dataclass(frozen=True)
 class ParsedPrefilter:
-    groups: ParsedGroups  # the leading parsers, label filters and drops, over the names the filters read
+    groups: ParsedGroups  # the leading replayable stages, over the names they touch
 
     @classmethod
     def of(cls, row_stages: list) -> ParsedPrefilter | None:
-        """For row stages opening with scannable parsers, label filters and drops, a filter among them."""
+        """For row stages opening with replayable ones (parsed_columns.replayable), a filter among them."""
         k = 0
         while k < len(row_stages) and replayable(row_stages[k]):
             k += 1
