@@ -5,6 +5,8 @@ mixed lines with metadata and stream labels named like the parsed ones."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logyard.logql.engine import Engine
 from logyard.logql.parsed_prefilter import ParsedPrefilter
@@ -85,3 +87,29 @@ def test_it_drops_the_rows_the_filter_drops(monkeypatch):
 def test_no_prefilter_without_a_scannable_parser_and_a_filter(stages):
     compiled = compile_pipeline(parse('{a="b"} ' + stages).pipeline, {})
     assert compiled.parsed_prefilter is None
+
+
+# Random pipelines of every replayable kind, in any order: the column paths answer as the per-row walk.
+_STAGES = ['| logfmt', '| json', '| regexp `level=(?P<level>[a-z]+)`', '| pattern "<k>=<v> <_>"', '| drop level',
+           '| drop __error__, __error_details__', '| drop k="level"', '| label_format lvl=level', '| level="error"',
+           '| level=~"e.*|w.*"', '| x_y > 1', '| __error__=""', '| msg!=""', '| lvl!="info" or v="1"']
+_GROUPS = ["level", "lvl", "k, v", "app, level", "msg", "x_y"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_STAGES), min_size=1, max_size=4), st.sampled_from(_GROUPS), st.booleans())
+def test_random_pipelines_answer_as_the_per_row_walk(stages, group, metric):
+    import logyard.logql.metric.samples as samples
+
+    pipeline = " ".join(stages)
+    query = (f'sum by ({group}) (count_over_time({{app=~".+"}} {pipeline} [1m]))' if metric
+             else f'{{app=~".+"}} {pipeline}')
+    store = RandomStore(7, n=600, lines=LINES + JSON_LINES)
+    columnar = answer(store, query)
+    of, flag = ParsedPrefilter.of, samples.COLUMNAR_PARSERS
+    try:
+        ParsedPrefilter.of = classmethod(lambda cls, s: None)
+        samples.COLUMNAR_PARSERS = False
+        assert columnar == answer(store, query), query
+    finally:
+        ParsedPrefilter.of, samples.COLUMNAR_PARSERS = of, flag
