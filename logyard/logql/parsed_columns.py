@@ -49,7 +49,7 @@ from logyard.logql.stages.label_filter import is_label_filter
 from logyard.logql.stages.logfmt import LogfmtParser
 from logyard.logql.stages.pattern import Capture, PatternParser, matcher_shape
 from logyard.logql.stages.regexp import RegexpParser
-from logyard.logql.unwrap import unwrap_value
+from logyard.logql.unwrap import unwrap_values
 from logyard.storage.line_time import string_buffers
 
 _MAX_NAMES = 32  # _parsed.c's
@@ -252,15 +252,11 @@ class ParsedGroups:
             raw_code[rows_own] = np.where(vcodes[rows_own] > 0, vcodes[rows_own] + at - 1, 0)
         rows_const = ~per_row[codes]
         raw_code[rows_const] = const[codes[rows_const]]
+        # Each distinct text converted once (no sample for a missing or empty value, as in Loki).
+        has = np.array([bool(t) for t in texts], dtype=bool)
         value = np.zeros(len(texts))
         ok = np.zeros(len(texts), dtype=bool)  # a value that converts
-        for i, text in enumerate(texts):  # one step per distinct text
-            if not text:
-                continue  # no sample (Loki: a missing or empty unwrapped label)
-            probe = LabelsBuilder({})
-            value[i] = unwrap_value(text, self.unwrap.conv, probe)
-            ok[i] = not probe.has_err()
-        has = np.array([bool(t) for t in texts], dtype=bool)
+        value[has], ok[has] = unwrap_values([t for t in texts if t], self.unwrap.conv)
         declined = declined | (has[raw_code] & ~ok[raw_code])
         codes = np.where(has[raw_code], codes, -1)  # rows with no value give no sample
         if self.unwrap_filters:
