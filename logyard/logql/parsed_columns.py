@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from logyard.logql import _parsed, _pattern
 from logyard.logql.rows import Rows, dense_codes, group_codes_by_meta_names
-from logyard.logql.stages import DropLabels, LabelsBuilder, LabelsFormatter
+from logyard.logql.stages import DropLabels, KeepLabels, LabelsBuilder, LabelsFormatter
 from logyard.logql.stages.builder import DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL
 from logyard.logql.stages.json import JSON_ERROR, JSONParser
 from logyard.logql.stages.jsonscan import MALFORMED_OBJECT
@@ -92,18 +92,19 @@ def is_parser(stage) -> bool:
 
 
 def replayable(stage) -> bool:
-    """A row stage ParsedGroups runs per combination: a scannable parser, a label filter, a drop, a
-    `label_format` of renames only (`lvl=level`: a template may read the line or every label)."""
+    """A row stage ParsedGroups runs per combination: a scannable parser, a label filter, a drop or
+    keep, a `label_format` of renames only (`lvl=level`: a template may read the line or every
+    label)."""
     if is_parser(stage):
         return _scannable(stage)
     if type(stage) is LabelsFormatter:
         return all(f.rename for f, _ in stage.formats)
-    return type(stage) is DropLabels or is_label_filter(stage)
+    return type(stage) in (DropLabels, KeepLabels) or is_label_filter(stage)
 
 
 def touched_names(stage) -> set[str]:
     """The labels a replayable stage other than a parser reads or changes."""
-    if type(stage) is DropLabels:
+    if type(stage) in (DropLabels, KeepLabels):  # a keep changes every label it does not name, too
         return {item if isinstance(item, str) else item.name for item in stage.items}
     if type(stage) is LabelsFormatter:
         return {name for f, _ in stage.formats for name in (f.name, f.value)}
@@ -113,7 +114,7 @@ def touched_names(stage) -> set[str]:
 @dataclass(frozen=True)
 class ParsedGroups:
     """A metric pipeline's row stages when they are parsers the C scan answers for (one, or
-    several: Logs Drilldown's `| json | logfmt`), label filters, `drop`s and `label_format` renames;
+    several: Logs Drilldown's `| json | logfmt`), label filters, `drop`, `keep` and renames;
     its unwrap, and the names its hints extract (those the scans look for)."""
 
     stages: tuple
@@ -147,7 +148,8 @@ class ParsedGroups:
             read = set(grouped)
             for s in (*row_stages, *unwrap_filters):
                 read |= set() if is_parser(s) else touched_names(s)
-            per_row = unwrap.label not in read and unwrap.label in names
+            keeps = any(type(s) is KeepLabels for s in row_stages)  # it may delete the unwrapped label
+            per_row = unwrap.label not in read and unwrap.label in names and not keeps
         return cls(tuple(row_stages), names, unwrap, tuple(unwrap_filters), per_row)
 
     def group(self, rows: Rows, stream_labels, hints, check=lambda: None) -> Grouped:

@@ -311,6 +311,10 @@ MIXED_QUERIES = [
     '__error_details__ [1m]))',
     'sum by (level, msg) (count_over_time({app=~".+"} | logfmt | label_format msg=level, level=app | msg!="" [1m]))',
     'sum by (app) (sum_over_time({app=~".+"} | logfmt | label_format n=x_y | unwrap n | __error__="" [1m]))',
+    'sum by (level) (count_over_time({app=~".+"} | logfmt | keep level, app [1m]))',
+    'sum by (level, app) (count_over_time({app=~".+"} | json | keep level="error" | drop __error__, __error_details__ '
+    '[1m]))',
+    'sum by (level) (sum_over_time({app=~".+"} | logfmt | keep level, x_y="2" | unwrap x_y | __error__="" [1m]))',
     'sum by (level) (count_over_time({app=~".+"} | logfmt | json [1m]))',
 ]
 # Lines where both parsers find a name: the first to find it sets it.
@@ -352,6 +356,18 @@ def test_a_pipeline_error_in_metadata_fails_the_query_as_the_per_row_walk_does(m
     assert columnar[0] == "BadRequestError" and "SomeErr" in columnar[1] and "t9" in columnar[1]
 
 
+def test_a_keep_that_leaves_out_the_unwrapped_label_leaves_no_sample(monkeypatch):
+    store = RandomStore(2)
+    query = 'sum by (level) (sum_over_time({app=~".+"} | logfmt | keep level | unwrap x_y [1m]))'
+    calls = []
+    group = ParsedGroups.group
+    monkeypatch.setattr(ParsedGroups, "group", lambda self, *a: calls.append(1) or group(self, *a))
+    columnar = answer(store, query)
+    assert calls
+    monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
+    assert columnar == answer(store, query) == []
+
+
 def test_a_pipeline_error_in_metadata_that_a_drop_clears_is_grouped_from_columns(monkeypatch):
     store = RandomStore(3, error_meta=True, lines=CLEAN_LINES)
     query = 'sum by (trace_id) (count_over_time({app=~".+"} | drop __error__ | trace_id!="" [1m]))'
@@ -378,8 +394,7 @@ def test_a_parser_error_no_filter_drops_names_every_label_of_its_row_as_the_per_
     ("| logfmt --strict", {"level"}),
     ("| logfmt --keep-empty", {"level"}),
     ('| logfmt level="lvl"', {"level"}),
-    ("| logfmt | keep a", {"level"}),
-    ("| logfmt | json | keep a", {"level"}),
+    ("| logfmt | unpack", {"level"}),
     ("| logfmt | json level=\"a.b\"", {"level"}),
     ("| logfmt | line_format \"x\"", {"level"}),
     ('| logfmt | label_format a="{{.level}}"', {"level", "a"}),

@@ -27,6 +27,7 @@ LOG_QUERIES = [
     '{app=~".+"} | json | level="error"',
     '{app=~".+"} | drop app | level="debug"',
     '{app=~".+"} | logfmt | label_format lvl=level | lvl="error"',
+    '{app=~".+"} | logfmt | keep level, msg | level="error" or app="db"',
     '{app=~".+"} | json | label_format level=msg, msg=level | msg=~"disk.*"',
     '{app=~".+"} | pattern "<k>=<v> <_>" | v="error"',
     '{app=~".+"} | pattern "<_> x_y=<n>" | n > 2',
@@ -92,7 +93,8 @@ def test_no_prefilter_without_a_scannable_parser_and_a_filter(stages):
 # Random pipelines of every replayable kind, in any order: the column paths answer as the per-row walk.
 _STAGES = ['| logfmt', '| json', '| regexp `level=(?P<level>[a-z]+)`', '| pattern "<k>=<v> <_>"', '| drop level',
            '| drop __error__, __error_details__', '| drop k="level"', '| label_format lvl=level', '| level="error"',
-           '| level=~"e.*|w.*"', '| x_y > 1', '| __error__=""', '| msg!=""', '| lvl!="info" or v="1"']
+           '| level=~"e.*|w.*"', '| x_y > 1', '| __error__=""', '| msg!=""', '| lvl!="info" or v="1"',
+           '| keep level, k, v', '| keep app, lvl="error"']
 _GROUPS = ["level", "lvl", "k, v", "app, level", "msg", "x_y"]
 
 
