@@ -33,6 +33,7 @@ the day, nginx's `sum by (status) (count_over_time({…} | pattern "<ip> - <user
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,7 @@ _ERROR_NAMES = (ERROR_LABEL, ERROR_DETAILS_LABEL)
 _PARSERS = (LogfmtParser, JSONParser, RegexpParser, PatternParser)
 
 
+@functools.lru_cache(maxsize=256)  # asked per query, twice (the grouping and the prefilter)
 def _arrow_takes(pattern: str) -> bool:
     """Whether Arrow's extract_regex compiles the pattern (it refuses unnamed groups)."""
     try:
@@ -130,11 +132,10 @@ class ParsedGroups:
     @classmethod
     def of(cls, row_stages: list, required: frozenset[str], unwrap=None, unwrap_filters: tuple = (),
            grouped: tuple[str, ...] = ()) -> ParsedGroups | None:
-        """For row stages that are scannable parsers, label filters and drops (and an unwrap with
-        label filters after it), whose hints name every label they may extract or read (a
-        `by (...)` grouping, `grouped` its labels); None otherwise (the per-row walk). No parser at
-        all is fine too: Drilldown's `| drop __error__, __error_details__ | detected_level!=""` on
-        structured metadata."""
+        """For row stages that are all `replayable` (and an unwrap with label filters after it),
+        whose hints name every label they may extract or read (a `by (...)` grouping, `grouped`
+        its labels); None otherwise (the per-row walk). No parser at all is fine too: Drilldown's
+        `| drop __error__, __error_details__ | detected_level!=""` on structured metadata."""
         if not row_stages or not required or len(required) > _MAX_NAMES:
             return None
         if not all(map(replayable, row_stages)) or not all(map(is_label_filter, unwrap_filters)) \
@@ -300,7 +301,6 @@ class ParsedGroups:
             if name in self.names and name not in fields:
                 fields[name] = pc.fill_null(matched.field(by_index[idx]), "").cast(pa.large_string())
         return np.zeros(len(lines), dtype=np.uint8), {name: (texts, hit) for name, texts in fields.items()}
-
 
     def _pattern_found(self, parser: PatternParser, off, data,
                        n: int) -> tuple[np.ndarray, dict[str, tuple[pa.Array, np.ndarray]]]:

@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 
 from logyard.gocompat.text import parse_float
 from logyard.logql.functions import CONVERSION, FUNCTIONS
+from logyard.logql.stages.builder import LabelsBuilder
 
 # conversion name -> its kernel; no conversion: Go's ParseFloat
 _CONVERT = {f.name: f.convert for f in FUNCTIONS if f.kind == CONVERSION}
@@ -52,9 +53,9 @@ def unwrap_values(texts: list[str], conv: str) -> tuple[np.ndarray, np.ndarray]:
             done, values[:] = _durations(column)
         ok |= done
     for i in np.flatnonzero(~done).tolist():  # the other forms, one by one
-        probe = _Probe()
+        probe = LabelsBuilder({})
         values[i] = unwrap_value(texts[i], conv, probe)
-        ok[i] = not probe.err
+        ok[i] = not probe.has_err()
     return values, ok
 
 
@@ -68,12 +69,9 @@ def _durations(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         frac = pc.if_else(pc.equal(parts.field("i"), ""), parts.field("g"), parts.field("f"))
         digits = pc.utf8_length(frac).to_numpy(zero_copy_only=False).astype(np.int64)
         frac = pc.cast(pc.replace_substring_regex(frac, "^$", "0"), pa.int64()).to_numpy()
-        unit = np.array([_UNIT_NS[u] for u in parts.field("u").to_pylist()], dtype=np.int64)
+        units = pc.dictionary_encode(parts.field("u"))  # a handful of distinct units
+        per_unit = np.array([_UNIT_NS[u] for u in units.dictionary.to_pylist()], dtype=np.int64)
+        unit = per_unit[units.indices.to_numpy(zero_copy_only=False)]
         ns = whole * unit + frac * unit // 10 ** digits
         seconds[done] = ns / 1e9
     return done, seconds
-
-
-class _Probe:
-    err = ""
-    err_details = ""

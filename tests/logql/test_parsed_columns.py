@@ -326,11 +326,9 @@ BOTH_LINES = ['{"x_y":5,"level":"a"}', '{"x_y":"","msg":"m"}', '{"x_y":"7s"}', '
 FAILING = {JSON_QUERIES[4], JSON_QUERIES[5], JSON_QUERIES[7], QUERIES[14], QUERIES[21], MIXED_QUERIES[-1]}
 
 
-@pytest.mark.parametrize("query", QUERIES + JSON_QUERIES + MIXED_QUERIES)
-@pytest.mark.parametrize("seed", [1, 2])
-def test_grouping_by_parsed_labels_answers_as_the_per_row_walk(query, seed, monkeypatch):
-    lines = LINES + JSON_LINES + BOTH_LINES if query in MIXED_QUERIES else JSON_LINES if "json" in query else LINES
-    store = RandomStore(seed, lines=lines)
+def grouped_answer(store, query: str, monkeypatch):
+    """The query's answer through the columnar grouping (checked to be taken), after checking that
+    the per-row walk gives the same."""
     calls = []
     group = ParsedGroups.group
     monkeypatch.setattr(ParsedGroups, "group", lambda self, *a: calls.append(1) or group(self, *a))
@@ -338,6 +336,14 @@ def test_grouping_by_parsed_labels_answers_as_the_per_row_walk(query, seed, monk
     assert calls, "the columnar grouping was not used"
     monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
     assert columnar == answer(store, query)
+    return columnar
+
+
+@pytest.mark.parametrize("query", QUERIES + JSON_QUERIES + MIXED_QUERIES)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_grouping_by_parsed_labels_answers_as_the_per_row_walk(query, seed, monkeypatch):
+    lines = LINES + JSON_LINES + BOTH_LINES if query in MIXED_QUERIES else JSON_LINES if "json" in query else LINES
+    columnar = grouped_answer(RandomStore(seed, lines=lines), query, monkeypatch)
     if query in FAILING:
         assert columnar[0] == "BadRequestError" and "pipeline error" in columnar[1], columnar
     else:
@@ -357,27 +363,14 @@ def test_a_pipeline_error_in_metadata_fails_the_query_as_the_per_row_walk_does(m
 
 
 def test_a_keep_that_leaves_out_the_unwrapped_label_leaves_no_sample(monkeypatch):
-    store = RandomStore(2)
     query = 'sum by (level) (sum_over_time({app=~".+"} | logfmt | keep level | unwrap x_y [1m]))'
-    calls = []
-    group = ParsedGroups.group
-    monkeypatch.setattr(ParsedGroups, "group", lambda self, *a: calls.append(1) or group(self, *a))
-    columnar = answer(store, query)
-    assert calls
-    monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
-    assert columnar == answer(store, query) == []
+    assert grouped_answer(RandomStore(2), query, monkeypatch) == []
 
 
 def test_a_pipeline_error_in_metadata_that_a_drop_clears_is_grouped_from_columns(monkeypatch):
     store = RandomStore(3, error_meta=True, lines=CLEAN_LINES)
     query = 'sum by (trace_id) (count_over_time({app=~".+"} | drop __error__ | trace_id!="" [1m]))'
-    calls = []
-    group = ParsedGroups.group
-    monkeypatch.setattr(ParsedGroups, "group", lambda self, *a: calls.append(1) or group(self, *a))
-    columnar = answer(store, query)
-    assert calls
-    monkeypatch.setattr(samples, "COLUMNAR_PARSERS", False)
-    assert columnar == answer(store, query)
+    columnar = grouped_answer(store, query, monkeypatch)
     assert {m["trace_id"] for m, _ in columnar} == {"t1", "t2", "t9"}
 
 

@@ -9,23 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logyard.logql.stages import LabelsBuilder
 from logyard.logql.unwrap import unwrap_value, unwrap_values
 
 PIECES = ["0", "1", "7", "9", "12", "999999", "1234567", ".", "-", "+", "e", "E5", "ns", "us", "µs", "μs",
           "ms", "s", "m", "h", "d", " ", "x", "inf", "0x1", "_"]
 
 
-class Probe:
-    err = ""
-    err_details = ""
-
-
 def one_by_one(texts: list[str], conv: str) -> tuple[list[float], list[bool]]:
     values, ok = [], []
     for text in texts:
-        probe = Probe()
+        probe = LabelsBuilder({})
         values.append(unwrap_value(text, conv, probe))
-        ok.append(not probe.err)
+        ok.append(not probe.has_err())
     return values, ok
 
 
