@@ -34,7 +34,7 @@ from logyard.logql.unwrap import unwrap_value
 # Rows run through the row stages at once when extracting samples: between two slices the deadline
 # and the series limit are checked, so neither waits for a whole window's worth of labels.
 ROW_SLICE = 4096
-COLUMNAR_PARSERS = True  # `sum by (x) (… | logfmt …)`, `| json` grouped by parsed_columns.py (tests turn it off)
+COLUMNAR_PARSERS = True  # grouped parser pipelines answered by parsed_columns.py (tests turn it off)
 
 
 def extract(store, tenant: str, grid: np.ndarray, expr: ast.RangeAggregation, grouping: ast.Grouping | None, *,
